@@ -1,0 +1,57 @@
+# callhook — `make run` and `make test` set themselves up (venv, installs, Debian packages) on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml layers/common/requirements.txt | sha1sum | cut -c1-12)
+ENV ?= dev
+
+.PHONY: run test help setup sysdeps lint test-unit test-int bench check build deploy invoke clean
+
+run: setup ## Start the local stack (AWS on :5000, webhook API on :3000) with a demo configuration
+	$(VENV)/bin/python -m callhook_local
+
+test: setup sysdeps ## Run the whole suite offline (unit, integration on the local stack, SAM build checks)
+	$(VENV)/bin/python -m pytest
+
+help: ## This list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml layers/common/requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+sysdeps: ## Debian packages the tests need (CI runs as root)
+	@missing=""; for p in flite sox; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "install as root: apt-get install$$missing"; exit 1; fi; fi
+
+lint: setup ## ruff, cfn-lint via sam validate --lint
+	$(VENV)/bin/ruff check layers functions cli local tests bench
+	$(VENV)/bin/sam validate --lint --template template.yaml
+
+test-unit: setup ## Unit tests only
+	$(VENV)/bin/python -m pytest tests/unit
+
+test-int: setup sysdeps ## Integration tests on the local stack
+	$(VENV)/bin/python -m pytest tests/integration tests/e2e
+
+bench: setup sysdeps ## Benchmarks (results go to BENCHMARKS.md)
+	$(VENV)/bin/python -m bench
+
+build: setup ## sam build (arm64, no Docker)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/sam build --parallel --cached
+
+deploy: build ## sam deploy --config-env $(ENV)
+	$(VENV)/bin/sam deploy --config-env $(ENV)
+
+invoke: ## sam local invoke FN=enrich CASE=x (needs Docker)
+	sam local invoke $$(python3 -c "print('$(FN)'.title().replace('_','') + 'Function')") -e events/$(FN)/$(CASE).json
+
+clean:
+	rm -rf .aws-sam $(VENV) .pytest_cache

@@ -1,0 +1,195 @@
+"""callhook errors. The leaf class names are the Step Functions error contract (``ErrorEquals``).
+
+* CallhookError
+  x RetryableError             -> ASL Retry with backoff and full jitter, then Catch
+    + DependencyUnavailableError   (AWS throttling / 5xx, an external system's 5xx or timeout)
+  x TerminalError              -> ASL Catch only, never retried
+    + ActionError                  (an Action Jail action failed; ``code`` says how)
+      + ActionNotFoundError
+      + ActionTimeoutError         (retryable in spirit; listed in the Enrich Retry)
+      + ActionHTTPError
+      + ActionResponseError        (invalid JSON, oversized, missing required result)
+      + BlockedDestinationError    (private / loopback / metadata address refused)
+    + DialogNotFoundError
+    + ChannelConfigError           (the channel item fails validation)
+  x WebhookRejectedError       -> an HTTP answer of the webhook API (never reaches Step Functions)
+    + ChannelNotFoundError 404, UnauthorizedError 401, ChannelInactiveError 403,
+      PayloadTooLargeError 413, UnsupportedContentTypeError 415, UnreadableBodyError 400,
+      MissingCallIdError 422, ChannelMisconfiguredError 503
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+
+class CallhookError(Exception):
+    """Errors we raise on purpose. Anything else is a bug and surfaces under its own name."""
+
+
+class RetryableError(CallhookError):
+    """Transient: Step Functions retries these with backoff before catching."""
+
+
+class TerminalError(CallhookError):
+    """Permanent for this input: caught, never retried."""
+
+
+class DependencyUnavailableError(RetryableError):
+    """An AWS service or external system was throttled, timed out or answered 5xx."""
+
+
+class ActionError(TerminalError):
+    """An Action Jail action failed. ``code`` is a stable, machine-readable reason."""
+
+    code: ClassVar[str] = "action_failed"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"type": type(self).__name__, "code": self.code, "message": self.message, **self.details}
+
+
+class ActionNotFoundError(ActionError):
+    code = "action_not_found"
+
+
+class ActionTimeoutError(ActionError):
+    code = "timeout"
+
+
+class ActionConnectionError(ActionError):
+    code = "connection_failed"
+
+
+class ActionHTTPError(ActionError):
+    code = "http_status"
+
+
+class ActionResponseError(ActionError):
+    code = "bad_response"
+
+
+class BlockedDestinationError(ActionError):
+    code = "blocked_destination"
+
+
+class DialogNotFoundError(TerminalError):
+    """The workflow was started for a dialog that is not in the table."""
+
+
+class ChannelConfigError(TerminalError):
+    """A channel item failed validation; the message names every problem with its field path."""
+
+
+class WebhookRejectedError(CallhookError):
+    """A webhook request we answer with an error status. ``reason`` is a stable code for metrics and raw events."""
+
+    status_code: ClassVar[int] = 400
+    reason: ClassVar[str] = "bad_request"
+    store_raw_event: ClassVar[bool] = False  # authenticated payloads that cannot become a dialog are kept
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def answer(self) -> dict[str, Any]:
+        return {"status": "rejected", "reason": self.reason, "message": self.message}
+
+    def answer_json(self) -> str:
+        return json.dumps(self.answer())
+
+
+class UnreadableBodyError(WebhookRejectedError):
+    status_code = 400
+    reason = "unreadable_body"
+
+
+class UnauthorizedError(WebhookRejectedError):
+    status_code = 401
+    reason = "unauthorized"
+
+
+class ChannelInactiveError(WebhookRejectedError):
+    status_code = 403
+    reason = "channel_inactive"
+    store_raw_event = True
+
+
+class ChannelNotFoundError(WebhookRejectedError):
+    status_code = 404
+    reason = "unknown_channel"
+
+
+class PayloadTooLargeError(WebhookRejectedError):
+    status_code = 413
+    reason = "payload_too_large"
+
+
+class UnsupportedContentTypeError(WebhookRejectedError):
+    status_code = 415
+    reason = "unsupported_content_type"
+
+
+class MissingCallIdError(WebhookRejectedError):
+    status_code = 422
+    reason = "missing_call_id"
+    store_raw_event = True
+
+
+class ChannelMisconfiguredError(WebhookRejectedError):
+    """Our (the admin's) configuration is broken: 503 so that the provider retries after the fix."""
+
+    status_code = 503
+    reason = "channel_misconfigured"
+
+
+# Action failure leaves used by callhook.outbound and callhook.services.actions. Each leaf exists so that its
+# ``code`` is a class attribute like its parents'; all are TerminalErrors (never retried). The transient ones
+# (timeouts, refused connections, 5xx, 429) are raised as DependencyUnavailableError instead, see run_action.
+
+
+class ActionTemplateError(ActionError):
+    """A placeholder of the action's request names a path with no value in the state, or renders unusably."""
+
+    code = "template"
+
+
+class ActionSecretError(ActionError):
+    """A secret reference of the action could not be read (missing parameter or secret, no permission)."""
+
+    code = "secret"
+
+
+class ActionFunctionError(ActionError):
+    """The action's Lambda function raised (the invoke answered with ``FunctionError``)."""
+
+    code = "function_error"
+
+
+class ActionResponseTooLargeError(ActionResponseError):
+    """The response exceeded the action's ``max_response_bytes``; reading stopped at the cap."""
+
+    code = "oversized"
+
+
+class ActionInvalidJSONError(ActionResponseError):
+    """The response body is not JSON although the action maps a result from it."""
+
+    code = "invalid_json"
+
+
+class ActionMissingResultError(ActionResponseError):
+    """A result key the action lists in ``required`` came out null."""
+
+    code = "missing_result"
+
+
+class ActionTooManyRedirectsError(ActionResponseError):
+    """The external system redirected more times than allowed."""
+
+    code = "too_many_redirects"

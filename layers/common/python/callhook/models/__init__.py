@@ -1,0 +1,1 @@
+"""Pydantic models at every boundary: webhook, channel item, dialog item, step state, action result."""

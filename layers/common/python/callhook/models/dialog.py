@@ -1,0 +1,164 @@
+"""The dialog item (CONTRACT §4): one call, what each step did with it, and why."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from callhook.models.call import MappingWarning, Telephony
+from callhook.models.channel import EnrichErrorAction
+
+
+def make_dialog_id(channel_id: str, call_id: str) -> str:
+    """Deterministic: the same call on the same channel is always the same dialog (and the same execution name).
+
+    This is what makes a provider's re-delivery a conditional-write conflict instead of a second dialog.
+    """
+    digest = hashlib.sha256(f"{channel_id}\x00{call_id}".encode()).digest()
+    return "d-" + base64.b32encode(digest).decode().rstrip("=").lower()[:26]
+
+
+class EnrichmentStatus(StrEnum):
+    PENDING = "pending"
+    OK = "ok"
+    FAILED = "failed"
+    DISABLED = "disabled"
+
+
+class Enrichment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: EnrichmentStatus
+    action_id: str | None = None
+    result: dict[str, Any] | None = None  # operator_email, topic, recording_url, extra
+    error: dict[str, Any] | None = None  # {"type", "code", "message", ...}
+    elapsed_ms: int | None = None
+
+
+class AssignmentStatus(StrEnum):
+    PENDING = "pending"
+    ASSIGNED = "assigned"
+    NOT_ASSIGNED = "not_assigned"
+
+
+class AssignmentSource(StrEnum):
+    ENRICHMENT = "enrichment"
+    WEBHOOK_EMAIL = "webhook_email"
+    WEBHOOK_EXT = "webhook_ext"
+    DEFAULT_OPERATOR = "default_operator"
+
+
+class Reason(BaseModel):
+    """A machine-readable reason (the seed's "common problems"), with the values that were compared."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+
+
+class Assignment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: AssignmentStatus = AssignmentStatus.PENDING
+    operator_id: int | None = None
+    source: AssignmentSource | None = None
+    reason: Reason | None = None
+    attempts: list[Reason] = Field(default_factory=list)  # every candidate tried, in order
+
+
+class TopicStatus(StrEnum):
+    PENDING = "pending"
+    SET = "set"
+    NOT_SET = "not_set"
+
+
+class TopicResolution(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: TopicStatus = TopicStatus.PENDING
+    alias: str | None = None
+    reason: Reason | None = None
+
+
+class TranscriptionStatus(StrEnum):
+    NOT_REQUESTED = "not_requested"
+    SKIPPED = "skipped"
+    STARTED = "started"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Transcription(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: TranscriptionStatus = TranscriptionStatus.NOT_REQUESTED
+    reason: Reason | None = None
+    job_name: str | None = None
+    language: str | None = None
+    text: str | None = None
+    turns: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class WorkflowStatus(StrEnum):
+    PENDING = "pending"  # stored, execution not yet seen running (reconciliation looks for these)
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"  # a step failed for a reason we own (not a business outcome); redrive from the CLI
+
+
+class Workflow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: WorkflowStatus = WorkflowStatus.PENDING
+    started_at: str | None = None
+    finished_at: str | None = None
+    error: dict[str, Any] | None = None
+
+
+class Policy(BaseModel):
+    """The channel settings that applied to this call, frozen when the dialog was created."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enrich_action: str | None = None
+    enrich_error_action: EnrichErrorAction = EnrichErrorAction.DO_NOT_ASSIGN
+    auto_transcription: bool = False
+
+
+class FeedEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str  # stable per event, so that a retried step never posts twice
+    at: str
+    kind: Literal["service", "transcript"]
+    code: str
+    text: str
+
+
+class Dialog(BaseModel):
+    """The dialog as stored in the dialogs table and printed by `callhook dialog get`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    dialog_id: str
+    channel_id: str
+    call_id: str
+    created_at: str
+    updated_at: str | None = None
+    telephony: Telephony
+    mapping_warnings: list[MappingWarning] = Field(default_factory=list)
+    policy: Policy = Field(default_factory=Policy)
+    operator_id: int | None = None
+    topic: str | None = None
+    enrichment: Enrichment
+    assignment: Assignment = Field(default_factory=Assignment)
+    topic_resolution: TopicResolution = Field(default_factory=TopicResolution)
+    transcription: Transcription = Field(default_factory=Transcription)
+    feed: list[FeedEntry] = Field(default_factory=list)
+    workflow: Workflow = Field(default_factory=Workflow)
+    execution_arn: str | None = None

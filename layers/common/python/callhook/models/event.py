@@ -1,0 +1,47 @@
+"""Raw events: authenticated payloads kept because they could not (yet) become part of a dialog."""
+
+from __future__ import annotations
+
+import base64
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RawEventKind(StrEnum):
+    REJECTED = "rejected"  # answered 403/422: visible and replayable from the CLI
+    PENDING_UPDATE = "pending_update"  # an update_when event that arrived before its call's first event
+    APPLIED_UPDATE = "applied_update"
+    REPLAYED = "replayed"
+
+
+class StoredRequest(BaseModel):
+    """The request as received, minus credentials (token query parameter and header are dropped)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    raw_query: str = ""
+    body_b64: str = ""
+
+    @property
+    def body(self) -> bytes:
+        return base64.b64decode(self.body_b64)
+
+
+class RawEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: str
+    channel_id: str
+    received_at: str
+    kind: RawEventKind
+    reason: str | None = None  # a stable code: channel_inactive, missing_call_id, ...
+    message: str | None = None
+    status_code: int | None = None
+    dialog_id: str | None = None
+    update_fields: dict[str, Any] = Field(default_factory=dict)
+    request: StoredRequest

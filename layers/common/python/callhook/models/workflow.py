@@ -1,0 +1,43 @@
+"""Step Functions state: what each task receives and returns. Pointers, never payloads (256 KiB cap)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from callhook.models.channel import EnrichErrorAction
+
+
+class StepError(BaseModel):
+    """What a Catch puts at `$.error`: Step Functions' own shape."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    error: str = Field(alias="Error")
+    cause: str | None = Field(default=None, alias="Cause")
+
+
+class WorkflowState(BaseModel):
+    """The execution input (built from the stored dialog, so a retried start is identical) plus step results."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dialog_id: str
+    channel_id: str
+    call_id: str
+    enrich_action: str | None = None
+    enrich_error_action: EnrichErrorAction = EnrichErrorAction.DO_NOT_ASSIGN
+    auto_transcription: bool = False
+    # Filled by the steps:
+    enrichment: dict[str, Any] | None = None  # {"status", "operator_email", "topic"}
+    operator_id: int | None = None
+    error: StepError | None = None
+
+    def output(self) -> dict[str, Any]:
+        """What a task returns: JSON, with `error` in Step Functions' own {Error, Cause} shape."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def execution_input(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", include={
+            "dialog_id", "channel_id", "call_id", "enrich_action", "enrich_error_action", "auto_transcription"})

@@ -1,0 +1,167 @@
+"""The dialogs table: one item per call, keyed by its deterministic dialog_id."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from callhook.aws import client, from_item, to_item, to_value
+from callhook.models.dialog import Dialog, FeedEntry
+from callhook.repositories._dynamo import translated_errors
+
+BY_CHANNEL_INDEX = "by_channel_time"
+WORKFLOW_PENDING_INDEX = "by_workflow_pending"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class DialogExistsError(Exception):
+    """The conditional create found the dialog already stored (a re-delivery). Carries the stored one."""
+
+    def __init__(self, existing: Dialog) -> None:
+        super().__init__(existing.dialog_id)
+        self.existing = existing
+
+
+class DialogRepository:
+    def __init__(self, table_name: str) -> None:
+        self.table = table_name
+
+    def put_new(self, dialog: Dialog) -> None:
+        """Create the dialog unless it exists: the one write that makes a call durable.
+
+        Raises:
+            DialogExistsError: with the stored item (ALL_OLD), so a duplicate costs no extra read.
+            DependencyUnavailableError: throttled; the webhook answers 5xx so the provider retries.
+        """
+        item = dialog.model_dump(mode="json", exclude_none=False)
+        item["telephony"] = _compact(item["telephony"])
+        item["workflow_pending"] = dialog.channel_id  # sparse index attribute: removed when the workflow runs
+        try:
+            with translated_errors("store dialog"):
+                client("dynamodb").put_item(
+                    TableName=self.table,
+                    Item=to_item(item),
+                    ConditionExpression="attribute_not_exists(dialog_id)",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException" and "Item" in exc.response:
+                raise DialogExistsError(Dialog.model_validate(from_item(exc.response["Item"]))) from exc
+            raise
+
+    def get(self, dialog_id: str) -> Dialog | None:
+        item = self.get_raw(dialog_id)
+        return None if item is None else Dialog.model_validate(item)
+
+    def get_raw(self, dialog_id: str) -> dict[str, Any] | None:
+        with translated_errors("read dialog"):
+            resp = client("dynamodb").get_item(TableName=self.table, Key={"dialog_id": {"S": dialog_id}},
+                                               ConsistentRead=True)
+        return from_item(resp["Item"]) if "Item" in resp else None
+
+    def set_sections(self, dialog_id: str, sections: dict[str, Any], *, remove: tuple[str, ...] = ()) -> None:
+        """Overwrite whole sections (`enrichment`, `assignment`, ...): idempotent, so a retried step is harmless."""
+        names = {f"#s{i}": k for i, k in enumerate(sections)} | {"#u": "updated_at"}
+        values = {f":s{i}": to_value(v) for i, v in enumerate(sections.values())} | {":u": to_value(utc_now())}
+        expr = "SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(sections))) + ", #u = :u"
+        if remove:
+            names |= {f"#r{i}": k for i, k in enumerate(remove)}
+            expr += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+        with translated_errors("update dialog"):
+            client("dynamodb").update_item(
+                TableName=self.table, Key={"dialog_id": {"S": dialog_id}}, UpdateExpression=expr,
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+                ConditionExpression="attribute_exists(dialog_id)",
+            )
+
+    def fill_telephony(self, dialog_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Fill telephony fields that are still empty; never blank one. Returns the new telephony, None if no dialog.
+
+        Absent keys are "empty": the stored telephony omits nulls (see put_new), so `if_not_exists` is exact.
+        """
+        fields = _compact(fields)
+        if not fields:
+            return self._telephony_or_none(dialog_id)
+        names = {"#t": "telephony", "#u": "updated_at"} | {f"#f{i}": k for i, k in enumerate(fields)}
+        values = {f":f{i}": to_value(v) for i, v in enumerate(fields.values())} | {":u": to_value(utc_now())}
+        sets = [f"#t.#f{i} = if_not_exists(#t.#f{i}, :f{i})" for i in range(len(fields))]
+        try:
+            with translated_errors("update dialog telephony"):
+                resp = client("dynamodb").update_item(
+                    TableName=self.table, Key={"dialog_id": {"S": dialog_id}},
+                    UpdateExpression="SET " + ", ".join([*sets, "#u = :u"]),
+                    ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+                    ConditionExpression="attribute_exists(dialog_id)", ReturnValues="ALL_NEW",
+                )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return dict(from_item(resp["Attributes"])["telephony"])
+
+    def _telephony_or_none(self, dialog_id: str) -> dict[str, Any] | None:
+        item = self.get_raw(dialog_id)
+        return None if item is None else dict(item["telephony"])
+
+    def add_feed_entry(self, dialog_id: str, entry: FeedEntry) -> bool:
+        """Append to the feed once per entry id (a retried step posts nothing twice). Returns False if present."""
+        try:
+            with translated_errors("append feed"):
+                client("dynamodb").update_item(
+                    TableName=self.table, Key={"dialog_id": {"S": dialog_id}},
+                    UpdateExpression="SET #f = list_append(if_not_exists(#f, :empty), :e), #u = :u ADD #ids :id",
+                    ConditionExpression="attribute_exists(dialog_id) AND NOT contains(#ids, :idv)",
+                    ExpressionAttributeNames={"#f": "feed", "#ids": "feed_ids", "#u": "updated_at"},
+                    ExpressionAttributeValues={
+                        ":empty": {"L": []}, ":e": to_value([entry.model_dump(mode="json")]),
+                        ":id": {"SS": [entry.id]}, ":idv": {"S": entry.id}, ":u": to_value(utc_now()),
+                    },
+                )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def list_by_channel(self, channel_id: str, *, since: str | None = None, until: str | None = None,
+                        limit: int = 50, start_key: dict[str, Any] | None = None,
+                        ) -> tuple[list[Dialog], dict[str, Any] | None]:
+        """Newest first, through the by-channel index (never a scan)."""
+        cond = "channel_id = :c"
+        values: dict[str, Any] = {":c": {"S": channel_id}}
+        if since and until:
+            cond += " AND created_at BETWEEN :a AND :b"
+            values |= {":a": {"S": since}, ":b": {"S": until}}
+        elif since:
+            cond += " AND created_at >= :a"
+            values[":a"] = {"S": since}
+        elif until:
+            cond += " AND created_at <= :b"
+            values[":b"] = {"S": until}
+        kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": BY_CHANNEL_INDEX,
+                                  "KeyConditionExpression": cond, "ExpressionAttributeValues": values,
+                                  "ScanIndexForward": False, "Limit": limit}
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        with translated_errors("list dialogs"):
+            resp = client("dynamodb").query(**kwargs)
+        dialogs = [Dialog.model_validate(from_item(i)) for i in resp.get("Items", [])]
+        return dialogs, resp.get("LastEvaluatedKey")
+
+    def list_workflow_pending(self, channel_id: str, *, older_than: str, limit: int = 100) -> list[Dialog]:
+        """Dialogs whose execution was never seen running (sparse index), for reconciliation."""
+        with translated_errors("list pending dialogs"):
+            resp = client("dynamodb").query(
+                TableName=self.table, IndexName=WORKFLOW_PENDING_INDEX,
+                KeyConditionExpression="workflow_pending = :c AND created_at < :t",
+                ExpressionAttributeValues={":c": {"S": channel_id}, ":t": {"S": older_than}}, Limit=limit)
+        return [Dialog.model_validate(from_item(i)) for i in resp.get("Items", [])]
+
+
+def _compact(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if v is not None}

@@ -1,0 +1,56 @@
+"""The raw events table: rejected payloads (replayable) and early update events (applied when the call appears)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from callhook.aws import client, from_item, to_item, to_value
+from callhook.models.event import RawEvent, RawEventKind
+from callhook.repositories._dynamo import translated_errors
+
+BY_CHANNEL_INDEX = "by_channel_time"
+BY_DIALOG_INDEX = "by_dialog"
+
+
+class EventRepository:
+    def __init__(self, table_name: str) -> None:
+        self.table = table_name
+
+    def put(self, event: RawEvent) -> None:
+        item = event.model_dump(mode="json", exclude_none=True)
+        with translated_errors("store raw event"):
+            client("dynamodb").put_item(TableName=self.table, Item=to_item(item))
+
+    def get(self, event_id: str) -> RawEvent | None:
+        with translated_errors("read raw event"):
+            resp = client("dynamodb").get_item(TableName=self.table, Key={"event_id": {"S": event_id}})
+        return RawEvent.model_validate(from_item(resp["Item"])) if "Item" in resp else None
+
+    def list_by_channel(self, channel_id: str, *, limit: int = 50, start_key: dict[str, Any] | None = None,
+                        ) -> tuple[list[RawEvent], dict[str, Any] | None]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "IndexName": BY_CHANNEL_INDEX, "KeyConditionExpression": "channel_id = :c",
+            "ExpressionAttributeValues": {":c": {"S": channel_id}}, "ScanIndexForward": False, "Limit": limit}
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        with translated_errors("list raw events"):
+            resp = client("dynamodb").query(**kwargs)
+        return [RawEvent.model_validate(from_item(i)) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+
+    def pending_updates(self, dialog_id: str) -> list[RawEvent]:
+        """Early update events for a dialog, oldest first (sparse index on dialog_id)."""
+        with translated_errors("list pending updates"):
+            resp = client("dynamodb").query(
+                TableName=self.table, IndexName=BY_DIALOG_INDEX,
+                KeyConditionExpression="dialog_id = :d", FilterExpression="kind = :k",
+                ExpressionAttributeValues={":d": {"S": dialog_id}, ":k": {"S": RawEventKind.PENDING_UPDATE.value}})
+        return [RawEvent.model_validate(from_item(i)) for i in resp.get("Items", [])]
+
+    def mark(self, event_id: str, kind: RawEventKind, **fields: Any) -> None:
+        sets = {"kind": kind.value, **fields}
+        with translated_errors("update raw event"):
+            client("dynamodb").update_item(
+                TableName=self.table, Key={"event_id": {"S": event_id}},
+                UpdateExpression="SET " + ", ".join(f"#k{i} = :v{i}" for i in range(len(sets))),
+                ExpressionAttributeNames={f"#k{i}": k for i, k in enumerate(sets)},
+                ExpressionAttributeValues={f":v{i}": to_value(v) for i, v in enumerate(sets.values())})

@@ -1,0 +1,1 @@
+"""Business decisions: plain typed functions over models and repositories."""

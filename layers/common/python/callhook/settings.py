@@ -1,0 +1,46 @@
+"""Environment in, typed settings out. The only module that reads os.environ for configuration."""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import TypeVar, cast
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CommonSettings(BaseModel):
+    """Names every function gets from `Globals` in template.yaml."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    channels_table: str = Field(alias="CHANNELS_TABLE", min_length=1)
+    dialogs_table: str = Field(alias="DIALOGS_TABLE", min_length=1)
+    events_table: str = Field(alias="EVENTS_TABLE", min_length=1)
+    operators_table: str = Field(alias="OPERATORS_TABLE", min_length=1)
+    topics_table: str = Field(alias="TOPICS_TABLE", min_length=1)
+    actions_table: str = Field(alias="ACTIONS_TABLE", min_length=1)
+    settings_table: str = Field(alias="SETTINGS_TABLE", min_length=1)
+    recordings_bucket: str = Field(alias="RECORDINGS_BUCKET", min_length=1)
+
+
+class IngestSettings(CommonSettings):
+    state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", pattern=r"^arn:aws[\w-]*:states:")
+    max_body_bytes: int = Field(alias="MAX_BODY_BYTES", default=262_144, gt=0)
+    channel_cache_seconds: float = Field(alias="CHANNEL_CACHE_SECONDS", default=30.0, ge=0)
+
+
+S = TypeVar("S", bound=CommonSettings)
+
+
+@functools.cache
+def _from_env(model: type[CommonSettings]) -> CommonSettings:
+    return model.model_validate(os.environ)  # a ValidationError at cold start, not mid-request
+
+
+def load_settings(model: type[S]) -> S:
+    return cast(S, _from_env(model))
+
+
+def clear_settings_cache() -> None:
+    _from_env.cache_clear()

@@ -1,0 +1,55 @@
+"""`make run`: the local stack in the foreground, with the demo configuration and a curl to try."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+from callhook_local.demo import DEMO_CHANNEL, demo_curl, seed_demo
+from callhook_local.fake_pbx import start_fake_pbx
+from callhook_local.stack import LocalStack
+
+
+def main() -> int:
+    aws_port = int(os.environ.get("CALLHOOK_AWS_PORT", "5000"))
+    api_port = int(os.environ.get("CALLHOOK_API_PORT", "3000"))
+    pbx_port = int(os.environ.get("CALLHOOK_PBX_PORT", "8085"))
+    try:
+        stack = LocalStack(aws_port=aws_port, api_port=api_port).start()
+    except OSError as exc:
+        print(f"callhook: cannot start the local stack: {exc} (set CALLHOOK_AWS_PORT / CALLHOOK_API_PORT)",
+              file=sys.stderr)
+        return 1
+    pbx = start_fake_pbx(port=pbx_port)
+    seed_demo(stack, pbx)
+    sm = stack.outputs["StateMachineArn"]
+    print(f"""
+callhook local stack is up.
+  webhook API      {stack.api_url}/webhooks/{{channel_id}}
+  AWS endpoint     {stack.endpoint}   (AWS_ENDPOINT_URL={stack.endpoint}, any credentials, region us-east-1)
+  fake PBX         {pbx.url}
+  demo channel     {DEMO_CHANNEL}
+
+Send a call:
+  {demo_curl(stack.api_url)}
+
+Then look at it:
+  .venv/bin/callhook --local dialog find --channel {DEMO_CHANNEL} --call-id demo-call-1
+  AWS_ENDPOINT_URL={stack.endpoint} aws stepfunctions list-executions --state-machine-arn {sm}
+
+Ctrl-C stops.
+""", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    stopped.wait()
+    print("stopping...", flush=True)
+    pbx.stop()
+    stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

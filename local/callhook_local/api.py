@@ -1,0 +1,118 @@
+"""The local webhook API: what API Gateway's HTTP API does for the deployed stack.
+
+moto's API Gateway cannot invoke Lambda in server mode, so this small WSGI server turns each request into the
+same HTTP API payload-2.0 event the deployed ingest function receives and invokes the function *through Lambda*
+(moto's invoke, hence our in-process handler), answering with its statusCode, headers and body. Routes come from
+the functions' `HttpApi` events in template.yaml.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+TEXT_TYPES = ("application/json", "application/x-www-form-urlencoded", "text/", "application/xml", "+json")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # /webhooks/{channel_id}
+    function_name: str
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path)) + "$")
+
+
+def http_api_event(request: Request, route: Route, path_params: dict[str, str]) -> dict[str, Any]:
+    """API Gateway HTTP API payload format 2.0 for one request."""
+    body = request.get_data()
+    content_type = request.headers.get("content-type", "")
+    is_text = not body or any(t in content_type for t in TEXT_TYPES)
+    try:
+        text = body.decode("utf-8") if is_text else None
+    except UnicodeDecodeError:
+        text = None
+    headers: dict[str, str] = {}
+    for key, value in request.headers.items():
+        k = key.lower()
+        headers[k] = f"{headers[k]},{value}" if k in headers else value
+    query: dict[str, str] = {}
+    for key, value in request.args.items(multi=True):
+        query[key] = f"{query[key]},{value}" if key in query else value
+    now = time.time()
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": f"{route.method} {route.path}",
+        "rawPath": request.path,
+        "rawQueryString": request.query_string.decode("latin-1"),
+        "headers": headers,
+        "pathParameters": path_params,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "local", "domainName": request.host, "domainPrefix": "local",
+            "http": {"method": request.method, "path": request.path, "protocol": "HTTP/1.1",
+                     "sourceIp": request.remote_addr or "127.0.0.1", "userAgent": headers.get("user-agent", "")},
+            "requestId": uuid.uuid4().hex, "routeKey": f"{route.method} {route.path}", "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)), "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": text is None,
+        "body": text if text is not None else base64.b64encode(body).decode(),
+    }
+    if query:
+        event["queryStringParameters"] = query
+    return event
+
+
+class WebhookApi:
+    def __init__(self, routes: list[Route], lambda_client: Any, host: str, port: int) -> None:
+        self.routes, self.lambda_client = routes, lambda_client
+        self.server: BaseWSGIServer = make_server(host, port, self, threaded=True)
+        self.port = self.server.server_port
+        self._thread = threading.Thread(target=self.server.serve_forever, name="callhook-api", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self._thread.join(timeout=5)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        return self.dispatch(request)(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        for route in self.routes:
+            match = route.pattern.match(request.path)
+            if match and route.method == request.method:
+                return self.invoke(route, http_api_event(request, route, match.groupdict()))
+        return Response(json.dumps({"message": "Not Found"}), status=404, content_type="application/json")
+
+    def invoke(self, route: Route, event: dict[str, Any]) -> Response:
+        resp = self.lambda_client.invoke(FunctionName=route.function_name, Payload=json.dumps(event).encode())
+        payload = json.loads(resp["Payload"].read() or b"null")
+        if resp.get("FunctionError") or not isinstance(payload, dict) or "statusCode" not in payload:
+            # What API Gateway answers when the integration fails.
+            return Response(json.dumps({"message": "Internal Server Error"}), status=500,
+                            content_type="application/json")
+        body = payload.get("body") or ""
+        data = base64.b64decode(body) if payload.get("isBase64Encoded") else body.encode()
+        response = Response(data, status=int(payload["statusCode"]))
+        for key, value in (payload.get("headers") or {}).items():
+            response.headers[key] = value
+        for key, values in (payload.get("multiValueHeaders") or {}).items():
+            for value in values:
+                response.headers.add(key, value)
+        for cookie in payload.get("cookies") or []:
+            response.headers.add("Set-Cookie", cookie)
+        return response

@@ -1,0 +1,90 @@
+"""The one point where the local stack patches moto: Lambda invocations run our handlers in-process.
+
+moto runs functions in Docker (absent here). Both a direct `lambda.invoke` and a Step Functions Task end in
+`LambdaFunction._invoke_lambda(event) -> (payload_json, errored, logs)`; replacing that method runs the function's
+`Handler` from its `CodeUri` in this process. A raised exception becomes the AWS Python runtime's error payload, so
+the engine reports `errorType` = the exception class name and `ErrorEquals` matches exactly as on AWS.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.awslambda.models import LambdaFunction
+
+
+@dataclass(frozen=True)
+class FunctionCode:
+    module: str  # e.g. functions.ingest.app
+    attribute: str  # e.g. handler
+    timeout_s: int
+    memory_mb: int
+
+
+@dataclass
+class Registry:
+    """Function name -> where its code is. Filled by the local stack from template.yaml."""
+
+    functions: dict[str, FunctionCode] = field(default_factory=dict)
+    # Test-only fault switch: function name -> callable(event) that may raise before the handler runs.
+    faults: dict[str, Callable[[Any], None]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+REGISTRY = Registry()
+
+
+def code_location(code_uri: str, handler: str) -> tuple[str, str]:
+    """`functions/ingest/` + `app.handler` -> (`functions.ingest.app`, `handler`)."""
+    package = code_uri.strip("/").replace("/", ".")
+    module, _, attribute = handler.rpartition(".")
+    return f"{package}.{module}", attribute
+
+
+class LocalContext:
+    """What Powertools reads from a Lambda context object."""
+
+    def __init__(self, fn: LambdaFunction, code: FunctionCode) -> None:
+        self.function_name = fn.function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = fn.function_arn
+        self.memory_limit_in_mb = code.memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{fn.function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + code.timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+    code = REGISTRY.functions.get(self.function_name)
+    if code is None:
+        payload = {"errorMessage": f"function {self.function_name} is not part of template.yaml",
+                   "errorType": "ResourceNotFoundException", "requestId": "", "stackTrace": []}
+        return json.dumps(payload), True, ""
+    context = LocalContext(self, code)
+    try:
+        if (fault := REGISTRY.faults.get(self.function_name)) is not None:
+            fault(event)
+        handler = getattr(importlib.import_module(code.module), code.attribute)
+        result = handler(event if event is not None else {}, context)
+        return json.dumps(result), False, ""
+    except Exception as exc:  # noqa: BLE001 (the runtime reports any exception as the function's error)
+        payload = {"errorMessage": str(exc), "errorType": type(exc).__name__, "requestId": context.aws_request_id,
+                   "stackTrace": traceback.format_tb(exc.__traceback__)}
+        return json.dumps(payload), True, ""
+
+
+def install() -> None:
+    """Idempotent: patch moto's Docker invocation with the in-process one."""
+    LambdaFunction._invoke_lambda = _invoke_in_process  # type: ignore[method-assign]

@@ -1,0 +1,211 @@
+"""The local stack: moto serving AWS on 127.0.0.1:5000 in this process, with the resources of template.yaml.
+
+Everything is created from template.yaml and the ASL file (no second list): tables with their keys and indexes,
+the bucket, one Lambda function per `AWS::Serverless::Function` (its Handler runs in-process, see invoker.py),
+the state machine with SAM's DefinitionSubstitutions applied, and the webhook API routes (api.py).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.core.config import default_user_config
+from moto.server import ThreadedMotoServer
+
+from callhook_local import invoker
+from callhook_local.api import Route, WebhookApi
+from callhook_local.template import ROOT, Resolver, load_template, resources_of_type, substitute_definition
+
+log = logging.getLogger("callhook.local")
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+SKIPPED_TYPES = {"AWS::Serverless::LayerVersion": "the layer's code is on sys.path",
+                 "AWS::Serverless::HttpApi": "served by callhook_local.api"}
+
+
+def quiet_moto_noise() -> None:
+    """moto's access log and its parser's handled-failure tracebacks drown our functions' structured logs."""
+    for name in ("werkzeug", "moto.stepfunctions.parser", "moto"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+@dataclass
+class LocalStack:
+    host: str = "127.0.0.1"
+    aws_port: int = 5000
+    api_port: int = 3000
+    name: str = "callhook-local"
+    template_path: Path = ROOT / "template.yaml"
+    env: dict[str, str] = field(default_factory=dict)  # the functions' environment (identical across functions)
+    outputs: dict[str, str] = field(default_factory=dict)
+    routes: list[Route] = field(default_factory=list)
+
+    server: ThreadedMotoServer | None = None
+    api: WebhookApi | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.aws_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.api.port if self.api else self.api_port}"
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
+                            aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> LocalStack:
+        quiet_moto_noise()
+        self._process_environment()
+        invoker.install()
+        # Must precede any CreateStateMachine: the flag switches moto to the backend that executes ASL.
+        default_user_config["stepfunctions"] = {"execute_state_machine": True}
+        self.server = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
+        self.server.start()
+        self.create_resources()
+        os.environ.update(self.env)
+        _reset_callhook_caches()
+        self.api = WebhookApi(self.routes, self.client("lambda"), self.host, self.api_port)
+        self.api.start()
+        return self
+
+    def stop(self) -> None:
+        if self.api:
+            self.api.stop()
+        if self.server:
+            self.server.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _process_environment(self) -> None:
+        """Our handlers and moto's Step Functions engine talk to this endpoint; credentials are dummies."""
+        os.environ.update({
+            "AWS_ENDPOINT_URL": self.endpoint, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105
+            "MOTO_PORT": str(self.aws_port),  # moto's engine invokes Lambda through http://localhost:$MOTO_PORT
+            "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "Callhook",
+        })
+        os.environ.pop("AWS_PROFILE", None)
+
+    # ------------------------------------------------------------------ resources
+    def physical(self, logical_id: str) -> str:
+        return f"{self.name}-{logical_id}"
+
+    def create_resources(self) -> None:
+        template = load_template(self.template_path)
+        resources = template["Resources"]
+        refs: dict[str, str] = {p: str(d.get("Default", "")) for p, d in template.get("Parameters", {}).items()}
+        refs |= {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
+                 "AWS::StackName": self.name, "AWS::URLSuffix": "amazonaws.com"}
+        attrs: dict[str, str] = {}
+        for logical, res in resources.items():
+            name = self.physical(logical)
+            kind = res["Type"]
+            if kind == "AWS::S3::Bucket":
+                name = name.lower()
+                attrs[f"{logical}.Arn"] = f"arn:aws:s3:::{name}"
+            elif kind == "AWS::DynamoDB::Table":
+                attrs[f"{logical}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+            elif kind == "AWS::Serverless::Function":
+                attrs[f"{logical}.Arn"] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+            elif kind == "AWS::Serverless::StateMachine":
+                arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+                attrs |= {f"{logical}.Arn": arn, f"{logical}.Name": name}
+                refs[logical] = arn
+                continue
+            refs[logical] = name
+        resolver = Resolver(refs, attrs)
+
+        for logical, res in resources_of_type(template, "AWS::DynamoDB::Table").items():
+            self._create_table(refs[logical], res["Properties"])
+        for logical in resources_of_type(template, "AWS::S3::Bucket"):
+            self.client("s3").create_bucket(Bucket=refs[logical])
+        self._create_functions(template, resolver)
+        for logical, res in resources_of_type(template, "AWS::Serverless::StateMachine").items():
+            self._create_state_machine(attrs[f"{logical}.Name"], res["Properties"], resolver)
+        for logical, out in template.get("Outputs", {}).items():
+            try:
+                self.outputs[logical] = str(resolver.resolve(out["Value"]))
+            except KeyError:
+                continue
+        self.outputs["WebhookUrl"] = self.api_url
+        for logical, res in resources.items():
+            if res["Type"] in SKIPPED_TYPES:
+                log.debug("%s (%s): %s", logical, res["Type"], SKIPPED_TYPES[res["Type"]])
+
+    def _create_table(self, name: str, props: dict[str, Any]) -> None:
+        spec = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes")
+                if k in props}
+        self.client("dynamodb").create_table(TableName=name, **spec)
+
+    def _create_functions(self, template: dict[str, Any], resolver: Resolver) -> None:
+        globals_fn = template.get("Globals", {}).get("Function", {})
+        global_env = globals_fn.get("Environment", {}).get("Variables", {})
+        iam = self.client("iam")
+        role = iam.create_role(RoleName=f"{self.name}-lambda", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]
+        lam = self.client("lambda")
+        for logical, res in resources_of_type(template, "AWS::Serverless::Function").items():
+            props = res["Properties"]
+            name = resolver.refs[logical]
+            env = {k: str(v) for k, v in resolver.resolve(
+                {**global_env, **props.get("Environment", {}).get("Variables", {})}).items()}
+            for key, value in env.items():  # os.environ is process-wide here: values must agree across functions
+                if self.env.get(key, value) != value:
+                    raise ValueError(f"{logical}: environment variable {key} differs between functions")
+                self.env[key] = value
+            module, attribute = invoker.code_location(props["CodeUri"], props["Handler"])
+            invoker.REGISTRY.functions[name] = invoker.FunctionCode(
+                module=module, attribute=attribute, timeout_s=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
+                memory_mb=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))))
+            lam.create_function(FunctionName=name, Runtime=props.get("Runtime", globals_fn.get("Runtime")),
+                                Role=role["Arn"], Handler=props["Handler"], Code={"ZipFile": _placeholder_zip()},
+                                Environment={"Variables": env})
+            for event in props.get("Events", {}).values():
+                if event["Type"] == "HttpApi":
+                    self.routes.append(Route(method=event["Properties"]["Method"].upper(),
+                                             path=event["Properties"]["Path"], function_name=name))
+
+    def _create_state_machine(self, name: str, props: dict[str, Any], resolver: Resolver) -> None:
+        definition = (self.template_path.parent / props["DefinitionUri"]).read_text()
+        substitutions = {k: str(v) for k, v in resolver.resolve(props.get("DefinitionSubstitutions", {})).items()}
+        role = self.client("iam").create_role(RoleName=f"{self.name}-states", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": "states.amazonaws.com"}}]}))["Role"]
+        self.client("stepfunctions").create_state_machine(
+            name=name, definition=substitute_definition(definition, substitutions), roleArn=role["Arn"],
+            type=props.get("Type", "STANDARD"))
+
+
+def _placeholder_zip() -> bytes:
+    """moto wants code bytes; the real code is imported in-process from CodeUri."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("README.txt", "callhook local stack: the handler runs in-process from the repository")
+    return buf.getvalue()
+
+
+def _reset_callhook_caches() -> None:
+    from callhook.aws import reset_clients  # noqa: PLC0415
+    from callhook.repositories.config import clear_channel_cache  # noqa: PLC0415
+    from callhook.settings import clear_settings_cache  # noqa: PLC0415
+
+    reset_clients()
+    clear_settings_cache()
+    clear_channel_cache()

@@ -1,0 +1,108 @@
+"""Helpers for tests that run against the local stack: send webhooks over real HTTP, wait for executions."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import requests
+
+from callhook.models.dialog import Dialog, make_dialog_id
+from callhook.repositories.dialogs import DialogRepository
+from callhook.services.admin import put_channel
+from callhook_local.stack import LocalStack
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+class StackClient:
+    """What a provider and an ops person do against the local stack, in test-sized steps."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.env = stack.env
+        self.sfn = stack.client("stepfunctions")
+        self.http = requests.Session()
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.stack.outputs["StateMachineArn"]
+
+    def channel(self, **overrides: Any) -> dict[str, Any]:
+        """A fresh channel (its own id, so tests never share calls) with a JSON mapping of canonical names."""
+        item: dict[str, Any] = {"channel_id": unique("ch"), "name": "test", "webhook_token": uuid.uuid4().hex}
+        item.update(overrides)
+        put_channel(self.env["CHANNELS_TABLE"], item)
+        return item
+
+    def post(self, channel: dict[str, Any] | str, *, json_body: Any = None, form: Any = None,
+             data: bytes | str | None = None, headers: dict[str, str] | None = None,
+             token: str | None = "from-channel", params: dict[str, str] | None = None) -> requests.Response:
+        channel_id = channel if isinstance(channel, str) else channel["channel_id"]
+        hdrs = dict(headers or {})
+        if token == "from-channel" and not isinstance(channel, str):
+            hdrs.setdefault("X-Webhook-Token", channel["webhook_token"])
+        elif token not in (None, "from-channel"):
+            hdrs["X-Webhook-Token"] = token
+        url = f"{self.stack.api_url}/webhooks/{channel_id}"
+        if json_body is not None:
+            return self.http.post(url, json=json_body, headers=hdrs, params=params, timeout=30)
+        return self.http.post(url, data=form if form is not None else data, headers=hdrs, params=params, timeout=30)
+
+    def get(self, channel: dict[str, Any], params: dict[str, str]) -> requests.Response:
+        return self.http.get(f"{self.stack.api_url}/webhooks/{channel['channel_id']}",
+                             params={**params, "token": channel["webhook_token"]}, timeout=30)
+
+    def dialog(self, dialog_id: str) -> Dialog | None:
+        return DialogRepository(self.env["DIALOGS_TABLE"]).get(dialog_id)
+
+    def dialog_for(self, channel: dict[str, Any], call_id: str) -> Dialog | None:
+        return self.dialog(make_dialog_id(channel["channel_id"], call_id))
+
+    def executions_of(self, dialog_id: str) -> list[dict[str, Any]]:
+        found = []
+        for page in self.sfn.get_paginator("list_executions").paginate(stateMachineArn=self.state_machine_arn):
+            found += [e for e in page["executions"] if e["name"].startswith(dialog_id)]
+        return found
+
+    def wait_execution(self, dialog_id: str, timeout: float = 30) -> dict[str, Any]:
+        """The dialog's execution once terminal (moto runs it in a background thread)."""
+        arn = self.dialog(dialog_id).execution_arn  # type: ignore[union-attr]
+        deadline = time.monotonic() + timeout
+        while True:
+            desc = self.sfn.describe_execution(executionArn=arn)
+            if desc["status"] in TERMINAL:
+                return desc
+            if time.monotonic() > deadline:
+                raise AssertionError(f"execution {arn} still {desc['status']} after {timeout}s")
+            time.sleep(0.05)
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        for page in self.sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+            events += page["events"]
+        return events
+
+    def states_entered(self, execution_arn: str) -> list[str]:
+        return [e["stateEnteredEventDetails"]["name"] for e in self.history(execution_arn)
+                if "stateEnteredEventDetails" in e]
+
+    def process(self, channel: dict[str, Any], body: dict[str, Any]) -> Dialog:
+        """POST a JSON call, wait for its workflow, return the final dialog."""
+        resp = self.post(channel, json_body=body)
+        assert resp.status_code == 200, resp.text
+        dialog_id = resp.json()["dialog_id"]
+        self.wait_execution(dialog_id)
+        dialog = self.dialog(dialog_id)
+        assert dialog is not None
+        return dialog
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True, default=str)
