@@ -13,9 +13,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from callhook_local.fake_pbx import FakePBX, start_fake_pbx
-from callhook_local.stack import LocalStack
-from tests.support.stack import StackClient
+from callhook_local.template import load_template
+
+# Powertools reads its service name and metrics namespace when callhook.observability is first imported, which in
+# a test session is at collection time: give the process the values the template's Globals give every function.
+for _key, _value in load_template()["Globals"]["Function"]["Environment"]["Variables"].items():
+    if _key.startswith("POWERTOOLS_") and isinstance(_value, str):
+        os.environ.setdefault(_key, _value)
+
+from callhook_local.fake_pbx import FakePBX, start_fake_pbx  # noqa: E402
+from callhook_local.stack import LocalStack  # noqa: E402
+from tests.support.stack import StackClient  # noqa: E402
 
 _STACK: LocalStack | None = None
 
@@ -50,3 +58,13 @@ def stack(local_stack: LocalStack) -> StackClient:
 def pbx() -> Iterator[FakePBX]:
     with start_fake_pbx() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def demo(stack: StackClient, pbx: FakePBX) -> FakePBX:
+    """The demo directory (operators 1 root, 17 ann@example.com, 18 bob@example.com inactive; topics online and
+    offline), the demo action `demo-pbx-lookup` calling the fake PBX and its secret in SSM. Returns the fake PBX."""
+    from callhook_local.demo import seed_demo  # noqa: PLC0415
+
+    seed_demo(stack.stack, pbx)
+    return pbx

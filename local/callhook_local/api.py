@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import threading
 import time
@@ -19,6 +20,8 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
+
+log = logging.getLogger("callhook.local.api")
 
 TEXT_TYPES = ("application/json", "application/x-www-form-urlencoded", "text/", "application/xml", "+json")
 
@@ -102,7 +105,8 @@ class WebhookApi:
         resp = self.lambda_client.invoke(FunctionName=route.function_name, Payload=json.dumps(event).encode())
         payload = json.loads(resp["Payload"].read() or b"null")
         if resp.get("FunctionError") or not isinstance(payload, dict) or "statusCode" not in payload:
-            # What API Gateway answers when the integration fails.
+            # What API Gateway answers when the integration fails; the local console also says why.
+            log.error("%s failed: %s", route.function_name, payload)
             return Response(json.dumps({"message": "Internal Server Error"}), status=500,
                             content_type="application/json")
         body = payload.get("body") or ""
