@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml layers/common/requirements.txt | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml layers/common/python/requirements.txt | sha1sum | cut -c1-12)
 ENV ?= dev
 
 .PHONY: run test help setup sysdeps lint test-unit test-int bench check build deploy invoke clean
@@ -19,7 +19,7 @@ help: ## This list
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml layers/common/requirements.txt
+$(STAMP): pyproject.toml layers/common/python/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'

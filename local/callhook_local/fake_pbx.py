@@ -5,10 +5,12 @@ Standard library only, so it runs wherever the venv does. It answers ``GET /call
 
     {"data": {"id": "c-1", "agent": {"email": "ann@example.com"}, "line": "online", ...}}
 
-and serves ``GET /recordings/{name}`` from memory. Misbehaviour is set globally or per call id (or per
-``recordings/{name}``), from Python (``set_behaviour``) or over HTTP (``POST /control``, what the demo and the CLI
-use): a delay, a fixed status, failing N times then succeeding, a non-JSON body, a huge body, a redirect, and data
-the callhook side must cope with (an unknown email, an inactive operator's email, an unknown topic alias).
+and serves ``GET /recordings/{name}`` from memory, without a key (like a provider's signed recording URL).
+
+Misbehaviour is set globally or per call id (or per ``recordings/{name}``), from Python (``set_behaviour``) or over
+HTTP (``POST /control``, what the demo and the CLI use): a delay, a fixed status, failing N times then succeeding, a
+non-JSON body, a huge body, a redirect, and data the callhook side must cope with (an unknown email, an inactive
+operator's email, an unknown topic alias).
 
 Run it alone with ``python -m callhook_local.fake_pbx --port 8085``. It binds 127.0.0.1 by default and ``/control``
 has no authentication: it is a test double, not a service.
@@ -211,7 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "FakePBX/1.0"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests assert on ``FakePBX.requests`` instead."""
 
     def do_GET(self) -> None:
@@ -234,7 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
             method=self.command,
             path=self.path,
             query=dict(parse_qsl(parts.query)),
-            headers={k: v for k, v in self.headers.items()},
+            headers=dict(self.headers.items()),
             body=body,
         )
         with self.server.lock:
@@ -256,7 +258,7 @@ class _Handler(BaseHTTPRequestHandler):
             state.failures[chosen] = count + 1
         return behaviour, count < behaviour.fail_times
 
-    def _misbehave(self, key: str) -> Behaviour | None:
+    def _misbehave(self, key: str, *, check_key: bool = True) -> Behaviour | None:
         """Apply delay, redirect, auth, failures and status; None when the answer has been sent."""
         behaviour, failing = self._behaviour(key)
         if behaviour.delay_s and self.server.stopping.wait(behaviour.delay_s):
@@ -268,7 +270,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return None
         expected = self.server.state.api_key
-        if expected is not None and self.headers.get("Authorization") != f"Bearer {expected}":
+        if check_key and expected is not None and self.headers.get("Authorization") != f"Bearer {expected}":
             self._send_json(401, {"error": "invalid or missing api key"})
             return None
         if failing:
@@ -298,7 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"data": data})
 
     def _recording(self, name: str) -> None:
-        behaviour = self._misbehave(f"recordings/{name}")
+        behaviour = self._misbehave(f"recordings/{name}", check_key=False)
         if behaviour is None:
             return
         with self.server.lock:

@@ -34,6 +34,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
+from requests.exceptions import InvalidHeader, InvalidSchema, InvalidURL, MissingSchema
 from urllib3.util import Timeout
 
 from callhook.errors import (
@@ -172,7 +173,7 @@ class _Destination:
     host: str  # lowercased, IPv6 without brackets
     port: int
     netloc: str  # what the Host header carries
-    address: IPAddress  # the vetted address the connection is pinned to
+    addresses: tuple[IPAddress, ...]  # every address the name resolved to, all vetted; connections are pinned to them
 
 
 def check_destination(url: str, allow_private_network: bool) -> None:
@@ -260,14 +261,18 @@ def _prepare(
     """Let requests normalise the URL (IDNA, quoting) first, so the URL that is vetted is the URL that is sent."""
     try:
         return requests.Request(
-            method.upper(), url, headers={**_DEFAULT_HEADERS, **(headers or {})}, params=dict(params or {}), json=json,
+            method.upper(),
+            url,
+            headers={**_DEFAULT_HEADERS, **(headers or {})},
+            params=dict(params or {}),
+            json=json,
             auth=auth,
         ).prepare()
-    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema) as exc:
+    except (InvalidURL, MissingSchema, InvalidSchema) as exc:
         raise BlockedDestinationError(
             f"invalid URL refused ({type(exc).__name__})", host=_host_for_message(url), reason="invalid URL"
         ) from exc
-    except (requests.exceptions.InvalidHeader, ValueError, UnicodeError) as exc:
+    except (InvalidHeader, ValueError, UnicodeError) as exc:
         # The message of InvalidHeader quotes the header value, which may be a secret: only the type is kept.
         raise ActionConnectionError(
             f"request to {_host_for_message(url)} could not be built ({type(exc).__name__})",
@@ -319,7 +324,7 @@ def _vet(url: str, allow_private_network: bool) -> _Destination:
                 raise BlockedDestinationError(
                     f"{reason} {address}{via} refused; {_ALLOW_HINT}", host=host, address=str(address), reason=reason
                 )
-    return _Destination(scheme=scheme, host=host, port=port, netloc=parts.netloc, address=addresses[0])
+    return _Destination(scheme=scheme, host=host, port=port, netloc=parts.netloc, addresses=tuple(addresses))
 
 
 def _is_literal(host: str, address: IPAddress) -> bool:
@@ -373,17 +378,18 @@ def _literal_address(host: str) -> IPAddress | None:
 
 
 class _PinnedAdapter(HTTPAdapter):
-    """Connects to the vetted address while the request keeps its host name (Host header, SNI, certificate)."""
+    """Connects to one vetted address while the request keeps its host name (Host header, SNI, certificate)."""
 
-    def __init__(self, destination: _Destination) -> None:
+    def __init__(self, destination: _Destination, address: IPAddress) -> None:
         self._destination = destination
+        self._address = address
         super().__init__(max_retries=0)
 
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: Any, cert: Any = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
-        host_params["host"] = str(self._destination.address)
+        host_params["host"] = str(self._address)
         host_params["port"] = self._destination.port
         if host_params["scheme"] == "https":
             pool_kwargs["server_hostname"] = self._destination.host  # SNI and the certificate's name check
@@ -391,17 +397,13 @@ class _PinnedAdapter(HTTPAdapter):
 
 
 def _send_pinned(
-    request: requests.PreparedRequest, destination: _Destination, deadline: float, timeout_s: float
+    request: requests.PreparedRequest, destination: _Destination, address: IPAddress, remaining: float
 ) -> requests.Response:
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise ActionTimeoutError(
-            f"{destination.host} did not answer within {timeout_s:g}s", host=destination.host, timeout_s=timeout_s
-        )
-    request.headers["Host"] = destination.netloc
-    adapter = _PinnedAdapter(destination)
+    adapter = _PinnedAdapter(destination, address)
     try:
-        return adapter.send(request, stream=True, timeout=Timeout(total=remaining), verify=True, proxies={})
+        # A urllib3 Timeout (which requests accepts, its stubs say otherwise) bounds connect + headers together.
+        timeout = Timeout(total=remaining)
+        return adapter.send(request, stream=True, timeout=timeout, verify=True, proxies={})  # type: ignore[arg-type]
     except BaseException:
         adapter.close()
         raise
@@ -410,28 +412,51 @@ def _send_pinned(
 def _send(
     request: requests.PreparedRequest, destination: _Destination, deadline: float, timeout_s: float
 ) -> requests.Response:
-    """One hop on a connection pinned to the vetted address, with transport failures named for the caller."""
-    try:
-        return _send_pinned(request, destination, deadline, timeout_s)
-    except requests.exceptions.Timeout as exc:
+    """One hop, pinned to each vetted address in turn until one accepts the connection (as urllib3 itself would
+    try each address of a name); an address is only left behind when nothing was sent to it."""
+    request.headers["Host"] = destination.netloc
+    for index, address in enumerate(destination.addresses):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ActionTimeoutError(
+                f"{destination.host} did not answer within {timeout_s:g}s", host=destination.host, timeout_s=timeout_s
+            )
+        try:
+            return _send_pinned(request, destination, address, remaining)
+        except requests.exceptions.RequestException as exc:
+            if index + 1 < len(destination.addresses) and _failed_to_connect(exc):
+                continue
+            raise _transport_error(exc, destination, address, timeout_s) from exc
+    raise AssertionError("unreachable: a destination has at least one address")  # pragma: no cover
+
+
+def _failed_to_connect(exc: requests.exceptions.RequestException) -> bool:
+    """True when the connection was never established, so nothing of the request was sent."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.exceptions.ConnectionError) and isinstance(
+        reason, urllib3.exceptions.NewConnectionError
+    )
+
+
+def _transport_error(
+    exc: requests.exceptions.RequestException, destination: _Destination, address: IPAddress, timeout_s: float
+) -> ActionTimeoutError | ActionConnectionError:
+    host = destination.host
+    if isinstance(exc, requests.exceptions.Timeout):
         phase = "connect" if isinstance(exc, requests.exceptions.ConnectTimeout) else "read"
-        raise ActionTimeoutError(
-            f"{destination.host} did not answer within {timeout_s:g}s ({phase})",
-            host=destination.host,
-            timeout_s=timeout_s,
-            phase=phase,
-        ) from exc
-    except requests.exceptions.SSLError as exc:
-        raise ActionConnectionError(
-            f"TLS with {destination.host} failed", host=destination.host, address=str(destination.address), reason="tls"
-        ) from exc
-    except requests.exceptions.RequestException as exc:
-        raise ActionConnectionError(
-            f"connection to {destination.host} ({destination.address} port {destination.port}) failed",
-            host=destination.host,
-            address=str(destination.address),
-            reason="refused",
-        ) from exc
+        return ActionTimeoutError(
+            f"{host} did not answer within {timeout_s:g}s ({phase})", host=host, timeout_s=timeout_s, phase=phase
+        )
+    if isinstance(exc, requests.exceptions.SSLError):
+        return ActionConnectionError(f"TLS with {host} failed", host=host, address=str(address), reason="tls")
+    return ActionConnectionError(
+        f"connection to {host} ({address} port {destination.port}) failed",
+        host=host,
+        address=str(address),
+        reason="refused",
+    )
 
 
 def _read_body(

@@ -30,7 +30,15 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
 from callhook.errors import ChannelMisconfiguredError
-from callhook.mapping.functions import format_iso, parse_time, preview, search, to_seconds, validate_expression
+from callhook.mapping.functions import (
+    format_iso,
+    parse_time,
+    preview,
+    search,
+    to_seconds,
+    validate_expression,
+    validate_timezone,
+)
 from callhook.models.call import CANONICAL_FIELDS, Direction, MappingWarning, Telephony
 
 # JMESPathError subclasses ValueError; JMESPath's own functions can also raise OverflowError (ceil of an infinite
@@ -77,8 +85,13 @@ def map_telephony(
         values[name] = value
     if not values.get("call_id"):
         if not any(warning.field == "call_id" for warning in warnings):
-            warnings.append(_warning("call_id", None, f"no call id: {field_mapping.get('call_id', 'call_id')!r} "
-                                     "gave no value for this body"))
+            warnings.append(
+                _warning(
+                    "call_id",
+                    None,
+                    f"no call id: {preview(field_mapping.get('call_id', 'call_id'))} gave no value for this body",
+                )
+            )
         return None, warnings
     return Telephony(**values, raw=body), warnings
 
@@ -96,7 +109,7 @@ def evaluate_condition(
         ChannelMisconfiguredError: the expression itself is invalid (syntax, unknown function, arity); the channel
             validator should have refused it, so this is our admin's problem, answered 503.
     """
-    if expr is None or not expr.strip():
+    if expr is None or (isinstance(expr, str) and not expr.strip()):
         return default
     problem = validate_expression(expr)
     if problem:
@@ -135,7 +148,7 @@ def _evaluate(expr: str, body: dict[str, Any], timezone: str | None) -> tuple[An
 def _coerce(name: str, raw: Any, *, timezone: str | None, default_region: str | None) -> _Coerced:
     if raw is None:
         return None, None
-    if isinstance(raw, dict | list) or isinstance(raw, bool):
+    if isinstance(raw, dict | list | bool):
         return None, f"expected a single value, got {_shape(raw)}"
     if isinstance(raw, float) and not math.isfinite(raw):
         return None, f"expected a single value, got {raw!r}"
@@ -167,7 +180,9 @@ def _coerce_started_at(raw: Any, timezone: str | None, _region: str | None) -> _
         return None, None
     moment = parse_time(raw, timezone)
     if moment is None:
-        return None, "not a time: expected unix seconds/ms/µs, RFC 2822, ISO-8601 or 'YYYY-MM-DD HH:MM:SS'"
+        reason = "not a time: expected unix s/ms/µs, RFC 2822, ISO-8601 or 'YYYY-MM-DD HH:MM:SS'"
+        zone_problem = validate_timezone(timezone)
+        return None, f"{reason}; the channel's {zone_problem}" if zone_problem else reason
     return format_iso(moment), None
 
 

@@ -51,14 +51,15 @@ _UNIX_UNITS: tuple[tuple[int, Decimal], ...] = (
     (10**20, Decimal("0.001")),
 )
 _MAX_SECONDS = Decimal(10**15)
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-_CLOCK = re.compile(r"(?:(?P<h>\d{1,9}):(?P<m>[0-5]?\d)|(?P<mm>\d{1,9})):(?P<s>[0-5]?\d(?:[.,]\d+)?)")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
+_CLOCK = re.compile(r"(?:(?P<h>\d{1,9}):(?P<m>[0-5]?\d)|(?P<mm>\d{1,9})):(?P<s>[0-5]?\d(?:[.,]\d+)?)", re.ASCII)
 _ISO = re.compile(
     r"(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})"
     r"(?:[Tt ](?P<h>\d{2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d+))?)?)?"
-    r"\s*(?P<zone>[Zz]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?"
+    r"\s*(?P<zone>[Zz]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?",
+    re.ASCII,
 )
-_OFFSET = re.compile(r"(?P<sign>[+-])(?P<h>\d{2}):?(?P<m>\d{2})?")
+_OFFSET = re.compile(r"(?P<sign>[+-])(?P<h>\d{2}):?(?P<m>\d{2})?", re.ASCII)
 _MONTH_NAME = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)", re.IGNORECASE)
 _MAX_TEXT = 64
 _MAX_ARGS = {"to_iso": 2}
@@ -160,10 +161,11 @@ def from_json(value: Any) -> Any:
 
 
 class CallhookFunctions(functions.Functions):
-    """JMESPath's functions plus CONTRACT §3's. One instance per channel timezone (immutable), so it is thread-safe.
+    """JMESPath's functions plus CONTRACT §3's, bound to a channel timezone instead of module state.
 
-    ``problems``, when given, collects why a function returned null for a value it could not read. Give each
-    evaluation its own list (:func:`search` does): a mapping can then say *why* a field is null.
+    Thread safety: :func:`search` shares one instance per timezone, which holds nothing mutable. ``problems``, when
+    given, collects why a function returned null for a value it could not read, so that a mapping can say *why* a
+    field is null; such an instance belongs to one evaluation (``search(..., problems=[])`` builds a fresh one).
     """
 
     def __init__(self, timezone: str | None = None, problems: list[str] | None = None) -> None:
@@ -289,7 +291,11 @@ def validate_expression(expr: str) -> str | None:
 
 def validate_timezone(name: str | None) -> str | None:
     """Why ``name`` is not a zone ``to_iso`` can use (IANA name, ``UTC`` or ``+03:00``), or None when it is."""
-    if name is None or _zone(name) is not None:
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        return f"a timezone must be a string, got {type(name).__name__}"
+    if _zone(name) is not None:
         return None
     return f"unknown timezone {name!r}: use an IANA name such as 'Europe/Kyiv', 'UTC' or an offset such as '+03:00'"
 
@@ -375,7 +381,7 @@ def _from_rfc2822(text: str, tz: str | None) -> datetime | None:
         parts = parsedate_tz(text)
         if parts is None:
             return None
-        naive = datetime(*parts[:6])  # type: ignore[misc]
+        naive = datetime(*parts[:6])
     except (ValueError, TypeError, IndexError, OverflowError):
         return None
     offset = parts[9]

@@ -14,8 +14,9 @@ Choices, documented because admins and other modules rely on them:
   ``charset`` when one is given, else UTF-8/16/32 as RFC 8259 detects it (a UTF-8 BOM is ignored). Undecodable
   bytes, an unknown charset or a codec that is not a text charset are 400, never mojibake.
 * JSON: the top level must be an object. Nesting deeper than :data:`MAX_DEPTH` levels is 400: no provider sends
-  that, DynamoDB cannot store it, and it keeps hostile bodies away from recursion limits downstream. Unpaired UTF-16 surrogate escapes (``"\\ud800"``) become U+FFFD,
-  because they cannot be encoded as UTF-8 when the dialog is stored.
+  that, DynamoDB cannot store it, and it keeps hostile bodies away from recursion limits downstream. NaN and
+  Infinity (accepted by Python, not JSON) are 400. Unpaired UTF-16 surrogate escapes (``"\\ud800"``) become
+  U+FFFD, because they cannot be encoded as UTF-8 when the dialog is stored.
 * Bracket keys (:func:`nest_pairs`) follow PHP, the platform those providers run on, with guards against hostile
   bodies; the rules are in that function's docstring.
 """
@@ -33,7 +34,7 @@ from urllib.parse import unquote_to_bytes
 from callhook.errors import UnreadableBodyError, UnsupportedContentTypeError
 
 MAX_DEPTH = 32
-"""Deepest nesting accepted: bracket segments of a form key, or levels of a JSON body (DynamoDB's own limit)."""
+"""Deepest nesting accepted, in containers counting the body itself, for JSON and bracket-key forms alike."""
 
 MAX_LIST_INDEX = 10_000
 """Largest explicit ``a[N]`` index that makes a list; larger ones are object keys (``{"99999": ...}``)."""
@@ -47,8 +48,9 @@ _JSON_SUFFIX_TYPE = re.compile(r"application/[^/\s;]+\+json")
 _NOT_CHARSETS = frozenset({"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined", "charmap"})
 _BRACKET_KEY = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])+)")
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
-_LIST_INDEX = re.compile(r"0|[1-9][0-9]{0,5}")
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+_LIST_INDEX = re.compile(r"0|[1-9][0-9]{0,5}")  # [0-9], not \d: "a[٣]" is a name, not index 3
+# A \uD800-\uDFFF escape in the JSON text, or a surrogate a lenient codec (utf-7) decoded to: cheap pre-check.
+_SURROGATE = re.compile(r"\\u[dD][89abcdefABCDEF]|[\ud800-\udfff]")
 _MAX_SHOWN = 80
 
 
@@ -180,6 +182,8 @@ def _decode_pairs(data: bytes, charset: str) -> list[tuple[str, str]]:
             value = unquote_to_bytes(raw_value.replace(b"+", b" ")).decode(encoding)
         except (UnicodeError, ValueError, LookupError) as exc:
             raise UnreadableBodyError(f"the form body is not valid {charset}: {_shown(str(exc))}") from exc
+        if _SURROGATE.search(key) or _SURROGATE.search(value):  # only lenient codecs (utf-7) decode to these
+            key, value = scrub_surrogates(key), scrub_surrogates(value)
         pairs.append((key, value))
     return pairs
 
@@ -204,8 +208,8 @@ def _parse_json(body: bytes, charset: str | None) -> dict[str, Any]:
         raise UnreadableBodyError(f"the JSON body must be an object, got {_json_type_name(document)}")
     if _depth(document) > MAX_DEPTH:
         raise UnreadableBodyError(f"the JSON body is nested deeper than {MAX_DEPTH} levels")
-    if _SURROGATE_ESCAPE.search(body):
-        document = scrub_surrogates(document)
+    if _SURROGATE.search(text):
+        return {scrub_surrogates(key): scrub_surrogates(value) for key, value in document.items()}
     return document
 
 

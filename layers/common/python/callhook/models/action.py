@@ -115,7 +115,7 @@ class Action(BaseModel):
             if self.request is not None:
                 raise ValueError("a lambda action takes no `request` (the function receives the state)")
             if self.secrets:
-                raise ValueError("a lambda action takes no `secrets` (the function reads its own, none go in its input)")
+                raise ValueError("a lambda action takes no `secrets` (its function reads its own)")
         unmapped = [key for key in self.required if key not in self.result]
         if unmapped:
             raise ValueError(f"required keys {unmapped} have no expression in `result`")
@@ -136,7 +136,8 @@ class Action(BaseModel):
                 root, _, rest = path.partition(".")
                 first = rest.split(".", 1)[0]
                 if root not in TEMPLATE_ROOTS:
-                    raise ValueError(f"{where}: placeholder {{{path}}} must start with one of {', '.join(TEMPLATE_ROOTS)}")
+                    roots = ", ".join(TEMPLATE_ROOTS)
+                    raise ValueError(f"{where}: placeholder {{{path}}} must start with one of {roots}")
                 if not rest:
                     raise ValueError(f"{where}: placeholder {{{path}}} names a whole block, not a value")
                 if root == "secrets" and first not in self.secrets:

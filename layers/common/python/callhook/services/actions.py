@@ -103,9 +103,7 @@ def run_action(
             secrets = resolve_secrets(action.secrets, secrets_resolver or resolve_secret)
             secret_values.extend(v for v in secrets.values() if v)
             run = _run_http(action, state, secrets)
-    logger.info(
-        "action run", action_id=action.action_id, status_code=run.status_code, elapsed_ms=run.elapsed_ms
-    )
+    logger.info("action run", action_id=action.action_id, status_code=run.status_code, elapsed_ms=run.elapsed_ms)
     return run
 
 
@@ -169,7 +167,9 @@ def render_json(value: Any, context: Mapping[str, Any], *, where: str) -> Any:
             return _lookup(context, match.group(1), where)
         return render(value, context, where=where)
     if isinstance(value, dict):
-        return {render(k, context, where=where): render_json(v, context, where=f"{where}.{k}") for k, v in value.items()}
+        return {
+            render(k, context, where=where): render_json(v, context, where=f"{where}.{k}") for k, v in value.items()
+        }
     if isinstance(value, list):
         return [render_json(v, context, where=f"{where}[{i}]") for i, v in enumerate(value)]
     return value
@@ -281,8 +281,9 @@ def _run_lambda(action: Action, state: Mapping[str, Any], invoker: LambdaInvoker
         error = _loads_or_none(raw)
         error = error if isinstance(error, dict) else {}
         error_type = str(error.get("errorType") or answer["FunctionError"])
+        error_message = str(error.get("errorMessage", ""))[:EXCERPT_CHARS]
         raise ActionFunctionError(
-            f"action {action.action_id}: function {name} raised {error_type}: {str(error.get('errorMessage', ''))[:200]}",
+            f"action {action.action_id}: function {name} raised {error_type}: {error_message}",
             function_name=name,
             error_type=error_type,
         )

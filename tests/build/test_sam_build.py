@@ -1,0 +1,79 @@
+"""The deployable artefact: `sam validate --lint` is clean and `sam build` produces an arm64 application.
+
+`Globals.Function.Architectures` does not apply to layers: a layer built for x86_64 passes lint and build and
+only fails on AWS (`import pydantic`). The only check that catches it is looking at the built files.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EM_AARCH64, EM_X86_64 = 183, 62
+
+
+def _sam() -> str:
+    sam = Path(sys.executable).with_name("sam")
+    assert sam.exists(), "aws-sam-cli is a dev dependency: run `make setup`"
+    return str(sam)
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    for key in ("AWS_ENDPOINT_URL", "MOTO_PORT"):
+        env.pop(key, None)
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def elf_machine(path: Path) -> int:
+    header = path.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF", f"{path} is not an ELF file"
+    return int.from_bytes(header[18:20], "little")
+
+
+@pytest.fixture(scope="module")
+def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sam-build")
+    result = _run(_sam(), "build", "--template", str(ROOT / "template.yaml"), "--build-dir", str(out), cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out
+
+
+def test_sam_validate_lint_is_clean() -> None:
+    result = _run(_sam(), "validate", "--lint", "--template", str(ROOT / "template.yaml"), cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+def test_sam_build_is_arm64_throughout(build_dir: Path) -> None:
+    # Then every compiled module of the build (layer included) is aarch64
+    shared_objects = list(build_dir.rglob("*.so"))
+    assert shared_objects, "expected compiled dependencies (pydantic-core) in the layer"
+    wrong = [str(p.relative_to(build_dir)) for p in shared_objects if elf_machine(p) != EM_AARCH64]
+    assert wrong == []
+    assert any("pydantic_core" in str(p) for p in shared_objects)
+
+
+def test_sam_build_layer_holds_the_callhook_package(build_dir: Path) -> None:
+    layer = build_dir / "CallhookLayer" / "python"
+    assert (layer / "callhook" / "models" / "dialog.py").exists()
+    assert (build_dir / "IngestFunction" / "app.py").exists()
+
+
+def test_every_function_handler_exists_in_the_build(build_dir: Path) -> None:
+    from callhook_local.template import load_template, resources_of_type  # noqa: PLC0415
+
+    for logical, res in resources_of_type(load_template(), "AWS::Serverless::Function").items():
+        module = res["Properties"]["Handler"].rsplit(".", 1)[0]
+        assert (build_dir / logical / f"{module}.py").exists(), logical
+
+
+def test_built_template_points_at_the_built_artefacts(build_dir: Path) -> None:
+    text = (build_dir / "template.yaml").read_text()
+    assert "CodeUri: IngestFunction" in text
+    assert "ContentUri: CallhookLayer" in text
