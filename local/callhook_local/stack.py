@@ -20,7 +20,7 @@ import boto3
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
-from callhook_local import invoker
+from callhook_local import invoker, moto_speedups
 from callhook_local.api import Route, WebhookApi
 from callhook_local.template import ROOT, Resolver, load_template, resources_of_type, substitute_definition
 
@@ -69,6 +69,7 @@ class LocalStack:
         quiet_moto_noise()
         self._process_environment()
         invoker.install()
+        moto_speedups.install()
         # Must precede any CreateStateMachine: the flag switches moto to the backend that executes ASL.
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         self.server = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)

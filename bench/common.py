@@ -1,0 +1,50 @@
+"""What the benchmarks share: a local stack, percentiles, and a results file per bench."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import statistics
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def quiet_functions() -> None:
+    """Our functions log one JSON line per step at INFO; a benchmark of thousands would be mostly terminal I/O."""
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "callhook")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Callhook")
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def summary_ms(values: list[float]) -> dict[str, float]:
+    return {"n": len(values), "p50": pct(values, 50) * 1000, "p95": pct(values, 95) * 1000,
+            "p99": pct(values, 99) * 1000, "mean": statistics.fmean(values) * 1000}
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def write_result(name: str, markdown: str) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.md"
+    path.write_text(markdown.rstrip() + "\n")
+    print(markdown)
+    return path
