@@ -1,0 +1,36 @@
+"""`make bench`: run every benchmark, then rebuild BENCHMARKS.md from bench/results/*.md."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.common import RESULTS, machine
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHES = ["ingest", "workflow", "transcription", "load"]
+
+
+def main(argv: list[str]) -> int:
+    chosen = argv or BENCHES
+    for name in chosen:
+        try:
+            module = importlib.import_module(f"bench.{name}")
+        except ModuleNotFoundError:
+            print(f"bench.{name}: not present, skipped")
+            continue
+        print(f"== bench.{name}", flush=True)
+        if module.main() != 0:
+            return 1
+    sections = [(RESULTS / f"{n}.md").read_text() for n in BENCHES if (RESULTS / f"{n}.md").exists()]
+    (ROOT / "BENCHMARKS.md").write_text(
+        "# Benchmarks\n\nMade by `make bench` (bench/), not by the tests. Last run "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.\n\n" + "\n".join(sections))
+    print("wrote BENCHMARKS.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,106 @@
+"""Webhook -> dialog in its final state (enrichment, assignment, topic; no transcription), and state transitions
+per path (issue 3). Median and p95 over N calls on the local stack, the Enrich step calling the fake PBX over HTTP.
+Run: `make bench` or `.venv/bin/python -m bench.workflow`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from bench.common import free_port, machine, quiet_functions, summary_ms, write_result
+
+N_CALLS = 200
+CONCURRENCY = 4
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def main() -> int:
+    quiet_functions()
+    from callhook.models.dialog import make_dialog_id  # noqa: PLC0415
+    from callhook.services.admin import put_channel  # noqa: PLC0415
+    from callhook_local.demo import seed_demo  # noqa: PLC0415
+    from callhook_local.fake_pbx import start_fake_pbx  # noqa: PLC0415
+    from callhook_local.stack import LocalStack  # noqa: PLC0415
+
+    stack = LocalStack(aws_port=free_port(), api_port=free_port(), name="callhook-bench-wf").start()
+    pbx = start_fake_pbx()
+    try:
+        seed_demo(stack, pbx)
+        env, sfn = stack.env, stack.client("stepfunctions")
+        mapping = {"call_id": "id", "operator_email": "agent_email"}
+        channels = {
+            "happy path (enrichment ok)": {"webhook_enrich_action": "demo-pbx-lookup"},
+            "enrichment disabled": {"webhook_enrich_action": None},
+            "enrichment failed, do_not_assign": {"webhook_enrich_action": "demo-pbx-lookup",
+                                                 "enrich_error_action": "do_not_assign"},
+            "enrichment failed, assign_admin": {"webhook_enrich_action": "demo-pbx-lookup",
+                                                "enrich_error_action": "assign_admin"},
+        }
+        tokens: dict[str, str] = {}
+        for i, (path, extra) in enumerate(channels.items()):
+            tokens[path] = uuid.uuid4().hex
+            put_channel(env["CHANNELS_TABLE"], {"channel_id": f"bench-{i}", "webhook_token": tokens[path],
+                                                "advanced_config": {"field_mapping": mapping}, **extra})
+
+        def run(path: str, call_id: str) -> tuple[float, str]:
+            channel_id = f"bench-{list(channels).index(path)}"
+            t0 = time.perf_counter()
+            r = requests.post(f"{stack.api_url}/webhooks/{channel_id}", json={"id": call_id},
+                              headers={"X-Webhook-Token": tokens[path]}, timeout=60)
+            assert r.status_code == 200, r.text
+            arn = f"{stack.outputs['StateMachineArn'].replace(':stateMachine:', ':execution:')}:" \
+                  f"{make_dialog_id(channel_id, call_id)}"
+            while (status := sfn.describe_execution(executionArn=arn)["status"]) not in TERMINAL:
+                time.sleep(0.01)
+            return time.perf_counter() - t0, arn if status == "SUCCEEDED" else f"{status}:{arn}"
+
+        # Transitions per path: one call each, counted from the execution history (states entered).
+        transitions: dict[str, int] = {}
+        for path in channels:
+            call_id = f"count-{uuid.uuid4().hex[:8]}"
+            pbx.set_call(call_id, email="ann@example.com", line="online")
+            if "failed" in path:
+                pbx.set_behaviour(call_id, status=400)
+            _, arn = run(path, call_id)
+            history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+            transitions[path] = sum(1 for e in history if e["type"].endswith("StateEntered"))
+
+        call_ids = [f"wf-{i}-{uuid.uuid4().hex[:6]}" for i in range(N_CALLS)]
+        for call_id in call_ids:
+            pbx.set_call(call_id, email="ann@example.com", line="online")
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(CONCURRENCY) as pool:
+            results = list(pool.map(lambda c: run("happy path (enrichment ok)", c), call_ids))
+        wall = time.perf_counter() - t0
+        failed = [a for _, a in results if a.startswith(("FAILED", "TIMED_OUT", "ABORTED"))]
+        s = summary_ms([d for d, _ in results])
+    finally:
+        pbx.stop()
+        stack.stop()
+    rows = "\n".join(f"| {path} | {n} |" for path, n in transitions.items())
+    write_result("workflow", f"""## Workflow (bench/workflow.py)
+Machine: {machine()}. Local stack; {N_CALLS} calls at concurrency {CONCURRENCY}, each timed from the POST to its
+execution's terminal status (enrichment over HTTP to the fake PBX, assignment, topic; no transcription).
+
+| n | median ms | p95 ms | p99 ms | executions not SUCCEEDED |
+|---|---|---|---|---|
+| {s['n']} | {s['p50']:.0f} | {s['p95']:.0f} | {s['p99']:.0f} | {len(failed)} |
+
+Wall time {wall:.1f} s ({N_CALLS / wall:.1f} calls/s). Target: median <= 1 s locally.
+
+State transitions per path (states entered, from `get_execution_history`; each costs money on AWS Standard):
+
+| path | transitions |
+|---|---|
+{rows}
+""")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
