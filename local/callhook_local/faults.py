@@ -64,3 +64,48 @@ def lambda_fails(function_name: str, times: int, error: type[Exception] | None =
         yield counter
     finally:
         invoker.REGISTRY.faults.pop(function_name, None)
+
+
+@contextlib.contextmanager
+def dynamodb_put_fails(table_name: str, times: int) -> Iterator[_Counter]:
+    """PutItem on `table_name` is throttled (ProvisionedThroughputExceededException) for the next `times` calls."""
+    from moto.dynamodb.exceptions import DynamodbException  # noqa: PLC0415
+    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
+
+    counter = _Counter(times)
+    original = DynamoDBBackend.put_item
+
+    def failing(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == table_name and counter.take():
+            raise DynamodbException("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                                    "Throughput exceeds the current capacity (callhook fault switch)")
+        return original(self, name, *args, **kwargs)
+
+    DynamoDBBackend.put_item = failing  # type: ignore[method-assign]
+    try:
+        yield counter
+    finally:
+        DynamoDBBackend.put_item = original  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def lambda_service_fails(function_name: str, times: int) -> Iterator[_Counter]:
+    """The Lambda *service* answers ServiceException (HTTP 500) to the next `times` invocations of the function:
+    the state machine sees `Lambda.ServiceException`, which its Retry covers, as on AWS."""
+    from moto.awslambda.models import LambdaBackend  # noqa: PLC0415
+
+    counter = _Counter(times)
+    original = LambdaBackend.invoke
+
+    def failing(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.rsplit(":", 1)[-1] == function_name and counter.take():
+            error = JsonRESTError("ServiceException", "Lambda was unable to run the function (callhook fault switch)")
+            error.code = 500
+            raise error
+        return original(self, name, *args, **kwargs)
+
+    LambdaBackend.invoke = failing  # type: ignore[method-assign]
+    try:
+        yield counter
+    finally:
+        LambdaBackend.invoke = original  # type: ignore[method-assign]
