@@ -1,0 +1,129 @@
+"""Load (issue 7): N webhooks at concurrency C against the local stack, 10 % of them re-deliveries of earlier
+ones, mixed JSON / form / GET. Checks: every authenticated webhook yields exactly one dialog, every dialog exactly
+one execution, every execution terminal. Reports throughput, answer-time percentiles and the counts.
+Run: `make bench` or `.venv/bin/python -m bench.load [N] [C]`.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from bench.common import free_port, machine, quiet_functions, summary_ms, write_result
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def main(n: int = 5000, concurrency: int = 50) -> int:
+    quiet_functions()
+    from callhook.models.dialog import make_dialog_id  # noqa: PLC0415
+    from callhook.repositories.dialogs import DialogRepository  # noqa: PLC0415
+    from callhook.services.admin import put_channel  # noqa: PLC0415
+    from callhook_local.stack import LocalStack  # noqa: PLC0415
+
+    stack = LocalStack(aws_port=free_port(), api_port=free_port(), name="callhook-load").start()
+    try:
+        token = uuid.uuid4().hex
+        channel_id = "load"
+        put_channel(stack.env["CHANNELS_TABLE"], {"channel_id": channel_id, "webhook_token": token,
+                                                  "advanced_config": {"field_mapping": {"call_id": "id"}}})
+        rng = random.Random(7)
+        plan: list[tuple[str, str]] = []  # (call_id, form)
+        sent: list[str] = []
+        for i in range(n):
+            if sent and rng.random() < 0.10:
+                plan.append((rng.choice(sent), rng.choice(["json", "form", "get"])))
+            else:
+                call_id = f"load-{i}"
+                sent.append(call_id)
+                plan.append((call_id, ["json", "form", "get"][i % 3]))
+        url = f"{stack.api_url}/webhooks/{channel_id}"
+        local = threading.local()
+
+        def deliver(item: tuple[str, str]) -> tuple[float, int, str]:
+            call_id, form = item
+            session = getattr(local, "session", None) or requests.Session()
+            local.session = session
+            t0 = time.perf_counter()
+            for _attempt in range(5):  # a provider retries 5xx
+                if form == "json":
+                    r = session.post(url, json={"id": call_id}, headers={"X-Webhook-Token": token}, timeout=120)
+                elif form == "form":
+                    r = session.post(url, data={"id": call_id}, headers={"X-Webhook-Token": token}, timeout=120)
+                else:
+                    r = session.get(url, params={"id": call_id, "token": token}, timeout=120)
+                if r.status_code < 500:
+                    break
+            return time.perf_counter() - t0, r.status_code, r.json().get("status", "?")
+
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            results = list(pool.map(deliver, plan))
+        wall = time.perf_counter() - t0
+        answers = Counter(s for _, _, s in results)
+        codes = Counter(c for _, c, _ in results)
+        # Wait for every execution to finish, then count.
+        sfn, arn = stack.client("stepfunctions"), stack.outputs["StateMachineArn"]
+        deadline = time.monotonic() + 1800
+        while sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING", maxResults=1)["executions"]:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        drained = time.perf_counter() - t0
+        executions: list[dict] = []
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn):
+            executions += page["executions"]
+        by_name = Counter(e["name"] for e in executions)
+        statuses = Counter(e["status"] for e in executions)
+        repo = DialogRepository(stack.env["DIALOGS_TABLE"])
+        dialogs: list[str] = []
+        start = None
+        while True:
+            page, start = repo.list_by_channel(channel_id, limit=500, start_key=start)
+            dialogs += [d.dialog_id for d in page]
+            if not start:
+                break
+        expected = {make_dialog_id(channel_id, c) for c in set(sent)}
+        lost = expected - set(dialogs)
+        duplicated_dialogs = len(dialogs) - len(set(dialogs))
+        duplicated_executions = sum(v - 1 for v in by_name.values() if v > 1)
+        not_terminal = sum(v for s, v in statuses.items() if s not in TERMINAL)
+        failed = [e for e in executions if e["status"] != "SUCCEEDED"][:1]
+        first_failure = sfn.describe_execution(executionArn=failed[0]["executionArn"]) if failed else {}
+        dialog_error = repo.get(failed[0]["name"]).workflow.error if failed else None  # type: ignore[union-attr]
+        s = summary_ms([d for d, _, _ in results])
+    finally:
+        stack.stop()
+    write_result("load", f"""## Load (bench/load.py)
+Machine: {machine()}. {n} webhooks at concurrency {concurrency} through the local webhook API, {n - len(sent)}
+of them ({(n - len(sent)) / n:.0%}) re-deliveries of earlier calls, JSON / form / GET in turn. A 5xx answer is
+retried by the client, as providers do.
+
+| measure | value |
+|---|---|
+| throughput (answers) | {n / wall:.1f} webhooks/s ({wall:.0f} s) |
+| all executions terminal after | {drained:.0f} s |
+| answer time p50 / p95 / p99 | {s['p50']:.0f} / {s['p95']:.0f} / {s['p99']:.0f} ms |
+| HTTP statuses | {dict(sorted(codes.items()))} |
+| answers | {dict(sorted(answers.items()))} |
+| distinct calls sent | {len(set(sent))} |
+| dialogs stored | {len(set(dialogs))} |
+| **calls lost** (sent, no dialog) | **{len(lost)}** |
+| **dialogs duplicated** | **{duplicated_dialogs}** |
+| executions | {len(executions)} ({dict(statuses)}) |
+| **executions duplicated** (same dialog) | **{duplicated_executions}** |
+| executions not terminal | {not_terminal} |
+""" + (f"\nFirst execution not SUCCEEDED: {first_failure.get('error')} {dialog_error}\n" if failed else ""))
+    return 0 if not lost and not duplicated_dialogs and not duplicated_executions and not not_terminal else 1
+
+
+if __name__ == "__main__":
+    args = [int(a) for a in sys.argv[1:3]]
+    sys.exit(main(*args))
