@@ -1,0 +1,468 @@
+"""Configuration items (CONTRACT §3): channel, operator, topic, action (with `action test`), settings.
+
+Every `put` validates with the model the functions use (callhook.models, through callhook.services.admin), prints
+every problem with its field path, and writes nothing when one is found. Channels and actions are versioned: a file
+that carries `version` (as `get --json` prints it) is written only if nobody saved the item since; `--if-version N`
+says the same explicitly. Masked secrets (`********`) in a file mean "keep the stored value", so
+`get --json > f; edit f; put f` never overwrites a token with its mask.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.text import Text
+
+from callhook.errors import ChannelConfigError
+from callhook.models.action import Action
+from callhook.models.channel import Channel
+from callhook.models.directory import DEFAULT_OPERATOR_ID, DEFAULT_OPERATOR_SETTING, normalize_email
+from callhook.presets import effective_channel
+from callhook.repositories.config import find_operator_by_email, get_operator, get_setting
+from callhook.services.admin import (
+    KNOWN_SETTINGS,
+    ActionTestReport,
+    action_item,
+    action_items,
+    channel_item,
+    channel_items,
+    delete_channel,
+    operator_items,
+    parse_setting,
+    put_channel,
+    put_operator,
+    put_topic,
+    save_action,
+    set_setting,
+    setting_items,
+    topic_items,
+    try_action,
+)
+from callhook.services.auth import TOKEN_HEADER, TOKEN_QUERY
+from callhook_cli.context import State, state
+from callhook_cli.errors import CliError, invalid, validation_problems
+from callhook_cli.files import read_object
+from callhook_cli.output import MASK
+
+channel_app = typer.Typer(help="Telephony channels: how one provider's webhooks become dialogs.", no_args_is_help=True)
+operator_app = typer.Typer(help="Operators that calls are assigned to (matched by email or extension).",
+                           no_args_is_help=True)
+topic_app = typer.Typer(help="Topics (aliases the enrich action may return).", no_args_is_help=True)
+action_app = typer.Typer(help="Action Jail actions: HTTP calls that enrich a call from an external system.",
+                         no_args_is_help=True)
+settings_app = typer.Typer(help="Instance settings.", no_args_is_help=True)
+
+FileArg = Annotated[str, typer.Argument(help="The item as JSON or YAML; - reads standard input.", metavar="FILE")]
+IfVersion = Annotated[int | None, typer.Option("--if-version", help="Write only if the stored item is still at "
+                                               "this version (default: the file's own `version`, if any).")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(channel_app, name="channel")
+    app.add_typer(operator_app, name="operator")
+    app.add_typer(topic_app, name="topic")
+    app.add_typer(action_app, name="action")
+    app.add_typer(settings_app, name="settings")
+
+
+def _expected_version(data: dict[str, Any], if_version: int | None) -> int | None:
+    if if_version is not None:
+        return if_version
+    version = data.get("version")
+    if version is None:
+        return None
+    if isinstance(version, bool) or not str(version).isdigit():
+        raise CliError(f"`version` must be a whole number (the version the item was read at), not {version!r}")
+    return int(version)
+
+
+def _keep_masked_secrets(data: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+    """A masked value in the file stands for the stored one (a file made by `channel get --json`)."""
+    data = dict(data)
+    stored = current or {}
+    if data.get("webhook_token") == MASK:
+        if not stored.get("webhook_token"):
+            raise CliError(f"webhook_token is the mask {MASK} but the channel has no stored token: give a token, "
+                           "or leave the key out to have one generated")
+        data["webhook_token"] = stored["webhook_token"]
+    signature = data.get("signature")
+    if isinstance(signature, dict):
+        stored_signature = stored.get("signature") or {}
+        signature = dict(signature)
+        for key, value in signature.items():
+            if value == MASK:
+                if key not in stored_signature:
+                    raise CliError(f"signature.{key} is the mask {MASK} but no value is stored: give the real value")
+                signature[key] = stored_signature[key]
+        data["signature"] = signature
+    return data
+
+
+# ------------------------------------------------------------------------------------------------------------ channel
+def _check_with_preset(data: dict[str, Any], generated: bool) -> None:
+    """What the webhook path will do with the item: the model, then the merge with its preset (which can fail
+    on its own, e.g. an unknown preset), so that a channel that would answer 503 is never saved.
+
+    Raises:
+        pydantic.ValidationError, ChannelConfigError.
+    """
+    probe = {**data, "webhook_token": "x" * 16} if generated else data  # the token put_channel will generate
+    effective_channel(Channel.model_validate(probe))
+
+
+def _authentication(channel: Channel) -> str:
+    signature = effective_channel(channel).signature
+    if signature is not None:
+        return f"requests must carry a valid {signature.scheme} signature"
+    header = "-".join(part.capitalize() for part in TOKEN_HEADER.split("-"))
+    return f"send the token as header {header} or query parameter ?{TOKEN_QUERY}="
+
+
+@channel_app.command("put")
+def channel_put(ctx: typer.Context, file: FileArg, if_version: IfVersion = None) -> None:
+    """Create or replace a channel; generates a webhook_token when it has none, prints the URL for the provider."""
+    st = state(ctx)
+    target = st.target()
+    table = target.settings.channels_table
+    data = read_object(file, "channel")
+    current = channel_item(table, str(data["channel_id"])) if isinstance(data.get("channel_id"), str) else None
+    data = _keep_masked_secrets(data, current)
+    expected = _expected_version(data, if_version)
+    generated = not data.get("webhook_token") and not data.get("signature")
+    try:
+        _check_with_preset(data, generated)
+        saved = put_channel(table, data, expected_version=expected)
+    except ValidationError as exc:
+        raise invalid(f"channel in {file}", exc) from exc
+    except ChannelConfigError as exc:
+        raise CliError(f"channel in {file} is invalid with its preset: {exc}") from exc
+    item = saved.model_dump(mode="json", exclude_none=True)
+    url = target.webhook_url(saved.channel_id)
+    payload: dict[str, Any] = {"channel": st.out.channel(item), "version": saved.version, "webhook_url": url,
+                               "token_generated": generated, "authentication": _authentication(saved)}
+
+    def render() -> None:
+        token = item.get("webhook_token")
+        shown = token if st.out.show_secrets else (MASK if token else None)
+        st.out.fields(f"channel {saved.channel_id} saved (version {saved.version})", [
+            ("name", saved.name), ("active", saved.active),
+            ("enrich action", saved.webhook_enrich_action or "(none: enrichment disabled)"),
+            ("enrich error action", saved.enrich_error_action.value), ("auto transcription", saved.auto_transcription),
+            ("webhook token", f"{shown} (generated)" if generated else shown),
+            ("webhook URL", Text(url, style="bold green")), ("authentication", _authentication(saved)),
+        ], style="green")
+        if generated and not st.out.show_secrets:
+            st.out.note(f"the token is masked: `callhook channel get {saved.channel_id} --show-secrets` prints it")
+
+    st.out.emit(payload, render)
+
+
+@channel_app.command("get")
+def channel_get(ctx: typer.Context, channel_id: str) -> None:
+    """Print a channel item (JSON, as stored; an invalid item is printed with its problems)."""
+    st = state(ctx)
+    target = st.target()
+    item = channel_item(target.settings.channels_table, channel_id)
+    if item is None:
+        raise CliError(f"no channel {channel_id!r}")
+    shown = st.out.channel(item)
+
+    def render() -> None:
+        st.out.pretty_json(shown)
+        _print_problems(st, Channel, item)
+        st.out.line(f"webhook URL: {target.webhook_url(channel_id)}")
+
+    st.out.emit(shown, render)
+
+
+def _print_problems(st: State, model: type[Channel] | type[Action], item: dict[str, Any]) -> None:
+    try:
+        model.model_validate(item)
+    except ValidationError as exc:
+        problems = validation_problems(exc)
+        st.out.table(f"This item is invalid ({len(problems)} problems): its webhooks fail until it is fixed",
+                     ["field", "problem"], [(p.path, p.message) for p in problems])
+
+
+@channel_app.command("list")
+def channel_list(ctx: typer.Context) -> None:
+    """All channels."""
+    st = state(ctx)
+    items = [st.out.channel(i) for i in channel_items(st.target().settings.channels_table)]
+    st.out.emit(items, lambda: st.out.table(
+        f"{len(items)} channel(s)", ["channel_id", "name", "active", "enrich action", "on enrich error",
+                                     "auto transcription", "preset", "version"],
+        [(i.get("channel_id"), i.get("name"), i.get("active", True), i.get("webhook_enrich_action"),
+          i.get("enrich_error_action", "do_not_assign"), i.get("auto_transcription", False),
+          (i.get("advanced_config") or {}).get("preset"), i.get("version")) for i in items]))
+
+
+@channel_app.command("delete")
+def channel_delete(ctx: typer.Context, channel_id: str,
+                   yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+                   ) -> None:
+    """Delete a channel: its webhooks then answer 404 (its dialogs and raw events stay)."""
+    st = state(ctx)
+    table = st.target().settings.channels_table
+    if channel_item(table, channel_id) is None:
+        raise CliError(f"no channel {channel_id!r}")
+    if not yes and not typer.confirm(f"Delete channel {channel_id!r}? Its webhooks will answer 404", err=True):
+        raise CliError("not deleted (confirm, or pass --yes)")
+    delete_channel(table, channel_id)
+    st.out.emit({"deleted": channel_id}, lambda: st.out.line(f"channel {channel_id} deleted", "green"))
+
+
+# ----------------------------------------------------------------------------------------------------------- operator
+@operator_app.command("put")
+def operator_put(
+    ctx: typer.Context,
+    file: Annotated[str | None, typer.Argument(help="The operator as JSON or YAML (or give options).",
+                                               metavar="[FILE]")] = None,
+    user_id: Annotated[int | None, typer.Option("--user-id", help="The operator's user id (key).")] = None,
+    email: Annotated[str | None, typer.Option("--email")] = None,
+    name: Annotated[str | None, typer.Option("--name")] = None,
+    ext: Annotated[str | None, typer.Option("--ext", help="PBX extension.")] = None,
+    active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
+) -> None:
+    """Create or update an operator, from FILE or options (options update the stored operator's other fields)."""
+    st = state(ctx)
+    table = st.target().settings.operators_table
+    options = {k: v for k, v in {"user_id": user_id, "email": email, "name": name, "ext": ext,
+                                 "active": active}.items() if v is not None}
+    if file is not None:
+        data = read_object(file, "operator") | options
+    elif user_id is None:
+        raise CliError("give a FILE or --user-id (with --email for a new operator)", exit_code=2)
+    else:
+        current = get_operator(table, user_id)
+        data = (current.model_dump(mode="json", exclude_none=True) if current else {}) | options
+    try:
+        operator = put_operator(table, data)
+    except ValidationError as exc:
+        raise invalid(f"operator{' in ' + file if file else ''}", exc) from exc
+    shared = [o.user_id for o in find_operator_by_email(table, normalize_email(operator.email))
+              if o.user_id != operator.user_id]
+    dumped = operator.model_dump(mode="json")
+
+    def render() -> None:
+        st.out.fields(f"operator {operator.user_id} saved", list(dumped.items()), style="green")
+        if shared:
+            st.out.note(f"operators {shared} have the same email: assignment picks the lowest active user_id")
+
+    st.out.emit(dumped | ({"same_email_as": shared} if shared else {}), render)
+
+
+@operator_app.command("get")
+def operator_get(ctx: typer.Context, user_id: int) -> None:
+    """One operator."""
+    st = state(ctx)
+    operator = get_operator(st.target().settings.operators_table, user_id)
+    if operator is None:
+        raise CliError(f"no operator with user_id {user_id}")
+    dumped = operator.model_dump(mode="json")
+    st.out.emit(dumped, lambda: st.out.fields(f"operator {user_id}", list(dumped.items())))
+
+
+@operator_app.command("list")
+def operator_list(ctx: typer.Context) -> None:
+    """All operators."""
+    st = state(ctx)
+    operators = operator_items(st.target().settings.operators_table)
+    st.out.emit([o.model_dump(mode="json") for o in operators], lambda: st.out.table(
+        f"{len(operators)} operator(s)", ["user_id", "email", "name", "ext", "active"],
+        [(o.user_id, o.email, o.name, o.ext, o.active) for o in operators]))
+
+
+# -------------------------------------------------------------------------------------------------------------- topic
+@topic_app.command("put")
+def topic_put(
+    ctx: typer.Context,
+    file: Annotated[str | None, typer.Argument(help="The topic as JSON or YAML (or give options).",
+                                               metavar="[FILE]")] = None,
+    alias: Annotated[str | None, typer.Option("--alias", help="What the enrich action returns (compared "
+                                              "exactly).")] = None,
+    name: Annotated[str | None, typer.Option("--name")] = None,
+) -> None:
+    """Create or replace a topic."""
+    st = state(ctx)
+    options = {k: v for k, v in {"alias": alias, "name": name}.items() if v is not None}
+    if file is None and alias is None:
+        raise CliError("give a FILE or --alias", exit_code=2)
+    data = (read_object(file, "topic") if file else {}) | options
+    try:
+        topic = put_topic(st.target().settings.topics_table, data)
+    except ValidationError as exc:
+        raise invalid(f"topic{' in ' + file if file else ''}", exc) from exc
+    dumped = topic.model_dump(mode="json")
+    st.out.emit(dumped, lambda: st.out.line(f"topic {topic.alias!r} saved", "green"))
+
+
+@topic_app.command("list")
+def topic_list(ctx: typer.Context) -> None:
+    """All topics."""
+    st = state(ctx)
+    topics = topic_items(st.target().settings.topics_table)
+    st.out.emit([t.model_dump(mode="json") for t in topics], lambda: st.out.table(
+        f"{len(topics)} topic(s)", ["alias", "name"], [(t.alias, t.name) for t in topics]))
+
+
+# ------------------------------------------------------------------------------------------------------------- action
+@action_app.command("put")
+def action_put(ctx: typer.Context, file: FileArg, if_version: IfVersion = None) -> None:
+    """Create or replace an action (placeholders, secrets references and JMESPath are checked now)."""
+    st = state(ctx)
+    data = read_object(file, "action")
+    try:
+        saved = save_action(st.target().settings.actions_table, data,
+                            expected_version=_expected_version(data, if_version))
+    except ValidationError as exc:
+        raise invalid(f"action in {file}", exc) from exc
+    dumped = saved.model_dump(mode="json", exclude_none=True)
+    st.out.emit(dumped, lambda: st.out.fields(f"action {saved.action_id} saved (version {saved.version})", [
+        ("type", saved.type), ("request", _action_target(dumped)), ("result", ", ".join(saved.result) or "-"),
+        ("secrets", ", ".join(f"{k} <- {v}" for k, v in saved.secrets.items()) or "-")], style="green"))
+
+
+def _action_target(item: dict[str, Any]) -> str:
+    if item.get("type") == "lambda":
+        return f"lambda:{item.get('function_name')}"
+    request = item.get("request") or {}
+    return f"{request.get('method', 'GET')} {request.get('url', '?')}"
+
+
+@action_app.command("get")
+def action_get(ctx: typer.Context, action_id: str) -> None:
+    """Print an action item (JSON; an invalid item is printed with its problems)."""
+    st = state(ctx)
+    item = action_item(st.target().settings.actions_table, action_id)
+    if item is None:
+        raise CliError(f"no action {action_id!r}")
+
+    def render() -> None:
+        st.out.pretty_json(item)
+        _print_problems(st, Action, item)
+
+    st.out.emit(item, render)
+
+
+@action_app.command("list")
+def action_list(ctx: typer.Context) -> None:
+    """All actions."""
+    st = state(ctx)
+    items = action_items(st.target().settings.actions_table)
+    st.out.emit(items, lambda: st.out.table(
+        f"{len(items)} action(s)", ["action_id", "type", "request", "result keys", "description", "version"],
+        [(i.get("action_id"), i.get("type", "http"), _action_target(i), ", ".join(i.get("result") or {}),
+          i.get("description"), i.get("version")) for i in items]))
+
+
+@action_app.command("test")
+def action_test(
+    ctx: typer.Context,
+    action_id: str,
+    event: Annotated[str, typer.Option("--event", help="A sample: {\"telephony\": {...}} as the Enrich step gets "
+                                       "it, or (with --channel) a provider's raw webhook body.", metavar="FILE")],
+    full_state: Annotated[bool, typer.Option("--full-state", help="Full state mode: the action's input also "
+                                             "holds the whole dialog.")] = False,
+    channel: Annotated[str | None, typer.Option("--channel", help="Use this channel: its mapping for a raw body, "
+                                                "and its fields in the action's input.")] = None,
+) -> None:
+    """Run an action on a sample call with the Enrich step's own code; exit 1 when the action fails."""
+    st = state(ctx)
+    sample = read_object(event, "sample event")
+    try:
+        report = try_action(action_id, sample, st.target().settings, channel_id=channel, full_state=full_state)
+    except ValidationError as exc:
+        raise invalid(f"the telephony block in {event}", exc) from exc
+    st.out.emit(report.model_dump(mode="json"), lambda: _render_action_test(st, report))
+    if not report.ok:
+        error = report.error or {}
+        retry = " (transient: Step Functions would retry it)" if error.get("retryable") else ""
+        raise CliError(f"action {action_id} failed: {error.get('code')}: {error.get('message')}{retry}")
+
+
+def _render_action_test(st: State, report: ActionTestReport) -> None:
+    request = report.request
+    rows: list[tuple[str, Any]] = [
+        ("call", f"{report.telephony.get('call_id')} (channel {report.channel_id or '-'}"
+                 f"{', full state' if report.full_state else ''})"),
+        ("request", f"{request.method} {request.url}" if request else "(could not be rendered)"),
+        *[(f"  {name}", value) for name, value in (request.headers.items() if request else [])],
+    ]
+    if report.mapping_warnings:
+        rows.append(("mapping warnings", "; ".join(f"{w.field}: {w.reason}" for w in report.mapping_warnings)))
+    if not report.ok:
+        error = report.error or {}
+        rows += [("error", Text(f"{error.get('type')} ({error.get('code')})", style="bold red")),
+                 ("message", error.get("message")), ("retried by the workflow", error.get("retryable"))]
+        st.out.fields(f"action {report.action_id}: FAILED", rows, style="red")
+        return
+    result = report.result.model_dump(mode="json") if report.result else {}
+    rows += [("status", f"{report.status_code} in {report.elapsed_ms} ms"),
+             *[(f"result.{k}", v) for k, v in result.items() if k != "extra"],
+             *[(f"result.extra.{k}", v) for k, v in (result.get("extra") or {}).items()]]
+    attempts = report.operator_attempts
+    operator = (Text(f"operator {report.operator_id} ({attempts[-1].message})", style="green")
+                if report.operator_id is not None else
+                Text("; ".join(a.message for a in attempts) or "no candidate: no email returned, none in the webhook",
+                     style="yellow"))
+    topic = report.topic
+    topic_text = (Text(f"topic {topic.alias!r}", style="green") if topic and topic.status == "set"
+                  else Text(topic.reason.message if topic and topic.reason else "-", style="yellow"))
+    rows += [("would assign", operator), ("would set", topic_text)]
+    st.out.fields(f"action {report.action_id}: OK", rows, style="green")
+
+
+# ----------------------------------------------------------------------------------------------------------- settings
+@settings_app.command("get")
+def settings_get(ctx: typer.Context,
+                 key: Annotated[str | None, typer.Argument(help="One setting (default: all).")] = None) -> None:
+    """Instance settings (a known setting that is not stored shows its default)."""
+    st = state(ctx)
+    table = st.target().settings.settings_table
+    defaults = {DEFAULT_OPERATOR_SETTING: DEFAULT_OPERATOR_ID}
+    if key is not None:
+        sentinel = object()
+        value = get_setting(table, key, sentinel)
+        if value is sentinel:
+            if key not in defaults:
+                raise CliError(f"no setting {key!r}; known: {', '.join(sorted(KNOWN_SETTINGS))}")
+            payload = {"key": key, "value": defaults[key], "default": True}
+        else:
+            payload = {"key": key, "value": value, "default": False}
+        st.out.emit(payload, lambda: st.out.line(
+            f"{key} = {payload['value']!r}" + (" (default, not stored)" if payload["default"] else "")))
+        return
+    stored = setting_items(table)
+    merged = {**defaults, **stored}
+    st.out.emit(merged, lambda: st.out.table("settings", ["key", "value", "stored"],
+                                             [(k, v, k in stored) for k, v in sorted(merged.items())]))
+
+
+@settings_app.command("set")
+def settings_set(ctx: typer.Context, key: str, value: str,
+                 force: Annotated[bool, typer.Option("--force", help="Write a key callhook does not know.")] = False,
+                 ) -> None:
+    """Set an instance setting (e.g. telephony_autotranscribe_default_operator_id 17)."""
+    st = state(ctx)
+    target = st.target()
+    try:
+        parsed = parse_setting(key, value, force=force)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    set_setting(target.settings.settings_table, key, parsed)
+    warning = None
+    if key == DEFAULT_OPERATOR_SETTING:
+        operator = get_operator(target.settings.operators_table, parsed)
+        if operator is None or not operator.active:
+            warning = f"operator {parsed} {'does not exist' if operator is None else 'is inactive'}"
+
+    def render() -> None:
+        st.out.line(f"{key} = {parsed!r}", "green")
+        if warning:
+            st.out.note(f"warning: {warning}")
+
+    st.out.emit({"key": key, "value": parsed} | ({"warning": warning} if warning else {}), render)
+
