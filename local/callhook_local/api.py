@@ -34,7 +34,8 @@ class Route:
 
     @property
     def pattern(self) -> re.Pattern[str]:
-        return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path)) + "$")
+        escaped = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(self.path))  # {proxy+}: greedy
+        return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", escaped) + "$")
 
 
 def http_api_event(request: Request, route: Route, path_params: dict[str, str]) -> dict[str, Any]:
@@ -50,6 +51,9 @@ def http_api_event(request: Request, route: Route, path_params: dict[str, str]) 
     for key, value in request.headers.items():
         k = key.lower()
         headers[k] = f"{headers[k]},{value}" if k in headers else value
+    # API Gateway tells the integration the scheme and port the client used (signatures are computed over them).
+    headers.setdefault("x-forwarded-proto", request.scheme)
+    headers.setdefault("x-forwarded-port", str(request.environ.get("SERVER_PORT", "")))
     query: dict[str, str] = {}
     for key, value in request.args.items(multi=True):
         query[key] = f"{query[key]},{value}" if key in query else value

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class WebhookRequest(BaseModel):
@@ -27,8 +28,32 @@ class WebhookRequest(BaseModel):
 
 
 class WebhookAnswer(BaseModel):
-    """The JSON answered with 200 (CONTRACT §2)."""
+    """The JSON answered with 200 (CONTRACT §2).
+
+    `overrides` is the channel's `advanced_config.answer` (or its preset's): keys merged over this JSON for
+    providers that stop sending unless they read their own success body (Binotel `{"status": "success"}`, Sipuni
+    `{"success": true}`). It is not part of the model's own dump; :meth:`body_json` is what goes on the wire.
+    """
 
     status: Literal["accepted", "duplicate", "ignored"]
     dialog_id: str | None = None
     reason: str | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    def body_json(self) -> str:
+        return json.dumps({**self.model_dump(mode="json", exclude_none=True), **self.overrides})
+
+
+class HandshakeAnswer(BaseModel):
+    """The answer to a provider's URL check (CONTRACT §2), sent with 200 exactly as built here.
+
+    A handshake carries no call data, stores nothing and is answered before authentication: Zadarma's
+    `?zd_echo=X` gets `X` as text/plain; RingCentral's `Validation-Token` header comes back as a response header.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    body: str = ""
+    content_type: str = "text/plain; charset=utf-8"
+    headers: dict[str, str] = Field(default_factory=dict)
+    provider_check: str  # what was answered (e.g. "echo_query zd_echo"), for logs and metrics

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jmespath
@@ -31,13 +33,82 @@ def _check_jmespath(expr: str) -> str:
     return expr
 
 
+SIGNATURE_SCHEMES = (
+    "hmac-sha256", "standard-webhooks", "twilio", "telnyx", "plivo", "vonage", "dialpad", "zadarma", "mango",
+    "body-token", "header-token",
+)
+"""The `signature.scheme` values callhook verifies (callhook.services.signatures has one verifier per name)."""
+
+SECRET_REFERENCE_PREFIX = "ssm:"
+
+
+def standard_webhooks_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks secret (`whsec_` + base64), or ValueError saying what is wrong with it.
+
+    Pasting the secret in the wrong form is the scheme's most common support question, so each usual mistake gets
+    its own message rather than a silently wrong key (the reference library decodes leniently).
+    """
+    text = secret.strip()
+    if text.startswith(("v1,", "v1a,")):
+        raise ValueError("this looks like a signature ('v1,...'), not the secret: paste the endpoint's 'whsec_...' "
+                         "signing secret")
+    if text.startswith(("whpk_", "whsk_")):
+        raise ValueError("this is an Ed25519 key ('whpk_'/'whsk_', signatures 'v1a'), which the standard-webhooks "
+                         "library does not verify; use the endpoint's symmetric 'whsec_...' secret")
+    if not text.startswith("whsec_"):
+        raise ValueError("a Standard Webhooks secret starts with 'whsec_' followed by base64 (as the provider's "
+                         "console shows it); paste it whole, prefix included")
+    encoded = text.removeprefix("whsec_")
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("the part after 'whsec_' is not valid base64; copy the secret again") from exc
+    if not key:
+        raise ValueError("the secret after 'whsec_' is empty")
+    return key
+
+
 class SignatureConfig(BaseModel):
-    """How the provider signs its requests; checked over the raw body before parsing."""
+    """How the provider signs its requests; checked over the raw body before parsing.
+
+    `scheme` may be left out when the channel's preset names it (`advanced_config.preset`); `secret` is the value
+    or an SSM reference (`ssm:/callhook/...`, read decrypted and cached for 5 minutes). Scheme options (`header`,
+    `encoding`, `prefix`, `field`, `tolerance_seconds`, `api_key`) are extra keys, documented in docs/PROVIDERS.md.
+    """
 
     model_config = ConfigDict(extra="allow")
 
-    scheme: str = Field(min_length=1)
+    scheme: str | None = None
     secret: str | None = None
+
+    @field_validator("scheme")
+    @classmethod
+    def _known_scheme(cls, scheme: str | None) -> str | None:
+        if scheme is not None and scheme not in SIGNATURE_SCHEMES:
+            raise ValueError(f"unknown signature scheme {scheme!r}; known: {list(SIGNATURE_SCHEMES)}")
+        return scheme
+
+    @model_validator(mode="after")
+    def _secret_in_its_form(self) -> SignatureConfig:
+        if not self.secret or not self.secret.strip():
+            raise ValueError("signature.secret is required (the value, or 'ssm:/callhook/NAME')")
+        if self.scheme == "standard-webhooks" and not self.secret.startswith(SECRET_REFERENCE_PREFIX):
+            standard_webhooks_key(self.secret)
+        return self
+
+
+class HandshakeConfig(BaseModel):
+    """A provider's URL check, answered without authentication because it carries no call data and stores nothing.
+
+    `echo_query`: a request whose only parameter is `param` (Zadarma's `?zd_echo=X`) is answered `X` as text/plain.
+    `echo_header`: a request with an empty body and header `param` (RingCentral's `Validation-Token`) is answered
+    200 with the same header.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["echo_query", "echo_header"]
+    param: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 
 
 class TranscriptionConfig(BaseModel):
@@ -45,6 +116,40 @@ class TranscriptionConfig(BaseModel):
 
     language: str | None = None  # e.g. "en-US"; None = automatic identification over `languages`
     languages: list[str] = Field(default_factory=lambda: ["en-US", "es-US", "de-DE", "fr-FR", "ru-RU"])
+    max_speakers: int = Field(default=2, ge=2, le=30)  # speaker separation of mono recordings (stereo: by channel)
+
+
+RECORDING_SECRET_PREFIXES = ("ssm:", "secretsmanager:")
+
+
+class RecordingAuth(BaseModel):
+    """Credentials for downloading the provider's recordings (Twilio: HTTP Basic, account SID and auth token).
+
+    Secrets are references (`ssm:/callhook/...` or `secretsmanager:NAME`), never values: a channel item is read
+    by admins in the console. `basic`: `username` + `password`; `bearer`: `token`; `header`: `header` + `value`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["basic", "bearer", "header"]
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+    header: str | None = Field(default=None, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+    value: str | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_its_type(self) -> RecordingAuth:
+        needed = {"basic": ("username", "password"), "bearer": ("token",), "header": ("header", "value")}[self.type]
+        missing = [name for name in needed if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"recording_auth of type {self.type!r} needs {', '.join(missing)}")
+        for name in ("password", "token", "value"):
+            ref = getattr(self, name)
+            if ref is not None and not ref.startswith(RECORDING_SECRET_PREFIXES):
+                raise ValueError(f"recording_auth.{name} must be a secret reference "
+                                 f"('ssm:/callhook/NAME' or 'secretsmanager:NAME'), not the secret itself")
+        return self
 
 
 class AdvancedConfig(BaseModel):
@@ -60,7 +165,22 @@ class AdvancedConfig(BaseModel):
     default_region: str | None = None
     transcription: TranscriptionConfig = Field(default_factory=TranscriptionConfig)
     # Provider handshakes and fixed answers (issue 6) live here too; unknown keys are rejected so typos surface.
+    handshake: HandshakeConfig | None = None
+    # Merged over the 200 answer's JSON (CONTRACT §2), for providers that stop sending without their own success
+    # body: Binotel `{"status": "success"}`, Sipuni `{"success": true}`. Error answers are never changed.
     answer: dict[str, Any] | None = None
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, name: str | None) -> str | None:
+        if name is None:
+            return None
+        # callhook.presets builds on these models, so it is imported here, at validation time, not at import time.
+        from callhook.presets import preset_names
+
+        if name not in preset_names():
+            raise ValueError(f"unknown preset {name!r}; known: {preset_names()} (`callhook preset list`)")
+        return name
 
     @field_validator("field_mapping")
     @classmethod
@@ -120,6 +240,7 @@ class Channel(BaseModel):
     enrich_error_action: EnrichErrorAction = EnrichErrorAction.DO_NOT_ASSIGN
     auto_transcription: bool = False
     allow_private_network: bool = False  # for recording downloads (CONTRACT §3)
+    recording_auth: RecordingAuth | None = None  # credentials for the recording download
     public_url: str | None = None  # the URL the provider calls, when a proxy rewrites it (signatures)
     advanced_config: AdvancedConfig = Field(default_factory=AdvancedConfig)
     version: int = 0
@@ -134,6 +255,8 @@ class Channel(BaseModel):
     def _has_credentials(self) -> Channel:
         if not self.webhook_token and self.signature is None:
             raise ValueError("a channel needs a webhook_token or a signature; `callhook channel put` generates a token")
+        if self.signature is not None and self.signature.scheme is None and self.advanced_config.preset is None:
+            raise ValueError("signature.scheme is required unless advanced_config.preset names a provider that signs")
         return self
 
 
