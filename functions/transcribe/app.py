@@ -1,19 +1,20 @@
-"""Transcribe task: decides whether the call is transcribed (CONTRACT §4) and records the outcome."""
+"""Transcribe task (`lambda:invoke.waitForTaskToken`): decides whether the call is transcribed (CONTRACT §4) and
+starts the job; the state's result is the token's answer (from here when skipped, else from the completion)."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from callhook.models.workflow import WorkflowState
+from callhook.models.transcription import TranscribeTask
 from callhook.observability import logger, metrics, tracer
-from callhook.services.transcription import transcribe
-from callhook.settings import CommonSettings, load_settings
+from callhook.services.transcription import TranscriptionSettings, transcribe
+from callhook.settings import load_settings
 
 
-@logger.inject_lambda_context(correlation_id_path="dialog_id")
+@logger.inject_lambda_context(correlation_id_path="state.dialog_id")
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(raise_on_empty_metrics=False)
-@event_parser(model=WorkflowState)
-def handler(state: WorkflowState, context: LambdaContext) -> dict[str, Any]:
-    return transcribe(state, load_settings(CommonSettings)).output()
+@event_parser(model=TranscribeTask)
+def handler(task: TranscribeTask, context: LambdaContext) -> dict[str, Any]:
+    return transcribe(task, load_settings(TranscriptionSettings)).model_dump(mode="json")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from callhook.services.admin import put_action, put_channel, put_operator, put_topic, set_setting
 from callhook_local.fake_pbx import FakePBX
 from callhook_local.stack import LocalStack
+from callhook_local.template import ROOT
 
 DEMO_CHANNEL = "demo"
 DEMO_TOKEN = "demo-token-change-me-0001"  # noqa: S105 (a local demo's well-known token)
@@ -38,6 +40,15 @@ DEMO_CHANNEL_ITEM: dict[str, Any] = {
 DEMO_CALL: dict[str, Any] = {"call": {"id": "demo-call-1", "direction": "in", "from": "(202) 555-0143",
                                       "to": "+1 202 555 0100", "started": 1795567823, "duration": "00:01:05",
                                       "status": "completed"}}
+# The demo call's recording: speech made with flite (tests/fixtures/audio/README.md), served by the fake PBX and
+# transcribed by the local stack's pocketsphinx engine behind the Transcribe API.
+DEMO_RECORDING = "demo-call-1.wav"
+DEMO_RECORDING_FILE = ROOT / "tests" / "fixtures" / "audio" / "call-16k.wav"
+
+
+def demo_call(pbx_url: str) -> dict[str, Any]:
+    """DEMO_CALL with its recording_url on the fake PBX."""
+    return {"call": {**DEMO_CALL["call"], "recording_url": f"{pbx_url}/recordings/{DEMO_RECORDING}"}}
 
 
 def seed_demo(stack: LocalStack, pbx: FakePBX) -> None:
@@ -60,9 +71,12 @@ def seed_demo(stack: LocalStack, pbx: FakePBX) -> None:
     })
     put_channel(env["CHANNELS_TABLE"], DEMO_CHANNEL_ITEM)
     pbx.set_call("demo-call-1", email="  Ann@Example.com ", line="online")
+    pbx.add_recording(DEMO_RECORDING, DEMO_RECORDING_FILE.read_bytes())
 
 
-def demo_curl(api_url: str) -> str:
-    body = json.dumps(DEMO_CALL)
+def demo_curl(api_url: str, pbx_url: str | None = None) -> str:
+    """The curl `make run` prints; the fake PBX is where `__main__` starts it (CALLHOOK_PBX_PORT, default 8085)."""
+    pbx_url = pbx_url or f"http://127.0.0.1:{os.environ.get('CALLHOOK_PBX_PORT', '8085')}"
+    body = json.dumps(demo_call(pbx_url))
     return (f"curl -s -X POST '{api_url}/webhooks/{DEMO_CHANNEL}' -H 'X-Webhook-Token: {DEMO_TOKEN}' "
             f"-H 'Content-Type: application/json' -d '{body}'")

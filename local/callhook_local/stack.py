@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import os
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +24,15 @@ from moto.server import ThreadedMotoServer
 from callhook_local import invoker, moto_speedups
 from callhook_local.api import Route, WebhookApi
 from callhook_local.template import ROOT, Resolver, load_template, resources_of_type, substitute_definition
+from callhook_local.transcribe import TranscribeEngine
 
 log = logging.getLogger("callhook.local")
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 SKIPPED_TYPES = {"AWS::Serverless::LayerVersion": "the layer's code is on sys.path",
-                 "AWS::Serverless::HttpApi": "served by callhook_local.api"}
+                 "AWS::Serverless::HttpApi": "served by callhook_local.api",
+                 "AWS::Lambda::Permission": "invocation permissions are not enforced locally"}
 
 
 def quiet_moto_noise() -> None:
@@ -48,9 +51,12 @@ class LocalStack:
     env: dict[str, str] = field(default_factory=dict)  # the functions' environment (identical across functions)
     outputs: dict[str, str] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
+    schedules: list[tuple[str, float]] = field(default_factory=list)  # (function name, every N seconds)
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     server: ThreadedMotoServer | None = None
     api: WebhookApi | None = None
+    transcribe: TranscribeEngine | None = None  # completes Transcribe jobs with pocketsphinx (transcribe.py)
 
     @property
     def endpoint(self) -> str:
@@ -75,15 +81,32 @@ class LocalStack:
         self.server = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
         self.server.start()
         self.create_resources()
+        self.transcribe = TranscribeEngine(self).start()
         os.environ.update(self.env)
         _reset_callhook_caches()
         self.api = WebhookApi(self.routes, self.client("lambda"), self.host, self.api_port)
         self.api.start()
+        for function_name, every in self.schedules:
+            threading.Thread(target=self._run_schedule, args=(function_name, every), daemon=True,
+                             name=f"schedule-{function_name}").start()
         return self
 
+    def _run_schedule(self, function_name: str, every: float) -> None:
+        """What an EventBridge schedule does: invoke the function with a scheduled event, every `every` seconds."""
+        lam = self.client("lambda")
+        while not self._stopping.wait(every):
+            event = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+            try:
+                lam.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
+            except Exception:  # noqa: BLE001 (a failed tick is logged; the next one runs)
+                log.exception("scheduled invocation of %s failed", function_name)
+
     def stop(self) -> None:
+        self._stopping.set()
         if self.api:
             self.api.stop()
+        if self.transcribe:
+            self.transcribe.stop()
         if self.server:
             self.server.stop()
 
@@ -137,6 +160,8 @@ class LocalStack:
         for logical in resources_of_type(template, "AWS::S3::Bucket"):
             self.client("s3").create_bucket(Bucket=refs[logical])
         self._create_functions(template, resolver)
+        for logical, res in resources_of_type(template, "AWS::Events::Rule").items():
+            self._create_rule(refs[logical], res["Properties"], resolver)
         for logical, res in resources_of_type(template, "AWS::Serverless::StateMachine").items():
             self._create_state_machine(attrs[f"{logical}.Name"], res["Properties"], resolver)
         for logical, out in template.get("Outputs", {}).items():
@@ -145,9 +170,41 @@ class LocalStack:
             except KeyError:
                 continue
         self.outputs["WebhookUrl"] = self.api_url
+        self._publish_outputs()
         for logical, res in resources.items():
             if res["Type"] in SKIPPED_TYPES:
                 log.debug("%s (%s): %s", logical, res["Type"], SKIPPED_TYPES[res["Type"]])
+
+    def _publish_outputs(self) -> None:
+        """Publish the Outputs as a CloudFormation stack named `self.name`, so that `callhook --local` (and anything
+        else) reads the local stack exactly as it reads a deployed one, with DescribeStacks.
+
+        The resources above are created directly (moto's CloudFormation knows no SAM types); this stack holds only
+        a marker parameter and the Outputs, and its description says so.
+        """
+        template = {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": "callhook local stack: its resources were created directly in moto by callhook_local; "
+                           "this stack publishes only their names (the Outputs of template.yaml)",
+            "Resources": {"LocalStackMarker": {"Type": "AWS::SSM::Parameter", "Properties": {
+                "Name": f"/callhook/local/{self.name}", "Type": "String", "Value": self.endpoint}}},
+            "Outputs": {name: {"Value": value} for name, value in self.outputs.items()},
+        }
+        self.client("cloudformation").create_stack(StackName=self.name, TemplateBody=json.dumps(template))
+
+    def _create_rule(self, name: str, props: dict[str, Any], resolver: Resolver) -> None:
+        """An EventBridge rule and its targets; moto stores them, callhook_local.transcribe delivers to them."""
+        events = self.client("events")
+        rule: dict[str, Any] = {"Name": name, "State": props.get("State", "ENABLED"),
+                                "Description": props.get("Description", "")}
+        if "EventPattern" in props:
+            rule["EventPattern"] = json.dumps(resolver.resolve(props["EventPattern"]))
+        if "ScheduleExpression" in props:
+            rule["ScheduleExpression"] = props["ScheduleExpression"]
+        events.put_rule(**rule)
+        targets = [{"Id": t["Id"], "Arn": str(resolver.resolve(t["Arn"]))} for t in props.get("Targets", [])]
+        if targets:
+            events.put_targets(Rule=name, Targets=targets)
 
     def _create_table(self, name: str, props: dict[str, Any]) -> None:
         spec = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes")
@@ -182,6 +239,8 @@ class LocalStack:
                 if event["Type"] == "HttpApi":
                     self.routes.append(Route(method=event["Properties"]["Method"].upper(),
                                              path=event["Properties"]["Path"], function_name=name))
+                elif event["Type"] == "Schedule":  # EventBridge schedules become timers (see _run_schedules)
+                    self.schedules.append((name, rate_seconds(event["Properties"]["Schedule"])))
 
     def _create_state_machine(self, name: str, props: dict[str, Any], resolver: Resolver) -> None:
         definition = (self.template_path.parent / props["DefinitionUri"]).read_text()
@@ -192,6 +251,13 @@ class LocalStack:
         self.client("stepfunctions").create_state_machine(
             name=name, definition=substitute_definition(definition, substitutions), roleArn=role["Arn"],
             type=props.get("Type", "STANDARD"))
+
+
+def rate_seconds(expression: str) -> float:
+    """`rate(5 minutes)` -> 300. Cron schedules are not run locally (none in the template)."""
+    value, unit = expression.strip()[len("rate("):-1].split()
+    return float(value) * {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400,
+                           "days": 86400}[unit]
 
 
 def _placeholder_zip() -> bytes:

@@ -30,6 +30,11 @@ class IngestSettings(CommonSettings):
     channel_cache_seconds: float = Field(alias="CHANNEL_CACHE_SECONDS", default=30.0, ge=0)
 
 
+class ReconcileSettings(CommonSettings):
+    state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", pattern=r"^arn:aws[\w-]*:states:")
+    reconcile_after_seconds: float = Field(alias="RECONCILE_AFTER_SECONDS", default=120, ge=0)
+
+
 S = TypeVar("S", bound=CommonSettings)
 
 

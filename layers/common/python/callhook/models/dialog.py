@@ -101,7 +101,39 @@ class Transcription(BaseModel):
     job_name: str | None = None
     language: str | None = None
     text: str | None = None
-    turns: list[dict[str, Any]] = Field(default_factory=list)
+    turns: list[dict[str, Any]] = Field(default_factory=list)  # {"speaker", "start_s", "end_s", "text"}
+    started_at: str | None = None
+    finished_at: str | None = None
+    transcript_s3_key: str | None = None  # Transcribe's full output JSON in the recordings bucket
+    truncated: bool = False
+
+
+class RecordingStatus(StrEnum):
+    PENDING = "pending"  # a recording_url is known; copying it into the recordings bucket is under way
+    KEPT = "kept"
+    FAILED = "failed"
+
+
+class Recording(BaseModel):
+    """The call's recording, copied into the recordings bucket as soon as its URL is known.
+
+    Providers' links expire within minutes or need credentials, so the copy is what transcription (and anyone
+    later) uses; `source_host` names where it came from (the full link stays in `telephony.recording_url`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: RecordingStatus = RecordingStatus.PENDING
+    s3_key: str | None = None
+    size: int | None = None  # bytes
+    content_type: str | None = None  # as the provider sent it
+    media_format: str | None = None  # what the bytes are (wav, mp3, flac, ogg, webm, amr, mp4), sniffed
+    duration_s: float | None = None  # when the container says (WAV)
+    channels: int | None = None
+    sample_rate_hz: int | None = None
+    source_host: str | None = None
+    reason: Reason | None = None  # why it could not be kept
+    kept_at: str | None = None
 
 
 class WorkflowStatus(StrEnum):
@@ -158,6 +190,7 @@ class Dialog(BaseModel):
     enrichment: Enrichment
     assignment: Assignment = Field(default_factory=Assignment)
     topic_resolution: TopicResolution = Field(default_factory=TopicResolution)
+    recording: Recording | None = None
     transcription: Transcription = Field(default_factory=Transcription)
     feed: list[FeedEntry] = Field(default_factory=list)
     workflow: Workflow = Field(default_factory=Workflow)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,13 @@ from callhook.repositories._dynamo import translated_errors
 
 BY_CHANNEL_INDEX = "by_channel_time"
 WORKFLOW_PENDING_INDEX = "by_workflow_pending"
+# The reconciliation index is keyed by a small fixed set of shards (not one key: a GSI partition takes ~1000
+# writes/s, and every new dialog writes it twice), so the reconciler reads it with a few queries and no scan.
+PENDING_SHARDS = 8
+
+
+def pending_shard(dialog_id: str) -> str:
+    return f"pending-{int(hashlib.sha256(dialog_id.encode()).hexdigest()[:8], 16) % PENDING_SHARDS}"
 
 
 def utc_now() -> str:
@@ -40,7 +48,7 @@ class DialogRepository:
         """
         item = dialog.model_dump(mode="json", exclude_none=False)
         item["telephony"] = _compact(item["telephony"])
-        item["workflow_pending"] = dialog.channel_id  # sparse index attribute: removed when the workflow runs
+        item["workflow_pending"] = pending_shard(dialog.dialog_id)  # sparse index key: removed when the workflow runs
         try:
             with translated_errors("store dialog"):
                 client("dynamodb").put_item(
@@ -153,15 +161,22 @@ class DialogRepository:
         dialogs = [Dialog.model_validate(from_item(i)) for i in resp.get("Items", [])]
         return dialogs, resp.get("LastEvaluatedKey")
 
-    def list_workflow_pending(self, channel_id: str, *, older_than: str, limit: int = 100) -> list[Dialog]:
-        """Dialogs whose execution was never seen running (sparse index), for reconciliation."""
-        with translated_errors("list pending dialogs"):
-            resp = client("dynamodb").query(
-                TableName=self.table, IndexName=WORKFLOW_PENDING_INDEX,
-                KeyConditionExpression="workflow_pending = :c AND created_at < :t",
-                ExpressionAttributeValues={":c": {"S": channel_id}, ":t": {"S": older_than}}, Limit=limit)
-        return [Dialog.model_validate(from_item(i)) for i in resp.get("Items", [])]
+    def list_workflow_pending(self, *, older_than: str, limit: int = 100) -> list[Dialog]:
+        """Dialogs stored before `older_than` whose workflow never began, oldest first, through the sparse index."""
+        found: list[Dialog] = []
+        for shard in range(PENDING_SHARDS):
+            with translated_errors("list pending dialogs"):
+                resp = client("dynamodb").query(
+                    TableName=self.table, IndexName=WORKFLOW_PENDING_INDEX, Limit=limit,
+                    KeyConditionExpression="workflow_pending = :s AND created_at < :t",
+                    ExpressionAttributeValues={":s": {"S": f"pending-{shard}"}, ":t": {"S": older_than}})
+            found += [Dialog.model_validate(from_item(i)) for i in resp.get("Items", [])]
+        return sorted(found, key=lambda d: d.created_at)[:limit]
 
+    def clear_workflow_pending(self, dialog_id: str) -> None:
+        with translated_errors("update dialog"):
+            client("dynamodb").update_item(TableName=self.table, Key={"dialog_id": {"S": dialog_id}},
+                                           UpdateExpression="REMOVE workflow_pending")
 
 def _compact(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}

@@ -16,6 +16,7 @@ from callhook.observability import logger, tracer
 from callhook.repositories.config import ConfigTable, get_channel
 from callhook.repositories.dialogs import DialogRepository
 from callhook.services.actions import run_action
+from callhook.services.recordings import request_keep_recording
 from callhook.services.steps import load_dialog
 from callhook.settings import CommonSettings
 
@@ -74,6 +75,8 @@ def enrich(state: WorkflowState, settings: CommonSettings) -> WorkflowState:
     dialogs.set_sections(state.dialog_id, {"enrichment": done.model_dump(mode="json")})
     if run.result.recording_url:  # providers that never send the URL: the action may fetch it (issue 6)
         dialogs.fill_telephony(state.dialog_id, {"recording_url": run.result.recording_url})
+        if not dialog.telephony.recording_url:
+            request_keep_recording(state.dialog_id)  # copied apart from the workflow, as from a webhook
     logger.info("enrichment ok", has_email=bool(run.result.operator_email), topic=run.result.topic)
     return state.model_copy(update={"enrichment": {"status": EnrichmentStatus.OK.value,
                                                    "operator_email": run.result.operator_email,

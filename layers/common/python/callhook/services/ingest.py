@@ -17,49 +17,61 @@ from callhook.errors import (
     WebhookRejectedError,
 )
 from callhook.mapping import evaluate_condition, map_telephony, parse_body, parse_query
-from callhook.models.api import WebhookAnswer, WebhookRequest
+from callhook.models.api import HandshakeAnswer, WebhookAnswer, WebhookRequest
 from callhook.models.call import Telephony
 from callhook.models.channel import Channel
-from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus, Policy, make_dialog_id
+from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus, Policy, Recording, make_dialog_id
 from callhook.models.event import RawEvent, RawEventKind, StoredRequest
 from callhook.observability import logger
+from callhook.presets import effective_channel
 from callhook.repositories.config import get_channel
 from callhook.repositories.dialogs import DialogExistsError, DialogRepository, utc_now
 from callhook.repositories.events import EventRepository
 from callhook.services.auth import TOKEN_HEADER, TOKEN_QUERY, authenticate
+from callhook.services.handshakes import handshake_answer
+from callhook.services.recordings import request_keep_recording
 from callhook.services.workflow import execution_arn_for, start_workflow
 from callhook.settings import IngestSettings
 
 CREDENTIAL_HEADERS = frozenset({TOKEN_HEADER, "authorization", "cookie"})
 
 
-def ingest_webhook(request: WebhookRequest, settings: IngestSettings) -> WebhookAnswer:
+def ingest_webhook(request: WebhookRequest, settings: IngestSettings) -> WebhookAnswer | HandshakeAnswer:
     """Authenticate, map and store one webhook, then start its workflow.
+
+    A provider's URL check (the channel's handshake) is answered first and stores nothing; it carries no call data,
+    which is why it needs no credentials. Every other request is authenticated before anything is parsed.
 
     Raises:
         WebhookRejectedError: a leaf per HTTP status of CONTRACT §2; authenticated 403/422 payloads are stored first.
         DependencyUnavailableError: DynamoDB or Step Functions failed; answered 503 so that the provider retries.
     """
     channel = load_channel(request.channel_id, settings)
+    handshake = handshake_answer(channel, request)
+    if handshake is not None:
+        logger.info("provider URL check answered", check=handshake.provider_check)
+        return handshake
     if len(request.body) > settings.max_body_bytes:
         raise PayloadTooLargeError(f"body is {len(request.body)} bytes; the limit is {settings.max_body_bytes}")
-    authenticate(channel, request)
+    request = authenticate(channel, request)
     try:
-        return _accept(channel, request, settings)
+        answer = _accept(channel, request, settings)
     except WebhookRejectedError as exc:
         if exc.store_raw_event:
             EventRepository(settings.events_table).put(rejected_event(request, exc))
         raise
+    return answer.model_copy(update={"overrides": channel.advanced_config.answer or {}})
 
 
 def load_channel(channel_id: str, settings: IngestSettings) -> Channel:
+    """The channel as ingest uses it: the stored item with its preset's fields filled in (callhook.presets)."""
     try:
         channel = get_channel(settings.channels_table, channel_id, cache_seconds=settings.channel_cache_seconds)
+        if channel is None:
+            raise ChannelNotFoundError(f"no channel {channel_id!r}")
+        return effective_channel(channel)
     except ChannelConfigError as exc:
         raise ChannelMisconfiguredError(str(exc)) from exc
-    if channel is None:
-        raise ChannelNotFoundError(f"no channel {channel_id!r}")
-    return channel
 
 
 def parse_request(request: WebhookRequest) -> dict[str, Any]:
@@ -100,6 +112,7 @@ def new_dialog(channel: Channel, telephony: Telephony, warnings: list[dict[str, 
         enrichment=Enrichment(status=EnrichmentStatus.PENDING if action else EnrichmentStatus.DISABLED,
                               action_id=action),
         execution_arn=execution_arn_for(settings.state_machine_arn, dialog_id),
+        recording=Recording() if telephony.recording_url else None,  # pending: KeepRecording copies it
     )
 
 
@@ -110,6 +123,8 @@ def store_and_start(dialog: Dialog, settings: IngestSettings) -> WebhookAnswer:
         DialogRepository(settings.dialogs_table).put_new(dialog)
     except DialogExistsError as exc:
         dialog, status = exc.existing, "duplicate"
+    if status == "accepted" and dialog.telephony.recording_url:
+        request_keep_recording(dialog.dialog_id)  # asynchronous: links expire in minutes, enrichment may be slow
     if status == "accepted" or dialog.workflow.status == "pending":
         # On a duplicate whose workflow never ran (StartExecution failed the first time), this is the recovery.
         start_workflow(settings.state_machine_arn, dialog)
@@ -128,6 +143,8 @@ def apply_update(channel: Channel, request: WebhookRequest, telephony: Telephony
     fields = {k: v for k, v in telephony.canonical().items() if k != "call_id"}
     dialogs = DialogRepository(settings.dialogs_table)
     if dialogs.fill_telephony(dialog_id, fields) is not None:
+        if "recording_url" in fields:
+            request_keep_recording(dialog_id)
         return WebhookAnswer(status="accepted", dialog_id=dialog_id, reason="update applied")
     events = EventRepository(settings.events_table)
     event = RawEvent(event_id=new_event_id(), channel_id=channel.channel_id, received_at=utc_now(),
@@ -136,6 +153,8 @@ def apply_update(channel: Channel, request: WebhookRequest, telephony: Telephony
     events.put(event)
     if dialogs.fill_telephony(dialog_id, fields) is not None:
         events.mark(event.event_id, RawEventKind.APPLIED_UPDATE, applied_at=utc_now())
+        if "recording_url" in fields:
+            request_keep_recording(dialog_id)
         return WebhookAnswer(status="accepted", dialog_id=dialog_id, reason="update applied")
     return WebhookAnswer(status="accepted", dialog_id=dialog_id, reason="update kept until the call arrives")
 

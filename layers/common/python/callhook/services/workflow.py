@@ -14,6 +14,7 @@ from callhook.models.workflow import WorkflowState
 from callhook.observability import logger
 from callhook.repositories.dialogs import DialogRepository, utc_now
 from callhook.repositories.events import EventRepository
+from callhook.services.recordings import request_keep_recording
 
 
 def execution_arn_for(state_machine_arn: str, execution_name: str) -> str:
@@ -64,10 +65,14 @@ def begin_workflow(state: WorkflowState, *, dialogs_table: str, events_table: st
         {"workflow": Workflow(status=WorkflowStatus.RUNNING, started_at=utc_now()).model_dump(mode="json")},
         remove=("workflow_pending",),
     )
+    recording_arrived = False
     for event in events.pending_updates(state.dialog_id):
         dialogs.fill_telephony(state.dialog_id, event.update_fields)
         events.mark(event.event_id, RawEventKind.APPLIED_UPDATE, applied_at=utc_now())
         logger.info("early update applied", event_id=event.event_id, fields=sorted(event.update_fields))
+        recording_arrived = recording_arrived or "recording_url" in event.update_fields
+    if recording_arrived:
+        request_keep_recording(state.dialog_id)
     return state
 
 

@@ -1,0 +1,21 @@
+"""Scheduled: starts the workflow of stored dialogs whose execution never began (see services/reconcile.py)."""
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from callhook.observability import logger, metrics, tracer
+from callhook.services.reconcile import reconcile_pending
+from callhook.settings import ReconcileSettings, load_settings
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = load_settings(ReconcileSettings)
+    older_than = float(event.get("older_than_s", settings.reconcile_after_seconds))
+    report = reconcile_pending(settings.dialogs_table, settings.state_machine_arn, older_than_s=older_than)
+    metrics.add_metric(name="ReconcileStarted", unit=MetricUnit.Count, value=len(report.started))
+    return report.model_dump(mode="json")

@@ -1,0 +1,23 @@
+"""Transcription completion: Amazon Transcribe's "Transcribe Job State Change" event (through the EventBridge rule
+in template.yaml), or the workflow's notice that it stopped waiting. Stores the transcript or the failure on the
+dialog and answers the waiting Transcribe state's task token."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import TypeAdapter
+
+from callhook.models.transcription import JobStateChangeEvent, TranscriptionWaitEnded
+from callhook.observability import logger, metrics, tracer
+from callhook.services.transcription import TranscriptionSettings, complete_transcription
+from callhook.settings import load_settings
+
+_MESSAGE = TypeAdapter(JobStateChangeEvent | TranscriptionWaitEnded)
+
+
+@logger.inject_lambda_context(correlation_id_path="detail.TranscriptionJobName || dialog_id")
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
+    outcome = complete_transcription(_MESSAGE.validate_python(event), load_settings(TranscriptionSettings))
+    return None if outcome is None else outcome.model_dump(mode="json")

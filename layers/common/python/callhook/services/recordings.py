@@ -1,0 +1,313 @@
+"""Keeping the call's recording: copy it into the recordings bucket as soon as its URL is known.
+
+Why at once, and apart from the workflow: providers' links expire within minutes (Aircall and Telnyx sign them
+for about ten) or need credentials (Twilio: HTTP Basic with the account SID and token), so a slow or retried
+enrichment must not make us lose the recording. Ingest (first event), the update path, BeginWorkflow (updates
+that came early) and Enrich (a URL the action returned) each ask the KeepRecording function asynchronously
+(`request_keep_recording`); it downloads with the outbound rules of actions (no private addresses unless the
+channel says `allow_private_network`), streamed and size-capped, checks that the bytes are audio Transcribe reads,
+stores them, and records on the dialog where they are or why they could not be kept. Then it lets transcription
+continue (`services.transcription.continue_after_recording`).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import tempfile
+from dataclasses import dataclass
+from typing import IO, Any, BinaryIO, cast
+from urllib.parse import urlsplit
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import Field
+
+from callhook.aws import client
+from callhook.errors import (
+    ActionConnectionError,
+    ActionError,
+    ActionResponseTooLargeError,
+    ActionTimeoutError,
+    ActionTooManyRedirectsError,
+    BlockedDestinationError,
+    ChannelConfigError,
+    DependencyUnavailableError,
+)
+from callhook.models.channel import RECORDING_SECRET_PREFIXES, Channel, RecordingAuth
+from callhook.models.dialog import Dialog, Reason, Recording, RecordingStatus
+from callhook.models.transcription import KeepRecordingRequest
+from callhook.observability import logger, metrics, tracer
+from callhook.outbound import OutboundResponse, safe_request
+from callhook.repositories.config import get_channel
+from callhook.repositories.dialogs import DialogRepository, utc_now
+from callhook.repositories.transcriptions import TranscriptionRepository
+from callhook.services.actions import resolve_secret
+from callhook.services.transcription import TranscriptionSettings, continue_after_recording
+from callhook.settings import CommonSettings, load_settings
+
+# Content types that can never be a recording: an expired link often answers 200 with an HTML or JSON page.
+_NOT_AUDIO_TYPES = ("text/", "application/json", "application/xml", "application/xhtml", "application/problem")
+_AUDIO_TYPES = ("audio/", "video/", "application/octet-stream", "binary/octet-stream", "application/ogg")
+CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg",
+                 "webm": "audio/webm", "amr": "audio/amr", "mp4": "video/mp4", "m4a": "audio/mp4"}
+_SNIFF_BYTES = 64 * 1024  # enough for a WAV header with LIST/fact chunks before `data`
+_SPOOL_BYTES = 8 * 1024 * 1024  # past this the copy spills from memory to /tmp
+
+
+class RecordingRequestSettings(CommonSettings):
+    """Where the functions that learn a recording URL send it (not set on the KeepRecording function itself)."""
+
+    keep_recording_function: str | None = Field(alias="KEEP_RECORDING_FUNCTION", default=None)
+
+
+class KeepRecordingSettings(TranscriptionSettings):
+    max_bytes: int = Field(alias="RECORDING_MAX_BYTES", default=200 * 1024 * 1024, gt=0)
+    timeout_s: float = Field(alias="RECORDING_TIMEOUT_S", default=120.0, gt=0)
+
+
+class RecordingNotKeptError(Exception):
+    """Why one download failed; becomes the dialog's `recording.reason` (never leaves this module)."""
+
+    def __init__(self, code: str, message: str, *, retryable: bool = False, **details: Any) -> None:
+        super().__init__(message)
+        self.code, self.message, self.retryable, self.details = code, message, retryable, details
+
+    def reason(self) -> Reason:
+        return Reason(code=self.code, message=self.message, **self.details)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    media_format: str
+    channels: int | None = None
+    sample_rate_hz: int | None = None
+    duration_s: float | None = None
+
+
+# ---------------------------------------------------------------------------------------------------- asking
+
+
+def request_keep_recording(dialog_id: str) -> bool:
+    """Ask the KeepRecording function to copy the dialog's recording, without waiting (InvocationType=Event).
+
+    Never raises: the caller's own work (a stored webhook, a workflow step) succeeded either way, and a copy that
+    never happened leaves `recording.status = pending`, which the Transcribe step waits on until its timeout.
+    """
+    function = load_settings(RecordingRequestSettings).keep_recording_function
+    if not function:
+        logger.warning("recording not requested: KEEP_RECORDING_FUNCTION is not configured", dialog_id=dialog_id)
+        return False
+    payload = KeepRecordingRequest(dialog_id=dialog_id).model_dump_json()
+    try:
+        client("lambda").invoke(FunctionName=function, InvocationType="Event", Payload=payload.encode())
+    except (ClientError, BotoCoreError) as exc:
+        logger.error("recording request failed", dialog_id=dialog_id, error=str(exc))
+        metrics.add_metric(name="RecordingRequestFailed", unit=MetricUnit.Count, value=1)
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------------- keeping
+
+
+@tracer.capture_method(capture_response=False)
+def keep_recording(request: KeepRecordingRequest, settings: KeepRecordingSettings) -> Recording | None:
+    """Copy the recording once, record the outcome on the dialog, then let transcription continue.
+
+    Returns None when there is nothing to copy (no dialog, no URL).
+
+    Raises:
+        DependencyUnavailableError: the provider answered 5xx / timed out / was unreachable, or S3 or DynamoDB
+            throttled. The outcome is on the dialog already; Lambda's asynchronous retries try again.
+    """
+    dialogs = DialogRepository(settings.dialogs_table)
+    dialog = dialogs.get(request.dialog_id)
+    if dialog is None or not dialog.telephony.recording_url:
+        logger.info("nothing to keep", dialog_id=request.dialog_id, has_dialog=dialog is not None)
+        return None
+    if dialog.recording is not None and dialog.recording.status == RecordingStatus.KEPT:
+        continue_after_recording(dialog.dialog_id, settings)  # idempotent: a repeated request only re-checks
+        return dialog.recording
+    failure: RecordingNotKeptError | None = None
+    try:
+        recording = _copy(dialog, settings)
+    except RecordingNotKeptError as exc:
+        failure = exc
+        recording = Recording(status=RecordingStatus.FAILED, reason=exc.reason(), source_host=_host(dialog))
+    stored = TranscriptionRepository(settings.dialogs_table).set_recording(dialog.dialog_id, recording)
+    logger.info("recording kept" if recording.status == RecordingStatus.KEPT else "recording not kept",
+                code=recording.reason.code if recording.reason else None, size=recording.size, stored=stored)
+    metrics.add_metric(name="RecordingKept" if recording.status == RecordingStatus.KEPT else "RecordingNotKept",
+                       unit=MetricUnit.Count, value=1)
+    continue_after_recording(dialog.dialog_id, settings)
+    if failure is not None and failure.retryable:
+        raise DependencyUnavailableError(failure.message)
+    return recording
+
+
+def _copy(dialog: Dialog, settings: KeepRecordingSettings) -> Recording:
+    url = dialog.telephony.recording_url or ""
+    channel = _channel(dialog, settings)
+    auth, headers = recording_credentials(channel.recording_auth if channel else None)
+    allow_private = bool(channel and channel.allow_private_network)
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as body:
+        response = _download(url, cast(BinaryIO, body), allow_private=allow_private, auth=auth, headers=headers,
+                             settings=settings)
+        size = body.tell()
+        body.seek(0)
+        head = body.read(_SNIFF_BYTES)
+        declared = (response.headers.get("content-type") or "").split(";")[0].strip().lower()
+        info = audio_info(head, size, declared)
+        key = f"recordings/{dialog.channel_id}/{dialog.dialog_id}.{info.media_format}"
+        body.seek(0)
+        _store(body, settings.recordings_bucket, key, CONTENT_TYPES[info.media_format])
+    return Recording(status=RecordingStatus.KEPT, s3_key=key, size=size, content_type=declared or None,
+                     media_format=info.media_format, duration_s=info.duration_s, channels=info.channels,
+                     sample_rate_hz=info.sample_rate_hz, source_host=_host(dialog), kept_at=utc_now())
+
+
+def _channel(dialog: Dialog, settings: KeepRecordingSettings) -> Channel | None:
+    try:
+        return get_channel(settings.channels_table, dialog.channel_id)
+    except ChannelConfigError as exc:
+        raise RecordingNotKeptError("channel_invalid", f"the channel item is invalid: {exc}") from exc
+
+
+def recording_credentials(auth: RecordingAuth | None) -> tuple[tuple[str, str] | None, dict[str, str]]:
+    """The channel's recording credentials as (basic auth, headers), secrets read from SSM / Secrets Manager."""
+    if auth is None:
+        return None, {}
+    try:
+        if auth.type == "basic":
+            return (_secret_or_value(auth.username or ""), resolve_secret(auth.password or "")), {}
+        if auth.type == "bearer":
+            return None, {"Authorization": f"Bearer {resolve_secret(auth.token or '')}"}
+        return None, {auth.header or "": resolve_secret(auth.value or "")}
+    except ActionError as exc:
+        raise RecordingNotKeptError("recording_credentials", f"the channel's recording_auth could not be read: "
+                                    f"{exc.message}") from exc
+
+
+def _secret_or_value(value: str) -> str:
+    return resolve_secret(value) if value.startswith(RECORDING_SECRET_PREFIXES) else value
+
+
+def _download(url: str, sink: BinaryIO, *, allow_private: bool, auth: tuple[str, str] | None,
+              headers: dict[str, str], settings: KeepRecordingSettings) -> OutboundResponse:
+    host = urlsplit(url).hostname or "(no host)"
+    try:
+        response = safe_request("GET", url, allow_private_network=allow_private, timeout_s=settings.timeout_s,
+                                max_bytes=settings.max_bytes, headers=headers, auth=auth, stream_to=sink)
+    except BlockedDestinationError as exc:
+        raise RecordingNotKeptError("recording_blocked", f"the recording URL was refused: {exc.message}",
+                                    host=host) from exc
+    except ActionResponseTooLargeError as exc:
+        raise RecordingNotKeptError("recording_too_large", f"the recording is larger than {settings.max_bytes} "
+                                    "bytes (RECORDING_MAX_BYTES)", host=host) from exc
+    except ActionTooManyRedirectsError as exc:
+        raise RecordingNotKeptError("recording_too_many_redirects", exc.message, host=host) from exc
+    except ActionTimeoutError as exc:
+        raise RecordingNotKeptError("recording_timeout", f"{host} did not deliver the recording within "
+                                    f"{settings.timeout_s:g}s", host=host, retryable=True) from exc
+    except ActionConnectionError as exc:
+        raise RecordingNotKeptError("recording_unreachable", f"the recording URL is unreachable: {exc.message}",
+                                    host=host, retryable=True) from exc
+    status = response.status
+    if status in (403, 404, 410):
+        raise RecordingNotKeptError("recording_expired", f"{host} answered {status} for the recording: the link "
+                                    "expired, or the recording was deleted", host=host, http_status=status)
+    if status == 401:
+        raise RecordingNotKeptError("recording_unauthorized", f"{host} answered 401: the channel's recording_auth "
+                                    "is missing or wrong", host=host, http_status=status)
+    if status == 429 or status >= 500:
+        raise RecordingNotKeptError("recording_source_error", f"{host} answered {status} for the recording",
+                                    host=host, http_status=status, retryable=True)
+    if status != 200:
+        raise RecordingNotKeptError("recording_http_status", f"{host} answered {status} for the recording",
+                                    host=host, http_status=status)
+    return response
+
+
+def _store(body: IO[bytes], bucket: str, key: str, content_type: str) -> None:
+    try:
+        client("s3").upload_fileobj(body, bucket, key, ExtraArgs={"ContentType": content_type})
+    except (ClientError, BotoCoreError) as exc:
+        raise DependencyUnavailableError(f"storing the recording in S3 failed: {exc}") from exc
+
+
+def _host(dialog: Dialog) -> str | None:
+    return urlsplit(dialog.telephony.recording_url or "").hostname
+
+
+# ---------------------------------------------------------------------------------------------------- audio
+
+
+def audio_info(head: bytes, size: int, declared_type: str = "") -> AudioInfo:
+    """What the downloaded bytes are. The declared content type only vetoes (an HTML error page served with 200);
+    the bytes decide the format, since providers label recordings loosely (`application/octet-stream`).
+
+    Raises:
+        RecordingNotKeptError: not audio, or a format Amazon Transcribe does not read.
+    """
+    if size == 0:
+        raise RecordingNotKeptError("recording_empty", "the recording URL answered an empty body")
+    if declared_type.startswith(_NOT_AUDIO_TYPES):
+        raise RecordingNotKeptError("recording_not_audio", f"the recording URL answered {declared_type!r}, not "
+                                    f"audio (an error or login page?): {_printable(head)}",
+                                    content_type=declared_type)
+    if declared_type and not declared_type.startswith(_AUDIO_TYPES):
+        raise RecordingNotKeptError("recording_not_audio", f"content type {declared_type!r} is not audio",
+                                    content_type=declared_type)
+    media_format = sniff_format(head)
+    if media_format is None:
+        raise RecordingNotKeptError("recording_unsupported_format", "the file is not in a format Amazon Transcribe "
+                                    "reads (WAV, MP3, FLAC, Ogg, WebM, AMR, MP4/M4A)",
+                                    content_type=declared_type or None)
+    if media_format == "wav":
+        return wav_info(head, size)
+    return AudioInfo(media_format=media_format)
+
+
+def sniff_format(head: bytes) -> str | None:
+    if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
+        return "wav"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "webm"
+    if head[:5] == b"#!AMR":
+        return "amr"
+    if head[4:8] == b"ftyp":
+        return "m4a" if head[8:11] == b"M4A" else "mp4"
+    if head[:3] == b"ID3":
+        return "mp3"
+    # An MPEG audio frame: 11 sync bits, then a layer that is not the reserved 00 (which ADTS AAC uses).
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and (head[1] >> 1) & 0x3:
+        return "mp3"
+    return None
+
+
+def wav_info(head: bytes, size: int) -> AudioInfo:
+    """Channels, rate and duration from a RIFF/WAVE header (`fmt ` and `data` chunks)."""
+    channels = rate = byte_rate = None
+    data_bytes = None
+    offset = 12
+    while offset + 8 <= len(head):
+        chunk, length = head[offset:offset + 4], struct.unpack_from("<I", head, offset + 4)[0]
+        if chunk == b"fmt " and offset + 24 <= len(head):
+            _, channels, rate, byte_rate = struct.unpack_from("<HHII", head, offset + 8)
+        elif chunk == b"data":
+            available = size - offset - 8
+            data_bytes = available if length in (0, 0xFFFFFFFF) or length > available else length
+            break
+        offset += 8 + length + (length & 1)
+    duration = round(data_bytes / byte_rate, 3) if data_bytes is not None and byte_rate else None
+    return AudioInfo(media_format="wav", channels=channels, sample_rate_hz=rate, duration_s=duration)
+
+
+def _printable(head: bytes) -> str:
+    text = head[:80].decode("utf-8", "replace")
+    return json.dumps("".join(c if c.isprintable() else " " for c in text))

@@ -1,0 +1,49 @@
+"""Reconciliation (issue 7): a stored dialog whose execution never started is found and started, exactly once."""
+
+from __future__ import annotations
+
+import json
+
+from callhook.models.dialog import make_dialog_id
+from callhook_local.faults import start_execution_fails
+from tests.support.stack import StackClient, unique
+
+
+def _reconcile(stack: StackClient, older_than_s: float = 0) -> dict:
+    resp = stack.stack.client("lambda").invoke(FunctionName=f"{stack.stack.name}-ReconcileFunction",
+                                               Payload=json.dumps({"older_than_s": older_than_s}).encode())
+    assert "FunctionError" not in resp, resp["Payload"].read()
+    return json.loads(resp["Payload"].read())
+
+
+def test_a_dialog_whose_execution_never_started_is_started_once(stack: StackClient) -> None:
+    # Given a call stored while Step Functions was down, and a provider that never retries
+    channel = stack.channel(advanced_config={"field_mapping": {"call_id": "id"}})
+    call_id = unique("orphan")
+    with start_execution_fails(times=100):
+        assert stack.post(channel, json_body={"id": call_id}).status_code == 503
+    dialog_id = make_dialog_id(channel["channel_id"], call_id)
+    assert stack.executions_of(dialog_id) == []
+    # When the scheduled reconciler runs
+    report = _reconcile(stack)
+    # Then it started the workflow, which completes the dialog
+    assert dialog_id in report["started"]
+    assert stack.wait_execution(dialog_id)["status"] == "SUCCEEDED"
+    dialog = stack.dialog(dialog_id)
+    assert dialog is not None and dialog.workflow.status == "completed"
+    # and a late provider retry, or another reconciler run, starts nothing new
+    assert stack.post(channel, json_body={"id": call_id}).json()["status"] == "duplicate"
+    assert dialog_id not in _reconcile(stack)["started"]
+    assert len(stack.executions_of(dialog_id)) == 1
+
+
+def test_reconciler_leaves_recent_dialogs_to_ingest(stack: StackClient) -> None:
+    # Given a dialog stored a moment ago without an execution
+    channel = stack.channel(advanced_config={"field_mapping": {"call_id": "id"}})
+    call_id = unique("fresh")
+    with start_execution_fails(times=100):
+        stack.post(channel, json_body={"id": call_id})
+    # When the reconciler runs with its grace period
+    report = _reconcile(stack, older_than_s=600)
+    # Then it does not race the provider's retry
+    assert make_dialog_id(channel["channel_id"], call_id) not in report["started"]

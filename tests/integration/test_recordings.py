@@ -1,0 +1,292 @@
+"""Keeping the recording (issue 4): copied into the recordings bucket as soon as a dialog has a recording_url, apart
+from enrichment and assignment, with the channel's credentials and the outbound rules of actions; the dialog says
+where the copy is or why there is none."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callhook.models.dialog import Dialog
+from callhook.settings import clear_settings_cache
+from callhook_local.fake_pbx import FakePBX
+from callhook_local.faults import lambda_fails
+from tests.support.stack import StackClient, unique
+
+AUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
+MAPPING = {"call_id": "id", "recording_url": "recording", "status": "status"}
+
+
+@pytest.fixture
+def channel(stack: StackClient):
+    def make(**overrides: Any) -> dict:
+        config = overrides.pop("advanced_config", {})
+        return stack.channel(**{"allow_private_network": True, **overrides},
+                             advanced_config={"field_mapping": MAPPING, **config})
+    return make
+
+
+@pytest.fixture
+def served(pbx: FakePBX) -> Callable[..., tuple[str, str]]:
+    """Serve bytes (a fixture by default) from the fake PBX; returns (URL, behaviour key)."""
+    def serve(data: bytes | None = None, content_type: str = "audio/wav", fixture: str = "call-16k.wav"):
+        name = unique("rec") + ".wav"
+        pbx.add_recording(name, (AUDIO / fixture).read_bytes() if data is None else data, content_type)
+        return f"{pbx.url}/recordings/{name}", f"recordings/{name}"
+    return serve
+
+
+@pytest.fixture
+def keep_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Change the KeepRecording function's environment (one process locally) for one test."""
+    def change(**env: str) -> None:
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        clear_settings_cache()
+    yield change
+    monkeypatch.undo()
+    clear_settings_cache()
+
+
+def kept_bytes(stack: StackClient, dialog: Dialog) -> bytes:
+    assert dialog.recording is not None
+    assert dialog.recording.s3_key
+    obj = stack.stack.client("s3").get_object(Bucket=stack.env["RECORDINGS_BUCKET"], Key=dialog.recording.s3_key)
+    return bytes(obj["Body"].read())
+
+
+def requests_for(pbx: FakePBX, key: str) -> list:
+    return [r for r in pbx.requests if r.path == "/" + key]
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_recording_is_kept_with_what_it_is(stack: StackClient, channel, served) -> None:
+    # Given a channel that does not even transcribe, and a call with a recording
+    url, _ = served()
+    # When
+    dialog = stack.process(channel(), {"id": unique("call"), "recording": url})
+    # Then the recording is in the bucket, and the dialog says where and what it is
+    recording = dialog.recording
+    assert recording is not None
+    assert recording.status == "kept"
+    assert recording.s3_key == f"recordings/{dialog.channel_id}/{dialog.dialog_id}.wav"
+    assert kept_bytes(stack, dialog) == (AUDIO / "call-16k.wav").read_bytes()
+    assert (recording.size, recording.content_type, recording.media_format) == (181964, "audio/wav", "wav")
+    assert (recording.channels, recording.sample_rate_hz) == (1, 16000)
+    assert recording.duration_s == pytest.approx(5.685, abs=0.01)
+    assert recording.source_host == "127.0.0.1"
+    assert recording.kept_at
+    assert dialog.transcription.status == "not_requested"
+
+
+def test_recording_is_fetched_with_the_channels_basic_credentials(stack: StackClient, channel, served,
+                                                                  pbx: FakePBX) -> None:
+    # Given Twilio-style credentials: the account SID, and the auth token in SSM
+    stack.stack.client("ssm").put_parameter(Name="/callhook/test/recording-token", Value="tok-123",
+                                            Type="SecureString", Overwrite=True)
+    ch = channel(recording_auth={"type": "basic", "username": "AC123",
+                                 "password": "ssm:/callhook/test/recording-token"})
+    url, key = served()
+    # When
+    dialog = stack.process(ch, {"id": unique("call"), "recording": url})
+    # Then
+    assert dialog.recording.status == "kept"
+    sent = requests_for(pbx, key)[0].headers["Authorization"]
+    assert sent == "Basic " + base64.b64encode(b"AC123:tok-123").decode()
+
+
+def test_missing_recording_secret_says_so(stack: StackClient, channel, served) -> None:
+    # Given a bearer token whose parameter does not exist
+    ch = channel(recording_auth={"type": "bearer", "token": "ssm:/callhook/test/no-such-parameter"})
+    url, _ = served()
+    # When
+    dialog = stack.process(ch, {"id": unique("call"), "recording": url})
+    # Then
+    assert dialog.recording.status == "failed"
+    assert dialog.recording.reason.code == "recording_credentials"
+    assert "no-such-parameter" in dialog.recording.reason.message
+
+
+@pytest.mark.parametrize(("behaviour", "code", "says"), [
+    ({"status": 404}, "recording_expired", "404"),
+    ({"status": 403}, "recording_expired", "expired"),
+    ({"status": 401}, "recording_unauthorized", "recording_auth"),
+    ({"status": 503}, "recording_source_error", "503"),
+    ({"status": 400}, "recording_http_status", "400"),
+], ids=["404", "403", "401", "503", "400"])
+def test_recording_that_cannot_be_fetched_leaves_the_reason(stack: StackClient, channel, served, pbx: FakePBX,
+                                                             behaviour: dict, code: str, says: str) -> None:
+    # Given the provider's link misbehaves
+    url, key = served()
+    pbx.set_behaviour(key, **behaviour)
+    # When
+    dialog = stack.process(channel(), {"id": unique("call"), "recording": url})
+    # Then the dialog says why there is no copy
+    recording = dialog.recording
+    assert recording.status == "failed"
+    assert recording.reason.code == code
+    assert says in recording.reason.message
+    assert recording.s3_key is None
+
+
+@pytest.mark.parametrize(("data", "content_type", "code"), [
+    (b"<html><body>Your session has expired</body></html>", "text/html", "recording_not_audio"),
+    (b'{"error": "gone"}', "application/json", "recording_not_audio"),
+    (b"definitely not audio " * 10, "audio/wav", "recording_unsupported_format"),
+    (b"", "audio/wav", "recording_empty"),
+], ids=["html-page", "json-error", "not-a-format", "empty"])
+def test_answer_that_is_not_audio_is_not_kept(stack: StackClient, channel, served, data: bytes,
+                                              content_type: str, code: str) -> None:
+    # Given a 200 answer that is not a recording
+    url, _ = served(data, content_type)
+    # When
+    dialog = stack.process(channel(), {"id": unique("call"), "recording": url})
+    # Then
+    assert dialog.recording.status == "failed"
+    assert dialog.recording.reason.code == code
+
+
+def test_mp3_recording_is_kept_as_mp3(stack: StackClient, channel, served) -> None:
+    # Given an MP3 labelled loosely (providers send application/octet-stream)
+    url, _ = served(b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 100, "application/octet-stream")
+    # When
+    dialog = stack.process(channel(), {"id": unique("call"), "recording": url})
+    # Then the bytes decide the format
+    assert dialog.recording.status == "kept"
+    assert dialog.recording.media_format == "mp3"
+    assert dialog.recording.s3_key.endswith(".mp3")
+    assert dialog.recording.duration_s is None
+
+
+def test_unreachable_recording_url_says_so(stack: StackClient, channel) -> None:
+    # Given a URL nobody listens on
+    url = f"http://127.0.0.1:{closed_port()}/recordings/gone.wav"
+    # When
+    dialog = stack.process(channel(), {"id": unique("call"), "recording": url})
+    # Then
+    assert dialog.recording.status == "failed"
+    assert dialog.recording.reason.code == "recording_unreachable"
+    assert dialog.recording.reason.host == "127.0.0.1"
+
+
+def test_private_recording_url_is_refused_unless_the_channel_allows_it(stack: StackClient, channel, served,
+                                                                      pbx: FakePBX) -> None:
+    # Given a channel without allow_private_network, and a recording on loopback
+    url, key = served()
+    # When
+    dialog = stack.process(channel(allow_private_network=False), {"id": unique("call"), "recording": url})
+    # Then nothing was fetched
+    assert dialog.recording.status == "failed"
+    assert dialog.recording.reason.code == "recording_blocked"
+    assert "allow_private_network" in dialog.recording.reason.message
+    assert requests_for(pbx, key) == []
+
+
+def test_hanging_recording_url_times_out(stack: StackClient, channel, served, pbx: FakePBX, keep_settings) -> None:
+    # Given a provider that does not answer within the download timeout
+    keep_settings(RECORDING_TIMEOUT_S="0.5")
+    url, key = served()
+    pbx.set_behaviour(key, delay_s=3)
+    # When
+    dialog = stack.process(channel(), {"id": unique("call"), "recording": url})
+    # Then
+    assert dialog.recording.status == "failed"
+    assert dialog.recording.reason.code == "recording_timeout"
+    assert "0.5s" in dialog.recording.reason.message
+
+
+def test_recording_over_the_size_cap_is_not_kept(stack: StackClient, channel, served, keep_settings) -> None:
+    # Given a cap below the recording's size
+    keep_settings(RECORDING_MAX_BYTES="10000")
+    url, _ = served()
+    # When
+    dialog = stack.process(channel(), {"id": unique("call"), "recording": url})
+    # Then
+    assert dialog.recording.status == "failed"
+    assert dialog.recording.reason.code == "recording_too_large"
+    assert "10000" in dialog.recording.reason.message
+
+
+def test_recording_from_an_update_event_is_kept(stack: StackClient, channel, served) -> None:
+    # Given the recording URL comes in a later event
+    ch = channel(advanced_config={"update_when": "status == 'recorded'"})
+    call_id = unique("call")
+    first = stack.process(ch, {"id": call_id})
+    assert first.recording is None
+    url, _ = served()
+    # When
+    assert stack.post(ch, json_body={"id": call_id, "status": "recorded", "recording": url}).status_code == 200
+    # Then
+    dialog = stack.dialog_for(ch, call_id)
+    assert dialog.recording.status == "kept"
+    assert kept_bytes(stack, dialog) == (AUDIO / "call-16k.wav").read_bytes()
+
+
+def test_recording_from_an_update_before_the_call_is_kept(stack: StackClient, channel, served) -> None:
+    # Given the update with the recording arrives before the call's first event
+    ch = channel(advanced_config={"update_when": "status == 'recorded'"})
+    call_id = unique("call")
+    url, _ = served()
+    early = stack.post(ch, json_body={"id": call_id, "status": "recorded", "recording": url})
+    assert early.json()["reason"] == "update kept until the call arrives"
+    # When the call arrives
+    dialog = stack.process(ch, {"id": call_id})
+    # Then BeginWorkflow applied the update and asked for the copy
+    assert dialog.telephony.recording_url == url
+    assert dialog.recording.status == "kept"
+
+
+def test_recording_url_returned_by_enrichment_is_kept(stack: StackClient, channel, served, demo: FakePBX) -> None:
+    # Given a provider that never sends the URL: the enrichment action fetches it
+    stack_env = stack.env
+    from callhook.services.admin import put_action
+
+    put_action(stack_env["ACTIONS_TABLE"], {
+        "action_id": "recording-lookup", "type": "http", "params": {"base_url": demo.url},
+        "secrets": {"api_key": "ssm:/callhook/demo/pbx-api-key"},
+        "request": {"method": "GET", "url": "{params.base_url}/calls/{telephony.call_id}",
+                    "headers": {"Authorization": "Bearer {secrets.api_key}"}},
+        "result": {"operator_email": "data.agent.email", "recording_url": "data.recording"},
+        "allow_private_network": True})
+    url, _ = served()
+    call_id = unique("call")
+    demo.set_call(call_id, email="ann@example.com", recording=url)
+    # When
+    dialog = stack.process(channel(webhook_enrich_action="recording-lookup"), {"id": call_id})
+    # Then
+    assert dialog.telephony.recording_url == url
+    assert dialog.recording.status == "kept"
+
+
+def test_repeated_requests_copy_the_recording_once(stack: StackClient, channel, served, pbx: FakePBX) -> None:
+    # Given a kept recording
+    url, key = served()
+    dialog = stack.process(channel(), {"id": unique("call"), "recording": url})
+    # When the KeepRecording function is asked again (an asynchronous retry, a repeated update)
+    answer = stack.stack.client("lambda").invoke(FunctionName=f"{stack.stack.name}-KeepRecordingFunction",
+                                                  Payload=json.dumps({"dialog_id": dialog.dialog_id}).encode())
+    # Then nothing is fetched again and the copy is unchanged
+    assert json.loads(answer["Payload"].read())["kept_at"] == dialog.recording.kept_at
+    assert len(requests_for(pbx, key)) == 1
+    assert stack.dialog(dialog.dialog_id).recording == dialog.recording
+
+
+def test_copy_never_requested_stays_pending(stack: StackClient, channel, served) -> None:
+    # Given the asynchronous request to copy is lost
+    url, _ = served()
+    with lambda_fails(f"{stack.stack.name}-KeepRecordingFunction", times=1):
+        dialog = stack.process(channel(), {"id": unique("call"), "recording": url})
+    # Then the dialog says the copy is pending (and the webhook was accepted all the same)
+    assert dialog.recording.status == "pending"
+    assert dialog.workflow.status == "completed"
