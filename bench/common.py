@@ -17,9 +17,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# Our functions log one JSON line per step at INFO; a benchmark of thousands would be mostly log I/O. The stack's
+# LogLevel parameter (template.yaml) is WARNING in the benchmarks, as `sam deploy --parameter-overrides` would set.
+QUIET = {"LogLevel": "WARNING"}
+
+
 def quiet_functions() -> None:
-    """Our functions log one JSON line per step at INFO; a benchmark of thousands would be mostly terminal I/O."""
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "callhook")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Callhook")
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"

@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from bench.common import free_port, machine, quiet_functions, summary_ms, write_result
+from bench.common import QUIET, free_port, machine, quiet_functions, summary_ms, write_result
 
 N_LATENCY = 600
 N_THROUGHPUT = 1000
@@ -35,19 +35,20 @@ def _event(template: dict[str, Any], call_id: str) -> dict[str, Any]:
 
 def main() -> int:
     quiet_functions()
-    from callhook.aws import to_item  # noqa: PLC0415
-    from callhook.services.admin import put_channel  # noqa: PLC0415
-    from callhook_local.stack import LocalStack  # noqa: PLC0415
+    from callhook.aws import to_item
+    from callhook.services.admin import put_channel
+    from callhook_local.stack import LocalStack
 
-    stack = LocalStack(aws_port=free_port(), api_port=free_port(), name="callhook-bench").start()
+    stack = LocalStack(aws_port=free_port(), api_port=free_port(), name="callhook-bench",
+                       parameters=QUIET).start()
     try:
         env = stack.env
         token = uuid.uuid4().hex
         put_channel(env["CHANNELS_TABLE"], {"channel_id": "main", "webhook_token": token, "advanced_config": {
             "field_mapping": {"call_id": "CallSid", "caller": "From", "callee": "To", "direction": "Direction",
                               "duration": "CallDuration", "status": "CallStatus"}}})
-        from functions.ingest import app  # noqa: PLC0415
-        from tests.unit.conftest import FakeContext, load_event  # noqa: PLC0415
+        from functions.ingest import app
+        from tests.unit.conftest import FakeContext, load_event
 
         template = load_event("ingest/json_call")
         template["headers"]["x-webhook-token"] = token
@@ -100,8 +101,8 @@ background as in production.
 
 | measure | n | p50 ms | p99 ms | mean ms |
 |---|---|---|---|---|
-| ingest handler (API Gateway 2.0 event -> answer) | {ing['n']} | {ing['p50']:.2f} | {ing['p99']:.2f} | {ing['mean']:.2f} |
-| floor: bare conditional PutItem + StartExecution | {flo['n']} | {flo['p50']:.2f} | {flo['p99']:.2f} | {flo['mean']:.2f} |
+| ingest handler (HTTP API 2.0 event -> answer) | {ing['n']} | {ing['p50']:.2f} | {ing['p99']:.2f} | {ing['mean']:.1f} |
+| floor: bare PutItem + StartExecution | {flo['n']} | {flo['p50']:.2f} | {flo['p99']:.2f} | {flo['mean']:.1f} |
 
 **Ingest / floor at p50: {ratio:.2f}x** (target <= 1.25x).
 
@@ -116,13 +117,13 @@ _sessions: dict[int, requests.Session] = {}
 
 
 def threading_ident() -> int:
-    import threading  # noqa: PLC0415
+    import threading
 
     return threading.get_ident()
 
 
 def _moto_version() -> str:
-    import moto  # noqa: PLC0415
+    import moto
 
     return moto.__version__
 

@@ -16,19 +16,20 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from bench.common import free_port, machine, quiet_functions, summary_ms, write_result
+from bench.common import QUIET, free_port, machine, quiet_functions, summary_ms, write_result
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 def main(n: int = 5000, concurrency: int = 50) -> int:
     quiet_functions()
-    from callhook.models.dialog import make_dialog_id  # noqa: PLC0415
-    from callhook.repositories.dialogs import DialogRepository  # noqa: PLC0415
-    from callhook.services.admin import put_channel  # noqa: PLC0415
-    from callhook_local.stack import LocalStack  # noqa: PLC0415
+    from callhook.models.dialog import make_dialog_id
+    from callhook.repositories.dialogs import DialogRepository
+    from callhook.services.admin import put_channel
+    from callhook_local.stack import LocalStack
 
-    stack = LocalStack(aws_port=free_port(), api_port=free_port(), name="callhook-load").start()
+    stack = LocalStack(aws_port=free_port(), api_port=free_port(), name="callhook-load",
+                       parameters=QUIET).start()
     try:
         token = uuid.uuid4().hex
         channel_id = "load"

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from bench.common import free_port, machine, quiet_functions, summary_ms, write_result
+from bench.common import QUIET, free_port, machine, quiet_functions, summary_ms, write_result
 
 N_CALLS = 200
 CONCURRENCY = 4
@@ -21,13 +21,14 @@ TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 def main() -> int:
     quiet_functions()
-    from callhook.models.dialog import make_dialog_id  # noqa: PLC0415
-    from callhook.services.admin import put_channel  # noqa: PLC0415
-    from callhook_local.demo import seed_demo  # noqa: PLC0415
-    from callhook_local.fake_pbx import start_fake_pbx  # noqa: PLC0415
-    from callhook_local.stack import LocalStack  # noqa: PLC0415
+    from callhook.models.dialog import make_dialog_id
+    from callhook.services.admin import put_channel
+    from callhook_local.demo import seed_demo
+    from callhook_local.fake_pbx import start_fake_pbx
+    from callhook_local.stack import LocalStack
 
-    stack = LocalStack(aws_port=free_port(), api_port=free_port(), name="callhook-bench-wf").start()
+    stack = LocalStack(aws_port=free_port(), api_port=free_port(), name="callhook-bench-wf",
+                       parameters=QUIET).start()
     pbx = start_fake_pbx()
     try:
         seed_demo(stack, pbx)

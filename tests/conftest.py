@@ -36,7 +36,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[LocalStack]:
-    global _STACK  # noqa: PLW0603
+    global _STACK
     saved = dict(os.environ)
     _STACK = LocalStack(aws_port=free_port(), api_port=free_port(), name="callhook-test").start()
     yield _STACK
@@ -64,7 +64,7 @@ def pbx() -> Iterator[FakePBX]:
 def demo(stack: StackClient, pbx: FakePBX) -> FakePBX:
     """The demo directory (operators 1 root, 17 ann@example.com, 18 bob@example.com inactive; topics online and
     offline), the demo action `demo-pbx-lookup` calling the fake PBX and its secret in SSM. Returns the fake PBX."""
-    from callhook_local.demo import seed_demo  # noqa: PLC0415
+    from callhook_local.demo import seed_demo
 
     seed_demo(stack.stack, pbx)
     return pbx

@@ -6,15 +6,15 @@ import json
 import os
 from typing import Any
 
-from callhook.services.admin import put_action, put_channel, put_operator, put_topic, set_setting
+from callhook.services.admin import put_action, put_channel, put_operator, put_topic
 from callhook_local.fake_pbx import FakePBX
 from callhook_local.stack import LocalStack
 from callhook_local.template import ROOT
 
 DEMO_CHANNEL = "demo"
-DEMO_TOKEN = "demo-token-change-me-0001"  # noqa: S105 (a local demo's well-known token)
+DEMO_TOKEN = "demo-token-change-me-0001"
 DEMO_SECRET_NAME = "/callhook/demo/pbx-api-key"
-DEMO_SECRET_VALUE = "demo-pbx-key-0123456789"  # noqa: S105
+DEMO_SECRET_VALUE = "demo-pbx-key-0123456789"
 
 DEMO_CHANNEL_ITEM: dict[str, Any] = {
     "channel_id": DEMO_CHANNEL,

@@ -69,8 +69,8 @@ def lambda_fails(function_name: str, times: int, error: type[Exception] | None =
 @contextlib.contextmanager
 def dynamodb_put_fails(table_name: str, times: int) -> Iterator[_Counter]:
     """PutItem on `table_name` is throttled (ProvisionedThroughputExceededException) for the next `times` calls."""
-    from moto.dynamodb.exceptions import DynamodbException  # noqa: PLC0415
-    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
+    from moto.dynamodb.exceptions import DynamodbException
+    from moto.dynamodb.models import DynamoDBBackend
 
     counter = _Counter(times)
     original = DynamoDBBackend.put_item
@@ -92,7 +92,7 @@ def dynamodb_put_fails(table_name: str, times: int) -> Iterator[_Counter]:
 def lambda_service_fails(function_name: str, times: int) -> Iterator[_Counter]:
     """The Lambda *service* answers ServiceException (HTTP 500) to the next `times` invocations of the function:
     the state machine sees `Lambda.ServiceException`, which its Retry covers, as on AWS."""
-    from moto.awslambda.models import LambdaBackend  # noqa: PLC0415
+    from moto.awslambda.models import LambdaBackend
 
     counter = _Counter(times)
     original = LambdaBackend.invoke

@@ -79,7 +79,7 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
         handler = getattr(importlib.import_module(code.module), code.attribute)
         result = handler(event if event is not None else {}, context)
         return json.dumps(result), False, ""
-    except Exception as exc:  # noqa: BLE001 (the runtime reports any exception as the function's error)
+    except Exception as exc:
         payload = {"errorMessage": str(exc), "errorType": type(exc).__name__, "requestId": context.aws_request_id,
                    "stackTrace": traceback.format_tb(exc.__traceback__)}
         return json.dumps(payload), True, ""

@@ -22,7 +22,7 @@ _installed = False
 
 
 def install() -> None:
-    global _installed  # noqa: PLW0603
+    global _installed
     with _lock:
         if _installed:
             return

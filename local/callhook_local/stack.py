@@ -50,6 +50,7 @@ class LocalStack:
     template_path: Path = ROOT / "template.yaml"
     env: dict[str, str] = field(default_factory=dict)  # the functions' environment (identical across functions)
     outputs: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)  # template parameter overrides, as sam deploy takes
     routes: list[Route] = field(default_factory=list)
     schedules: list[tuple[str, float]] = field(default_factory=list)  # (function name, every N seconds)
     _stopping: threading.Event = field(default_factory=threading.Event)
@@ -68,7 +69,7 @@ class LocalStack:
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
-                            aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+                            aws_access_key_id="local", aws_secret_access_key="local")
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalStack:
@@ -98,7 +99,7 @@ class LocalStack:
             event = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
             try:
                 lam.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
-            except Exception:  # noqa: BLE001 (a failed tick is logged; the next one runs)
+            except Exception:
                 log.exception("scheduled invocation of %s failed", function_name)
 
     def stop(self) -> None:
@@ -120,7 +121,7 @@ class LocalStack:
         """Our handlers and moto's Step Functions engine talk to this endpoint; credentials are dummies."""
         os.environ.update({
             "AWS_ENDPOINT_URL": self.endpoint, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105
+            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
             "MOTO_PORT": str(self.aws_port),  # moto's engine invokes Lambda through http://localhost:$MOTO_PORT
             "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "Callhook",
         })
@@ -134,6 +135,10 @@ class LocalStack:
         template = load_template(self.template_path)
         resources = template["Resources"]
         refs: dict[str, str] = {p: str(d.get("Default", "")) for p, d in template.get("Parameters", {}).items()}
+        unknown = set(self.parameters) - set(refs)
+        if unknown:
+            raise ValueError(f"unknown template parameters: {sorted(unknown)}")
+        refs |= self.parameters
         refs |= {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
                  "AWS::StackName": self.name, "AWS::URLSuffix": "amazonaws.com"}
         attrs: dict[str, str] = {}
@@ -269,9 +274,9 @@ def _placeholder_zip() -> bytes:
 
 
 def _reset_callhook_caches() -> None:
-    from callhook.aws import reset_clients  # noqa: PLC0415
-    from callhook.repositories.config import clear_channel_cache  # noqa: PLC0415
-    from callhook.settings import clear_settings_cache  # noqa: PLC0415
+    from callhook.aws import reset_clients
+    from callhook.repositories.config import clear_channel_cache
+    from callhook.settings import clear_settings_cache
 
     reset_clients()
     clear_settings_cache()

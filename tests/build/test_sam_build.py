@@ -66,7 +66,7 @@ def test_sam_build_layer_holds_the_callhook_package(build_dir: Path) -> None:
 
 
 def test_every_function_handler_exists_in_the_build(build_dir: Path) -> None:
-    from callhook_local.template import load_template, resources_of_type  # noqa: PLC0415
+    from callhook_local.template import load_template, resources_of_type
 
     for logical, res in resources_of_type(load_template(), "AWS::Serverless::Function").items():
         module = res["Properties"]["Handler"].rsplit(".", 1)[0]

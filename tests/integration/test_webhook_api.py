@@ -53,7 +53,8 @@ def test_form_body_in_windows_1251_is_decoded(stack: StackClient, channel: dict)
     # Given a form body percent-encoded in windows-1251 (a Cyrillic status)
     body = "CallSid=cp1251-1&CallStatus=" + "".join(f"%{b:02X}" for b in "завершён".encode("cp1251"))
     # When
-    resp = stack.post(channel, data=body, headers={"Content-Type": "application/x-www-form-urlencoded; charset=windows-1251"})
+    form_1251 = "application/x-www-form-urlencoded; charset=windows-1251"
+    resp = stack.post(channel, data=body, headers={"Content-Type": form_1251})
     # Then
     assert resp.status_code == 200, resp.text
     assert _telephony(stack, channel, "cp1251-1")["status"] == "завершён"

@@ -38,13 +38,13 @@ def load_event(name: str) -> dict[str, Any]:
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """Every table of template.yaml (keys and indexes read from it) and the state machine, in moto's mock."""
-    from moto import mock_aws  # noqa: PLC0415
+    from moto import mock_aws
 
-    from callhook.aws import reset_clients  # noqa: PLC0415
-    from callhook.repositories.config import clear_channel_cache  # noqa: PLC0415
-    from callhook.settings import clear_settings_cache  # noqa: PLC0415
-    from callhook_local.template import load_template, resources_of_type, table_spec  # noqa: PLC0415
-    from tests.conftest import local_stack_running  # noqa: PLC0415
+    from callhook.aws import reset_clients
+    from callhook.repositories.config import clear_channel_cache
+    from callhook.settings import clear_settings_cache
+    from callhook_local.template import load_template, resources_of_type, table_spec
+    from tests.conftest import local_stack_running
 
     assert not local_stack_running(), "mock_aws would reset the running local stack's moto backends"
     for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):

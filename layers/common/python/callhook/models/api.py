@@ -44,6 +44,19 @@ class WebhookAnswer(BaseModel):
         return json.dumps({**self.model_dump(mode="json", exclude_none=True), **self.overrides})
 
 
+class WebhookError(BaseModel):
+    """The JSON answered with every error status (CONTRACT §2): the provider's log shows why, ops count `reason`.
+
+    `rejected` is the request's fault (4xx, plus 503 `channel_misconfigured`: the admin's configuration, retried
+    after the fix); `error` is ours (5xx), so that the provider retries. `reason` is a stable code, `message` says
+    what to change and never carries a stack trace.
+    """
+
+    status: Literal["rejected", "error"]
+    reason: str
+    message: str
+
+
 class HandshakeAnswer(BaseModel):
     """The answer to a provider's URL check (CONTRACT §2), sent with 200 exactly as built here.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from callhook.models.channel import EnrichErrorAction
 from callhook.models.dialog import (
     Assignment,
     AssignmentSource,
@@ -13,7 +14,6 @@ from callhook.models.dialog import (
     TopicResolution,
     TopicStatus,
 )
-from callhook.models.channel import EnrichErrorAction
 from callhook.models.directory import Operator, normalize_email
 from callhook.models.workflow import WorkflowState
 from callhook.observability import logger

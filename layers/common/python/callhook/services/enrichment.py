@@ -32,7 +32,7 @@ def load_action(actions_table: str, action_id: str) -> Action:
     try:
         return Action.model_validate(item)
     except ValidationError as exc:
-        from callhook.models.channel import describe_validation_error  # noqa: PLC0415
+        from callhook.models.channel import describe_validation_error
 
         raise ActionNotFoundError(f"action {action_id!r} is invalid: {describe_validation_error(exc)}",
                                   action_id=action_id) from exc

@@ -25,7 +25,8 @@ def resolve_topic(alias: str | None, enrichment_status: str | None, topics_table
     nearest = difflib.get_close_matches(alias, list_topic_aliases(topics_table), n=3, cutoff=0.5)
     return TopicResolution(status=TopicStatus.NOT_SET, alias=alias, reason=Reason(
         code="no_such_topic", alias=alias, nearest=nearest,
-        message=f"no topic with alias {alias!r} (compared exactly)" + (f"; did you mean {nearest}?" if nearest else "")))
+        message=f"no topic with alias {alias!r} (compared exactly)"
+                + (f"; did you mean {nearest}?" if nearest else "")))
 
 
 def set_topic(state: WorkflowState, settings: CommonSettings) -> WorkflowState:
