@@ -48,7 +48,7 @@ def main() -> int:
             put_channel(env["CHANNELS_TABLE"], {"channel_id": f"bench-{i}", "webhook_token": tokens[path],
                                                 "advanced_config": {"field_mapping": mapping}, **extra})
 
-        def run(path: str, call_id: str) -> tuple[float, str]:
+        def run(path: str, call_id: str) -> tuple[float, str, str]:
             channel_id = f"bench-{list(channels).index(path)}"
             t0 = time.perf_counter()
             r = requests.post(f"{stack.api_url}/webhooks/{channel_id}", json={"id": call_id},
@@ -58,7 +58,7 @@ def main() -> int:
                   f"{make_dialog_id(channel_id, call_id)}"
             while (status := sfn.describe_execution(executionArn=arn)["status"]) not in TERMINAL:
                 time.sleep(0.01)
-            return time.perf_counter() - t0, arn if status == "SUCCEEDED" else f"{status}:{arn}"
+            return time.perf_counter() - t0, status, arn
 
         # Transitions per path: one call each, counted from the execution history (states entered).
         transitions: dict[str, int] = {}
@@ -67,7 +67,12 @@ def main() -> int:
             pbx.set_call(call_id, email="ann@example.com", line="online")
             if "failed" in path:
                 pbx.set_behaviour(call_id, status=400)
-            _, arn = run(path, call_id)
+            _, status, arn = run(path, call_id)
+            if status != "SUCCEEDED":
+                from callhook.repositories.dialogs import DialogRepository  # noqa: PLC0415
+
+                dialog = DialogRepository(env["DIALOGS_TABLE"]).get(arn.rsplit(":", 1)[-1])
+                raise SystemExit(f"{path}: execution {status}: {dialog.workflow if dialog else None}")
             history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
             transitions[path] = sum(1 for e in history if e["type"].endswith("StateEntered"))
 
@@ -78,8 +83,8 @@ def main() -> int:
         with ThreadPoolExecutor(CONCURRENCY) as pool:
             results = list(pool.map(lambda c: run("happy path (enrichment ok)", c), call_ids))
         wall = time.perf_counter() - t0
-        failed = [a for _, a in results if a.startswith(("FAILED", "TIMED_OUT", "ABORTED"))]
-        s = summary_ms([d for d, _ in results])
+        failed = [arn for _, status, arn in results if status != "SUCCEEDED"]
+        s = summary_ms([d for d, _, _ in results])
     finally:
         pbx.stop()
         stack.stop()

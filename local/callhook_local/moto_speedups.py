@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.settings import moto_server_port
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
@@ -62,12 +63,13 @@ def _cache_asl_parse_trees() -> None:
 
 
 def _cache_lambda_clients() -> None:
-    """One Lambda client per region for the engine's Lambda tasks (boto3 clients are thread-safe)."""
+    """One Lambda client per region and server port for the engine's Lambda tasks (boto3 clients are thread-safe).
+    The port is part of the key: a process may run one local stack after another (the benchmarks do)."""
     make = lambda_eval_utils.boto_client_for
-    clients: dict[tuple[str, str], Any] = {}
+    clients: dict[tuple[str, str, str], Any] = {}
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        key = (region, service)
+        key = (region, service, moto_server_port())
         with _client_lock:
             if key not in clients:
                 clients[key] = make(region=region, service=service, state_credentials=state_credentials)

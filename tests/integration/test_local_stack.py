@@ -1,0 +1,45 @@
+"""The local stack itself: several stacks one after another in one process (as `make bench` runs them).
+
+Run in a subprocess: a local stack sets process-wide settings (AWS_ENDPOINT_URL, MOTO_PORT) that would redirect this
+test session's own stack.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent('''
+    import time, requests
+    from callhook.services.admin import put_channel
+    from callhook_local.stack import LocalStack
+    from tests.conftest import free_port
+
+    for name in ("callhook-seq-a", "callhook-seq-b"):
+        stack = LocalStack(aws_port=free_port(), api_port=free_port(), name=name).start()
+        try:
+            put_channel(stack.env["CHANNELS_TABLE"], {"channel_id": "c", "webhook_token": "t" * 20,
+                                                      "advanced_config": {"field_mapping": {"call_id": "id"}}})
+            answer = requests.post(f"{stack.api_url}/webhooks/c", json={"id": "one"},
+                                   headers={"X-Webhook-Token": "t" * 20}, timeout=30).json()
+            sfn = stack.client("stepfunctions")
+            arn = stack.outputs["StateMachineArn"].replace(":stateMachine:", ":execution:") + ":" + answer["dialog_id"]
+            deadline = time.monotonic() + 30
+            while (status := sfn.describe_execution(executionArn=arn)["status"]) == "RUNNING" \\
+                    and time.monotonic() < deadline:
+                time.sleep(0.05)
+            print(name, status, flush=True)
+        finally:
+            stack.stop()
+''')
+
+
+def test_stacks_started_one_after_another_each_run_their_workflows() -> None:
+    # When two stacks run one after the other in one process
+    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=240, check=False,
+                            env={"PYTHONPATH": ".:layers/common/python:local:cli", "PATH": "/usr/bin:/bin",
+                                 "POWERTOOLS_SERVICE_NAME": "callhook", "POWERTOOLS_METRICS_NAMESPACE": "Callhook"})
+    # Then each one's workflow ran against its own endpoint
+    lines = [line for line in result.stdout.splitlines() if line.startswith("callhook-seq-")]
+    assert lines == ["callhook-seq-a SUCCEEDED", "callhook-seq-b SUCCEEDED"], result.stderr[-3000:]
