@@ -13,6 +13,7 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import requests
 
@@ -96,9 +97,7 @@ def main(n: int = 5000, concurrency: int = 50) -> int:
         duplicated_dialogs = len(dialogs) - len(set(dialogs))
         duplicated_executions = sum(v - 1 for v in by_name.values() if v > 1)
         not_terminal = sum(v for s, v in statuses.items() if s not in TERMINAL)
-        failed = [e for e in executions if e["status"] != "SUCCEEDED"][:1]
-        first_failure = sfn.describe_execution(executionArn=failed[0]["executionArn"]) if failed else {}
-        dialog_error = repo.get(failed[0]["name"]).workflow.error if failed else None  # type: ignore[union-attr]
+        failures = Counter(_failure(sfn, e["executionArn"]) for e in executions if e["status"] != "SUCCEEDED")
         s = summary_ms([d for d, _, _ in results])
     finally:
         stack.stop()
@@ -121,8 +120,19 @@ retried by the client, as providers do.
 | executions | {len(executions)} ({dict(statuses)}) |
 | **executions duplicated** (same dialog) | **{duplicated_executions}** |
 | executions not terminal | {not_terminal} |
-""" + (f"\nFirst execution not SUCCEEDED: {first_failure.get('error')} {dialog_error}\n" if failed else ""))
+| executions not SUCCEEDED, by the error of the state that failed | {dict(failures) or "none"} |
+""")
     return 0 if not lost and not duplicated_dialogs and not duplicated_executions and not not_terminal else 1
+
+
+def _failure(sfn: Any, execution_arn: str) -> str:
+    """The state and error that made an execution fail, from its history (what ops would read)."""
+    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000, reverseOrder=True)["events"]
+    for event in events:
+        for key in ("taskFailedEventDetails", "taskTimedOutEventDetails"):
+            if key in event:
+                return f"{event['type']}: {event[key].get('error')}"
+    return "unknown"
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ def main() -> int:
                 pbx.set_behaviour(call_id, status=400)
             _, status, arn = run(path, call_id)
             if status != "SUCCEEDED":
-                from callhook.repositories.dialogs import DialogRepository  # noqa: PLC0415
+                from callhook.repositories.dialogs import DialogRepository
 
                 dialog = DialogRepository(env["DIALOGS_TABLE"]).get(arn.rsplit(":", 1)[-1])
                 raise SystemExit(f"{path}: execution {status}: {dialog.workflow if dialog else None}")
