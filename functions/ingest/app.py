@@ -3,25 +3,103 @@
 from __future__ import annotations
 
 import base64
-import json
-from typing import Any
+import functools
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, OpenAPI, Parameter
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from callhook.errors import DependencyUnavailableError, WebhookRejectedError
-from callhook.models.api import HandshakeAnswer, WebhookRequest
+from callhook.models.api import HandshakeAnswer, WebhookAnswer, WebhookError, WebhookRequest
+from callhook.models.channel import CHANNEL_ID_PATTERN
 from callhook.observability import logger, metrics, tracer
 from callhook.services.ingest import ingest_webhook
 from callhook.settings import IngestSettings, load_settings
 
 app = APIGatewayHttpResolver()
 
+# OpenAPI (docs/openapi.json and GET /openapi.json): Powertools derives each operation from its route below (path,
+# channel_id, summary, the answers' schemas from WebhookAnswer and WebhookError). What a route's signature cannot
+# say is declared here: the handler reads the raw body (signatures are computed over its bytes), so the bodies it
+# accepts are stated rather than parsed by Powertools, and a GET carries the call's fields under any names.
+WEBHOOK_PATH = "/webhooks/{channel_id}"
+ChannelId = Annotated[str, Path(pattern=CHANNEL_ID_PATTERN, description="The channel's id (its item's key)")]
+TOKEN_SCHEMES = {
+    "webhookToken": APIKey(in_=APIKeyIn.query, name="token", description="The channel's webhook_token"),
+    "webhookTokenHeader": APIKey(in_=APIKeyIn.header, name="X-Webhook-Token",
+                                 description="The channel's webhook_token, as a header"),
+}
+TOKEN = [{name: []} for name in TOKEN_SCHEMES]
+AUTH_NOTE = ("Authentication: the channel's token as `?token=` or `X-Webhook-Token`, compared in constant time; a "
+             "channel with a signature scheme (Twilio, Standard Webhooks, HMAC, a provider preset's) is checked over "
+             "the raw body instead. A provider's URL check (handshake) is answered before authentication and stores "
+             "nothing.")
+CALL_BODY = {
+    "required": False,
+    "description": "The provider's call event, mapped by the channel's `advanced_config.field_mapping`. JSON: an "
+                   "object, in its charset or UTF-8/16/32. Form: any charset; bracket keys nest (`a[b][c]=x`), "
+                   "numeric indices make lists, a repeated key keeps its last value. An empty body is `{}`.",
+    "content": {
+        content_types.APPLICATION_JSON: {"schema": {"type": "object"}},
+        "application/x-www-form-urlencoded": {"schema": {"type": "object",
+                                                         "additionalProperties": {"type": "string"}}},
+    },
+}
+CALL_QUERY = Parameter.model_validate({
+    "name": "call", "in": "query", "required": False, "style": "form", "explode": True,
+    "description": "The call's fields as query parameters, under any names (bracket keys nest as in a form body)",
+    "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+})
 
-def _json(status: int, body: str) -> Response:
+
+def _error_answer(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {content_types.APPLICATION_JSON: {"model": WebhookError}}}
+
+
+ANSWERS: dict[int, Any] = {
+    200: {"description": "`accepted`, `duplicate` (the same call again: the stored dialog's id) or `ignored` (the "
+                         "channel's `accept_when` is false). A channel's fixed success body (`advanced_config."
+                         "answer`) adds its keys; a handshake is answered as the channel's preset says (text/plain).",
+          "content": {content_types.APPLICATION_JSON: {"model": WebhookAnswer},
+                      content_types.TEXT_PLAIN: {"schema": {"type": "string"}}}},
+    400: _error_answer("Unreadable body: invalid JSON, not an object, nested too deep, or not valid in its charset"),
+    401: _error_answer("Missing or wrong credentials"),
+    403: _error_answer("The channel is not active (the payload is kept as a raw event)"),
+    404: _error_answer("Unknown channel"),
+    413: _error_answer("Body over the limit"),
+    415: _error_answer("Content type neither JSON nor a form"),
+    422: _error_answer("No call_id after mapping (the payload is kept as a raw event)"),
+    500: _error_answer("A bug of ours; retry later"),
+    503: _error_answer("Storage or the workflow is unavailable, or the channel's configuration is invalid; retry"),
+}
+
+
+@functools.cache
+def openapi_document() -> str:
+    """The webhook API's OpenAPI 3.1 document, generated from the routes of this module.
+
+    The GET's free-form query is added to the generated model: Powertools builds parameters from a route's signature,
+    which has no way to say "any names".
+    """
+    document: OpenAPI = app.get_openapi_schema(
+        title="callhook webhook API", version="1",
+        description="Telephony providers' call webhooks (CONTRACT §2): one dialog per call, whatever the transport.",
+        security_schemes=TOKEN_SCHEMES,  # type: ignore[arg-type]
+    )
+    document.paths[WEBHOOK_PATH].get.parameters.append(CALL_QUERY)  # type: ignore[index,union-attr]
+    return document.model_dump_json(by_alias=True, exclude_none=True, indent=2)
+
+
+def _json(status: int, body: str) -> Response[str]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def _error(status: int, answer: WebhookError) -> Response[str]:
+    return _json(status, answer.model_dump_json())
 
 
 def webhook_request(channel_id: str) -> WebhookRequest:
@@ -66,7 +144,7 @@ def _first(value: str | None) -> str | None:
     return value.split(",", 1)[0].strip() if value else None
 
 
-def _receive(channel_id: str) -> Response:
+def _receive(channel_id: str) -> Response[str]:
     answer = ingest_webhook(webhook_request(channel_id), load_settings(IngestSettings))
     if isinstance(answer, HandshakeAnswer):
         metrics.add_metric(name="WebhookHandshake", unit=MetricUnit.Count, value=1)
@@ -76,20 +154,30 @@ def _receive(channel_id: str) -> Response:
     return _json(200, answer.body_json())
 
 
-@app.post("/webhooks/<channel_id>")
-def receive_post(channel_id: str) -> Response:
+@app.post("/webhooks/<channel_id>", summary="Receive a call webhook", tags=["webhooks"], security=TOKEN,
+          responses=ANSWERS, openapi_extensions={"requestBody": CALL_BODY},
+          description="A call event as JSON or a form. A provider that appends the event's kind to the URL "
+                      "(`/webhooks/{channel_id}/events/summary`) is served the same way. " + AUTH_NOTE)
+def receive_post(channel_id: ChannelId) -> Response[str]:
     return _receive(channel_id)
 
 
-@app.post("/webhooks/<channel_id>/.+")
-def receive_post_with_suffix(channel_id: str) -> Response:
+@app.post("/webhooks/<channel_id>/.+", include_in_schema=False)  # OpenAPI paths cannot say "any suffix"
+def receive_post_with_suffix(channel_id: str) -> Response[str]:
     """Providers that append the event's kind to the URL (Mango Office posts to URL/events/summary)."""
     return _receive(channel_id)
 
 
-@app.get("/webhooks/<channel_id>")
-def receive_get(channel_id: str) -> Response:
+@app.get("/webhooks/<channel_id>", summary="Receive a call webhook sent as GET", tags=["webhooks"], security=TOKEN,
+         responses=ANSWERS, description="The call's fields as query parameters (minus `token`). " + AUTH_NOTE)
+def receive_get(channel_id: ChannelId) -> Response[str]:
     return _receive(channel_id)
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_json() -> Response[str]:
+    """This API's OpenAPI document, published with the stack (the same text as docs/openapi.json)."""
+    return _json(200, openapi_document())
 
 
 @app.exception_handler(WebhookRejectedError)
@@ -97,7 +185,7 @@ def rejected(exc: WebhookRejectedError) -> Response:
     metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
     metrics.add_metadata(key="reason", value=exc.reason)
     logger.info("webhook rejected", reason=exc.reason, detail=exc.message, status_code=exc.status_code)
-    return _json(exc.status_code, exc.answer_json())
+    return _error(exc.status_code, WebhookError(status="rejected", reason=exc.reason, message=exc.message))
 
 
 @app.exception_handler(DependencyUnavailableError)
@@ -105,20 +193,20 @@ def unavailable(exc: DependencyUnavailableError) -> Response:
     """Ours failed: 503 so that the provider retries; a retry completes the job without duplicating it."""
     logger.warning("dependency unavailable", detail=str(exc))
     metrics.add_metric(name="WebhookServerError", unit=MetricUnit.Count, value=1)
-    return _json(503, json.dumps({"status": "error", "reason": "temporarily_unavailable",
-                                  "message": f"callhook could not store the call right now ({exc}); retry later"}))
+    return _error(503, WebhookError(status="error", reason="temporarily_unavailable",
+                                    message=f"callhook could not store the call right now ({exc}); retry later"))
 
 
 @app.exception_handler(Exception)
 def internal_error(exc: Exception) -> Response:
     logger.exception("unexpected error")
     metrics.add_metric(name="WebhookServerError", unit=MetricUnit.Count, value=1)
-    return _json(500, '{"status": "error", "reason": "internal_error", "message": "callhook failed; retry later"}')
+    return _error(500, WebhookError(status="error", reason="internal_error", message="callhook failed; retry later"))
 
 
 @app.not_found
 def not_found(_: Exception) -> Response:
-    return _json(404, '{"status": "rejected", "reason": "not_found", "message": "POST /webhooks/{channel_id}"}')
+    return _error(404, WebhookError(status="rejected", reason="not_found", message="POST /webhooks/{channel_id}"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

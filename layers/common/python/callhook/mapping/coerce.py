@@ -53,6 +53,7 @@ _DIALABLE = re.compile(r"\+?[\d\s().\-/]+")
 _MIN_INTERNATIONAL_DIGITS = 11
 _MAX_WARNING_TEXT = 200
 _MAX_NUMBER = 10**64
+_MAX_STORED_INT = 10**38  # a DynamoDB number holds 38 digits: a larger int in a warning is shown as text
 
 _Coerced = tuple[Any, str | None]  # (value or None, reason for a warning or None)
 
@@ -246,7 +247,7 @@ def _warning(field: str, value: Any, reason: str) -> MappingWarning:
     """Warnings are stored in the dialog: keep their values small and JSON/DynamoDB friendly (no floats)."""
     if isinstance(value, str):
         shown: Any = value if len(value) <= _MAX_WARNING_TEXT else value[:_MAX_WARNING_TEXT] + "..."
-    elif value is None or isinstance(value, bool) or (isinstance(value, int) and abs(value) < _MAX_NUMBER):
+    elif value is None or isinstance(value, bool) or (isinstance(value, int) and abs(value) < _MAX_STORED_INT):
         shown = value
     else:
         shown = preview(value, _MAX_WARNING_TEXT)

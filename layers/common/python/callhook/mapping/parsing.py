@@ -17,6 +17,11 @@ Choices, documented because admins and other modules rely on them:
   that, DynamoDB cannot store it, and it keeps hostile bodies away from recursion limits downstream. NaN and
   Infinity (accepted by Python, not JSON) are 400. Unpaired UTF-16 surrogate escapes (``"\\ud800"``) become
   U+FFFD, because they cannot be encoded as UTF-8 when the dialog is stored.
+* The body is stored with the dialog, and a call must not be lost (nor answered 500) over something DynamoDB cannot
+  hold. So JSON numbers it cannot hold (:func:`json_number`: more than 38 digits, a magnitude of 1e126 or more,
+  below 1e-130, or beyond a float's range such as ``1e400``) are kept as the text that was sent (``"1e400"``), and
+  a member or form field whose name is empty or :data:`MAX_NAME_BYTES` long or longer is dropped (DynamoDB
+  attribute names, map keys included, are 1 byte to under 64 KB; PHP drops fields without a name too).
 * Bracket keys (:func:`nest_pairs`) follow PHP, the platform those providers run on, with guards against hostile
   bodies; the rules are in that function's docstring.
 """
@@ -39,6 +44,9 @@ MAX_DEPTH = 32
 MAX_LIST_INDEX = 10_000
 """Largest explicit ``a[N]`` index that makes a list; larger ones are object keys (``{"99999": ...}``)."""
 
+MAX_NAME_BYTES = 65_536
+"""Length in UTF-8 from which a member or field name is dropped: a DynamoDB attribute name is under 64 KB."""
+
 ACCEPTED_CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
 
 _FORM_TYPE = "application/x-www-form-urlencoded"
@@ -52,6 +60,10 @@ _LIST_INDEX = re.compile(r"0|[1-9][0-9]{0,5}")  # [0-9], not \d: "a[٣]" is a na
 # A \uD800-\uDFFF escape in the JSON text, or a surrogate a lenient codec (utf-7) decoded to: cheap pre-check.
 _SURROGATE = re.compile(r"\\u[dD][89abcdefABCDEF]|[\ud800-\udfff]")
 _MAX_SHOWN = 80
+# What a DynamoDB number can be (its documented limits): see json_number.
+_MAX_STORED_DIGITS = 38
+_MIN_STORED_MAGNITUDE = 1e-130
+_MAX_STORED_MAGNITUDE = 1e126
 
 
 def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
@@ -109,9 +121,13 @@ def nest_pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
       nested value replaces the scalar); ``a[b]=2&a=1`` is ``"1"``.
     * A malformed key (``a[b=1``, ``a[b]c``, ``[b]``, ``a[b[c]]``) or one nested deeper than MAX_DEPTH levels (31
       bracket segments) is kept literally as a plain key, rather than rejected or silently cut.
+    * A field without a name (``=x``) is dropped, as PHP does, and so is one whose name is MAX_NAME_BYTES or longer:
+      neither can be stored.
     """
     root = _Branch()
     for key, value in pairs:
+        if not _storable_name(key):
+            continue
         path = _key_path(key)
         node = root
         for segment in path[:-1]:
@@ -197,7 +213,8 @@ def _parse_json(body: bytes, charset: str | None) -> dict[str, Any]:
     except (UnicodeError, ValueError, LookupError) as exc:
         raise UnreadableBodyError(f"the JSON body is not valid {charset or encoding}: {_shown(str(exc))}") from exc
     try:
-        document = json.loads(text, parse_constant=_reject_constant)
+        document = json.loads(text, parse_constant=_reject_constant, parse_float=json_number, parse_int=json_number,
+                              object_pairs_hook=_json_object)
     except json.JSONDecodeError as exc:
         raise UnreadableBodyError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
     except RecursionError as exc:
@@ -211,6 +228,27 @@ def _parse_json(body: bytes, charset: str | None) -> dict[str, Any]:
     if _SURROGATE.search(text):
         return {scrub_surrogates(key): scrub_surrogates(value) for key, value in document.items()}
     return document
+
+
+def json_number(literal: str) -> int | float | str:
+    """A JSON number literal as int or float when DynamoDB can store it exactly, else the literal itself.
+
+    DynamoDB numbers have up to 38 significant digits and a magnitude from 1e-130 to below 1e126; a float keeps 17
+    digits at most, so for floats only the magnitude can be out of range (an overflowing literal is ``inf``).
+    """
+    if "." not in literal and "e" not in literal and "E" not in literal:
+        return int(literal) if len(literal.lstrip("-")) <= _MAX_STORED_DIGITS else literal
+    number = float(literal)
+    return number if number == 0 or _MIN_STORED_MAGNITUDE <= abs(number) < _MAX_STORED_MAGNITUDE else literal
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object without the members whose names cannot be stored; a repeated name keeps its last value."""
+    return {name: value for name, value in pairs if _storable_name(name)}
+
+
+def _storable_name(name: str) -> bool:
+    return bool(name) and len(name.encode("utf-8", "surrogatepass")) < MAX_NAME_BYTES
 
 
 def _reject_constant(name: str) -> Any:

@@ -22,6 +22,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -385,6 +386,8 @@ def _fresh(timestamp: str, check: _Check) -> None:
         moment = float(timestamp)
     except ValueError as exc:
         raise UnauthorizedError("the signature timestamp is not a unix time") from exc
+    if not math.isfinite(moment):  # "inf" or "1e400" parse as floats; "nan" would compare as fresh
+        raise UnauthorizedError("the signature timestamp is not a unix time")
     if abs(check.now - moment) > tolerance:
         raise UnauthorizedError(f"the signature timestamp is {int(check.now - moment)} s from now (tolerance "
                                 f"{int(tolerance)} s): replays are refused; check the server clock")
