@@ -11,7 +11,8 @@ ENV ?= dev
 run: setup ## Start the local stack (AWS on :5000, webhook API on :3000) with a demo configuration
 	$(VENV)/bin/python -m callhook_local
 
-test: setup sysdeps ## Run the whole suite offline (unit, integration on the local stack, SAM build checks)
+test: setup sysdeps ## Lint, then the whole suite offline (unit, integration on the local stack, SAM build checks)
+	$(VENV)/bin/ruff check layers functions cli local tests bench
 	$(VENV)/bin/python -m pytest
 
 help: ## This list
