@@ -246,7 +246,7 @@ def replay_event(event_id: str, settings: IngestSettings) -> EventReplay:
     request = stored_webhook_request(event)
     try:
         channel = ingest.load_channel(event.channel_id, fresh)
-        answer = ingest._accept(channel, request, fresh)  # the webhook path after authentication
+        answer = ingest.accept_authenticated(channel, request, fresh)
     except WebhookRejectedError as exc:
         events.mark(event_id, event.kind, last_replay_at=utc_now(), last_replay_reason=exc.reason,
                     last_replay_message=exc.message)

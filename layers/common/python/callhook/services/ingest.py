@@ -55,7 +55,7 @@ def ingest_webhook(request: WebhookRequest, settings: IngestSettings) -> Webhook
         raise PayloadTooLargeError(f"body is {len(request.body)} bytes; the limit is {settings.max_body_bytes}")
     request = authenticate(channel, request)
     try:
-        answer = _accept(channel, request, settings)
+        answer = accept_authenticated(channel, request, settings)
     except WebhookRejectedError as exc:
         if exc.store_raw_event:
             EventRepository(settings.events_table).put(rejected_event(request, exc))
@@ -81,7 +81,9 @@ def parse_request(request: WebhookRequest) -> dict[str, Any]:
     return parse_body(request.body, request.content_type)
 
 
-def _accept(channel: Channel, request: WebhookRequest, settings: IngestSettings) -> WebhookAnswer:
+def accept_authenticated(channel: Channel, request: WebhookRequest, settings: IngestSettings) -> WebhookAnswer:
+    """Everything after authentication: parse, select, map, store and start. `callhook events replay` runs this too
+    (the admin is authenticated by IAM; a stored request carries no credentials)."""
     if not channel.active:
         raise ChannelInactiveError(f"channel {channel.channel_id!r} is not active")
     body = parse_request(request)
@@ -143,9 +145,7 @@ def apply_update(channel: Channel, request: WebhookRequest, telephony: Telephony
     fields = {k: v for k, v in telephony.canonical().items() if k != "call_id"}
     dialogs = DialogRepository(settings.dialogs_table)
     if dialogs.fill_telephony(dialog_id, fields) is not None:
-        if "recording_url" in fields:
-            request_keep_recording(dialog_id)
-        return WebhookAnswer(status="accepted", dialog_id=dialog_id, reason="update applied")
+        return _update_applied(dialog_id, fields)
     events = EventRepository(settings.events_table)
     event = RawEvent(event_id=new_event_id(), channel_id=channel.channel_id, received_at=utc_now(),
                      kind=RawEventKind.PENDING_UPDATE, dialog_id=dialog_id, update_fields=fields,
@@ -153,10 +153,14 @@ def apply_update(channel: Channel, request: WebhookRequest, telephony: Telephony
     events.put(event)
     if dialogs.fill_telephony(dialog_id, fields) is not None:
         events.mark(event.event_id, RawEventKind.APPLIED_UPDATE, applied_at=utc_now())
-        if "recording_url" in fields:
-            request_keep_recording(dialog_id)
-        return WebhookAnswer(status="accepted", dialog_id=dialog_id, reason="update applied")
+        return _update_applied(dialog_id, fields)
     return WebhookAnswer(status="accepted", dialog_id=dialog_id, reason="update kept until the call arrives")
+
+
+def _update_applied(dialog_id: str, fields: dict[str, Any]) -> WebhookAnswer:
+    if "recording_url" in fields:
+        request_keep_recording(dialog_id)  # KeepRecording is idempotent: a URL already kept is not fetched again
+    return WebhookAnswer(status="accepted", dialog_id=dialog_id, reason="update applied")
 
 
 def new_event_id() -> str:
