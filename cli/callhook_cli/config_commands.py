@@ -31,10 +31,10 @@ from callhook.services.admin import (
     delete_channel,
     operator_items,
     parse_setting,
+    put_action,
     put_channel,
     put_operator,
     put_topic,
-    save_action,
     set_setting,
     setting_items,
     topic_items,
@@ -315,7 +315,7 @@ def action_put(ctx: typer.Context, file: FileArg, if_version: IfVersion = None) 
     st = state(ctx)
     data = read_object(file, "action")
     try:
-        saved = save_action(st.target().settings.actions_table, data,
+        saved = put_action(st.target().settings.actions_table, data,
                             expected_version=_expected_version(data, if_version))
     except ValidationError as exc:
         raise invalid(f"action in {file}", exc) from exc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,14 +55,24 @@ def put_channel(table: str, data: dict[str, Any], *, expected_version: int | Non
     if not data.get("webhook_token") and not data.get("signature"):
         data["webhook_token"] = new_webhook_token()
     channel = Channel.model_validate(data)
-    store = ConfigTable(table, "channel_id")
-    current = store.get(channel.channel_id)
+    saved = _save_versioned(ConfigTable(table, "channel_id"), channel.channel_id, channel, expected_version)
+    clear_channel_cache()
+    return saved
+
+
+VersionedItem = TypeVar("VersionedItem", Channel, Action)
+
+
+def _save_versioned(store: ConfigTable, item_id: str, item: VersionedItem,
+                    expected_version: int | None) -> VersionedItem:
+    """Store `item` as the next version: refused if `expected_version` is given and stale, and conditional on the
+    version read, so two admins saving at once cannot silently overwrite each other."""
+    current = store.get(item_id)
     version = int(current.get("version", 0)) if current else 0
     if expected_version is not None and expected_version != version:
-        raise VersionConflictError(f"channel {channel.channel_id} is at version {version}, not {expected_version}")
-    saved = channel.model_copy(update={"version": version + 1})
+        raise VersionConflictError(f"{item_id} is at version {version}, not {expected_version}")
+    saved = item.model_copy(update={"version": version + 1})
     store.put(saved.model_dump(mode="json", exclude_none=True), expected_version=version if current else None)
-    clear_channel_cache()
     return saved
 
 
@@ -76,12 +86,6 @@ def put_topic(table: str, data: dict[str, Any]) -> Topic:
     topic = Topic.model_validate(data)
     ConfigTable(table, "alias").put(topic.model_dump(mode="json"))
     return topic
-
-
-def put_action(table: str, data: dict[str, Any]) -> Action:
-    action = Action.model_validate(data)
-    ConfigTable(table, "action_id").put(action.model_dump(mode="json", exclude_none=True))
-    return action
 
 
 def set_setting(table: str, key: str, value: Any) -> None:
@@ -149,7 +153,7 @@ def action_items(table: str) -> list[dict[str, Any]]:
     return sorted(ConfigTable(table, "action_id").scan_all(), key=lambda i: str(i.get("action_id")))
 
 
-def save_action(table: str, data: dict[str, Any], *, expected_version: int | None = None) -> Action:
+def put_action(table: str, data: dict[str, Any], *, expected_version: int | None = None) -> Action:
     """Validate and store an action, bumping its version; conditional on `expected_version` like put_channel.
 
     Raises:
@@ -157,14 +161,7 @@ def save_action(table: str, data: dict[str, Any], *, expected_version: int | Non
         VersionConflictError: someone saved the action since version `expected_version`.
     """
     action = Action.model_validate(data)
-    store = ConfigTable(table, "action_id")
-    current = store.get(action.action_id)
-    version = int(current.get("version", 0)) if current else 0
-    if expected_version is not None and expected_version != version:
-        raise VersionConflictError(f"action {action.action_id} is at version {version}, not {expected_version}")
-    saved = action.model_copy(update={"version": version + 1})
-    store.put(saved.model_dump(mode="json", exclude_none=True), expected_version=version if current else None)
-    return saved
+    return _save_versioned(ConfigTable(table, "action_id"), action.action_id, action, expected_version)
 
 
 def setting_items(table: str) -> dict[str, Any]:
