@@ -6,7 +6,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from callhook.observability import logger, metrics, tracer
-from callhook.services.reconcile import reconcile_pending
+from callhook.services.reconcile import reconcile_pending, reconcile_recordings
 from callhook.settings import ReconcileSettings, load_settings
 
 
@@ -15,7 +15,12 @@ from callhook.settings import ReconcileSettings, load_settings
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = load_settings(ReconcileSettings)
+    # A scheduled event carries no options; tests and ops may pass shorter grace periods.
     older_than = float(event.get("older_than_s", settings.reconcile_after_seconds))
+    recordings_older_than = float(event.get("recordings_older_than_s", settings.recording_after_seconds))
     report = reconcile_pending(settings.dialogs_table, settings.state_machine_arn, older_than_s=older_than)
+    report.recordings_requested = reconcile_recordings(settings.dialogs_table, older_than_s=recordings_older_than)
     metrics.add_metric(name="ReconcileStarted", unit=MetricUnit.Count, value=len(report.started))
+    metrics.add_metric(name="ReconcileRecordingsRequested", unit=MetricUnit.Count,
+                       value=len(report.recordings_requested))
     return report.model_dump(mode="json")

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from callhook.models.dialog import make_dialog_id
-from callhook_local.faults import start_execution_fails
+from callhook_local.faults import lambda_fails, start_execution_fails
 from tests.support.stack import StackClient, unique
 
 
-def _reconcile(stack: StackClient, older_than_s: float = 0) -> dict:
+def _reconcile(stack: StackClient, older_than_s: float = 0, recordings_older_than_s: float = 3600) -> dict:
+    options = {"older_than_s": older_than_s, "recordings_older_than_s": recordings_older_than_s}
     resp = stack.stack.client("lambda").invoke(FunctionName=f"{stack.stack.name}-ReconcileFunction",
-                                               Payload=json.dumps({"older_than_s": older_than_s}).encode())
+                                               Payload=json.dumps(options).encode())
     assert "FunctionError" not in resp, resp["Payload"].read()
     return json.loads(resp["Payload"].read())
 
@@ -47,3 +49,23 @@ def test_reconciler_leaves_recent_dialogs_to_ingest(stack: StackClient) -> None:
     report = _reconcile(stack, older_than_s=600)
     # Then it does not race the provider's retry
     assert make_dialog_id(channel["channel_id"], call_id) not in report["started"]
+
+
+def test_a_lost_recording_request_is_asked_again(stack: StackClient, pbx) -> None:
+    # Given a call whose request to copy its recording is lost (the asynchronous invoke fails)
+    name = unique("rec") + ".wav"
+    pbx.add_recording(name, (Path(__file__).resolve().parents[1] / "fixtures" / "audio" / "call-16k.wav").read_bytes())
+    channel = stack.channel(allow_private_network=True,
+                            advanced_config={"field_mapping": {"call_id": "id", "recording_url": "recording"}})
+    with lambda_fails(f"{stack.stack.name}-KeepRecordingFunction", times=1):
+        dialog = stack.process(channel, {"id": unique("call"), "recording": f"{pbx.url}/recordings/{name}"})
+    assert dialog.recording is not None
+    assert dialog.recording.status == "pending"
+    # When the reconciler runs
+    report = _reconcile(stack, recordings_older_than_s=0)
+    # Then it asked again: the recording is kept, and it is not asked for a third time
+    assert dialog.dialog_id in report["recordings_requested"]
+    again = stack.dialog(dialog.dialog_id)
+    assert again is not None and again.recording is not None
+    assert again.recording.status == "kept"
+    assert dialog.dialog_id not in _reconcile(stack, recordings_older_than_s=0)["recordings_requested"]

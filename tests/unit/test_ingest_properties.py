@@ -207,7 +207,7 @@ def fake_io(advanced_config: dict[str, Any], **item: Any) -> Iterator[list[Dialo
         patch.object(ingest, "DialogRepository", FakeDialogs),
         patch.object(ingest, "EventRepository", FakeEvents),
         patch.object(ingest, "start_workflow", lambda _arn, dialog: started.append(dialog)),
-        patch.object(ingest, "request_keep_recording", lambda _dialog_id: True),
+        patch.object(ingest, "request_keep_recording", lambda _dialog_id, **_kwargs: True),
     ):
         yield started
 

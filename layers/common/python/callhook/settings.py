@@ -33,6 +33,7 @@ class IngestSettings(CommonSettings):
 class ReconcileSettings(CommonSettings):
     state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", pattern=r"^arn:aws[\w-]*:states:")
     reconcile_after_seconds: float = Field(alias="RECONCILE_AFTER_SECONDS", default=120, ge=0)
+    recording_after_seconds: float = Field(alias="RECORDING_RECONCILE_AFTER_SECONDS", default=300, ge=0)
 
 
 S = TypeVar("S", bound=CommonSettings)

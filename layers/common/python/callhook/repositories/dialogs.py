@@ -14,6 +14,7 @@ from callhook.repositories._dynamo import translated_errors
 
 BY_CHANNEL_INDEX = "by_channel_time"
 WORKFLOW_PENDING_INDEX = "by_workflow_pending"
+RECORDING_PENDING_INDEX = "by_recording_pending"
 # The reconciliation index is keyed by a small fixed set of shards (not one key: a GSI partition takes ~1000
 # writes/s, and every new dialog writes it twice), so the reconciler reads it with a few queries and no scan.
 PENDING_SHARDS = 8
@@ -49,6 +50,9 @@ class DialogRepository:
         item = dialog.model_dump(mode="json", exclude_none=False)
         item["telephony"] = _compact(item["telephony"])
         item["workflow_pending"] = pending_shard(dialog.dialog_id)  # sparse index key: removed when the workflow runs
+        if dialog.recording is not None:  # asked for by ingest right after this write; KeepRecording clears it
+            item["recording_pending"] = item["workflow_pending"]
+            item["recording_requested_at"] = dialog.created_at
         try:
             with translated_errors("store dialog"):
                 client("dynamodb").put_item(
@@ -172,6 +176,34 @@ class DialogRepository:
                     ExpressionAttributeValues={":s": {"S": f"pending-{shard}"}, ":t": {"S": older_than}})
             found += [Dialog.model_validate(from_item(i)) for i in resp.get("Items", [])]
         return sorted(found, key=lambda d: d.created_at)[:limit]
+
+    def mark_recording_requested(self, dialog_id: str) -> None:
+        """Put the dialog in the recording-reconciliation index (until KeepRecording records an outcome), unless its
+        recording is kept already."""
+        try:
+            with translated_errors("update dialog"):
+                client("dynamodb").update_item(
+                    TableName=self.table, Key={"dialog_id": {"S": dialog_id}},
+                    UpdateExpression="SET recording_pending = :s, recording_requested_at = :t",
+                    ConditionExpression="attribute_exists(dialog_id) AND NOT (#r.#st = :kept)",
+                    ExpressionAttributeNames={"#r": "recording", "#st": "status"},
+                    ExpressionAttributeValues={":s": {"S": pending_shard(dialog_id)}, ":t": {"S": utc_now()},
+                                               ":kept": {"S": "kept"}})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def list_recording_pending(self, *, requested_before: str, limit: int = 100) -> list[str]:
+        """Dialog ids whose recording was asked for before `requested_before` and has no outcome yet."""
+        found: list[str] = []
+        for shard in range(PENDING_SHARDS):
+            with translated_errors("list pending recordings"):
+                resp = client("dynamodb").query(
+                    TableName=self.table, IndexName=RECORDING_PENDING_INDEX, Limit=limit,
+                    KeyConditionExpression="recording_pending = :s AND recording_requested_at < :t",
+                    ExpressionAttributeValues={":s": {"S": f"pending-{shard}"}, ":t": {"S": requested_before}})
+            found += [i["dialog_id"]["S"] for i in resp.get("Items", [])]
+        return found[:limit]
 
     def clear_workflow_pending(self, dialog_id: str) -> None:
         with translated_errors("update dialog"):

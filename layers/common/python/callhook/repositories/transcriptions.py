@@ -38,7 +38,9 @@ class TranscriptionRepository:
             condition += " AND NOT (#rec.#st = :kept)"
             names["#st"] = "status"
             values[":kept"] = to_value(RecordingStatus.KEPT.value)
-        ok, _ = self._update(dialog_id, "SET #rec = :rec", condition, names, values, what="store recording")
+        # An outcome (kept or refused) takes the dialog out of the recording-reconciliation index.
+        ok, _ = self._update(dialog_id, "SET #rec = :rec REMOVE recording_pending, recording_requested_at", condition,
+                             names, values, what="store recording")
         return ok
 
     def record_decision(self, dialog_id: str, transcription: Transcription) -> bool:

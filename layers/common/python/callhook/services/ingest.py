@@ -126,7 +126,8 @@ def store_and_start(dialog: Dialog, settings: IngestSettings) -> WebhookAnswer:
     except DialogExistsError as exc:
         dialog, status = exc.existing, "duplicate"
     if status == "accepted" and dialog.telephony.recording_url:
-        request_keep_recording(dialog.dialog_id)  # asynchronous: links expire in minutes, enrichment may be slow
+        # Asynchronous: links expire in minutes, enrichment may be slow. put_new marked it for reconciliation.
+        request_keep_recording(dialog.dialog_id, marked=True)
     if status == "accepted" or dialog.workflow.status == "pending":
         # On a duplicate whose workflow never ran (StartExecution failed the first time), this is the recovery.
         start_workflow(settings.state_machine_arn, dialog)

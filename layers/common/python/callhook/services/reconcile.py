@@ -15,11 +15,13 @@ from pydantic import BaseModel
 from callhook.aws import client
 from callhook.observability import logger
 from callhook.repositories.dialogs import DialogRepository
+from callhook.services.recordings import request_keep_recording
 from callhook.services.workflow import execution_arn_for, start_workflow
 
 
 class ReconcileReport(BaseModel):
     found: int = 0
+    recordings_requested: list[str] = []  # dialogs whose recording copy was asked for again
     started: list[str] = []  # dialog ids whose execution this run started (or found already running)
     closed: list[str] = []  # dialogs whose execution exists but ended before its first step marked it
 
@@ -56,3 +58,19 @@ def _status(execution_arn: str) -> str | None:
         if exc.response["Error"]["Code"] == "ExecutionDoesNotExist":
             return None
         raise
+
+
+def reconcile_recordings(dialogs_table: str, *, older_than_s: float = 300, limit: int = 100) -> list[str]:
+    """Ask again for recordings asked for more than `older_than_s` ago that have no outcome (kept or refused).
+
+    The KeepRecording function records an outcome within its timeout (180 s) in every case it runs, so a dialog
+    still waiting after that means the asynchronous request itself was lost. Asking again is safe: a recording that
+    is kept is never fetched twice.
+    """
+    cutoff = (datetime.now(UTC) - timedelta(seconds=older_than_s)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    dialog_ids = DialogRepository(dialogs_table).list_recording_pending(requested_before=cutoff, limit=limit)
+    for dialog_id in dialog_ids:
+        request_keep_recording(dialog_id)
+    if dialog_ids:
+        logger.warning("reconciliation asked again for recordings", count=len(dialog_ids))
+    return dialog_ids

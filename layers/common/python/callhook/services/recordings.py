@@ -88,13 +88,21 @@ class AudioInfo:
 # ---------------------------------------------------------------------------------------------------- asking
 
 
-def request_keep_recording(dialog_id: str) -> bool:
+def request_keep_recording(dialog_id: str, *, marked: bool = False) -> bool:
     """Ask the KeepRecording function to copy the dialog's recording, without waiting (InvocationType=Event).
 
-    Never raises: the caller's own work (a stored webhook, a workflow step) succeeded either way, and a copy that
-    never happened leaves `recording.status = pending`, which the Transcribe step waits on until its timeout.
+    The dialog is first put in the recording-reconciliation index (`marked`: the caller's own write did it), so a
+    request that is lost — the invoke failing, or the process dying — is asked again by the reconciler.
+
+    Never raises: the caller's own work (a stored webhook, a workflow step) succeeded either way.
     """
-    function = load_settings(RecordingRequestSettings).keep_recording_function
+    settings = load_settings(RecordingRequestSettings)
+    if not marked:
+        try:
+            DialogRepository(settings.dialogs_table).mark_recording_requested(dialog_id)
+        except (ClientError, BotoCoreError, DependencyUnavailableError) as exc:
+            logger.error("recording request not marked", dialog_id=dialog_id, error=str(exc))
+    function = settings.keep_recording_function
     if not function:
         logger.warning("recording not requested: KEEP_RECORDING_FUNCTION is not configured", dialog_id=dialog_id)
         return False
