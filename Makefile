@@ -13,6 +13,7 @@ run: setup ## Start the local stack (AWS on :5000, webhook API on :3000) with a 
 
 test: setup sysdeps ## Lint, then the whole suite offline (unit, integration on the local stack, SAM build checks)
 	$(VENV)/bin/ruff check layers functions cli local tests bench
+	$(VENV)/bin/mypy layers/common/python/callhook functions cli/callhook_cli
 	$(VENV)/bin/python -m pytest
 
 help: ## This list
@@ -32,8 +33,9 @@ sysdeps: ## Debian packages the tests need (CI runs as root)
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "install as root: apt-get install$$missing"; exit 1; fi; fi
 
-lint: setup ## ruff, cfn-lint via sam validate --lint
+lint: setup ## ruff, mypy --strict, cfn-lint via sam validate --lint
 	$(VENV)/bin/ruff check layers functions cli local tests bench
+	$(VENV)/bin/mypy layers/common/python/callhook functions cli/callhook_cli
 	$(VENV)/bin/sam validate --lint --template template.yaml
 
 test-unit: setup ## Unit tests only

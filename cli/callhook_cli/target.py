@@ -127,11 +127,13 @@ def resolve(options: TargetOptions) -> Target:
     Raises:
         CliError: the stack or the local stack cannot be found, or lacks callhook's Outputs.
     """
+    region: str | None
     if options.local:
         port = os.environ.get("CALLHOOK_AWS_PORT", str(DEFAULT_LOCAL_PORT))
-        endpoint: str | None = f"http://127.0.0.1:{port}"
+        local_endpoint = f"http://127.0.0.1:{port}"
+        endpoint: str | None = local_endpoint
         stack, region = options.stack or LOCAL_STACK_NAME, LOCAL_REGION
-        _export({"AWS_ENDPOINT_URL": endpoint, "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
+        _export({"AWS_ENDPOINT_URL": local_endpoint, "AWS_REGION": LOCAL_REGION, "AWS_DEFAULT_REGION": LOCAL_REGION,
                  "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"},  # moto takes any credentials
                 remove=("AWS_PROFILE", "AWS_SESSION_TOKEN"))
     else:

@@ -33,7 +33,7 @@ TOKEN_SCHEMES = {
     "webhookTokenHeader": APIKey(in_=APIKeyIn.header, name="X-Webhook-Token",
                                  description="The channel's webhook_token, as a header"),
 }
-TOKEN = [{name: []} for name in TOKEN_SCHEMES]
+TOKEN: list[dict[str, list[str]]] = [{name: []} for name in TOKEN_SCHEMES]
 AUTH_NOTE = ("Authentication: the channel's token as `?token=` or `X-Webhook-Token`, compared in constant time; a "
              "channel with a signature scheme (Twilio, Standard Webhooks, HMAC, a provider preset's) is checked over "
              "the raw body instead. A provider's URL check (handshake) is answered before authentication and stores "
@@ -181,7 +181,7 @@ def openapi_json() -> Response[str]:
 
 
 @app.exception_handler(WebhookRejectedError)
-def rejected(exc: WebhookRejectedError) -> Response:
+def rejected(exc: WebhookRejectedError) -> Response[str]:
     metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
     metrics.add_metadata(key="reason", value=exc.reason)
     logger.info("webhook rejected", reason=exc.reason, detail=exc.message, status_code=exc.status_code)
@@ -189,7 +189,7 @@ def rejected(exc: WebhookRejectedError) -> Response:
 
 
 @app.exception_handler(DependencyUnavailableError)
-def unavailable(exc: DependencyUnavailableError) -> Response:
+def unavailable(exc: DependencyUnavailableError) -> Response[str]:
     """Ours failed: 503 so that the provider retries; a retry completes the job without duplicating it."""
     logger.warning("dependency unavailable", detail=str(exc))
     metrics.add_metric(name="WebhookServerError", unit=MetricUnit.Count, value=1)
@@ -198,14 +198,14 @@ def unavailable(exc: DependencyUnavailableError) -> Response:
 
 
 @app.exception_handler(Exception)
-def internal_error(exc: Exception) -> Response:
+def internal_error(exc: Exception) -> Response[str]:
     logger.exception("unexpected error")
     metrics.add_metric(name="WebhookServerError", unit=MetricUnit.Count, value=1)
     return _error(500, WebhookError(status="error", reason="internal_error", message="callhook failed; retry later"))
 
 
 @app.not_found
-def not_found(_: Exception) -> Response:
+def not_found(_: Exception) -> Response[str]:
     return _error(404, WebhookError(status="rejected", reason="not_found", message="POST /webhooks/{channel_id}"))
 
 

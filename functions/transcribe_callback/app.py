@@ -12,7 +12,8 @@ from callhook.observability import logger, metrics, tracer
 from callhook.services.transcription import TranscriptionSettings, complete_transcription
 from callhook.settings import load_settings
 
-_MESSAGE = TypeAdapter(JobStateChangeEvent | TranscriptionWaitEnded)
+_MESSAGE: TypeAdapter[JobStateChangeEvent | TranscriptionWaitEnded] = TypeAdapter(
+    JobStateChangeEvent | TranscriptionWaitEnded)
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.TranscriptionJobName || dialog_id")

@@ -387,12 +387,12 @@ class _PinnedAdapter(HTTPAdapter):
 
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: Any, cert: Any = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    ) -> Any:  # requests' private TypedDicts; the pool kwargs gain server_hostname, which they do not declare
         host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
         host_params["host"] = str(self._address)
         host_params["port"] = self._destination.port
         if host_params["scheme"] == "https":
-            pool_kwargs["server_hostname"] = self._destination.host  # SNI and the certificate's name check
+            pool_kwargs["server_hostname"] = self._destination.host  # type: ignore[typeddict-unknown-key]  # SNI
         return host_params, pool_kwargs
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -62,8 +62,9 @@ class DialogRepository:
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException" and "Item" in exc.response:
-                raise DialogExistsError(Dialog.model_validate(from_item(exc.response["Item"]))) from exc
+            old = cast(dict[str, Any], exc.response).get("Item")  # ReturnValuesOnConditionCheckFailure=ALL_OLD
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException" and old:
+                raise DialogExistsError(Dialog.model_validate(from_item(old))) from exc
             raise
 
     def get(self, dialog_id: str) -> Dialog | None:

@@ -119,7 +119,7 @@ def apply_enrich_error_policy(state: WorkflowState, settings: CommonSettings) ->
                 f"{operator_id}" + (" and will be transcribed." if state.auto_transcription else "."))
         sections = {"assignment": assignment.model_dump(mode="json"), "operator_id": operator_id,
                     "topic_resolution": not_set.model_dump(mode="json"), "topic": None}
-        update = {"operator_id": operator_id}
+        update: dict[str, int | None] = {"operator_id": operator_id}
     else:
         assignment = Assignment(status=AssignmentStatus.NOT_ASSIGNED, reason=Reason(
             code="enrichment_failed", message="enrichment failed and the channel's enrich_error_action is "

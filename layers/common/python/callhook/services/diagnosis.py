@@ -306,7 +306,7 @@ def _mapping_finding(dialog: Dialog, channel: Channel | None, action: Action | N
 def _needed_by_workflow(dialog: Dialog, mapped: set[str]) -> list[str]:
     """The webhook fields a step would have used for this call, had they had a value: the operator fields the
     admin maps (assignment falls back to them), the recording URL of a call to transcribe."""
-    needed = []
+    needed: list[str] = []
     email = (dialog.enrichment.result or {}).get("operator_email")
     webhook_fallback = dialog.enrichment.status == EnrichmentStatus.DISABLED or (
         dialog.enrichment.status == EnrichmentStatus.OK and not email)

@@ -108,7 +108,7 @@ def new_dialog(channel: Channel, telephony: Telephony, warnings: list[dict[str, 
     action = channel.webhook_enrich_action
     return Dialog(
         dialog_id=dialog_id, channel_id=channel.channel_id, call_id=telephony.call_id, created_at=utc_now(),
-        telephony=telephony, mapping_warnings=warnings,  # type: ignore[arg-type]
+        telephony=telephony, mapping_warnings=warnings,
         policy=Policy(enrich_action=action, enrich_error_action=channel.enrich_error_action,
                       auto_transcription=channel.auto_transcription),
         enrichment=Enrichment(status=EnrichmentStatus.PENDING if action else EnrichmentStatus.DISABLED,
@@ -132,7 +132,7 @@ def store_and_start(dialog: Dialog, settings: IngestSettings) -> WebhookAnswer:
         # On a duplicate whose workflow never ran (StartExecution failed the first time), this is the recovery.
         start_workflow(settings.state_machine_arn, dialog)
     logger.info("webhook stored", dialog_id=dialog.dialog_id, call_id=dialog.call_id, status=status)
-    return WebhookAnswer(status=status, dialog_id=dialog.dialog_id)  # type: ignore[arg-type]
+    return WebhookAnswer(status=status, dialog_id=dialog.dialog_id)
 
 
 def apply_update(channel: Channel, request: WebhookRequest, telephony: Telephony,

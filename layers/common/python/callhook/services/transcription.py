@@ -164,7 +164,9 @@ def transcribe(task: TranscribeTask, settings: TranscriptionSettings) -> Transcr
             skipped = recording_not_kept(recording)
             ended, parked = store.resolve_waiting(dialog.dialog_id, skipped, Why.WAITING_FOR_RECORDING.value)
             return _answer(dialogs, dialog, parked, skipped) if ended else TranscriptionOutcome.of(skipped)
-    return _start(dialogs, store, dialog, settings, task_token=token)
+    outcome = _start(dialogs, store, dialog, settings, task_token=token)
+    assert outcome is not None, "only a start `only_after` earlier decisions can leave the outcome to another"
+    return outcome
 
 
 def continue_after_recording(dialog_id: str, settings: TranscriptionSettings) -> TranscriptionOutcome | None:
@@ -506,7 +508,8 @@ def _cap(text: str) -> tuple[str, bool]:
 
 
 def _cap_turns(turns: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
-    kept, used = [], 0
+    kept: list[dict[str, Any]] = []
+    used = 0
     for turn in turns:
         used += len(turn["text"]) + 40
         if used > MAX_TEXT_CHARS:
