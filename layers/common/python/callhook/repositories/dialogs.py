@@ -168,15 +168,21 @@ class DialogRepository:
 
     def list_workflow_pending(self, *, older_than: str, limit: int = 100) -> list[Dialog]:
         """Dialogs stored before `older_than` whose workflow never began, oldest first, through the sparse index."""
-        found: list[Dialog] = []
+        items = self._query_shards(WORKFLOW_PENDING_INDEX, "workflow_pending", "created_at", older_than, limit)
+        return sorted((Dialog.model_validate(from_item(i)) for i in items), key=lambda d: d.created_at)[:limit]
+
+    def _query_shards(self, index: str, shard_key: str, sort_key: str, before: str,
+                      limit: int) -> list[dict[str, Any]]:
+        """Every shard of a sparse reconciliation index, entries whose sort key is before `before`."""
+        found: list[dict[str, Any]] = []
         for shard in range(PENDING_SHARDS):
-            with translated_errors("list pending dialogs"):
+            with translated_errors(f"query {index}"):
                 resp = client("dynamodb").query(
-                    TableName=self.table, IndexName=WORKFLOW_PENDING_INDEX, Limit=limit,
-                    KeyConditionExpression="workflow_pending = :s AND created_at < :t",
-                    ExpressionAttributeValues={":s": {"S": f"pending-{shard}"}, ":t": {"S": older_than}})
-            found += [Dialog.model_validate(from_item(i)) for i in resp.get("Items", [])]
-        return sorted(found, key=lambda d: d.created_at)[:limit]
+                    TableName=self.table, IndexName=index, Limit=limit,
+                    KeyConditionExpression=f"{shard_key} = :s AND {sort_key} < :t",
+                    ExpressionAttributeValues={":s": {"S": f"pending-{shard}"}, ":t": {"S": before}})
+            found += resp.get("Items", [])
+        return found
 
     def mark_recording_requested(self, dialog_id: str) -> None:
         """Put the dialog in the recording-reconciliation index (until KeepRecording records an outcome), unless its
@@ -196,15 +202,9 @@ class DialogRepository:
 
     def list_recording_pending(self, *, requested_before: str, limit: int = 100) -> list[str]:
         """Dialog ids whose recording was asked for before `requested_before` and has no outcome yet."""
-        found: list[str] = []
-        for shard in range(PENDING_SHARDS):
-            with translated_errors("list pending recordings"):
-                resp = client("dynamodb").query(
-                    TableName=self.table, IndexName=RECORDING_PENDING_INDEX, Limit=limit,
-                    KeyConditionExpression="recording_pending = :s AND recording_requested_at < :t",
-                    ExpressionAttributeValues={":s": {"S": f"pending-{shard}"}, ":t": {"S": requested_before}})
-            found += [i["dialog_id"]["S"] for i in resp.get("Items", [])]
-        return found[:limit]
+        items = self._query_shards(RECORDING_PENDING_INDEX, "recording_pending", "recording_requested_at",
+                                   requested_before, limit)
+        return [i["dialog_id"]["S"] for i in items][:limit]
 
     def clear_workflow_pending(self, dialog_id: str) -> None:
         with translated_errors("update dialog"):
