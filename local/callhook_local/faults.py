@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
+from unittest import mock
 
+from moto.awslambda.models import LambdaBackend
 from moto.core.exceptions import JsonRESTError
+from moto.dynamodb.exceptions import DynamodbException
+from moto.dynamodb.models import DynamoDBBackend
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from callhook_local import invoker
@@ -31,21 +35,25 @@ class _Counter:
 
 
 @contextlib.contextmanager
-def start_execution_fails(times: int, code: str = "ThrottlingException") -> Iterator[_Counter]:
-    """StartExecution answers `code` for the next `times` calls."""
+def _backend_fails(backend: type, method: str, times: int, applies: Callable[[Any], bool],
+                   error: Callable[[], Exception]) -> Iterator[_Counter]:
+    """`backend.method` raises `error()` for the next `times` calls whose first argument `applies`."""
     counter = _Counter(times)
-    original = StepFunctionsParserBackend.start_execution
+    original = getattr(backend, method)
 
-    def failing(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if counter.take():
-            raise JsonRESTError(code, "Rate exceeded (callhook fault switch)")
-        return original(self, *args, **kwargs)
+    def failing(self: Any, first: Any, *args: Any, **kwargs: Any) -> Any:
+        if applies(first) and counter.take():
+            raise error()
+        return original(self, first, *args, **kwargs)
 
-    StepFunctionsParserBackend.start_execution = failing  # type: ignore[method-assign]
-    try:
+    with mock.patch.object(backend, method, failing):
         yield counter
-    finally:
-        StepFunctionsParserBackend.start_execution = original  # type: ignore[method-assign]
+
+
+def start_execution_fails(times: int, code: str = "ThrottlingException") -> contextlib.AbstractContextManager[_Counter]:
+    """StartExecution answers `code` for the next `times` calls."""
+    return _backend_fails(StepFunctionsParserBackend, "start_execution", times, lambda _arn: True,
+                          lambda: JsonRESTError(code, "Rate exceeded (callhook fault switch)"))
 
 
 @contextlib.contextmanager
@@ -66,46 +74,22 @@ def lambda_fails(function_name: str, times: int, error: type[Exception] | None =
         invoker.REGISTRY.faults.pop(function_name, None)
 
 
-@contextlib.contextmanager
-def dynamodb_put_fails(table_name: str, times: int) -> Iterator[_Counter]:
+def dynamodb_put_fails(table_name: str, times: int) -> contextlib.AbstractContextManager[_Counter]:
     """PutItem on `table_name` is throttled (ProvisionedThroughputExceededException) for the next `times` calls."""
-    from moto.dynamodb.exceptions import DynamodbException
-    from moto.dynamodb.models import DynamoDBBackend
-
-    counter = _Counter(times)
-    original = DynamoDBBackend.put_item
-
-    def failing(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == table_name and counter.take():
-            raise DynamodbException("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-                                    "Throughput exceeds the current capacity (callhook fault switch)")
-        return original(self, name, *args, **kwargs)
-
-    DynamoDBBackend.put_item = failing  # type: ignore[method-assign]
-    try:
-        yield counter
-    finally:
-        DynamoDBBackend.put_item = original  # type: ignore[method-assign]
+    return _backend_fails(
+        DynamoDBBackend, "put_item", times, lambda name: name == table_name,
+        lambda: DynamodbException("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                                  "Throughput exceeds the current capacity (callhook fault switch)"))
 
 
-@contextlib.contextmanager
-def lambda_service_fails(function_name: str, times: int) -> Iterator[_Counter]:
+def lambda_service_fails(function_name: str, times: int) -> contextlib.AbstractContextManager[_Counter]:
     """The Lambda *service* answers ServiceException (HTTP 500) to the next `times` invocations of the function:
     the state machine sees `Lambda.ServiceException`, which its Retry covers, as on AWS."""
-    from moto.awslambda.models import LambdaBackend
 
-    counter = _Counter(times)
-    original = LambdaBackend.invoke
+    def service_exception() -> Exception:
+        error = JsonRESTError("ServiceException", "Lambda was unable to run the function (callhook fault switch)")
+        error.code = 500
+        return error
 
-    def failing(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
-        if name.rsplit(":", 1)[-1] == function_name and counter.take():
-            error = JsonRESTError("ServiceException", "Lambda was unable to run the function (callhook fault switch)")
-            error.code = 500
-            raise error
-        return original(self, name, *args, **kwargs)
-
-    LambdaBackend.invoke = failing  # type: ignore[method-assign]
-    try:
-        yield counter
-    finally:
-        LambdaBackend.invoke = original  # type: ignore[method-assign]
+    return _backend_fails(LambdaBackend, "invoke", times, lambda name: name.rsplit(":", 1)[-1] == function_name,
+                          service_exception)

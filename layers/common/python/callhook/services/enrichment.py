@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from callhook.errors import ActionError, ActionNotFoundError
 from callhook.models.action import Action
-from callhook.models.channel import Channel
+from callhook.models.channel import Channel, describe_validation_error
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus
 from callhook.models.workflow import StepError, WorkflowState
 from callhook.observability import logger, tracer
@@ -32,8 +32,6 @@ def load_action(actions_table: str, action_id: str) -> Action:
     try:
         return Action.model_validate(item)
     except ValidationError as exc:
-        from callhook.models.channel import describe_validation_error
-
         raise ActionNotFoundError(f"action {action_id!r} is invalid: {describe_validation_error(exc)}",
                                   action_id=action_id) from exc
 
