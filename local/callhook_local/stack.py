@@ -32,7 +32,8 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 SKIPPED_TYPES = {"AWS::Serverless::LayerVersion": "the layer's code is on sys.path",
                  "AWS::Serverless::HttpApi": "served by callhook_local.api",
-                 "AWS::Lambda::Permission": "invocation permissions are not enforced locally"}
+                 "AWS::Lambda::Permission": "invocation permissions are not enforced locally",
+                 "AWS::S3::BucketPolicy": "moto does not enforce bucket policies (TLS-only is a deployed guarantee)"}
 
 
 def quiet_moto_noise() -> None:
