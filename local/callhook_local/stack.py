@@ -33,7 +33,10 @@ REGION = "us-east-1"
 SKIPPED_TYPES = {"AWS::Serverless::LayerVersion": "the layer's code is on sys.path",
                  "AWS::Serverless::HttpApi": "served by callhook_local.api",
                  "AWS::Lambda::Permission": "invocation permissions are not enforced locally",
-                 "AWS::S3::BucketPolicy": "moto does not enforce bucket policies (TLS-only is a deployed guarantee)"}
+                 "AWS::S3::BucketPolicy": "moto does not enforce bucket policies (TLS-only is a deployed guarantee)",
+                 "AWS::SQS::QueuePolicy": "EventBridge's delivery to the queue is not emulated locally",
+                 "AWS::Logs::LogGroup": "the functions log to this process's output",
+                 "AWS::CloudWatch::Dashboard": "no CloudWatch locally"}
 
 
 def quiet_moto_noise() -> None:
@@ -149,6 +152,10 @@ class LocalStack:
             if kind == "AWS::S3::Bucket":
                 name = name.lower()
                 attrs[f"{logical}.Arn"] = f"arn:aws:s3:::{name}"
+            elif kind == "AWS::SQS::Queue":  # !Ref is the queue URL, as on AWS
+                attrs |= {f"{logical}.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}", f"{logical}.QueueName": name}
+                refs[logical] = f"{self.endpoint}/{ACCOUNT}/{name}"
+                continue
             elif kind == "AWS::DynamoDB::Table":
                 attrs[f"{logical}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
             elif kind == "AWS::Serverless::Function":
@@ -165,6 +172,9 @@ class LocalStack:
             self._create_table(refs[logical], res["Properties"])
         for logical in resources_of_type(template, "AWS::S3::Bucket"):
             self.client("s3").create_bucket(Bucket=refs[logical])
+        for logical in resources_of_type(template, "AWS::SQS::Queue"):
+            created = self.client("sqs").create_queue(QueueName=attrs[f"{logical}.QueueName"])["QueueUrl"]
+            assert created == refs[logical], (created, refs[logical])
         self._create_functions(template, resolver)
         for logical, res in resources_of_type(template, "AWS::Events::Rule").items():
             self._create_rule(refs[logical], res["Properties"], resolver)
@@ -238,6 +248,9 @@ class LocalStack:
             invoker.REGISTRY.functions[name] = invoker.FunctionCode(
                 module=module, attribute=attribute, timeout_s=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
                 memory_mb=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))))
+            if "DeadLetterQueue" in props:  # a failed asynchronous invoke lands there (invoker.py)
+                arn = str(resolver.resolve(props["DeadLetterQueue"]["TargetArn"]))
+                invoker.REGISTRY.dead_letters[name] = f"{self.endpoint}/{ACCOUNT}/{arn.rsplit(':', 1)[-1]}"
             lam.create_function(FunctionName=name, Runtime=props.get("Runtime", globals_fn.get("Runtime")),
                                 Role=role["Arn"], Handler=props["Handler"], Code={"ZipFile": _placeholder_zip()},
                                 Environment={"Variables": env})
