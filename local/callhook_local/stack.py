@@ -27,6 +27,7 @@ from callhook_local import invoker, moto_speedups
 from callhook_local.api import Route, WebhookApi
 from callhook_local.template import ROOT, Resolver, load_template, resources_of_type, substitute_definition
 from callhook_local.transcribe import TranscribeEngine
+from callhook_local.ttl import TtlSweeper
 
 log = logging.getLogger("callhook.local")
 
@@ -64,6 +65,7 @@ class LocalStack:
     server: ThreadedMotoServer | None = None
     api: WebhookApi | None = None
     transcribe: TranscribeEngine | None = None  # completes Transcribe jobs with pocketsphinx (transcribe.py)
+    ttl: TtlSweeper | None = None  # expires items as DynamoDB TTL does (ttl.py); tests move its clock
 
     @property
     def endpoint(self) -> str:
@@ -89,6 +91,7 @@ class LocalStack:
         self.server.start()
         self.create_resources()
         self.transcribe = TranscribeEngine(self).start()
+        self.ttl = TtlSweeper(self.client("dynamodb"), self._ttl_tables()).start()
         os.environ.update(self.env)
         _reset_callhook_caches()
         self.api = WebhookApi(self.routes, self.client("lambda"), self.host, self.api_port)
@@ -114,6 +117,8 @@ class LocalStack:
             self.api.stop()
         if self.transcribe:
             self.transcribe.stop()
+        if self.ttl:
+            self.ttl.stop()
         if self.server:
             self.server.stop()
 
@@ -136,6 +141,12 @@ class LocalStack:
     # ------------------------------------------------------------------ resources
     def physical(self, logical_id: str) -> str:
         return f"{self.name}-{logical_id}"
+
+    def _ttl_tables(self) -> dict[str, str]:
+        """Table name -> TTL attribute, for the tables whose TimeToLiveSpecification is enabled."""
+        tables = resources_of_type(load_template(self.template_path), "AWS::DynamoDB::Table")
+        return {self.physical(logical): spec["AttributeName"] for logical, res in tables.items()
+                if (spec := res["Properties"].get("TimeToLiveSpecification", {})).get("Enabled")}
 
     def create_resources(self) -> None:
         template = load_template(self.template_path)

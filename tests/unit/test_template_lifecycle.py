@@ -6,6 +6,7 @@ cfn-lint's I3011 names the first two; the rest are what a recording bucket of pe
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -96,3 +97,27 @@ def test_recording_copy_may_abort_its_own_multipart_uploads() -> None:
     recordings = {"Fn::Sub": "${RecordingsBucket.Arn}/recordings/*"}
     assert recordings in written
     assert recordings in aborting
+
+
+@pytest.mark.parametrize("logical", ["DialogsTable", "EventsTable"])
+def test_dialogs_and_raw_events_expire_by_ttl_on_the_attribute_the_code_writes(logical: str) -> None:
+    from callhook.services.retention import TTL_ATTRIBUTE
+
+    assert TABLES[logical]["Properties"]["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE,
+                                                                        "Enabled": True}
+
+
+def test_an_expired_dialog_reaches_the_function_that_deletes_its_objects() -> None:
+    # The dialogs table's stream (old image: the keys and job to delete) feeds ExpireFunction, filtered on AWS to
+    # the removals DynamoDB's TTL makes
+    assert TABLES["DialogsTable"]["Properties"]["StreamSpecification"]["StreamViewType"] in ("OLD_IMAGE",
+                                                                                            "NEW_AND_OLD_IMAGES")
+    (mapping,) = [m["Properties"] for m in of_type(TEMPLATE, "AWS::Lambda::EventSourceMapping").values()
+                  if m["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["DialogsTable", "StreamArn"]}]
+    assert mapping["FunctionName"] == {"Ref": "ExpireFunction"}
+    (pattern,) = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
+    assert pattern == {"eventName": ["REMOVE"], "userIdentity": {"type": ["Service"],
+                                                                 "principalId": ["dynamodb.amazonaws.com"]}}
+    statements = _statements(TEMPLATE["Resources"]["ExpireFunctionRole"])
+    allowed = {a for s in statements for a in _as_list(s["Action"])}
+    assert {"s3:DeleteObject", "transcribe:DeleteTranscriptionJob"} <= allowed

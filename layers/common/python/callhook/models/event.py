@@ -45,3 +45,4 @@ class RawEvent(BaseModel):
     dialog_id: str | None = None
     update_fields: dict[str, Any] = Field(default_factory=dict)
     request: StoredRequest
+    expires_at: int | None = None  # epoch seconds: DynamoDB's TTL removes it then (the channel's retention_days)

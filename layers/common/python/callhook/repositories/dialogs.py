@@ -50,6 +50,8 @@ class DialogRepository:
         """
         item = dialog.model_dump(mode="json", exclude_none=False)
         item["telephony"] = _compact(item["telephony"])
+        if item.get("expires_at") is None:  # TTL reads a number; kept forever means no attribute
+            item.pop("expires_at", None)
         item["workflow_pending"] = pending_shard(dialog.dialog_id)  # sparse index key: removed when the workflow runs
         if dialog.recording is not None:  # asked for by ingest right after this write; KeepRecording clears it
             item["recording_pending"] = item["workflow_pending"]

@@ -30,6 +30,7 @@ from callhook.repositories.events import EventRepository
 from callhook.services.auth import TOKEN_HEADER, TOKEN_QUERY, authenticate
 from callhook.services.handshakes import handshake_answer
 from callhook.services.recordings import request_keep_recording
+from callhook.services.retention import expires_at, retention_days
 from callhook.services.workflow import execution_arn_for, start_workflow
 from callhook.settings import IngestSettings
 
@@ -58,7 +59,7 @@ def ingest_webhook(request: WebhookRequest, settings: IngestSettings) -> Webhook
         answer = accept_authenticated(channel, request, settings)
     except WebhookRejectedError as exc:
         if exc.store_raw_event:
-            EventRepository(settings.events_table).put(rejected_event(request, exc))
+            EventRepository(settings.events_table).put(rejected_event(request, exc, expiry(channel, settings)))
         raise
     return answer.model_copy(update={"overrides": channel.advanced_config.answer or {}})
 
@@ -106,11 +107,12 @@ def new_dialog(channel: Channel, telephony: Telephony, warnings: list[dict[str, 
                settings: IngestSettings) -> Dialog:
     dialog_id = make_dialog_id(channel.channel_id, telephony.call_id)
     action = channel.webhook_enrich_action
+    created_at, days = utc_now(), retention_days(channel.retention_days, settings.default_retention_days)
     return Dialog(
-        dialog_id=dialog_id, channel_id=channel.channel_id, call_id=telephony.call_id, created_at=utc_now(),
-        telephony=telephony, mapping_warnings=warnings,
+        dialog_id=dialog_id, channel_id=channel.channel_id, call_id=telephony.call_id, created_at=created_at,
+        telephony=telephony, mapping_warnings=warnings, expires_at=expires_at(created_at, days),
         policy=Policy(enrich_action=action, enrich_error_action=channel.enrich_error_action,
-                      auto_transcription=channel.auto_transcription),
+                      auto_transcription=channel.auto_transcription, retention_days=days),
         enrichment=Enrichment(status=EnrichmentStatus.PENDING if action else EnrichmentStatus.DISABLED,
                               action_id=action),
         execution_arn=execution_arn_for(settings.state_machine_arn, dialog_id),
@@ -150,7 +152,8 @@ def apply_update(channel: Channel, request: WebhookRequest, telephony: Telephony
     events = EventRepository(settings.events_table)
     event = RawEvent(event_id=new_event_id(), channel_id=channel.channel_id, received_at=utc_now(),
                      kind=RawEventKind.PENDING_UPDATE, dialog_id=dialog_id, update_fields=fields,
-                     reason="call_not_stored_yet", request=stored_request(request))
+                     reason="call_not_stored_yet", request=stored_request(request),
+                     expires_at=expiry(channel, settings))
     events.put(event)
     if dialogs.fill_telephony(dialog_id, fields) is not None:
         events.mark(event.event_id, RawEventKind.APPLIED_UPDATE, applied_at=utc_now())
@@ -177,7 +180,12 @@ def stored_request(request: WebhookRequest) -> StoredRequest:
                          body_b64=base64.b64encode(request.body).decode())
 
 
-def rejected_event(request: WebhookRequest, exc: WebhookRejectedError) -> RawEvent:
+def rejected_event(request: WebhookRequest, exc: WebhookRejectedError, expires: int | None = None) -> RawEvent:
     return RawEvent(event_id=new_event_id(), channel_id=request.channel_id, received_at=utc_now(),
                     kind=RawEventKind.REJECTED, reason=exc.reason, message=exc.message,
-                    status_code=exc.status_code, request=stored_request(request))
+                    status_code=exc.status_code, request=stored_request(request), expires_at=expires)
+
+
+def expiry(channel: Channel, settings: IngestSettings) -> int | None:
+    """When a raw event received now expires (the channel's retention_days, else the stack's default)."""
+    return expires_at(utc_now(), retention_days(channel.retention_days, settings.default_retention_days))
