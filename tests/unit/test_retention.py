@@ -26,3 +26,4 @@ def test_what_of_a_removed_dialog_lives_outside_the_table() -> None:
     assert found.object_keys == ["recordings/ch/d-1.wav", "transcripts/ch/d-1.json"]
     assert found.transcription_job == "stack-d-1"
     assert outside_the_table({"dialog_id": "d-2", "recording": None}).object_keys == []
+
