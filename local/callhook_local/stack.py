@@ -2,7 +2,9 @@
 
 Everything is created from template.yaml and the ASL file (no second list): tables with their keys and indexes,
 the bucket, one Lambda function per `AWS::Serverless::Function` (its Handler runs in-process, see invoker.py),
-the state machine with SAM's DefinitionSubstitutions applied, and the webhook API routes (api.py).
+the state machine with SAM's DefinitionSubstitutions applied, and the webhook API routes (api.py). A table's
+`StreamSpecification` gives it a stream, and a function's `Type: DynamoDB` event an event source mapping on it: moto
+then calls the function synchronously inside each write to the table (see _connect_stream).
 """
 
 from __future__ import annotations
@@ -161,7 +163,9 @@ class LocalStack:
         resolver = Resolver(refs, attrs)
 
         for logical, res in resources_of_type(template, "AWS::DynamoDB::Table").items():
-            self._create_table(refs[logical], res["Properties"])
+            stream_arn = self._create_table(refs[logical], res["Properties"])
+            if stream_arn:  # known only once the table exists: moto names the stream by its creation time
+                attrs[f"{logical}.StreamArn"] = stream_arn
         for logical in resources_of_type(template, "AWS::S3::Bucket"):
             self.client("s3").create_bucket(Bucket=refs[logical])
         self._create_functions(template, resolver)
@@ -211,10 +215,29 @@ class LocalStack:
         if targets:
             events.put_targets(Rule=name, Targets=targets)
 
-    def _create_table(self, name: str, props: dict[str, Any]) -> None:
+    def _create_table(self, name: str, props: dict[str, Any]) -> str | None:
+        """Create the table; returns its stream's ARN when the template gives it a `StreamSpecification`."""
         spec = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes")
                 if k in props}
-        self.client("dynamodb").create_table(TableName=name, **spec)
+        if "StreamSpecification" in props:  # CloudFormation's form has no StreamEnabled; the API's needs it
+            spec["StreamSpecification"] = {"StreamEnabled": True,
+                                           "StreamViewType": props["StreamSpecification"]["StreamViewType"]}
+        table = self.client("dynamodb").create_table(TableName=name, **spec)["TableDescription"]
+        return table.get("LatestStreamArn")
+
+    def _connect_stream(self, function_name: str, props: dict[str, Any], resolver: Resolver) -> None:
+        """A `Type: DynamoDB` event: an event source mapping from the table's stream to the function.
+
+        moto then invokes the function synchronously inside every PutItem/UpdateItem/DeleteItem of the table, with
+        the records still pending in the shard (the write answers only after the function returns). A function that
+        writes back to its own table is re-entered from inside its own write, so it must write only when something
+        changes, as on AWS. Not applied by moto: FilterCriteria, BatchSize, retries and bisecting (a failing
+        function does not block the shard; its records are dropped), and TTL deletions (nothing expires).
+        """
+        stream_arn = str(resolver.resolve(props["Stream"]))
+        self.client("lambda").create_event_source_mapping(
+            EventSourceArn=stream_arn, FunctionName=function_name,
+            StartingPosition=props.get("StartingPosition", "LATEST"), BatchSize=int(props.get("BatchSize", 100)))
 
     def _create_functions(self, template: dict[str, Any], resolver: Resolver) -> None:
         globals_fn = template.get("Globals", {}).get("Function", {})
@@ -246,6 +269,8 @@ class LocalStack:
                                              path=event["Properties"]["Path"], function_name=name))
                 elif event["Type"] == "Schedule":  # EventBridge schedules become timers (see _run_schedules)
                     self.schedules.append((name, rate_seconds(event["Properties"]["Schedule"])))
+                elif event["Type"] == "DynamoDB":
+                    self._connect_stream(name, event["Properties"], resolver)
 
     def _create_state_machine(self, name: str, props: dict[str, Any], resolver: Resolver) -> None:
         definition = (self.template_path.parent / props["DefinitionUri"]).read_text()
