@@ -141,9 +141,10 @@ def test_ringcentral_validation_token_is_echoed_as_a_header() -> None:
      "https://abc.execute-api.eu-west-1.amazonaws.com/prod/webhooks/ch?x=1"),
     ({"host": "hooks.example.com", "x-forwarded-proto": "https"}, "hooks.example.com", "prod", "/prod/webhooks/ch",
      "https://hooks.example.com/webhooks/ch?x=1"),
+    # X-Forwarded-Host is the client's word: a signature made for another host must not pass here (issue 10)
     ({"host": "abc.execute-api.eu-west-1.amazonaws.com", "x-forwarded-host": "calls.example.com, proxy.internal",
       "x-forwarded-proto": "https, http"}, "abc.execute-api.eu-west-1.amazonaws.com", "$default", "/webhooks/ch",
-     "https://calls.example.com/webhooks/ch?x=1"),
+     "https://abc.execute-api.eu-west-1.amazonaws.com/webhooks/ch?x=1"),
     ({"host": "127.0.0.1", "x-forwarded-proto": "http", "x-forwarded-port": "3000"}, None, "$default",
      "/webhooks/ch", "http://127.0.0.1:3000/webhooks/ch?x=1"),
 ])
