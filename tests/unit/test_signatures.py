@@ -563,3 +563,32 @@ def test_vonage_max_age_is_an_option() -> None:
         verify_signature(_channel("vonage", VONAGE_SECRET), request, now=now)
     with pytest.raises(ChannelMisconfiguredError, match="max_age_seconds must be a number"):
         verify_signature(_channel("vonage", VONAGE_SECRET, max_age_seconds="soon"), request, now=now)
+
+
+def test_plivo_signature_replayed_with_a_json_body_is_refused() -> None:
+    # Given a genuine signed GET (Plivo signs the URL and the nonce; a body would be signed only as form fields)
+    url = "https://example.com/webhooks/ch-1?CallUUID=abc&Event=Hangup"
+    signature = plivo_v3_signature("tok", url, "n1", "GET", [])
+    headers = {"X-Plivo-Signature-V3": signature, "X-Plivo-Signature-V3-Nonce": "n1"}
+    assert verify_signature(_channel("plivo", "tok"), _request(url, headers=headers, method="GET",
+                                                               content_type=None)) is None
+    # When the same URL and signature carry a JSON POST body
+    forged = _request(url, b'{"CallUUID": "forged"}', headers, content_type="application/json")
+    # Then
+    with pytest.raises(UnauthorizedError, match="Plivo signs form fields only"):
+        verify_signature(_channel("plivo", "tok"), forged)
+
+
+def test_zadarma_signed_fields_in_the_query_do_not_vouch_for_a_json_body() -> None:
+    # Given the signed fields of a captured NOTIFY_END put in the query, and a JSON body of the attacker's choosing
+    fields = {"event": "NOTIFY_END", "caller_id": "100", "called_did": "200", "call_start": "2026-10-05 09:15:07"}
+    signature = zadarma_signature("s3cr3t", fields) or ""
+    forged = _request(f"https://x.example/w?{urlencode(fields)}", b'{"pbx_call_id": "forged", "event": "NOTIFY_END"}',
+                      {"Signature": signature}, content_type="application/json")
+    # Then
+    with pytest.raises(UnauthorizedError, match="Zadarma signs form fields only"):
+        verify_signature(_channel("zadarma", "s3cr3t"), forged)
+    # While the same fields in a GET query (where a GET's data is) pass
+    get = _request(f"https://x.example/w?{urlencode(fields)}", headers={"Signature": signature}, method="GET",
+                   content_type=None)
+    assert verify_signature(_channel("zadarma", "s3cr3t"), get) is None

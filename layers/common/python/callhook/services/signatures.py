@@ -269,6 +269,9 @@ def plivo_v3_signature(auth_token: str, url: str, nonce: str, method: str, param
 
 
 def _plivo(check: _Check) -> bytes | None:
+    """X-Plivo-Signature-V3 over the URL (query included), the form parameters of a POST and the nonce. Plivo has
+    no body hash: a body that is not a form is covered by nothing and refused."""
+    _form_or_nothing(check, "Plivo")
     presented = check.header("x-plivo-signature-v3")
     nonce = check.header("x-plivo-signature-v3-nonce")
     expected = plivo_v3_signature(check.secret, check.url, nonce, check.request.method, check.form_pairs())
@@ -328,8 +331,16 @@ def zadarma_signature(secret: str, fields: dict[str, str]) -> str | None:
 
 
 def _zadarma(check: _Check) -> bytes | None:
+    """Signature over a few fields of the event (ZADARMA_SIGNED_FIELDS), read from where the data is: the query of
+    a GET, the form body of a POST. Zadarma leaves the event's other fields (duration, disposition, status_code,
+    is_recorded, ...) unsigned: docs/PROVIDERS.md says which."""
     presented = check.header("signature")
-    fields = dict(check.form_pairs() or parse_qsl(check.request.raw_query, keep_blank_values=True))
+    if check.request.method.upper() == "GET":
+        pairs = parse_qsl(check.request.raw_query, keep_blank_values=True)
+    else:
+        _form_or_nothing(check, "Zadarma")
+        pairs = check.form_pairs()
+    fields = dict(pairs)
     expected = zadarma_signature(check.secret, fields)
     if expected is None:
         raise UnauthorizedError(f"no Zadarma signature rule for event {str(fields.get('event'))[:40]!r}")
@@ -399,6 +410,13 @@ def _equal(given: str, expected: str) -> bool:
 
 def _is_form(request: WebhookRequest) -> bool:
     return (request.content_type or "").split(";")[0].strip().lower() == _FORM
+
+
+def _form_or_nothing(check: _Check, provider: str) -> None:
+    """Schemes that sign form fields cover nothing of another kind of body: refuse it rather than map it."""
+    if check.request.body and not _is_form(check.request):
+        raise UnauthorizedError(f"{provider} signs form fields only: this body is not form-encoded, so the "
+                                "signature does not cover it, and it is refused")
 
 
 def _b64(value: str, what: str) -> bytes:
