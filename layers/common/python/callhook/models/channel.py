@@ -7,7 +7,7 @@ import binascii
 import ipaddress
 import re
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jmespath
@@ -146,10 +146,29 @@ class RecordingAuth(BaseModel):
     value: str | None = None
     hosts: list[str] = Field(default_factory=list, max_length=20)
 
+    _DNS_NAME: ClassVar[re.Pattern[str]] = re.compile(
+        r"^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
+
     @field_validator("hosts")
     @classmethod
     def _hostnames_only(cls, hosts: list[str]) -> list[str]:
-        return [_recording_host(host) for host in hosts]
+        return [cls.hostname(host) for host in hosts]
+
+    @classmethod
+    def hostname(cls, text: str) -> str:
+        """One `hosts` entry, normalised (lower case, no trailing dot), or ValueError saying why it is not one."""
+        host = text.strip().lower().rstrip(".")
+        if "*" in host:
+            raise ValueError(f"{text!r}: wildcards are not accepted; list each host the credentials may be sent "
+                             "to (a wildcard over a shared domain would send them to anyone hosting under it)")
+        try:
+            return str(ipaddress.ip_address(host.strip("[]")))
+        except ValueError:
+            pass
+        if not cls._DNS_NAME.fullmatch(host):
+            raise ValueError(f"{text!r} is not a hostname: give the name only, without scheme, port or path "
+                             "(e.g. 'api.twilio.com')")
+        return host
 
     def sends_to(self, host: str | None) -> bool:
         """Whether the credentials may go to `host` (a URL's hostname)."""
@@ -167,26 +186,6 @@ class RecordingAuth(BaseModel):
                 raise ValueError(f"recording_auth.{name} must be a secret reference "
                                  f"('ssm:/callhook/NAME' or 'secretsmanager:NAME'), not the secret itself")
         return self
-
-
-_DNS_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-_DNS_NAME = re.compile(rf"^(?=.{{1,253}}$){_DNS_LABEL}(?:\.{_DNS_LABEL})*$")
-
-
-def _recording_host(text: str) -> str:
-    """One `recording_auth.hosts` entry, normalised (lower case, no trailing dot), or ValueError saying why not."""
-    host = text.strip().lower().rstrip(".")
-    if "*" in host:
-        raise ValueError(f"{text!r}: wildcards are not accepted; list each host the credentials may be sent to "
-                         "(a wildcard over a shared domain would send them to anyone hosting under it)")
-    try:
-        return str(ipaddress.ip_address(host.strip("[]")))
-    except ValueError:
-        pass
-    if not _DNS_NAME.fullmatch(host):
-        raise ValueError(f"{text!r} is not a hostname: give the name only, without scheme, port or path "
-                         "(e.g. 'api.twilio.com')")
-    return host
 
 
 class AdvancedConfig(BaseModel):

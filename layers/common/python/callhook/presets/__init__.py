@@ -68,7 +68,7 @@ class Preset(BaseModel):
     @field_validator("recording_hosts")
     @classmethod
     def _valid_hosts(cls, hosts: list[str]) -> list[str]:
-        return RecordingAuth(type="bearer", token="ssm:/preset-check", hosts=hosts).hosts  # same rules as a channel's
+        return [RecordingAuth.hostname(host) for host in hosts]  # the same rules as a channel's
 
     @field_validator("advanced_config")
     @classmethod

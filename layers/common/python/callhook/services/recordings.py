@@ -38,7 +38,7 @@ from callhook.models.channel import RECORDING_SECRET_PREFIXES, Channel, Recordin
 from callhook.models.dialog import Dialog, Reason, Recording, RecordingStatus
 from callhook.models.transcription import KeepRecordingRequest
 from callhook.observability import logger, metrics, tracer
-from callhook.outbound import OutboundResponse, safe_request
+from callhook.outbound import OutboundResponse, classify_address, safe_request
 from callhook.presets import effective_channel
 from callhook.repositories.config import get_channel
 from callhook.repositories.dialogs import DialogRepository, utc_now
@@ -167,10 +167,6 @@ class RecordingAccess:
     headers: dict[str, str] = field(default_factory=dict)
     warning: Reason | None = None  # the credentials were withheld: the dialog and the log say so
 
-    @property
-    def withheld(self) -> bool:
-        return self.warning is not None
-
 
 def recording_access(url: str, channel: Channel | None) -> RecordingAccess:
     """The channel's recording_auth for `url` when the URL's host is in `recording_auth.hosts`, else nothing.
@@ -181,17 +177,30 @@ def recording_access(url: str, channel: Channel | None) -> RecordingAccess:
     auth_config = channel.recording_auth if channel else None
     if auth_config is None:
         return RecordingAccess()
-    host = urlsplit(url).hostname
+    parts = urlsplit(url)
+    host = parts.hostname
+    why = None
     if not auth_config.sends_to(host):
-        warning = Reason(code="recording_credentials_withheld",
-                         message=f"the channel's recording_auth was not sent: {host or '(no host)'} is not in "
-                                 f"recording_auth.hosts {auth_config.hosts}; the recording was fetched without "
-                                 "credentials", host=host, hosts=auth_config.hosts)
-        logger.warning("recording credentials withheld", host=host, allowed_hosts=auth_config.hosts)
-        metrics.add_metric(name="RecordingCredentialsWithheld", unit=MetricUnit.Count, value=1)
-        return RecordingAccess(warning=warning)
-    auth, headers = recording_credentials(auth_config)
-    return RecordingAccess(auth=auth, headers=headers)
+        why = f"{host or '(no host)'} is not in recording_auth.hosts {auth_config.hosts}"
+    elif parts.scheme.lower() != "https" and not _local_address(host):
+        why = f"the URL is {parts.scheme}://, and credentials are sent over https only"
+    if why is None:
+        auth, headers = recording_credentials(auth_config)
+        return RecordingAccess(auth=auth, headers=headers)
+    warning = Reason(code="recording_credentials_withheld", message=f"the channel's recording_auth was not sent: "
+                     f"{why}; the recording was fetched without credentials", host=host, hosts=auth_config.hosts)
+    logger.warning("recording credentials withheld", host=host, reason=why)
+    metrics.add_metric(name="RecordingCredentialsWithheld", unit=MetricUnit.Count, value=1)
+    return RecordingAccess(warning=warning)
+
+
+def _local_address(host: str | None) -> bool:
+    """A literal loopback or private address (the local stack's fake systems), where plain http stays on the box
+    or the network the admin allowed with allow_private_network."""
+    try:
+        return host is not None and classify_address(host) is not None
+    except ValueError:
+        return False
 
 
 def _copy(dialog: Dialog, channel: Channel | None, access: RecordingAccess,
@@ -269,11 +278,9 @@ def _download(url: str, sink: BinaryIO, *, allow_private: bool, access: Recordin
     if status in (403, 404, 410):
         raise RecordingNotKeptError("recording_expired", f"{host} answered {status} for the recording: the link "
                                     "expired, or the recording was deleted", host=host, http_status=status)
-    if status == 401 and access.withheld:
-        raise RecordingNotKeptError("recording_unauthorized", f"{host} answered 401: the channel's recording_auth "
-                                    f"was not sent, since {host} is not in recording_auth.hosts; add it there if "
-                                    "this host really serves the provider's recordings", host=host,
-                                    http_status=status)
+    if status == 401 and access.warning is not None:
+        raise RecordingNotKeptError("recording_unauthorized", f"{host} answered 401, and {access.warning.message}",
+                                    host=host, http_status=status)
     if status == 401:
         raise RecordingNotKeptError("recording_unauthorized", f"{host} answered 401: the channel's recording_auth "
                                     "is missing or wrong", host=host, http_status=status)
