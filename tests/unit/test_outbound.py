@@ -599,3 +599,19 @@ def test_a_307_to_another_origin_with_a_secret_body_is_refused(origins: tuple[Or
                      max_bytes=MAX_BYTES, json={"key": "s-1"}, secret_body=True)
     # Then nothing reached the other origin
     assert second.seen == []
+
+
+@pytest.mark.parametrize(("target", "kept"), [
+    ("http://localhost:{port}/landing", False),  # the same server under another name is another origin
+    ("HTTP://127.0.0.1:{port}/landing", True),  # scheme and host compare case-insensitively
+    ("/landing", True),  # a relative Location stays on the origin
+    ("//localhost:{port}/landing", False),  # a scheme-relative one need not
+])
+def test_the_origin_is_scheme_host_and_port_as_written(target: str, kept: bool,
+                                                       origins: tuple[Origin, Origin]) -> None:
+    first, _ = origins
+    port = first.server.server_address[1]
+    _get(first.redirect(302, target.format(port=port)), allow_private_network=True, headers=SECRET_HEADERS,
+         secret_headers=["X-Api-Key"])
+    followed = first.seen[1][1]
+    assert ("x-api-key" in followed, "authorization" in followed, "cookie" in followed) == (kept, kept, kept)
