@@ -34,13 +34,12 @@ from callhook.repositories.config import ConfigTable, get_channel
 from callhook.repositories.dialogs import DialogExistsError, DialogRepository, utc_now
 from callhook.repositories.events import EventRepository
 from callhook.repositories.spool import SpoolStore
-from callhook.services.auth import TOKEN_HEADER, TOKEN_QUERY, authenticate
+from callhook.services.auth import CREDENTIAL_HEADERS, TOKEN_QUERY, authenticate
 from callhook.services.handshakes import handshake_answer
 from callhook.services.recordings import request_keep_recording
 from callhook.services.workflow import execution_arn_for, start_workflow
 from callhook.settings import IngestSettings
 
-CREDENTIAL_HEADERS = frozenset({TOKEN_HEADER, "authorization", "cookie"})
 # DynamoDB items are capped at 400 KB: a value no telephony field needs this long would make the dialog (or its
 # update) unstorable on every retry. call_id keys the dialog, so an oversized one refuses the call (413); another
 # field is left null and named in mapping_warnings, like any value that cannot be coerced.
@@ -357,7 +356,8 @@ def new_event_id() -> str:
 
 
 def stored_request(request: WebhookRequest) -> StoredRequest:
-    """What we keep of a request: everything but credentials (they never reach an item or a log)."""
+    """What we keep of a request: everything but credentials (they never reach an item or a log). `authenticate`
+    has already stripped them; this drops our own again, for requests kept by any other path."""
     query = urlencode([(k, v) for k, v in parse_qsl(request.raw_query, keep_blank_values=True) if k != TOKEN_QUERY])
     url = request.url.split("?", 1)[0] + (f"?{query}" if query else "")
     headers = {k: v for k, v in request.headers.items() if k not in CREDENTIAL_HEADERS}
