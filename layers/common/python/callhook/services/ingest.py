@@ -241,7 +241,7 @@ def store_and_start(dialog: Dialog, settings: IngestSettings) -> WebhookAnswer:
     except DialogExistsError as exc:
         dialog, status = exc.existing, "duplicate"
     except (DependencyUnavailableError, ClientError, BotoCoreError) as exc:
-        raise DialogStoreUnavailableError(f"store dialog: {exc}", dialog_id=dialog.dialog_id) from exc
+        raise DialogStoreUnavailableError(str(exc), dialog_id=dialog.dialog_id) from exc
     if status == "accepted" and dialog.telephony.recording_url:
         # Asynchronous: links expire in minutes, enrichment may be slow. put_new marked it for reconciliation.
         request_keep_recording(dialog.dialog_id, marked=True)
@@ -284,7 +284,7 @@ def apply_update(channel: Channel, request: WebhookRequest, telephony: Telephony
             events.mark(event.event_id, RawEventKind.APPLIED_UPDATE, applied_at=utc_now())
             return _update_applied(dialog_id, fields)
     except (DependencyUnavailableError, ClientError, BotoCoreError) as exc:
-        raise DialogStoreUnavailableError(f"store update: {exc}", dialog_id=dialog_id) from exc
+        raise DialogStoreUnavailableError(str(exc), dialog_id=dialog_id) from exc
     return WebhookAnswer(status="accepted", dialog_id=dialog_id, reason="update kept until the call arrives")
 
 
