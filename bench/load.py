@@ -1,19 +1,26 @@
 """Load (issue 7): N webhooks at concurrency C against the local stack, 10 % of them re-deliveries of earlier
 ones, mixed JSON / form / GET. Checks: every authenticated webhook yields exactly one dialog, every dialog exactly
 one execution, every execution terminal. Reports throughput, answer-time percentiles and the counts.
+
+With `failing_share` (bench/load_faults.py, issue 11), the dialog store refuses every write of that share of the
+calls while they are sent (each of their PutItems fails, beyond the SDK's retries): those calls are answered 202
+and spooled; the reconciler then runs, and the same counts must hold: 0 lost, 0 duplicated.
 Run: `make bench` or `.venv/bin/python -m bench.load [N] [C]`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sys
 import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from unittest import mock
 
 import requests
 
@@ -22,7 +29,7 @@ from bench.common import QUIET, free_port, machine, quiet_functions, summary_ms,
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
-def main(n: int = 5000, concurrency: int = 50) -> int:
+def main(n: int = 5000, concurrency: int = 50, failing_share: float = 0.0) -> int:
     quiet_functions()
     from callhook.models.dialog import make_dialog_id
     from callhook.repositories.dialogs import DialogRepository
@@ -31,6 +38,7 @@ def main(n: int = 5000, concurrency: int = 50) -> int:
 
     stack = LocalStack(aws_port=free_port(), api_port=free_port(), name="callhook-load",
                        parameters=QUIET).start()
+    result_name = "load_faults" if failing_share else "load"
     try:
         token = uuid.uuid4().hex
         channel_id = "load"
@@ -65,10 +73,15 @@ def main(n: int = 5000, concurrency: int = 50) -> int:
                     break
             return time.perf_counter() - t0, r.status_code, r.json().get("status", "?")
 
+        failing = {make_dialog_id(channel_id, c) for c in sent if rng.random() < failing_share}
         t0 = time.perf_counter()
-        with ThreadPoolExecutor(concurrency) as pool:
+        with _dialog_store_fails_for(stack.env["DIALOGS_TABLE"], failing), ThreadPoolExecutor(concurrency) as pool:
             results = list(pool.map(deliver, plan))
         wall = time.perf_counter() - t0
+        spooled = sum(1 for _, c, _ in results if c == 202)
+        if failing:  # the store is back: the scheduled reconciler's pass, now
+            lam = stack.client("lambda")
+            lam.invoke(FunctionName=stack.physical("ReconcileFunction"), Payload=b'{"older_than_s": 60}')
         answers = Counter(s for _, _, s in results)
         codes = Counter(c for _, c, _ in results)
         # Wait for every execution to finish, then count.
@@ -101,11 +114,14 @@ def main(n: int = 5000, concurrency: int = 50) -> int:
         s = summary_ms([d for d, _, _ in results])
     finally:
         stack.stop()
-    write_result("load", f"""## Load (bench/load.py)
+    fault_note = (f"\n{len(failing)} of the {len(set(sent))} calls ({failing_share:.0%}) met a dialog store refusing "
+                  f"their writes: {spooled} answers were 202 spooled; the reconciler ran once afterwards.\n"
+                  if failing else "")
+    write_result(result_name, f"""## Load{" with a failing dialog store" if failing else ""} (bench/load.py)
 Machine: {machine()}. {n} webhooks at concurrency {concurrency} through the local webhook API, {n - len(sent)}
 of them ({(n - len(sent)) / n:.0%}) re-deliveries of earlier calls, JSON / form / GET in turn. A 5xx answer is
 retried by the client, as providers do.
-
+{fault_note}
 | measure | value |
 |---|---|
 | throughput (answers) | {n / wall:.1f} webhooks/s ({wall:.0f} s) |
@@ -123,6 +139,27 @@ retried by the client, as providers do.
 | executions not SUCCEEDED, by the error of the state that failed | {dict(failures) or "none"} |
 """)
     return 0 if not lost and not duplicated_dialogs and not duplicated_executions and not not_terminal else 1
+
+
+@contextlib.contextmanager
+def _dialog_store_fails_for(table_name: str, dialog_ids: set[str]) -> Iterator[None]:
+    """Every PutItem of these dialogs into the dialogs table is throttled (the SDK's retries included)."""
+    if not dialog_ids:
+        yield
+        return
+    from moto.dynamodb.exceptions import DynamodbException
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.put_item
+
+    def put_item(self: Any, name: str, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if name == table_name and item_attrs.get("dialog_id", {}).get("S") in dialog_ids:
+            raise DynamodbException("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                                    "Throughput exceeds the current capacity (bench fault)")
+        return original(self, name, item_attrs, *args, **kwargs)
+
+    with mock.patch.object(DynamoDBBackend, "put_item", put_item):
+        yield
 
 
 def _failure(sfn: Any, execution_arn: str) -> str:

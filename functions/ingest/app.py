@@ -13,8 +13,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from callhook.errors import DependencyUnavailableError, WebhookRejectedError
-from callhook.models.api import HandshakeAnswer, WebhookAnswer, WebhookError, WebhookRequest
+from callhook.errors import ChannelMisconfiguredError, DependencyUnavailableError, WebhookRejectedError
+from callhook.models.api import SPOOLED_REASON, HandshakeAnswer, WebhookAnswer, WebhookError, WebhookRequest
 from callhook.models.channel import CHANNEL_ID_PATTERN
 from callhook.observability import logger, metrics, tracer
 from callhook.services.ingest import ingest_webhook
@@ -66,6 +66,10 @@ ANSWERS: dict[int, Any] = {
                          "answer`) adds its keys; a handshake is answered as the channel's preset says (text/plain).",
           "content": {content_types.APPLICATION_JSON: {"model": WebhookAnswer},
                       content_types.TEXT_PLAIN: {"schema": {"type": "string"}}}},
+    202: {"description": "Kept, not yet a dialog: `held` (the channel item is invalid; the request becomes a dialog "
+                         "once it is fixed, no resend needed) or `accepted` with reason `spooled` (the dialog store "
+                         "failed; the request is kept elsewhere and becomes its dialog shortly). `event_id` names it.",
+          "content": {content_types.APPLICATION_JSON: {"model": WebhookAnswer}}},
     400: _error_answer("Unreadable body: invalid JSON, not an object, nested too deep, or not valid in its charset"),
     401: _error_answer("Missing or wrong credentials"),
     403: _error_answer("The channel is not active (the payload is kept as a raw event)"),
@@ -74,7 +78,8 @@ ANSWERS: dict[int, Any] = {
     415: _error_answer("Content type neither JSON nor a form"),
     422: _error_answer("No call_id after mapping (the payload is kept as a raw event)"),
     500: _error_answer("A bug of ours; retry later"),
-    503: _error_answer("Storage or the workflow is unavailable, or the channel's configuration is invalid; retry"),
+    503: _error_answer("Nothing was kept: no store could take the request, or the channel's configuration is invalid "
+                       "to the point that it cannot authenticate requests; retry"),
 }
 
 
@@ -122,13 +127,15 @@ def request_url(headers: dict[str, str], domain_name: str | None, stage: str | N
                 raw_query: str) -> str:
     """The URL the provider called, rebuilt from the event: Twilio and Plivo sign it, so it must be exact.
 
-    Scheme, host and port come from X-Forwarded-Proto/-Host/-Port (a proxy in front of API Gateway, or API Gateway
-    itself for proto and port), else the Host header. On the execute-api domain a named stage is part of the URL
-    and rawPath keeps it; on a custom domain the provider's URL has no stage segment although rawPath still has
-    one, so it is removed. An API mapping key never reaches the event: such setups set the channel's public_url.
+    The host is the domain API Gateway received the request on (its `domainName`), else the Host header; never a
+    client-supplied X-Forwarded-Host, which would let a signature made for another host (another deployment sharing
+    the auth token) pass here. Scheme and port come from X-Forwarded-Proto/-Port, which API Gateway sets itself. On
+    the execute-api domain a named stage is part of the URL and rawPath keeps it; on a custom domain the provider's
+    URL has no stage segment although rawPath still has one, so it is removed. A proxy in front of API Gateway, or
+    an API mapping key (which never reaches the event): such setups set the channel's public_url.
     """
     scheme = _first(headers.get("x-forwarded-proto")) or "https"
-    host = _first(headers.get("x-forwarded-host")) or headers.get("host") or domain_name or "localhost"
+    host = domain_name or headers.get("host") or "localhost"
     port = _first(headers.get("x-forwarded-port"))
     if port and ":" not in host.rsplit("]", 1)[-1] and port != {"https": "443", "http": "80"}.get(scheme.lower()):
         host = f"{host}:{port}"
@@ -151,7 +158,9 @@ def _receive(channel_id: str) -> Response[str]:
         return Response(status_code=200, content_type=answer.content_type, body=answer.body,
                         headers={**answer.headers, "X-Content-Type-Options": "nosniff"})
     metrics.add_metric(name=f"Webhook{answer.status.title()}", unit=MetricUnit.Count, value=1)
-    return _json(200, answer.body_json())
+    if answer.reason == SPOOLED_REASON:
+        metrics.add_metric(name="WebhookSpooled", unit=MetricUnit.Count, value=1)
+    return _json(answer.status_code, answer.body_json())
 
 
 @app.post("/webhooks/<channel_id>", summary="Receive a call webhook", tags=["webhooks"], security=TOKEN,
@@ -180,12 +189,21 @@ def openapi_json() -> Response[str]:
     return _json(200, openapi_document())
 
 
+MISCONFIGURED_ANSWER = ("this channel's configuration cannot be used right now; nothing was stored. Its admin sees "
+                        "why with `callhook channel check` and in the ingest function's log")
+
+
 @app.exception_handler(WebhookRejectedError)
 def rejected(exc: WebhookRejectedError) -> Response[str]:
     metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
     metrics.add_metadata(key="reason", value=exc.reason)
+    # The caller may be anyone: a broken configuration's details (parameter names, field paths) stay in our log.
+    if isinstance(exc, ChannelMisconfiguredError):
+        logger.error("webhook refused: channel misconfigured", reason=exc.reason, detail=exc.message)
+        return _error(exc.status_code, WebhookError(status="rejected", reason=exc.reason, message=MISCONFIGURED_ANSWER))
     logger.info("webhook rejected", reason=exc.reason, detail=exc.message, status_code=exc.status_code)
-    return _error(exc.status_code, WebhookError(status="rejected", reason=exc.reason, message=exc.message))
+    message = exc.message
+    return _error(exc.status_code, WebhookError(status="rejected", reason=exc.reason, message=message))
 
 
 @app.exception_handler(DependencyUnavailableError)

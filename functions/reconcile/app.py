@@ -1,4 +1,7 @@
-"""Scheduled: starts the workflow of stored dialogs whose execution never began (see services/reconcile.py)."""
+"""Scheduled: the reconciler. Starts the workflow of stored dialogs whose execution never began, asks again for
+lost recording copies, and turns kept requests into dialogs: spooled ones (the dialog store failed) and held ones
+whose channel item is valid again (the channels table's stream does that at once; this is the safety net).
+See services/reconcile.py and services/kept.py."""
 
 from typing import Any
 
@@ -6,8 +9,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from callhook.observability import logger, metrics, tracer
+from callhook.services.kept import drain_spool, release_all_held
 from callhook.services.reconcile import reconcile_pending, reconcile_recordings
-from callhook.settings import ReconcileSettings, load_settings
+from callhook.settings import IngestSettings, ReconcileSettings, load_settings
 
 
 @logger.inject_lambda_context
@@ -15,6 +19,10 @@ from callhook.settings import ReconcileSettings, load_settings
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = load_settings(ReconcileSettings)
+    ingest_settings = load_settings(IngestSettings)
+    # Kept requests first: a spooled call becomes a dialog now, and its workflow starts in the same pass.
+    spool = drain_spool(ingest_settings)
+    held = release_all_held(ingest_settings)
     # A scheduled event carries no options; tests and ops may pass shorter grace periods.
     older_than = float(event.get("older_than_s", settings.reconcile_after_seconds))
     recordings_older_than = float(event.get("recordings_older_than_s", settings.recording_after_seconds))
@@ -23,4 +31,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="ReconcileStarted", unit=MetricUnit.Count, value=len(report.started))
     metrics.add_metric(name="ReconcileRecordingsRequested", unit=MetricUnit.Count,
                        value=len(report.recordings_requested))
-    return report.model_dump(mode="json")
+    metrics.add_metric(name="SpooledProcessed", unit=MetricUnit.Count, value=len(spool.spool_processed))
+    metrics.add_metric(name="SpoolWaiting", unit=MetricUnit.Count, value=spool.spool_waiting)
+    metrics.add_metric(name="HeldReleased", unit=MetricUnit.Count, value=len(held.released))
+    return {**report.model_dump(mode="json"), "spool": spool.model_dump(mode="json"),
+            "held": held.model_dump(mode="json")}

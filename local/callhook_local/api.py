@@ -18,11 +18,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 log = logging.getLogger("callhook.local.api")
 
+API_GATEWAY_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP APIs refuse larger requests before any integration runs
 TEXT_TYPES = ("application/json", "application/x-www-form-urlencoded", "text/", "application/xml", "+json")
 
 
@@ -51,9 +53,10 @@ def http_api_event(request: Request, route: Route, path_params: dict[str, str]) 
     for key, value in request.headers.items():
         k = key.lower()
         headers[k] = f"{headers[k]},{value}" if k in headers else value
-    # API Gateway tells the integration the scheme and port the client used (signatures are computed over them).
-    headers.setdefault("x-forwarded-proto", request.scheme)
-    headers.setdefault("x-forwarded-port", str(request.environ.get("SERVER_PORT", "")))
+    # API Gateway tells the integration the scheme and port the client used (signatures are computed over them),
+    # overwriting whatever the client sent in these headers.
+    headers["x-forwarded-proto"] = request.scheme
+    headers["x-forwarded-port"] = str(request.environ.get("SERVER_PORT", ""))
     query: dict[str, str] = {}
     for key, value in request.args.items(multi=True):
         query[key] = f"{query[key]},{value}" if key in query else value
@@ -96,7 +99,13 @@ class WebhookApi:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
-        return self.dispatch(request)(environ, start_response)
+        request.max_content_length = API_GATEWAY_MAX_PAYLOAD_BYTES  # never read more than API Gateway would take
+        try:
+            response = self.dispatch(request)
+        except RequestEntityTooLarge:
+            response = Response(json.dumps({"message": "Request Entity Too Large"}), status=413,
+                                content_type="application/json")
+        return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
         for route in self.routes:

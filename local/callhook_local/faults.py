@@ -16,6 +16,8 @@ from moto.awslambda.models import LambdaBackend
 from moto.core.exceptions import JsonRESTError
 from moto.dynamodb.exceptions import DynamodbException
 from moto.dynamodb.models import DynamoDBBackend
+from moto.s3.exceptions import S3ClientError
+from moto.s3.models import S3Backend
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from callhook_local import invoker
@@ -93,3 +95,9 @@ def lambda_service_fails(function_name: str, times: int) -> contextlib.AbstractC
 
     return _backend_fails(LambdaBackend, "invoke", times, lambda name: name.rsplit(":", 1)[-1] == function_name,
                           service_exception)
+
+
+def s3_put_fails(bucket_name: str, times: int) -> contextlib.AbstractContextManager[_Counter]:
+    """PutObject into `bucket_name` answers SlowDown (S3 throttling) for the next `times` calls."""
+    return _backend_fails(S3Backend, "put_object", times, lambda name: name == bucket_name,
+                          lambda: S3ClientError("SlowDown", "Please reduce your request rate (callhook fault switch)"))

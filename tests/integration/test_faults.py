@@ -6,7 +6,7 @@ import pytest
 
 from callhook.models.dialog import make_dialog_id
 from callhook_local.faults import dynamodb_put_fails, lambda_fails, lambda_service_fails
-from tests.support.stack import StackClient
+from tests.support.stack import StackClient, reconcile
 
 MAPPING = {"call_id": "id", "operator_email": "agent_email"}
 
@@ -20,22 +20,26 @@ def _fn(stack: StackClient, logical_id: str) -> str:
     return f"{stack.stack.name}-{logical_id}"
 
 
-def test_throttled_dialog_write_answers_503_then_the_retry_stores_one_dialog(stack: StackClient,
-                                                                             channel: dict) -> None:
+def test_throttled_dialog_write_is_spooled_answered_202_and_becomes_its_dialog(stack: StackClient,
+                                                                               channel: dict) -> None:
     # Given DynamoDB throttles the dialog write longer than the SDK's own retries
     with dynamodb_put_fails(stack.env["DIALOGS_TABLE"], times=100) as fault:
         first = stack.post(channel, json_body={"id": "throttled-1"})
-    # Then the provider must retry, nothing was started
+    # Then the call is kept in the spool and the provider is told so (most providers never resend a 5xx)
     assert fault.hits == 4
-    assert first.status_code == 503
-    assert first.json()["reason"] == "temporarily_unavailable"
     dialog_id = make_dialog_id(channel["channel_id"], "throttled-1")
+    assert first.status_code == 202
+    assert first.json() == {"status": "accepted", "dialog_id": dialog_id, "reason": "spooled",
+                            "event_id": first.json()["event_id"]}
     assert stack.dialog(dialog_id) is None
-    # When it retries
-    retry = stack.post(channel, json_body={"id": "throttled-1"})
-    # Then one dialog, one execution
-    assert retry.json() == {"status": "accepted", "dialog_id": dialog_id}
+    # When the reconciler runs
+    report = reconcile(stack)
+    # Then the spooled call became its dialog, and its workflow ran, once
+    assert report["spool"]["spool_processed"] == [first.json()["event_id"]]
     assert stack.wait_execution(dialog_id)["status"] == "SUCCEEDED"
+    # and a provider's retry finds it
+    retry = stack.post(channel, json_body={"id": "throttled-1"})
+    assert retry.json() == {"status": "duplicate", "dialog_id": dialog_id}
     assert len(stack.executions_of(dialog_id)) == 1
 
 

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from callhook.models.dialog import make_dialog_id
 from callhook_local.faults import lambda_fails, start_execution_fails
-from tests.support.stack import StackClient, unique
+from tests.support.stack import StackClient, reconcile, unique
 
-
-def _reconcile(stack: StackClient, older_than_s: float = 0, recordings_older_than_s: float = 3600) -> dict:
-    options = {"older_than_s": older_than_s, "recordings_older_than_s": recordings_older_than_s}
-    resp = stack.stack.client("lambda").invoke(FunctionName=f"{stack.stack.name}-ReconcileFunction",
-                                               Payload=json.dumps(options).encode())
-    assert "FunctionError" not in resp, resp["Payload"].read()
-    return json.loads(resp["Payload"].read())
+_reconcile = reconcile
 
 
 def test_a_dialog_whose_execution_never_started_is_started_once(stack: StackClient) -> None:
@@ -23,8 +16,11 @@ def test_a_dialog_whose_execution_never_started_is_started_once(stack: StackClie
     channel = stack.channel(advanced_config={"field_mapping": {"call_id": "id"}})
     call_id = unique("orphan")
     with start_execution_fails(times=100):
-        assert stack.post(channel, json_body={"id": call_id}).status_code == 503
+        answer = stack.post(channel, json_body={"id": call_id})
+    # (the call is stored: it is accepted, and the answer says its workflow waits for the reconciler)
     dialog_id = make_dialog_id(channel["channel_id"], call_id)
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "accepted", "dialog_id": dialog_id, "reason": "workflow_start_deferred"}
     assert stack.executions_of(dialog_id) == []
     # When the scheduled reconciler runs
     report = _reconcile(stack)

@@ -15,7 +15,7 @@ import pytest
 
 from callhook.models.dialog import Dialog
 from callhook.settings import clear_settings_cache
-from callhook_local.fake_pbx import FakePBX
+from callhook_local.fake_pbx import FakePBX, start_fake_pbx
 from callhook_local.faults import lambda_fails
 from tests.support.stack import StackClient, unique
 
@@ -96,7 +96,7 @@ def test_recording_is_fetched_with_the_channels_basic_credentials(stack: StackCl
     stack.stack.client("ssm").put_parameter(Name="/callhook/test/recording-token", Value="tok-123",
                                             Type="SecureString", Overwrite=True)
     ch = channel(recording_auth={"type": "basic", "username": "AC123",
-                                 "password": "ssm:/callhook/test/recording-token"})
+                                 "password": "ssm:/callhook/test/recording-token", "hosts": ["127.0.0.1"]})
     url, key = served()
     # When
     dialog = stack.process(ch, {"id": unique("call"), "recording": url})
@@ -108,7 +108,8 @@ def test_recording_is_fetched_with_the_channels_basic_credentials(stack: StackCl
 
 def test_missing_recording_secret_says_so(stack: StackClient, channel, served) -> None:
     # Given a bearer token whose parameter does not exist
-    ch = channel(recording_auth={"type": "bearer", "token": "ssm:/callhook/test/no-such-parameter"})
+    ch = channel(recording_auth={"type": "bearer", "token": "ssm:/callhook/test/no-such-parameter",
+                                 "hosts": ["127.0.0.1"]})
     url, _ = served()
     # When
     dialog = stack.process(ch, {"id": unique("call"), "recording": url})
@@ -290,3 +291,86 @@ def test_copy_never_requested_stays_pending(stack: StackClient, channel, served)
     # Then the dialog says the copy is pending (and the webhook was accepted all the same)
     assert dialog.recording.status == "pending"
     assert dialog.workflow.status == "completed"
+
+
+# ------------------------------------------------------- issue 10: credentials go only to the hosts named for them
+
+TWILIO_AUTH = {"type": "basic", "username": "AC123", "password": "ssm:/callhook/test/recording-token"}
+
+
+def _twilio_secret(stack: StackClient) -> None:
+    stack.stack.client("ssm").put_parameter(Name="/callhook/test/recording-token", Value="tok-123",
+                                            Type="SecureString", Overwrite=True)
+
+
+def test_a_forged_update_pointing_at_another_host_gets_no_credentials(stack: StackClient) -> None:
+    # Given a Twilio channel whose recording_auth names no hosts: the preset's (api.twilio.com) apply
+    _twilio_secret(stack)
+    ch = stack.channel(allow_private_network=True, recording_auth=TWILIO_AUTH,
+                       advanced_config={"preset": "twilio", "field_mapping": {"recording_url": "RecordingUrl"}})
+    call_sid = unique("CA")
+    status = stack.post(ch, form={"CallSid": call_sid, "CallStatus": "completed", "From": "+14158675309",
+                                  "To": "+18005551212", "Direction": "inbound", "CallDuration": "5"})
+    assert status.json()["status"] == "accepted", status.text
+    with start_fake_pbx(api_key=None) as attacker:
+        attacker.add_recording("steal.wav", (AUDIO / "call-16k.wav").read_bytes())
+        # When an update (forged, or a provider's URL gone astray) points the recording at the attacker's server
+        update = stack.post(ch, form={"CallSid": call_sid, "RecordingStatus": "completed",
+                                      "RecordingUrl": f"{attacker.url}/recordings/steal.wav"})
+        assert update.json()["reason"] == "update applied", update.text
+        # Then the attacker saw the request, without any credential
+        [request] = [r for r in attacker.requests if r.path == "/recordings/steal.wav"]
+        assert "Authorization" not in request.headers
+        assert "tok-123" not in json.dumps(request.headers)
+    # And the dialog says, readably, that the credentials were withheld and why
+    dialog = stack.dialog_for(ch, call_sid)
+    assert dialog.recording.status == "kept"
+    assert dialog.recording.warning.code == "recording_credentials_withheld"
+    assert "127.0.0.1 is not in recording_auth.hosts ['api.twilio.com']" in dialog.recording.warning.message
+
+
+def test_a_401_from_a_host_not_listed_says_the_credentials_were_withheld(stack: StackClient, channel, served,
+                                                                          pbx: FakePBX) -> None:
+    _twilio_secret(stack)
+    ch = channel(recording_auth={**TWILIO_AUTH, "hosts": ["api.twilio.com"]})
+    url, key = served()
+    pbx.set_behaviour(key, status=401)
+    dialog = stack.process(ch, {"id": unique("call"), "recording": url})
+    assert dialog.recording.reason.code == "recording_unauthorized"
+    assert "not in recording_auth.hosts" in dialog.recording.reason.message
+    assert dialog.recording.warning.code == "recording_credentials_withheld"
+    assert "Authorization" not in requests_for(pbx, key)[0].headers
+
+
+def test_a_recording_auth_header_does_not_follow_a_redirect_to_another_origin(stack: StackClient, channel,
+                                                                              pbx: FakePBX) -> None:
+    # Given a header credential for 127.0.0.1, and a recording that redirects to another port (another origin)
+    stack.stack.client("ssm").put_parameter(Name="/callhook/test/media-key", Value="media-key-1",
+                                            Type="SecureString", Overwrite=True)
+    ch = channel(recording_auth={"type": "header", "header": "X-Media-Key", "value": "ssm:/callhook/test/media-key",
+                                 "hosts": ["127.0.0.1"]})
+    with start_fake_pbx(api_key=None) as storage:
+        name = unique("rec") + ".wav"
+        storage.add_recording(name, (AUDIO / "call-16k.wav").read_bytes())
+        first = unique("rec") + ".wav"
+        pbx.set_behaviour(f"recordings/{first}", redirect_to=f"{storage.url}/recordings/{name}")
+        # When
+        dialog = stack.process(ch, {"id": unique("call"), "recording": f"{pbx.url}/recordings/{first}"})
+        # Then the origin got the key, the redirect's target did not, and the recording was kept
+        assert requests_for(pbx, f"recordings/{first}")[0].headers["X-Media-Key"] == "media-key-1"
+        [followed] = requests_for(storage, f"recordings/{name}")
+        assert "X-Media-Key" not in followed.headers
+    assert dialog.recording.status == "kept"
+    assert dialog.recording.warning is None
+
+
+def test_recording_auth_without_hosts_and_no_preset_naming_them_is_refused(stack: StackClient, channel,
+                                                                          served) -> None:
+    # Given a channel item written as the console would, recording_auth without hosts and no preset
+    ch = channel(recording_auth={"type": "bearer", "token": "ssm:/callhook/test/recording-token"})
+    url, _ = served()
+    # When a call comes
+    resp = stack.post(ch, json_body={"id": unique("call"), "recording": url})
+    # Then the channel is misconfigured, and the answer is not a success that would lose the call
+    assert resp.status_code in (202, 503), resp.text
+    assert "recording_auth.hosts is required" in resp.text or resp.json().get("reason") == "channel_misconfigured"

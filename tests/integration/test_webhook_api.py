@@ -105,18 +105,20 @@ def test_redelivery_is_duplicate_with_one_dialog_and_one_execution(stack: StackC
     assert len(stack.executions_of(first.json()["dialog_id"])) == 1
 
 
-def test_start_execution_failure_answers_503_and_the_retry_recovers(stack: StackClient, channel: dict) -> None:
+def test_start_execution_failure_is_accepted_the_call_is_stored_and_a_retry_recovers(stack: StackClient,
+                                                                                     channel: dict) -> None:
     # Given Step Functions throttles StartExecution for longer than the SDK's own retries last
     with start_execution_fails(times=100) as fault:
         failed = stack.post(channel, json_body={**CALL, "CallSid": "sfn-down-1"})
-    # Then the provider is told to retry (after the SDK tried 4 times), the call is already stored
+    # Then the call is stored, so it is accepted (most providers never resend a 5xx); the answer says the workflow
+    # waits for the reconciler (after the SDK tried 4 times)
     assert fault.hits == 4
-    assert failed.status_code == 503, failed.text
-    assert failed.json()["reason"] == "temporarily_unavailable"
     dialog_id = make_dialog_id(channel["channel_id"], "sfn-down-1")
+    assert failed.status_code == 200, failed.text
+    assert failed.json() == {"status": "accepted", "dialog_id": dialog_id, "reason": "workflow_start_deferred"}
     assert stack.dialog(dialog_id) is not None
     assert stack.executions_of(dialog_id) == []
-    # When the provider retries
+    # When the provider retries anyway
     retry = stack.post(channel, json_body={**CALL, "CallSid": "sfn-down-1"})
     # Then the job completes, nothing duplicated
     assert retry.status_code == 200
@@ -216,11 +218,16 @@ def test_broken_channel_fails_only_its_own_webhooks(stack: StackClient, channel:
     # When
     broken = stack.post(broken_id, json_body=CALL, token="t" * 20)
     healthy = stack.post(channel, json_body={**CALL, "CallSid": "healthy-1"})
-    # Then the broken one says what is wrong (503: the provider retries after the fix), the other works
-    assert broken.status_code == 503
+    # Then the broken one's call is held until the fix (202: kept, no resend needed), the other works
+    assert broken.status_code == 202
+    assert broken.json()["status"] == "held"
     assert broken.json()["reason"] == "channel_misconfigured"
-    assert "enrich_error_action" in broken.json()["message"]
     assert healthy.json()["status"] == "accepted"
+    # and what is wrong is told to the admin (the held event), not to whoever called the URL
+    assert "enrich_error_action" not in broken.text
+    events, _ = EventRepository(stack.env["EVENTS_TABLE"]).list_by_channel(broken_id)
+    assert [e.kind for e in events] == ["held"]
+    assert "enrich_error_action" in (events[0].message or "")
 
 
 def test_update_after_the_call_fills_empty_fields_only(stack: StackClient) -> None:

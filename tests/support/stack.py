@@ -106,3 +106,12 @@ class StackClient:
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, indent=2, sort_keys=True, default=str)
+
+
+def reconcile(client: StackClient, older_than_s: float = 0, recordings_older_than_s: float = 3600) -> dict[str, Any]:
+    """Run the scheduled reconciler now (through Lambda, as its schedule does) and return its report."""
+    options = {"older_than_s": older_than_s, "recordings_older_than_s": recordings_older_than_s}
+    resp = client.stack.client("lambda").invoke(FunctionName=f"{client.stack.name}-ReconcileFunction",
+                                                Payload=json.dumps(options).encode())
+    assert "FunctionError" not in resp, resp["Payload"].read()
+    return dict(json.loads(resp["Payload"].read()))

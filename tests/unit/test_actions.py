@@ -489,3 +489,26 @@ def test_action_error_for_bad_jmespath_names_the_result_key() -> None:
         _action(result={"topic": "data..line"})
     # Then
     assert caught.value.errors()[0]["loc"] == ("result", "topic")
+
+
+# ------------------------------------------------- issue 10: secrets in action headers stay with their origin
+
+
+@pytest.mark.parametrize(("same_origin", "expected"), [(False, None), (True, API_KEY)])
+def test_a_header_built_from_a_secret_follows_only_a_same_origin_redirect(
+    same_origin: bool, expected: str | None
+) -> None:
+    # Given an action whose X-Api-Key comes from its secrets, and a PBX that redirects (to another port: another
+    # origin; or to itself)
+    with start_fake_pbx(api_key=None) as pbx, start_fake_pbx(api_key=None) as other:
+        target = pbx if same_origin else other
+        target.set_call("c-2", email="bob@example.com")
+        pbx.set_behaviour("c-1", redirect_to=f"{target.url}/calls/c-2")
+        action = _action(pbx, request={"headers": {"X-Api-Key": "{secrets.api_key}", "X-Call": "{telephony.call_id}"}})
+        # When
+        run = run_action(action, _state("c-1"), secrets_resolver=_key)
+        # Then the redirect was followed; the key reached the origin, and the target only when it is the origin
+        assert run.result.operator_email == "bob@example.com"
+        assert pbx.requests[0].headers.get("X-Api-Key") == API_KEY
+        assert target.requests[-1].headers.get("X-Api-Key") == expected
+        assert target.requests[-1].headers.get("X-Call") == "c-1"

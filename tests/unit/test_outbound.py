@@ -9,7 +9,9 @@ from __future__ import annotations
 import io
 import ipaddress
 import socket
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -484,3 +486,132 @@ def test_pinned_adapter_connects_to_address_with_host_name_for_sni_and_certifica
     # Then urllib3 connects to the address, and sends and checks the name over TLS
     assert host_params == {"scheme": "https", "host": PUBLIC_IP, "port": 443}
     assert pool_kwargs["server_hostname"] == "pbx.example.com"
+
+
+# ------------------------------------------- issue 10: secret-bearing headers never follow a redirect off-origin
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """A tiny origin: `/to/<status>?<url>` redirects there with that status; anything else answers 200 JSON. Every
+    request's headers are kept in ``server.seen`` (path, headers)."""
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._answer()
+
+    def _answer(self) -> None:
+        self.server.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))  # type: ignore[attr-defined]
+        if self.path.startswith("/to/"):
+            status, _, target = self.path.removeprefix("/to/").partition("?")
+            self.send_response(int(status))
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = b'{"data": {"agent": {"email": "ann@example.com"}}}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class Origin:
+    def __init__(self) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+        self.server.seen = []  # type: ignore[attr-defined]
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    @property
+    def seen(self) -> list[tuple[str, dict[str, str]]]:
+        return self.server.seen  # type: ignore[attr-defined,no-any-return]
+
+    def redirect(self, status: int, target: str) -> str:
+        return f"{self.url}/to/{status}?{target}"
+
+
+@pytest.fixture
+def origins() -> Iterator[tuple[Origin, Origin]]:
+    """Two local servers on different ports: two origins, as far as a browser or callhook is concerned."""
+    pair = (Origin(), Origin())
+    yield pair
+    for origin in pair:
+        origin.server.shutdown()
+        origin.server.server_close()
+
+
+SECRET_HEADERS = {"Authorization": "Bearer k-1", "Proxy-Authorization": "Basic cHJveHk=", "Cookie": "session=s-1",
+                  "X-Api-Key": "api-key-1", "X-Recording-Token": "rec-1"}
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_to_another_origin_receives_no_secret_header(status: int, origins: tuple[Origin, Origin]) -> None:
+    # Given an origin that redirects to another origin (another port)
+    first, second = origins
+    # When a request with every kind of secret header follows it
+    response = _get(first.redirect(status, f"{second.url}/landing"), allow_private_network=True,
+                    headers={**SECRET_HEADERS, "X-Trace": "t-1"}, secret_headers=["x-api-key", "X-RECORDING-TOKEN"])
+    # Then the origin got them all, the other origin none of them; the harmless header followed
+    assert response.status == 200
+    [(_, sent_first)], [(path, sent_second)] = first.seen, second.seen
+    assert path == "/landing"
+    assert {k.lower() for k in SECRET_HEADERS} <= set(sent_first)
+    assert not {k.lower() for k in SECRET_HEADERS} & set(sent_second), sent_second
+    assert sent_second["x-trace"] == "t-1"
+
+
+def test_a_same_origin_redirect_keeps_secret_headers(origins: tuple[Origin, Origin]) -> None:
+    first, _ = origins
+    _get(first.redirect(302, f"{first.url}/landing"), allow_private_network=True, headers=SECRET_HEADERS,
+         secret_headers=["X-Api-Key", "X-Recording-Token"])
+    assert [headers["x-api-key"] for _, headers in first.seen] == ["api-key-1", "api-key-1"]
+    assert [headers["authorization"] for _, headers in first.seen] == ["Bearer k-1", "Bearer k-1"]
+
+
+def test_a_chain_that_left_the_origin_does_not_bring_secrets_back_to_it(origins: tuple[Origin, Origin]) -> None:
+    # Given origin A -> origin B -> back to A: B chose the last hop, so it must not carry A's secrets either
+    first, second = origins
+    _get(first.redirect(302, second.redirect(302, f"{first.url}/landing")), allow_private_network=True,
+         headers=SECRET_HEADERS, secret_headers=["X-Api-Key"])
+    assert [path for path, _ in first.seen][1] == "/landing"
+    assert "x-api-key" not in first.seen[1][1] and "authorization" not in first.seen[1][1]
+
+
+def test_basic_auth_does_not_follow_a_redirect_to_another_origin(origins: tuple[Origin, Origin]) -> None:
+    first, second = origins
+    _get(first.redirect(302, f"{second.url}/r.wav"), allow_private_network=True, auth=("AC1", "auth-token"))
+    assert first.seen[0][1]["authorization"].startswith("Basic ")
+    assert "authorization" not in second.seen[0][1]
+
+
+def test_a_307_to_another_origin_with_a_secret_body_is_refused(origins: tuple[Origin, Origin]) -> None:
+    # Given a POST whose JSON body carries a secret, redirected with 307 (which resends the body)
+    first, second = origins
+    with pytest.raises(BlockedDestinationError, match="carries a secret"):
+        safe_request("POST", first.redirect(307, f"{second.url}/landing"), allow_private_network=True, timeout_s=2,
+                     max_bytes=MAX_BYTES, json={"key": "s-1"}, secret_body=True)
+    # Then nothing reached the other origin
+    assert second.seen == []
+
+
+@pytest.mark.parametrize(("target", "kept"), [
+    ("http://localhost:{port}/landing", False),  # the same server under another name is another origin
+    ("HTTP://127.0.0.1:{port}/landing", True),  # scheme and host compare case-insensitively
+    ("/landing", True),  # a relative Location stays on the origin
+    ("//localhost:{port}/landing", False),  # a scheme-relative one need not
+])
+def test_the_origin_is_scheme_host_and_port_as_written(target: str, kept: bool,
+                                                       origins: tuple[Origin, Origin]) -> None:
+    first, _ = origins
+    port = first.server.server_address[1]
+    _get(first.redirect(302, target.format(port=port)), allow_private_network=True, headers=SECRET_HEADERS,
+         secret_headers=["X-Api-Key"])
+    followed = first.seen[1][1]
+    assert ("x-api-key" in followed, "authorization" in followed, "cookie" in followed) == (kept, kept, kept)

@@ -141,9 +141,10 @@ def test_ringcentral_validation_token_is_echoed_as_a_header() -> None:
      "https://abc.execute-api.eu-west-1.amazonaws.com/prod/webhooks/ch?x=1"),
     ({"host": "hooks.example.com", "x-forwarded-proto": "https"}, "hooks.example.com", "prod", "/prod/webhooks/ch",
      "https://hooks.example.com/webhooks/ch?x=1"),
+    # X-Forwarded-Host is the client's word: a signature made for another host must not pass here (issue 10)
     ({"host": "abc.execute-api.eu-west-1.amazonaws.com", "x-forwarded-host": "calls.example.com, proxy.internal",
       "x-forwarded-proto": "https, http"}, "abc.execute-api.eu-west-1.amazonaws.com", "$default", "/webhooks/ch",
-     "https://calls.example.com/webhooks/ch?x=1"),
+     "https://abc.execute-api.eu-west-1.amazonaws.com/webhooks/ch?x=1"),
     ({"host": "127.0.0.1", "x-forwarded-proto": "http", "x-forwarded-port": "3000"}, None, "$default",
      "/webhooks/ch", "http://127.0.0.1:3000/webhooks/ch?x=1"),
 ])
@@ -159,3 +160,49 @@ def test_docs_table_lists_every_preset() -> None:
     page = (Path(__file__).resolve().parents[2] / "docs" / "PROVIDERS.md").read_text(encoding="utf-8")
     # Then every preset has its row
     assert all(f"(`{name}`)" in page for name in preset_names())
+
+
+# --------------------------------------------------------------- recording_auth.hosts (issue 10)
+
+BASIC = {"type": "basic", "username": "AC1", "password": "ssm:/callhook/twilio/token"}
+
+
+def test_a_preset_fills_in_its_providers_media_hosts() -> None:
+    channel = effective_channel(_channel(advanced_config={"preset": "twilio"}, recording_auth=BASIC))
+    assert channel.recording_auth is not None
+    assert channel.recording_auth.hosts == ["api.twilio.com"]
+    assert channel.recording_auth.sends_to("API.twilio.com") and not channel.recording_auth.sends_to("evil.example")
+
+
+def test_the_admins_hosts_replace_the_presets() -> None:
+    channel = effective_channel(_channel(advanced_config={"preset": "twilio"},
+                                         recording_auth={**BASIC, "hosts": ["api.dublin.ie1.twilio.com"]}))
+    assert channel.recording_auth is not None
+    assert channel.recording_auth.hosts == ["api.dublin.ie1.twilio.com"]
+
+
+@pytest.mark.parametrize("advanced_config", [{}, {"preset": "aircall"}])
+def test_recording_auth_without_hosts_from_anywhere_is_refused(advanced_config: dict[str, Any]) -> None:
+    with pytest.raises(ChannelConfigError, match=r"recording_auth\.hosts is required"):
+        effective_channel(_channel(advanced_config=advanced_config, recording_auth=BASIC))
+
+
+def test_a_channel_without_recording_auth_needs_no_hosts() -> None:
+    assert effective_channel(_channel()).recording_auth is None
+
+
+@pytest.mark.parametrize(("host", "says"), [
+    ("*.twilio.com", "wildcards are not accepted"),
+    ("https://api.twilio.com", "not a hostname"),
+    ("api.twilio.com:443", "not a hostname"),
+    ("api.twilio.com/2010-04-01", "not a hostname"),
+])
+def test_recording_auth_hosts_are_plain_hostnames(host: str, says: str) -> None:
+    with pytest.raises(ValidationError, match=says):
+        _channel(recording_auth={**BASIC, "hosts": [host]})
+
+
+def test_every_presets_media_hosts_are_valid_hostnames() -> None:
+    for preset in list_presets():
+        for host in preset.recording_hosts:
+            assert host == host.lower() and "*" not in host and "/" not in host, preset.name

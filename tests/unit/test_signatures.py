@@ -426,3 +426,169 @@ def test_every_scheme_a_channel_may_name_has_a_verifier() -> None:
 def test_unknown_scheme_fails_channel_validation() -> None:
     with pytest.raises(ValidationError, match="unknown signature scheme 'md5'"):
         _channel("md5", "x")
+
+
+# ------------------------------------------------- issue 10: a signature covers exactly what becomes the dialog
+
+
+def test_twilio_signed_form_replayed_with_a_json_body_is_refused() -> None:
+    # Given a genuine signed form POST (the URL and X-Twilio-Signature are what a raw event keeps)
+    genuine = _twilio_request(TWILIO_URL, TWILIO_DOCS_PARAMS, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=")
+    assert verify_signature(_channel("twilio", TWILIO_TOKEN), genuine) is None
+    # When the same URL and signature carry a JSON body of the attacker's choosing
+    forged = _request(TWILIO_URL, b'{"CallSid": "CA-forged", "RecordingUrl": "http://evil.example/r"}',
+                      {"X-Twilio-Signature": "0/KCTR6DLpKmkAf8muzZqo1nDgQ="}, content_type="application/json")
+    # Then
+    with pytest.raises(UnauthorizedError, match="bodySHA256"):
+        verify_signature(_channel("twilio", TWILIO_TOKEN), forged)
+
+
+def test_twilio_signed_get_replayed_as_a_post_with_any_non_form_body_is_refused() -> None:
+    # Given a genuine signed GET: Twilio signs the URL (its query is the data) and no parameters
+    url = "https://x.example/webhooks/ch-1?CallSid=CA1&CallStatus=completed"
+    signature = twilio_signature(TWILIO_TOKEN, url, [])
+    channel = _channel("twilio", TWILIO_TOKEN)
+    assert verify_signature(channel, _request(url, headers={"X-Twilio-Signature": signature}, method="GET",
+                                              content_type=None)) is None
+    # When a POST to the same URL carries a body that is not a form, with or without a content type
+    for content_type in ("application/json", "text/plain", None):
+        forged = _request(url, b'{"CallSid": "CA-forged"}', {"X-Twilio-Signature": signature},
+                          content_type=content_type)
+        # Then
+        with pytest.raises(UnauthorizedError, match="not covered"):
+            verify_signature(channel, forged)
+
+
+def test_twilio_signed_get_query_is_covered() -> None:
+    url = "https://x.example/webhooks/ch-1?CallSid=CA1&CallStatus=completed"
+    signature = twilio_signature(TWILIO_TOKEN, url, [])
+    forged = _request(url.replace("CA1", "CA2"), headers={"X-Twilio-Signature": signature}, method="GET",
+                      content_type=None)
+    with pytest.raises(UnauthorizedError, match="X-Twilio-Signature does not match"):
+        verify_signature(_channel("twilio", TWILIO_TOKEN), forged)
+
+
+def test_hmac_of_the_empty_body_does_not_authenticate_a_get_query() -> None:
+    # Given the HMAC of an empty body: a constant for the channel, valid for any GET
+    signature = hmac.new(b"k", b"", hashlib.sha256).hexdigest()
+    request = _request("https://x.example/webhooks/ch-1?call_id=forged&recording_url=http://evil.example/r",
+                       headers={"X-Signature": signature}, method="GET", content_type=None)
+    # Then
+    with pytest.raises(UnauthorizedError, match="signs the body, not the query"):
+        verify_signature(_channel("hmac-sha256", "k"), request)
+
+
+def test_a_body_signing_scheme_still_accepts_a_get_without_data() -> None:
+    # A GET whose only parameter is our own token carries no data: nothing to authenticate beyond the signature
+    signature = hmac.new(b"k", b"", hashlib.sha256).hexdigest()
+    request = _request("https://x.example/webhooks/ch-1?token=abc", headers={"X-Signature": signature},
+                       method="GET", content_type=None)
+    assert verify_signature(_channel("hmac-sha256", "k"), request) is None
+
+
+def test_standard_webhooks_empty_body_signature_replayed_on_a_get_with_a_query_is_refused() -> None:
+    # Given a genuine, fresh signature over an empty body
+    now = int(time.time())
+    key = base64.b64decode(SW_SECRET.removeprefix("whsec_"))
+    mac = hmac.new(key, f"{SW_ID}.{now}.".encode(), hashlib.sha256).digest()
+    headers = {"webhook-id": SW_ID, "webhook-timestamp": str(now),
+               "webhook-signature": "v1," + base64.b64encode(mac).decode()}
+    channel = _channel("standard-webhooks", SW_SECRET)
+    assert verify_signature(channel, _request("https://x.example/webhooks/ch-1", b"", headers)) is None
+    # When it is replayed on a GET whose query is the attacker's
+    forged = _request("https://x.example/webhooks/ch-1?call_id=forged", headers=headers, method="GET",
+                      content_type=None)
+    # Then
+    with pytest.raises(UnauthorizedError, match="standard-webhooks scheme signs the body, not the query"):
+        verify_signature(channel, forged)
+
+
+@pytest.mark.parametrize("scheme", sorted(signatures.BODY_ONLY_SCHEMES))
+def test_every_body_signing_scheme_refuses_a_get_with_a_query(scheme: str) -> None:
+    secret = SW_SECRET if scheme == "standard-webhooks" else TelnyxSigner().public_key if scheme == "telnyx" else "s"
+    request = _request("https://x.example/webhooks/ch-1?call_id=forged", method="GET", content_type=None)
+    with pytest.raises(UnauthorizedError, match=f"the {scheme} scheme signs the body, not the query"):
+        verify_signature(_channel(scheme, secret), request)
+
+
+def _vonage_request(url: str, body: bytes, claims: dict[str, Any], method: str = "POST") -> WebhookRequest:
+    token = jwt.encode(claims, VONAGE_SECRET, algorithm="HS256")
+    return _request(url, body, {"Authorization": f"Bearer {token}"}, method=method,
+                    content_type="application/json" if body else None)
+
+
+def test_vonage_jwt_replayed_on_a_get_with_a_made_up_query_is_refused() -> None:
+    # Given a captured JWT of an empty-body callback (payload_hash of b"")
+    claims = {"iat": int(time.time()), "payload_hash": hashlib.sha256(b"").hexdigest()}
+    channel = _channel("vonage", VONAGE_SECRET)
+    assert verify_signature(channel, _vonage_request("https://x.example/w", b"", claims)) is None
+    # When / Then
+    forged = _vonage_request("https://x.example/w?conversation_uuid=CON-forged&status=completed", b"", claims,
+                             method="GET")
+    with pytest.raises(UnauthorizedError, match="vonage scheme signs the body, not the query"):
+        verify_signature(channel, forged)
+
+
+def test_vonage_jwt_without_payload_hash_is_refused_even_for_an_empty_body() -> None:
+    request = _vonage_request("https://x.example/w", b"", {"iat": int(time.time())})
+    with pytest.raises(UnauthorizedError, match="no payload_hash"):
+        verify_signature(_channel("vonage", VONAGE_SECRET), request)
+
+
+@pytest.mark.parametrize(("claims_iat", "match"), [
+    (None, "no iat"),
+    (-365 * 24 * 3600, "issued 31536000 s ago"),
+    (-(300 + 61), "replays are refused"),
+])
+def test_vonage_jwt_must_be_recent(claims_iat: int | None, match: str) -> None:
+    # Given a correctly hashed JWT issued a year ago, just past the limit, or without iat
+    now = int(time.time())
+    body = b'{"status": "completed"}'
+    claims: dict[str, Any] = {"payload_hash": hashlib.sha256(body).hexdigest()}
+    if claims_iat is not None:
+        claims["iat"] = now + claims_iat
+    # Then
+    with pytest.raises(UnauthorizedError, match=match):
+        verify_signature(_channel("vonage", VONAGE_SECRET), _vonage_request("https://x.example/w", body, claims),
+                         now=now)
+
+
+def test_vonage_max_age_is_an_option() -> None:
+    now = int(time.time())
+    body = b"{}"
+    request = _vonage_request("https://x.example/w", body, {"iat": now - 900,
+                                                           "payload_hash": hashlib.sha256(body).hexdigest()})
+    assert verify_signature(_channel("vonage", VONAGE_SECRET, max_age_seconds=1200), request, now=now) is None
+    with pytest.raises(UnauthorizedError, match="max_age_seconds 300"):
+        verify_signature(_channel("vonage", VONAGE_SECRET), request, now=now)
+    with pytest.raises(ChannelMisconfiguredError, match="max_age_seconds must be a number"):
+        verify_signature(_channel("vonage", VONAGE_SECRET, max_age_seconds="soon"), request, now=now)
+
+
+def test_plivo_signature_replayed_with_a_json_body_is_refused() -> None:
+    # Given a genuine signed GET (Plivo signs the URL and the nonce; a body would be signed only as form fields)
+    url = "https://example.com/webhooks/ch-1?CallUUID=abc&Event=Hangup"
+    signature = plivo_v3_signature("tok", url, "n1", "GET", [])
+    headers = {"X-Plivo-Signature-V3": signature, "X-Plivo-Signature-V3-Nonce": "n1"}
+    assert verify_signature(_channel("plivo", "tok"), _request(url, headers=headers, method="GET",
+                                                               content_type=None)) is None
+    # When the same URL and signature carry a JSON POST body
+    forged = _request(url, b'{"CallUUID": "forged"}', headers, content_type="application/json")
+    # Then
+    with pytest.raises(UnauthorizedError, match="Plivo signs form fields only"):
+        verify_signature(_channel("plivo", "tok"), forged)
+
+
+def test_zadarma_signed_fields_in_the_query_do_not_vouch_for_a_json_body() -> None:
+    # Given the signed fields of a captured NOTIFY_END put in the query, and a JSON body of the attacker's choosing
+    fields = {"event": "NOTIFY_END", "caller_id": "100", "called_did": "200", "call_start": "2026-10-05 09:15:07"}
+    signature = zadarma_signature("s3cr3t", fields) or ""
+    forged = _request(f"https://x.example/w?{urlencode(fields)}", b'{"pbx_call_id": "forged", "event": "NOTIFY_END"}',
+                      {"Signature": signature}, content_type="application/json")
+    # Then
+    with pytest.raises(UnauthorizedError, match="Zadarma signs form fields only"):
+        verify_signature(_channel("zadarma", "s3cr3t"), forged)
+    # While the same fields in a GET query (where a GET's data is) pass
+    get = _request(f"https://x.example/w?{urlencode(fields)}", headers={"Signature": signature}, method="GET",
+                   content_type=None)
+    assert verify_signature(_channel("zadarma", "s3cr3t"), get) is None

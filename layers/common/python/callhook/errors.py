@@ -17,6 +17,7 @@
     + ChannelNotFoundError 404, UnauthorizedError 401, ChannelInactiveError 403,
       PayloadTooLargeError 413, UnsupportedContentTypeError 415, UnreadableBodyError 400,
       MissingCallIdError 422, ChannelMisconfiguredError 503
+  x DialogStoreUnavailableError -> never answered: ingest spools the request (202) instead
 """
 
 from __future__ import annotations
@@ -39,6 +40,18 @@ class TerminalError(CallhookError):
 
 class DependencyUnavailableError(RetryableError):
     """An AWS service or external system was throttled, timed out or answered 5xx."""
+
+
+class DialogStoreUnavailableError(CallhookError):
+    """Ingest could not write the call (dialog, update or raw event) after the SDK's retries.
+
+    Never answered 5xx by itself: ingest keeps the request in the spool (a second durable store) and answers 202;
+    the reconciler turns it into its dialog later. ``dialog_id`` is the call's deterministic id when it is known.
+    """
+
+    def __init__(self, message: str, *, dialog_id: str | None = None) -> None:
+        super().__init__(message)
+        self.dialog_id = dialog_id
 
 
 class ActionError(TerminalError):

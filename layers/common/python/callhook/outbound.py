@@ -10,7 +10,9 @@ the provider, so either can point at the instance metadata service, the VPC or l
   the request keeps the name for ``Host``, TLS SNI and certificate checking, so a second, different DNS answer
   (rebinding) can never be the one connected to;
 * redirects are followed here, one hop at a time, and each hop is vetted like the first, before any socket to it
-  is opened; ``Authorization``/``Cookie`` headers and ``auth`` are dropped when a redirect leaves the origin;
+  is opened; when a redirect leaves the origin (scheme, host and port), every header that carries a secret is
+  dropped: ``Authorization``, ``Proxy-Authorization``, ``Cookie``, ``auth``, and the caller's ``secret_headers``
+  (an action's headers built from ``{secrets.…}``, a recording_auth header);
 * the body is streamed and reading stops past ``max_bytes``; ``timeout_s`` bounds connecting and each read, and
   the whole exchange (all hops and the body) is checked against it too.
 
@@ -25,7 +27,7 @@ import ipaddress
 import re
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import urljoin, urlsplit
@@ -53,6 +55,8 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _CHUNK_BYTES = 64 * 1024
 # No Accept-Encoding beyond urllib3's "identity": a compressed answer could expand far past max_bytes in one read.
 _DEFAULT_HEADERS = {"User-Agent": "callhook-outbound/1", "Accept": "*/*"}
+# Headers that carry a credential whoever sets them; they never follow a redirect to another origin.
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 _ALLOW_HINT = "set allow_private_network on the item to allow it"
 # A DNS name (letters, digits, hyphens, underscores, dots), an IPv6 literal (urlsplit strips the brackets) or
 # nothing else: percent-escapes, spaces and other oddities in a host are refused rather than guessed at.
@@ -200,10 +204,16 @@ def safe_request(
     auth: AuthBase | tuple[str, str] | None = None,
     stream_to: BinaryIO | None = None,
     max_redirects: int = 5,
+    secret_headers: Collection[str] = (),
+    secret_body: bool = False,
 ) -> OutboundResponse:
     """Send one request with the rules of the module docstring and return the final, non-redirect answer.
 
     Any status is returned as is (the caller decides what a 4xx or 5xx means); a 3xx without ``Location`` too.
+    ``secret_headers`` names the caller's headers that carry a secret (any case): like ``Authorization``, they
+    are sent to the first URL's origin only, and dropped from the first redirect that leaves it onwards.
+    ``secret_body``: the JSON body carries a secret, so a 307/308 (which resends the body) to another origin is
+    refused rather than followed.
 
     Raises:
         BlockedDestinationError: the URL or a redirect target is refused (nothing was sent to it).
@@ -237,13 +247,24 @@ def safe_request(
         target = _redirect_target(request.url or url, location, origin.host)
         method, keep_body = _redirect_method(request.method or method, response.status_code)
         same_origin = _origin_of(target) == (origin.scheme, origin.host, origin.port)
+        if not same_origin:
+            if keep_body and secret_body and json is not None:
+                raise BlockedDestinationError(
+                    f"{origin.host} redirected ({response.status_code}) to another origin, {_host_for_message(target)}"
+                    ", which would receive the request body again; it carries a secret, so the redirect is refused",
+                    host=_host_for_message(target),
+                    reason="secret body redirected",
+                )
+            # Once the chain has left the origin, a later hop back to it gets no secret either (as curl does).
+            headers = _without_secrets(headers, secret_headers)
+            auth = None
         request = _prepare(
             method,
             target,
-            headers=_redirect_headers(headers, same_origin=same_origin, keep_body=keep_body),
+            headers=_redirect_headers(headers, keep_body=keep_body),
             params=None,
             json=json if keep_body else None,
-            auth=auth if same_origin else None,
+            auth=auth,
         )
         destination = _vet(request.url or target, allow_private_network)
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
@@ -558,10 +579,13 @@ def _redirect_method(method: str, status: int) -> tuple[str, bool]:
     return method, status in (307, 308)
 
 
-def _redirect_headers(headers: Mapping[str, str] | None, *, same_origin: bool, keep_body: bool) -> dict[str, str]:
+def _without_secrets(headers: Mapping[str, str] | None, secret_headers: Collection[str]) -> dict[str, str]:
+    dropped = CREDENTIAL_HEADERS | {name.lower() for name in secret_headers}
+    return {k: v for k, v in (headers or {}).items() if k.lower() not in dropped}
+
+
+def _redirect_headers(headers: Mapping[str, str] | None, *, keep_body: bool) -> dict[str, str]:
     dropped = {"host", "content-length"}
     if not keep_body:
         dropped |= {"content-type"}
-    if not same_origin:
-        dropped |= {"authorization", "cookie", "proxy-authorization"}
     return {k: v for k, v in (headers or {}).items() if k.lower() not in dropped}

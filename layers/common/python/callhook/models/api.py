@@ -27,6 +27,9 @@ class WebhookRequest(BaseModel):
         return self.headers.get("content-type")
 
 
+SPOOLED_REASON = "spooled"
+
+
 class WebhookAnswer(BaseModel):
     """The JSON answered with 200 (CONTRACT §2).
 
@@ -35,10 +38,16 @@ class WebhookAnswer(BaseModel):
     `{"success": true}`). It is not part of the model's own dump; :meth:`body_json` is what goes on the wire.
     """
 
-    status: Literal["accepted", "duplicate", "ignored"]
+    status: Literal["accepted", "duplicate", "ignored", "held"]
     dialog_id: str | None = None
     reason: str | None = None
+    event_id: str | None = None  # held or spooled: the kept request's id (`callhook events list` shows it)
     overrides: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    @property
+    def status_code(self) -> int:
+        """202 when the request is kept but not yet a dialog (held, or spooled for the reconciler), else 200."""
+        return 202 if self.status == "held" or self.reason == SPOOLED_REASON else 200
 
     def body_json(self) -> str:
         return json.dumps({**self.model_dump(mode="json", exclude_none=True), **self.overrides})

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
+import re
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jmespath
@@ -127,6 +129,11 @@ class RecordingAuth(BaseModel):
 
     Secrets are references (`ssm:/callhook/...` or `secretsmanager:NAME`), never values: a channel item is read
     by admins in the console. `basic`: `username` + `password`; `bearer`: `token`; `header`: `header` + `value`.
+
+    `hosts` lists the hostnames the credentials may be sent to (compared exactly, case-insensitively; any port);
+    a recording URL on any other host is fetched without them. It is required unless the channel's preset names
+    its provider's media hosts (callhook.presets fills them in and refuses a channel that has neither). Wildcards
+    are refused: under a shared domain (`*.amazonaws.com`, a CDN) anyone could receive the credentials.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -137,6 +144,35 @@ class RecordingAuth(BaseModel):
     token: str | None = None
     header: str | None = Field(default=None, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
     value: str | None = None
+    hosts: list[str] = Field(default_factory=list, max_length=20)
+
+    _DNS_NAME: ClassVar[re.Pattern[str]] = re.compile(
+        r"^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
+
+    @field_validator("hosts")
+    @classmethod
+    def _hostnames_only(cls, hosts: list[str]) -> list[str]:
+        return [cls.hostname(host) for host in hosts]
+
+    @classmethod
+    def hostname(cls, text: str) -> str:
+        """One `hosts` entry, normalised (lower case, no trailing dot), or ValueError saying why it is not one."""
+        host = text.strip().lower().rstrip(".")
+        if "*" in host:
+            raise ValueError(f"{text!r}: wildcards are not accepted; list each host the credentials may be sent "
+                             "to (a wildcard over a shared domain would send them to anyone hosting under it)")
+        try:
+            return str(ipaddress.ip_address(host.strip("[]")))
+        except ValueError:
+            pass
+        if not cls._DNS_NAME.fullmatch(host):
+            raise ValueError(f"{text!r} is not a hostname: give the name only, without scheme, port or path "
+                             "(e.g. 'api.twilio.com')")
+        return host
+
+    def sends_to(self, host: str | None) -> bool:
+        """Whether the credentials may go to `host` (a URL's hostname)."""
+        return host is not None and host.lower().rstrip(".") in self.hosts
 
     @model_validator(mode="after")
     def _fields_of_its_type(self) -> RecordingAuth:

@@ -133,6 +133,7 @@ class Recording(BaseModel):
     sample_rate_hz: int | None = None
     source_host: str | None = None
     reason: Reason | None = None  # why it could not be kept
+    warning: Reason | None = None  # kept or not, what was unusual (credentials withheld from a host not listed)
     kept_at: str | None = None
 
 

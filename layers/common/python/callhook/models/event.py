@@ -14,6 +14,8 @@ class RawEventKind(StrEnum):
     PENDING_UPDATE = "pending_update"  # an update_when event that arrived before its call's first event
     APPLIED_UPDATE = "applied_update"
     REPLAYED = "replayed"
+    HELD = "held"  # authenticated while the channel item was invalid: becomes a dialog once the item is valid
+    RELEASED = "released"  # a held event that has since been processed (dialog_id says which dialog it became)
 
 
 class StoredRequest(BaseModel):
@@ -43,6 +45,24 @@ class RawEvent(BaseModel):
     message: str | None = None
     status_code: int | None = None
     dialog_id: str | None = None
+    held_channel: str | None = None  # the by_held index key: set while the event is held, removed on release
     update_fields: dict[str, Any] = Field(default_factory=dict)
     request: StoredRequest
     expires_at: int | None = None  # epoch seconds: DynamoDB's TTL removes it then (the channel's retention_days)
+
+
+class SpooledRequest(BaseModel):
+    """An authenticated request kept in the spool (an S3 object) because the tables could not take it.
+
+    The spool shares no failure with DynamoDB; the reconciler processes each spooled request exactly as ingest would
+    have at `received_at` (same dialog id), then deletes it.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: str
+    channel_id: str
+    received_at: str
+    reason: str  # why it was spooled: dialog_store_unavailable, event_store_unavailable
+    message: str | None = None
+    request: StoredRequest

@@ -12,6 +12,9 @@ The merge lives in one place, :func:`effective_channel`, applied by ingest right
 * `signature`: the preset's scheme and options apply once the admin gives the secret (`signature.secret`); keys
   the admin sets win. An admin signature with another scheme replaces the preset's whole. Without a signature
   the channel authenticates with its token, as any channel does.
+* `recording_auth.hosts`: the admin's list when given, else the preset's `recording_hosts` (its provider's media
+  hosts). A channel with `recording_auth` and no hosts either way is refused, preset or not: credentials are
+  only ever sent to hosts someone named.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from callhook.models.channel import (
     AdvancedConfig,
     Channel,
     HandshakeConfig,
+    RecordingAuth,
     SignatureConfig,
     describe_validation_error,
 )
@@ -49,6 +53,7 @@ class Preset(BaseModel):
     advanced_config: dict[str, Any] = Field(default_factory=dict)  # PRESET_CONFIG_KEYS only
     handshake: HandshakeConfig | None = None
     answer: dict[str, Any] | None = None
+    recording_hosts: list[str] = Field(default_factory=list)  # where its recordings are served: recording_auth.hosts
     notes: list[str] = Field(default_factory=list)
 
     @field_validator("signature")
@@ -59,6 +64,11 @@ class Preset(BaseModel):
         if fragment.get("scheme") not in SIGNATURE_SCHEMES or "secret" in fragment:
             raise ValueError(f"a preset's signature names a scheme of {SIGNATURE_SCHEMES} and never a secret")
         return fragment
+
+    @field_validator("recording_hosts")
+    @classmethod
+    def _valid_hosts(cls, hosts: list[str]) -> list[str]:
+        return [RecordingAuth.hostname(host) for host in hosts]  # the same rules as a channel's
 
     @field_validator("advanced_config")
     @classmethod
@@ -93,7 +103,7 @@ def effective_channel(channel: Channel) -> Channel:
     """
     name = channel.advanced_config.preset
     if name is None:
-        return channel
+        return channel.model_copy(update={"recording_auth": _merged_recording_auth(channel, None)})
     preset = get_preset(name)
     if preset is None:
         raise ChannelConfigError(f"channel {channel.channel_id!r}: unknown preset {name!r}")
@@ -103,7 +113,19 @@ def effective_channel(channel: Channel) -> Channel:
     except ValidationError as exc:
         raise ChannelConfigError(f"channel {channel.channel_id!r} with preset {name!r} is invalid: "
                                  f"{describe_validation_error(exc)}") from exc
-    return channel.model_copy(update={"advanced_config": config, "signature": signature})
+    return channel.model_copy(update={"advanced_config": config, "signature": signature,
+                                      "recording_auth": _merged_recording_auth(channel, preset)})
+
+
+def _merged_recording_auth(channel: Channel, preset: Preset | None) -> RecordingAuth | None:
+    auth = channel.recording_auth
+    if auth is None or auth.hosts:
+        return auth
+    if preset is not None and preset.recording_hosts:
+        return auth.model_copy(update={"hosts": list(preset.recording_hosts)})
+    where = f"preset {preset.name!r} names none" if preset is not None else "the channel has no preset that names them"
+    raise ChannelConfigError(f"channel {channel.channel_id!r}: recording_auth.hosts is required ({where}): list the "
+                             "hostnames the recording credentials may be sent to, e.g. [\"api.twilio.com\"]")
 
 
 def _merged_config(admin: AdvancedConfig, preset: Preset) -> dict[str, Any]:

@@ -35,6 +35,7 @@ TWILIO = Preset(
             "failed) creates the dialog; the recording status callback (RecordingStatus completed, RecordingUrl) "
             "arrives seconds to minutes later and fills recording_url and started_at.",
     signature={"scheme": "twilio"},
+    recording_hosts=["api.twilio.com"],
     advanced_config={
         "field_mapping": {
             "call_id": "CallSid", "caller": "From", "callee": "To", "direction": "Direction",
@@ -50,7 +51,8 @@ TWILIO = Preset(
         "recording's RecordingStartTime, and stays null for calls without a recording.",
         "RecordingUrl has no extension; the preset appends .mp3 (Twilio serves .wav as well). With 'HTTP Basic "
         "authentication for media' enabled in Twilio, recordings need credentials: give the channel a "
-        "recording_auth (basic: account SID and auth token), or let the enrichment action return a fetchable "
+        "recording_auth (basic: account SID and auth token; sent to api.twilio.com only, list regional hosts such "
+        "as api.dublin.ie1.twilio.com in recording_auth.hosts), or let the enrichment action return a fetchable "
         "recording_url.",
         "<Dial> creates a child leg (Direction outbound-dial) with its own CallSid: put the StatusCallback on the "
         "leg you want as the dialog.",
@@ -135,6 +137,7 @@ VONAGE = Preset(
             "record webhook arrives after the call with recording_url. Both carry conversation_uuid, which ties "
             "the legs and the recording into one dialog.",
     signature={"scheme": "vonage"},
+    recording_hosts=["api.nexmo.com"],
     advanced_config={
         "field_mapping": {
             "call_id": "conversation_uuid", "direction": "direction", "caller": "from", "callee": "to",
@@ -161,6 +164,7 @@ PLIVO = Preset(
     arrives="The hangup callback at the end of the call creates the dialog; the record callback (RecordUrl) "
             "fills recording_url.",
     signature={"scheme": "plivo"},
+    recording_hosts=["media.plivo.com"],
     advanced_config={
         "field_mapping": {
             "call_id": "CallUUID", "direction": "Direction", "caller": "From", "callee": "To",
@@ -232,6 +236,7 @@ DIALPAD = Preset(
     arrives="One event per state of each call leg; legs of one call share entry_point_call_id. hangup creates the "
             "dialog; recording (recording_details) fills recording_url.",
     signature={"scheme": "dialpad"},
+    recording_hosts=["dialpad.com"],
     advanced_config={
         "field_mapping": {
             "call_id": "entry_point_call_id || call_id", "direction": "direction",

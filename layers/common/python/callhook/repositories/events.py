@@ -11,6 +11,7 @@ from callhook.repositories._dynamo import translated_errors
 
 BY_CHANNEL_INDEX = "by_channel_time"
 BY_DIALOG_INDEX = "by_dialog"
+BY_HELD_INDEX = "by_held"  # sparse: held events, per channel, in arrival order
 
 
 class EventRepository:
@@ -70,11 +71,23 @@ class EventRepository:
         with translated_errors("delete raw event"):
             client("dynamodb").delete_item(TableName=self.table, Key={"event_id": {"S": event_id}})
 
-    def mark(self, event_id: str, kind: RawEventKind, **fields: Any) -> None:
+    def held(self, channel_id: str, *, limit: int = 100) -> list[RawEvent]:
+        """The channel's held events, oldest first: the order in which they must become dialogs."""
+        with translated_errors("list held events"):
+            resp = client("dynamodb").query(
+                TableName=self.table, IndexName=BY_HELD_INDEX, KeyConditionExpression="held_channel = :c",
+                ExpressionAttributeValues={":c": {"S": channel_id}}, ScanIndexForward=True, Limit=limit)
+        return [RawEvent.model_validate(from_item(i)) for i in resp.get("Items", [])]
+
+    def mark(self, event_id: str, kind: RawEventKind, *, remove: tuple[str, ...] = (), **fields: Any) -> None:
         sets = {"kind": kind.value, **fields}
+        expression = "SET " + ", ".join(f"#k{i} = :v{i}" for i in range(len(sets)))
+        names = {f"#k{i}": k for i, k in enumerate(sets)}
+        if remove:
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+            names |= {f"#r{i}": k for i, k in enumerate(remove)}
         with translated_errors("update raw event"):
             client("dynamodb").update_item(
-                TableName=self.table, Key={"event_id": {"S": event_id}},
-                UpdateExpression="SET " + ", ".join(f"#k{i} = :v{i}" for i in range(len(sets))),
-                ExpressionAttributeNames={f"#k{i}": k for i, k in enumerate(sets)},
+                TableName=self.table, Key={"event_id": {"S": event_id}}, UpdateExpression=expression,
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues={f":v{i}": to_value(v) for i, v in enumerate(sets.values())})

@@ -219,6 +219,9 @@ def _run_http(action: Action, state: Mapping[str, Any], secrets: Mapping[str, st
     query = {name: render(value, context, where=f"request.query.{name}") for name, value in spec.query.items()}
     body = render_json(spec.json_body, context, where="request.json_body") if spec.json_body is not None else None
     shown = _masked_request(spec.method, spec.url, spec.headers, spec.query, masked)
+    # A header whose template uses a secret (`{secrets.…}`) carries one: it is sent to the URL's origin only.
+    secret_headers = [name for name, template in spec.headers.items()
+                      if _MASK_TOKEN in render(template, masked, where=f"request.headers.{name}")]
 
     started = time.monotonic()
     try:
@@ -231,6 +234,9 @@ def _run_http(action: Action, state: Mapping[str, Any], secrets: Mapping[str, st
             headers=headers,
             params=query or None,
             json=body,
+            secret_headers=secret_headers,
+            secret_body=spec.json_body is not None and _MASK_TOKEN in json.dumps(
+                render_json(spec.json_body, masked, where="request.json_body"), default=str),
         )
     except ActionTimeoutError as exc:
         raise DependencyUnavailableError(f"action {action.action_id}: {exc.message}") from exc

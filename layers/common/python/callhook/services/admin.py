@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from typing import Any, Literal, TypeVar
-from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -211,10 +210,9 @@ REPLAYABLE_KINDS = frozenset({RawEventKind.REJECTED, RawEventKind.REPLAYED})
 
 def stored_webhook_request(event: RawEvent) -> WebhookRequest:
     """The request of a raw event as ingest sees requests (it was stored without its credentials)."""
-    stored = event.request
-    return WebhookRequest(channel_id=event.channel_id, method=stored.method, url=stored.url,
-                          headers=stored.headers, raw_query=stored.raw_query, query=dict(parse_qsl(stored.raw_query)),
-                          body=stored.body)
+    from callhook.services import ingest  # see _SERVICES_IMPORTED_LATE
+
+    return ingest.webhook_request_from(event.channel_id, event.request)
 
 
 def replay_event(event_id: str, settings: IngestSettings) -> EventReplay:
@@ -236,6 +234,10 @@ def replay_event(event_id: str, settings: IngestSettings) -> EventReplay:
     event = events.get(event_id)
     if event is None:
         raise ItemNotFoundError(f"no raw event {event_id!r}")
+    if event.kind == RawEventKind.HELD:
+        raise NotReplayableError(f"event {event_id} is held: it becomes a dialog by itself as soon as channel "
+                                 f"{event.channel_id!r} is valid again (`callhook channel check {event.channel_id}` "
+                                 "names what to fix)")
     if event.kind not in REPLAYABLE_KINDS:
         raise NotReplayableError(f"event {event_id} is a {event.kind.value} event: update events are applied when "
                                  "their call arrives, they are not replayed")

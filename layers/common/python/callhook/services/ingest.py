@@ -4,50 +4,82 @@ from __future__ import annotations
 
 import base64
 import uuid
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 
 from callhook.errors import (
     ChannelConfigError,
     ChannelInactiveError,
     ChannelMisconfiguredError,
     ChannelNotFoundError,
+    DependencyUnavailableError,
+    DialogStoreUnavailableError,
     MissingCallIdError,
     PayloadTooLargeError,
     WebhookRejectedError,
 )
 from callhook.mapping import evaluate_condition, map_telephony, parse_body, parse_query
-from callhook.models.api import HandshakeAnswer, WebhookAnswer, WebhookRequest
-from callhook.models.call import Telephony
+from callhook.models.api import SPOOLED_REASON, HandshakeAnswer, WebhookAnswer, WebhookRequest
+from callhook.models.call import MappingWarning, Telephony
 from callhook.models.channel import Channel
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus, Policy, Recording, make_dialog_id
-from callhook.models.event import RawEvent, RawEventKind, StoredRequest
+from callhook.models.event import RawEvent, RawEventKind, SpooledRequest, StoredRequest
 from callhook.observability import logger
 from callhook.presets import effective_channel
-from callhook.repositories.config import get_channel
+from callhook.repositories.config import ConfigTable, get_channel
 from callhook.repositories.dialogs import DialogExistsError, DialogRepository, utc_now
 from callhook.repositories.events import EventRepository
-from callhook.services.auth import TOKEN_HEADER, TOKEN_QUERY, authenticate
+from callhook.repositories.spool import SpoolStore
+from callhook.services.auth import CREDENTIAL_HEADERS, TOKEN_QUERY, authenticate
 from callhook.services.handshakes import handshake_answer
 from callhook.services.recordings import request_keep_recording
 from callhook.services.retention import expires_at, retention_days
 from callhook.services.workflow import execution_arn_for, start_workflow
 from callhook.settings import IngestSettings
 
-CREDENTIAL_HEADERS = frozenset({TOKEN_HEADER, "authorization", "cookie"})
+# DynamoDB items are capped at 400 KB: a value no telephony field needs this long would make the dialog (or its
+# update) unstorable on every retry. call_id keys the dialog, so an oversized one refuses the call (413); another
+# field is left null and named in mapping_warnings, like any value that cannot be coerced.
+MAX_CALL_ID_CHARS = 512
+MAX_FIELD_CHARS = 4096
+# Fields of a channel item that authenticate its webhooks (and answer its provider's URL check). When the rest of
+# the item is invalid, these alone still tell a genuine request from a forged one, so its calls can be held.
+CREDENTIAL_FIELDS = ("channel_id", "active", "webhook_token", "signature", "public_url")
+CREDENTIAL_CONFIG_FIELDS = ("preset", "handshake")
+UNUSABLE_CHANNEL_MESSAGE = ("this channel's configuration is invalid and cannot authenticate requests; its admin "
+                            "sees why with `callhook channel check {channel_id}`")
+
+
+@dataclass(frozen=True)
+class ChannelView:
+    """The channel as ingest can use it. `problems` set: the stored item is invalid, and `channel` holds only the
+    fields that authenticate its requests (their webhooks are then held, not processed)."""
+
+    channel: Channel
+    problems: str | None = None
 
 
 def ingest_webhook(request: WebhookRequest, settings: IngestSettings) -> WebhookAnswer | HandshakeAnswer:
     """Authenticate, map and store one webhook, then start its workflow.
+
+    Answered 2xx ⇔ durably kept (CONTRACT §2). After authentication the request is kept whatever fails next: as a
+    dialog; as a *held* raw event when the channel item is invalid but still authenticates (202 `held`); in the
+    spool (S3) when the tables cannot take it (202); a stored dialog whose workflow could not start is answered
+    200 `accepted` and started by the reconciler. Only a request that no store took is answered 503.
 
     A provider's URL check (the channel's handshake) is answered first and stores nothing; it carries no call data,
     which is why it needs no credentials. Every other request is authenticated before anything is parsed.
 
     Raises:
         WebhookRejectedError: a leaf per HTTP status of CONTRACT §2; authenticated 403/422 payloads are stored first.
-        DependencyUnavailableError: DynamoDB or Step Functions failed; answered 503 so that the provider retries.
+        DependencyUnavailableError: no durable store took the request; answered 503 so that the provider retries.
     """
-    channel = load_channel(request.channel_id, settings)
+    view = load_channel_view(request.channel_id, settings)
+    channel = view.channel
     handshake = handshake_answer(channel, request)
     if handshake is not None:
         logger.info("provider URL check answered", check=handshake.provider_check)
@@ -55,13 +87,62 @@ def ingest_webhook(request: WebhookRequest, settings: IngestSettings) -> Webhook
     if len(request.body) > settings.max_body_bytes:
         raise PayloadTooLargeError(f"body is {len(request.body)} bytes; the limit is {settings.max_body_bytes}")
     request = authenticate(channel, request)
-    try:
-        answer = accept_authenticated(channel, request, settings)
-    except WebhookRejectedError as exc:
-        if exc.store_raw_event:
-            EventRepository(settings.events_table).put(rejected_event(request, exc, expiry(channel, settings)))
-        raise
+    received_at = utc_now()
+    if view.problems is not None:
+        answer = hold(channel.channel_id, request, view.problems, received_at, settings)
+    else:
+        try:
+            answer = accept_authenticated(channel, request, settings, received_at=received_at)
+        except WebhookRejectedError as exc:
+            if exc.store_raw_event:
+                keep_rejected(request, exc, received_at, settings, expires=expiry(channel, settings, received_at))
+            raise
+        except DialogStoreUnavailableError as exc:
+            answer = spool(request, received_at, settings, reason="dialog_store_unavailable", detail=str(exc),
+                           dialog_id=exc.dialog_id)
     return answer.model_copy(update={"overrides": channel.advanced_config.answer or {}})
+
+
+def load_channel_view(channel_id: str, settings: IngestSettings) -> ChannelView:
+    """The channel, or, when its item is invalid, the part of it that still authenticates (its calls are held).
+
+    Raises:
+        ChannelNotFoundError: no such channel (404).
+        ChannelMisconfiguredError: the item is invalid and not even its credentials are usable (503, nothing is
+            stored: nothing can tell the provider's request from a forged one). The answer names no detail of the
+            configuration; the log and `callhook channel check` do.
+    """
+    try:
+        return ChannelView(load_channel(channel_id, settings))
+    except ChannelMisconfiguredError:
+        pass
+    # The cached item may be stale: the admin may have fixed it a moment ago. Read it again, uncached, before
+    # holding (a broken channel costs one more read per request, only while it is broken).
+    try:
+        return ChannelView(load_channel(channel_id, settings.model_copy(update={"channel_cache_seconds": 0})))
+    except ChannelMisconfiguredError as exc:
+        problems = exc.message
+    item = ConfigTable(settings.channels_table, "channel_id").get(channel_id) or {}
+    credentials = credentials_only(item)
+    if credentials is None:
+        logger.error("channel item invalid and unable to authenticate: webhooks refused", channel_id=channel_id,
+                     problems=problems)
+        raise ChannelMisconfiguredError(UNUSABLE_CHANNEL_MESSAGE.format(channel_id=channel_id))
+    logger.warning("channel item invalid: its webhooks are held until it is fixed", channel_id=channel_id,
+                   problems=problems)
+    return ChannelView(credentials, problems)
+
+
+def credentials_only(item: dict[str, Any]) -> Channel | None:
+    """A channel built from the item's authenticating fields alone, or None when even those are invalid."""
+    subset = {name: item[name] for name in CREDENTIAL_FIELDS if name in item}
+    config = item.get("advanced_config")
+    if isinstance(config, dict):
+        subset["advanced_config"] = {name: config[name] for name in CREDENTIAL_CONFIG_FIELDS if name in config}
+    try:
+        return effective_channel(Channel.model_validate(subset))
+    except (ValidationError, ChannelConfigError):
+        return None
 
 
 def load_channel(channel_id: str, settings: IngestSettings) -> Channel:
@@ -82,35 +163,63 @@ def parse_request(request: WebhookRequest) -> dict[str, Any]:
     return parse_body(request.body, request.content_type)
 
 
-def accept_authenticated(channel: Channel, request: WebhookRequest, settings: IngestSettings) -> WebhookAnswer:
-    """Everything after authentication: parse, select, map, store and start. `callhook events replay` runs this too
-    (the admin is authenticated by IAM; a stored request carries no credentials)."""
+def accept_authenticated(channel: Channel, request: WebhookRequest, settings: IngestSettings, *,
+                         received_at: str | None = None) -> WebhookAnswer:
+    """Everything after authentication: parse, select, map, store and start. `callhook events replay` and the
+    processing of held and spooled requests run this too (a kept request carries no credentials), with the time
+    the request arrived as `received_at`, so that the dialog is the one it would have been.
+
+    Raises:
+        WebhookRejectedError: the request cannot become a dialog (403, 413, 415, 400, 422).
+        DialogStoreUnavailableError: the tables could not take the call (the caller spools it).
+    """
     if not channel.active:
         raise ChannelInactiveError(f"channel {channel.channel_id!r} is not active")
     body = parse_request(request)
     config = channel.advanced_config
     if config.accept_when and not evaluate_condition(config.accept_when, body, timezone=config.timezone):
         return WebhookAnswer(status="ignored", reason=f"accept_when is false: {config.accept_when}")
-    telephony, warnings = map_telephony(body, config.field_mapping, timezone=config.timezone,
-                                        default_region=config.default_region)
+    telephony, mapping_warnings = map_telephony(body, config.field_mapping, timezone=config.timezone,
+                                                default_region=config.default_region)
     if telephony is None:
         expr = config.mapping_for("call_id")
         raise MissingCallIdError(f"no call_id after mapping: expression {expr!r} found nothing in the body "
                                  f"(top-level keys: {sorted(body)[:20]})")
+    telephony, size_warnings = within_size_limits(telephony)
+    warnings = [w.model_dump(mode="json") for w in mapping_warnings] + size_warnings
     if config.update_when and evaluate_condition(config.update_when, body, timezone=config.timezone):
-        return apply_update(channel, request, telephony, settings)
-    dialog = new_dialog(channel, telephony, [w.model_dump(mode="json") for w in warnings], settings)
+        return apply_update(channel, request, telephony, settings, received_at=received_at)
+    dialog = new_dialog(channel, telephony, warnings, settings, created_at=received_at)
     return store_and_start(dialog, settings)
 
 
+def within_size_limits(telephony: Telephony) -> tuple[Telephony, list[dict[str, Any]]]:
+    """The call with every oversized canonical field left null and named, as an uncoercible value is.
+
+    Raises:
+        PayloadTooLargeError: the call_id itself is over the limit (it keys the dialog: nothing to keep it by).
+    """
+    if len(telephony.call_id) > MAX_CALL_ID_CHARS:
+        raise PayloadTooLargeError(f"call_id is {len(telephony.call_id)} characters; the limit is "
+                                   f"{MAX_CALL_ID_CHARS}")
+    oversized = {name: value for name, value in telephony.canonical().items()
+                 if isinstance(value, str) and len(value) > MAX_FIELD_CHARS}
+    warnings = [MappingWarning(field=name, value=value[:64] + "…",
+                               reason=f"{len(value)} characters; the limit is {MAX_FIELD_CHARS}",
+                               ).model_dump(mode="json") for name, value in oversized.items()]
+    return telephony.model_copy(update=dict.fromkeys(oversized)), warnings
+
+
 def new_dialog(channel: Channel, telephony: Telephony, warnings: list[dict[str, Any]],
-               settings: IngestSettings) -> Dialog:
+               settings: IngestSettings, *, created_at: str | None = None) -> Dialog:
     dialog_id = make_dialog_id(channel.channel_id, telephony.call_id)
     action = channel.webhook_enrich_action
-    created_at, days = utc_now(), retention_days(channel.retention_days, settings.default_retention_days)
+    created_at = created_at or utc_now()
+    days = retention_days(channel.retention_days, settings.default_retention_days)
     return Dialog(
-        dialog_id=dialog_id, channel_id=channel.channel_id, call_id=telephony.call_id, created_at=created_at,
-        telephony=telephony, mapping_warnings=warnings, expires_at=expires_at(created_at, days),
+        dialog_id=dialog_id, channel_id=channel.channel_id, call_id=telephony.call_id,
+        created_at=created_at, expires_at=expires_at(created_at, days),
+        telephony=telephony, mapping_warnings=warnings,
         policy=Policy(enrich_action=action, enrich_error_action=channel.enrich_error_action,
                       auto_transcription=channel.auto_transcription, retention_days=days),
         enrichment=Enrichment(status=EnrichmentStatus.PENDING if action else EnrichmentStatus.DISABLED,
@@ -121,43 +230,65 @@ def new_dialog(channel: Channel, telephony: Telephony, warnings: list[dict[str, 
 
 
 def store_and_start(dialog: Dialog, settings: IngestSettings) -> WebhookAnswer:
-    """Durable first, then the workflow. A re-delivery finds the stored dialog and (re)starts only if needed."""
+    """Durable first, then the workflow. A re-delivery finds the stored dialog and (re)starts only if needed.
+
+    Once the dialog is stored the call is kept: a workflow that cannot start now is started by the reconciler (the
+    dialog stays in its workflow-pending index), so the answer is still `accepted`.
+
+    Raises:
+        DialogStoreUnavailableError: the dialog could not be written (the caller spools the request).
+    """
     status = "accepted"
     try:
         DialogRepository(settings.dialogs_table).put_new(dialog)
     except DialogExistsError as exc:
         dialog, status = exc.existing, "duplicate"
+    except (DependencyUnavailableError, ClientError, BotoCoreError) as exc:
+        raise DialogStoreUnavailableError(str(exc), dialog_id=dialog.dialog_id) from exc
     if status == "accepted" and dialog.telephony.recording_url:
         # Asynchronous: links expire in minutes, enrichment may be slow. put_new marked it for reconciliation.
         request_keep_recording(dialog.dialog_id, marked=True)
+    reason = None
     if status == "accepted" or dialog.workflow.status == "pending":
         # On a duplicate whose workflow never ran (StartExecution failed the first time), this is the recovery.
-        start_workflow(settings.state_machine_arn, dialog)
+        try:
+            start_workflow(settings.state_machine_arn, dialog)
+        except DependencyUnavailableError as exc:
+            logger.warning("workflow not started; the reconciler starts it", dialog_id=dialog.dialog_id,
+                           error=str(exc))
+            reason = "workflow_start_deferred"
     logger.info("webhook stored", dialog_id=dialog.dialog_id, call_id=dialog.call_id, status=status)
-    return WebhookAnswer(status=status, dialog_id=dialog.dialog_id)
+    return WebhookAnswer(status=status, dialog_id=dialog.dialog_id, reason=reason)
 
 
-def apply_update(channel: Channel, request: WebhookRequest, telephony: Telephony,
-                 settings: IngestSettings) -> WebhookAnswer:
+def apply_update(channel: Channel, request: WebhookRequest, telephony: Telephony, settings: IngestSettings, *,
+                 received_at: str | None = None) -> WebhookAnswer:
     """Fill the call's empty fields; if the call is not stored yet, keep the update for when it is.
 
     Both sides write first and check second (here: store the pending update, then look for the dialog again; the
     workflow's first step: the dialog exists, then it reads pending updates), so no interleaving loses an update.
+
+    Raises:
+        DialogStoreUnavailableError: the tables could not take the update (the caller spools the request).
     """
     dialog_id = make_dialog_id(channel.channel_id, telephony.call_id)
     fields = {k: v for k, v in telephony.canonical().items() if k != "call_id"}
     dialogs = DialogRepository(settings.dialogs_table)
-    if dialogs.fill_telephony(dialog_id, fields) is not None:
-        return _update_applied(dialog_id, fields)
     events = EventRepository(settings.events_table)
-    event = RawEvent(event_id=new_event_id(), channel_id=channel.channel_id, received_at=utc_now(),
-                     kind=RawEventKind.PENDING_UPDATE, dialog_id=dialog_id, update_fields=fields,
-                     reason="call_not_stored_yet", request=stored_request(request),
-                     expires_at=expiry(channel, settings))
-    events.put(event)
-    if dialogs.fill_telephony(dialog_id, fields) is not None:
-        events.mark(event.event_id, RawEventKind.APPLIED_UPDATE, applied_at=utc_now())
-        return _update_applied(dialog_id, fields)
+    try:
+        if dialogs.fill_telephony(dialog_id, fields) is not None:
+            return _update_applied(dialog_id, fields)
+        event = RawEvent(event_id=new_event_id(), channel_id=channel.channel_id,
+                         received_at=received_at or utc_now(), kind=RawEventKind.PENDING_UPDATE,
+                         dialog_id=dialog_id, update_fields=fields, reason="call_not_stored_yet",
+                         request=stored_request(request),
+                         expires_at=expiry(channel, settings, received_at or utc_now()))
+        events.put(event)
+        if dialogs.fill_telephony(dialog_id, fields) is not None:
+            events.mark(event.event_id, RawEventKind.APPLIED_UPDATE, applied_at=utc_now())
+            return _update_applied(dialog_id, fields)
+    except (DependencyUnavailableError, ClientError, BotoCoreError) as exc:
+        raise DialogStoreUnavailableError(str(exc), dialog_id=dialog_id) from exc
     return WebhookAnswer(status="accepted", dialog_id=dialog_id, reason="update kept until the call arrives")
 
 
@@ -167,12 +298,71 @@ def _update_applied(dialog_id: str, fields: dict[str, Any]) -> WebhookAnswer:
     return WebhookAnswer(status="accepted", dialog_id=dialog_id, reason="update applied")
 
 
+def hold(channel_id: str, request: WebhookRequest, problems: str, received_at: str,
+         settings: IngestSettings) -> WebhookAnswer:
+    """Keep an authenticated request of a channel whose item is invalid; it becomes a dialog once the item is fixed
+    (callhook.services.kept). The problems are stored for the admin, never answered to the caller.
+
+    Raises:
+        DependencyUnavailableError: neither the events table nor the spool took it (503).
+    """
+    event = RawEvent(event_id=new_event_id(), channel_id=channel_id, received_at=received_at, kind=RawEventKind.HELD,
+                     held_channel=channel_id, reason="channel_misconfigured", message=problems,
+                     request=stored_request(request),  # the item is unreadable: the stack's default retention
+                     expires_at=expires_at(received_at, settings.default_retention_days))
+    try:
+        EventRepository(settings.events_table).put(event)
+    except (DependencyUnavailableError, ClientError, BotoCoreError) as exc:
+        spool(request, received_at, settings, reason="event_store_unavailable", detail=str(exc),
+              event_id=event.event_id)
+    logger.warning("webhook held: channel item invalid", event_id=event.event_id, channel_id=channel_id)
+    return WebhookAnswer(status="held", reason="channel_misconfigured", event_id=event.event_id)
+
+
+def spool(request: WebhookRequest, received_at: str, settings: IngestSettings, *, reason: str, detail: str,
+          dialog_id: str | None = None, event_id: str | None = None) -> WebhookAnswer:
+    """Keep the request in the spool (S3), the store that shares no failure with the tables; the reconciler makes
+    it the dialog it would have been (same id).
+
+    Raises:
+        DependencyUnavailableError: the spool failed too: nothing kept, 503 so that the provider retries.
+    """
+    record = SpooledRequest(event_id=event_id or new_event_id(), channel_id=request.channel_id,
+                            received_at=received_at, reason=reason, message=detail, request=stored_request(request))
+    SpoolStore(settings.recordings_bucket).put(record)
+    logger.warning("webhook spooled: the tables could not take it", event_id=record.event_id, reason=reason,
+                   detail=detail, dialog_id=dialog_id)
+    return WebhookAnswer(status="accepted", dialog_id=dialog_id, reason=SPOOLED_REASON, event_id=record.event_id)
+
+
+def keep_rejected(request: WebhookRequest, exc: WebhookRejectedError, received_at: str,
+                  settings: IngestSettings, *, expires: int | None = None) -> None:
+    """Store an authenticated request that cannot become a dialog (403, 422) as a raw event, or spool it.
+
+    Raises:
+        DependencyUnavailableError: neither store took it (503 instead of the rejection: the provider retries).
+    """
+    event = rejected_event(request, exc, received_at=received_at, expires=expires)
+    try:
+        EventRepository(settings.events_table).put(event)
+    except (DependencyUnavailableError, ClientError, BotoCoreError) as store_exc:
+        spool(request, received_at, settings, reason="event_store_unavailable", detail=str(store_exc),
+              event_id=event.event_id)
+
+
+def webhook_request_from(channel_id: str, stored: StoredRequest) -> WebhookRequest:
+    """A kept request as ingest sees requests again (it was kept without its credentials)."""
+    return WebhookRequest(channel_id=channel_id, method=stored.method, url=stored.url, headers=stored.headers,
+                          raw_query=stored.raw_query, query=dict(parse_qsl(stored.raw_query)), body=stored.body)
+
+
 def new_event_id() -> str:
     return "e-" + uuid.uuid4().hex
 
 
 def stored_request(request: WebhookRequest) -> StoredRequest:
-    """What we keep of a request: everything but credentials (they never reach an item or a log)."""
+    """What we keep of a request: everything but credentials (they never reach an item or a log). `authenticate`
+    has already stripped them; this drops our own again, for requests kept by any other path."""
     query = urlencode([(k, v) for k, v in parse_qsl(request.raw_query, keep_blank_values=True) if k != TOKEN_QUERY])
     url = request.url.split("?", 1)[0] + (f"?{query}" if query else "")
     headers = {k: v for k, v in request.headers.items() if k not in CREDENTIAL_HEADERS}
@@ -180,12 +370,14 @@ def stored_request(request: WebhookRequest) -> StoredRequest:
                          body_b64=base64.b64encode(request.body).decode())
 
 
-def rejected_event(request: WebhookRequest, exc: WebhookRejectedError, expires: int | None = None) -> RawEvent:
-    return RawEvent(event_id=new_event_id(), channel_id=request.channel_id, received_at=utc_now(),
+def rejected_event(request: WebhookRequest, exc: WebhookRejectedError, *, received_at: str | None = None,
+                   event_id: str | None = None, expires: int | None = None) -> RawEvent:
+    return RawEvent(event_id=event_id or new_event_id(), channel_id=request.channel_id,
+                    received_at=received_at or utc_now(),
                     kind=RawEventKind.REJECTED, reason=exc.reason, message=exc.message,
                     status_code=exc.status_code, request=stored_request(request), expires_at=expires)
 
 
-def expiry(channel: Channel, settings: IngestSettings) -> int | None:
-    """When a raw event received now expires (the channel's retention_days, else the stack's default)."""
-    return expires_at(utc_now(), retention_days(channel.retention_days, settings.default_retention_days))
+def expiry(channel: Channel, settings: IngestSettings, received_at: str) -> int | None:
+    """When a raw event of the channel received at `received_at` expires (its retention_days, else the stack's)."""
+    return expires_at(received_at, retention_days(channel.retention_days, settings.default_retention_days))

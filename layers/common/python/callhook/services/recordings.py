@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import struct
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
@@ -38,7 +38,8 @@ from callhook.models.channel import RECORDING_SECRET_PREFIXES, Channel, Recordin
 from callhook.models.dialog import Dialog, Reason, Recording, RecordingStatus
 from callhook.models.transcription import KeepRecordingRequest
 from callhook.observability import logger, metrics, tracer
-from callhook.outbound import OutboundResponse, safe_request
+from callhook.outbound import OutboundResponse, classify_address, safe_request
+from callhook.presets import effective_channel
 from callhook.repositories.config import get_channel
 from callhook.repositories.dialogs import DialogRepository, utc_now
 from callhook.repositories.transcriptions import TranscriptionRepository
@@ -138,11 +139,15 @@ def keep_recording(request: KeepRecordingRequest, settings: KeepRecordingSetting
         continue_after_recording(dialog.dialog_id, settings)  # idempotent: a repeated request only re-checks
         return dialog.recording
     failure: RecordingNotKeptError | None = None
+    access: RecordingAccess | None = None
     try:
-        recording = _copy(dialog, settings)
+        channel = _channel(dialog, settings)
+        access = recording_access(dialog.telephony.recording_url or "", channel)
+        recording = _copy(dialog, channel, access, settings)
     except RecordingNotKeptError as exc:
         failure = exc
-        recording = Recording(status=RecordingStatus.FAILED, reason=exc.reason(), source_host=_host(dialog))
+        recording = Recording(status=RecordingStatus.FAILED, reason=exc.reason(), source_host=_host(dialog),
+                              warning=access.warning if access else None)
     stored = TranscriptionRepository(settings.dialogs_table).set_recording(dialog.dialog_id, recording)
     logger.info("recording kept" if recording.status == RecordingStatus.KEPT else "recording not kept",
                 code=recording.reason.code if recording.reason else None, size=recording.size, stored=stored)
@@ -154,13 +159,56 @@ def keep_recording(request: KeepRecordingRequest, settings: KeepRecordingSetting
     return recording
 
 
-def _copy(dialog: Dialog, settings: KeepRecordingSettings) -> Recording:
+@dataclass(frozen=True)
+class RecordingAccess:
+    """What the download of one recording URL sends: the channel's credentials when its host is listed."""
+
+    auth: tuple[str, str] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    warning: Reason | None = None  # the credentials were withheld: the dialog and the log say so
+
+
+def recording_access(url: str, channel: Channel | None) -> RecordingAccess:
+    """The channel's recording_auth for `url` when the URL's host is in `recording_auth.hosts`, else nothing.
+
+    A recording URL comes from the provider's event, which an attacker may have forged, or from an update: the
+    credentials (Twilio's account SID and auth token) go only to the hosts the admin (or the preset) named.
+    """
+    auth_config = channel.recording_auth if channel else None
+    if auth_config is None:
+        return RecordingAccess()
+    parts = urlsplit(url)
+    host = parts.hostname
+    why = None
+    if not auth_config.sends_to(host):
+        why = f"{host or '(no host)'} is not in recording_auth.hosts {auth_config.hosts}"
+    elif parts.scheme.lower() != "https" and not _local_address(host):
+        why = f"the URL is {parts.scheme}://, and credentials are sent over https only"
+    if why is None:
+        auth, headers = recording_credentials(auth_config)
+        return RecordingAccess(auth=auth, headers=headers)
+    warning = Reason(code="recording_credentials_withheld", message=f"the channel's recording_auth was not sent: "
+                     f"{why}; the recording was fetched without credentials", host=host, hosts=auth_config.hosts)
+    logger.warning("recording credentials withheld", host=host, reason=why)
+    metrics.add_metric(name="RecordingCredentialsWithheld", unit=MetricUnit.Count, value=1)
+    return RecordingAccess(warning=warning)
+
+
+def _local_address(host: str | None) -> bool:
+    """A literal loopback or private address (the local stack's fake systems), where plain http stays on the box
+    or the network the admin allowed with allow_private_network."""
+    try:
+        return host is not None and classify_address(host) is not None
+    except ValueError:
+        return False
+
+
+def _copy(dialog: Dialog, channel: Channel | None, access: RecordingAccess,
+          settings: KeepRecordingSettings) -> Recording:
     url = dialog.telephony.recording_url or ""
-    channel = _channel(dialog, settings)
-    auth, headers = recording_credentials(channel.recording_auth if channel else None)
     allow_private = bool(channel and channel.allow_private_network)
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as body:
-        response = _download(url, cast(BinaryIO, body), allow_private=allow_private, auth=auth, headers=headers,
+        response = _download(url, cast(BinaryIO, body), allow_private=allow_private, access=access,
                              settings=settings)
         size = body.tell()
         body.seek(0)
@@ -172,12 +220,15 @@ def _copy(dialog: Dialog, settings: KeepRecordingSettings) -> Recording:
         _store(body, settings.recordings_bucket, key, CONTENT_TYPES[info.media_format])
     return Recording(status=RecordingStatus.KEPT, s3_key=key, size=size, content_type=declared or None,
                      media_format=info.media_format, duration_s=info.duration_s, channels=info.channels,
-                     sample_rate_hz=info.sample_rate_hz, source_host=_host(dialog), kept_at=utc_now())
+                     sample_rate_hz=info.sample_rate_hz, source_host=_host(dialog), warning=access.warning,
+                     kept_at=utc_now())
 
 
 def _channel(dialog: Dialog, settings: KeepRecordingSettings) -> Channel | None:
+    """The channel as ingest uses it: with its preset's media hosts filled into recording_auth.hosts."""
     try:
-        return get_channel(settings.channels_table, dialog.channel_id)
+        channel = get_channel(settings.channels_table, dialog.channel_id)
+        return effective_channel(channel) if channel is not None else None
     except ChannelConfigError as exc:
         raise RecordingNotKeptError("channel_invalid", f"the channel item is invalid: {exc}") from exc
 
@@ -201,12 +252,14 @@ def _secret_or_value(value: str) -> str:
     return resolve_secret(value) if value.startswith(RECORDING_SECRET_PREFIXES) else value
 
 
-def _download(url: str, sink: BinaryIO, *, allow_private: bool, auth: tuple[str, str] | None,
-              headers: dict[str, str], settings: KeepRecordingSettings) -> OutboundResponse:
+def _download(url: str, sink: BinaryIO, *, allow_private: bool, access: RecordingAccess,
+              settings: KeepRecordingSettings) -> OutboundResponse:
     host = urlsplit(url).hostname or "(no host)"
     try:
+        # Every header of recording_auth carries a secret: none follows a redirect to another origin.
         response = safe_request("GET", url, allow_private_network=allow_private, timeout_s=settings.timeout_s,
-                                max_bytes=settings.max_bytes, headers=headers, auth=auth, stream_to=sink)
+                                max_bytes=settings.max_bytes, headers=access.headers, auth=access.auth,
+                                stream_to=sink, secret_headers=list(access.headers))
     except BlockedDestinationError as exc:
         raise RecordingNotKeptError("recording_blocked", f"the recording URL was refused: {exc.message}",
                                     host=host) from exc
@@ -225,6 +278,9 @@ def _download(url: str, sink: BinaryIO, *, allow_private: bool, auth: tuple[str,
     if status in (403, 404, 410):
         raise RecordingNotKeptError("recording_expired", f"{host} answered {status} for the recording: the link "
                                     "expired, or the recording was deleted", host=host, http_status=status)
+    if status == 401 and access.warning is not None:
+        raise RecordingNotKeptError("recording_unauthorized", f"{host} answered 401, and {access.warning.message}",
+                                    host=host, http_status=status)
     if status == 401:
         raise RecordingNotKeptError("recording_unauthorized", f"{host} answered 401: the channel's recording_auth "
                                     "is missing or wrong", host=host, http_status=status)

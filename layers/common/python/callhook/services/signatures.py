@@ -46,6 +46,10 @@ from callhook.models.channel import SECRET_REFERENCE_PREFIX, Channel, standard_w
 
 SECRET_MAX_AGE_S = 300
 DEFAULT_TOLERANCE_S = 300  # Telnyx's and Standard Webhooks' own libraries allow 5 minutes of clock drift
+DEFAULT_MAX_AGE_S = 300  # how old a Vonage JWT (`iat`) may be; option `max_age_seconds`
+JWT_LEEWAY_S = 60  # clock drift allowed on top of a JWT's age and on an `iat` slightly in the future
+# Schemes that sign the body and nothing else: on GET, where the query is the data (CONTRACT §2), they cover nothing.
+BODY_ONLY_SCHEMES = frozenset({"hmac-sha256", "standard-webhooks", "telnyx", "vonage", "dialpad", "mango"})
 _THROTTLING = frozenset({"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})
 _FORM = "application/x-www-form-urlencoded"
 _REDACTED_QUERY_KEYS = frozenset({"token"})
@@ -106,9 +110,17 @@ def verify_signature(channel: Channel, request: WebhookRequest, *, now: float | 
     verifier = _VERIFIERS.get(sig.scheme)
     if verifier is None:
         raise ChannelMisconfiguredError(f"channel signature scheme {sig.scheme!r} is not supported")
+    if sig.scheme in BODY_ONLY_SCHEMES and request.method.upper() == "GET" and _query_carries_data(request):
+        raise UnauthorizedError(f"the {sig.scheme} scheme signs the body, not the query: a GET whose query carries "
+                                "data is refused, since nothing would authenticate it (have the provider POST)")
     check = _Check(request=request, options=dict(sig.model_extra or {}), secret=resolve_secret(sig.secret),
                    url=signed_url(channel, request), now=time.time() if now is None else now)
     return verifier(check)
+
+
+def _query_carries_data(request: WebhookRequest) -> bool:
+    """True when the query holds anything a GET would turn into the dialog (our own `token` is not data)."""
+    return any(name != "token" for name, _ in parse_qsl(request.raw_query, keep_blank_values=True))
 
 
 def resolve_secret(value: str) -> str:
@@ -178,15 +190,19 @@ def twilio_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]
 
 
 def _twilio(check: _Check) -> bytes | None:
-    """X-Twilio-Signature over the full URL plus the sorted form parameters; JSON bodies: the URL carries
-    bodySHA256 (hex SHA-256 of the body) and only the URL is signed. Like Twilio's validator, the URL is tried
-    as received, without its port and with the scheme's default port, since Twilio's own use of ports varies."""
+    """X-Twilio-Signature over the full URL (query included) plus the sorted form parameters; any other body
+    (JSON): the URL carries bodySHA256 (hex SHA-256 of the body) and only the URL is signed. A non-form body
+    without bodySHA256 is covered by nothing and refused. Like Twilio's validator, the URL is tried as received,
+    without its port and with the scheme's default port, since Twilio's own use of ports varies."""
     presented = check.header("x-twilio-signature")
     query = parse_qs(urlsplit(check.url).query, keep_blank_values=True)
     if "bodySHA256" in query:
         if not _equal(hashlib.sha256(check.request.body).hexdigest(), query["bodySHA256"][0].lower()):
             raise UnauthorizedError("bodySHA256 in the URL does not match the body")
         params: list[tuple[str, str]] = []
+    elif check.request.body and not _is_form(check.request):
+        raise UnauthorizedError("Twilio signs a body that is not form-encoded only through bodySHA256 in the URL; "
+                                "this body is not covered by X-Twilio-Signature and is refused")
     else:
         params = check.form_pairs()
     if any(_equal(presented, twilio_signature(check.secret, url, params)) for url in _port_variants(check.url)):
@@ -253,6 +269,9 @@ def plivo_v3_signature(auth_token: str, url: str, nonce: str, method: str, param
 
 
 def _plivo(check: _Check) -> bytes | None:
+    """X-Plivo-Signature-V3 over the URL (query included), the form parameters of a POST and the nonce. Plivo has
+    no body hash: a body that is not a form is covered by nothing and refused."""
+    _form_or_nothing(check, "Plivo")
     presented = check.header("x-plivo-signature-v3")
     nonce = check.header("x-plivo-signature-v3-nonce")
     expected = plivo_v3_signature(check.secret, check.url, nonce, check.request.method, check.form_pairs())
@@ -263,17 +282,29 @@ def _plivo(check: _Check) -> bytes | None:
 
 
 def _vonage(check: _Check) -> bytes | None:
-    """Authorization: Bearer JWT (HS256, the signature secret) whose payload_hash is the SHA-256 of the body."""
+    """Authorization: Bearer JWT (HS256, the signature secret) whose payload_hash is the SHA-256 of the body.
+
+    Both claims that tie the token to this request are required: `payload_hash` (an empty body too has a hash),
+    and `iat`, no older than `max_age_seconds` (300) plus a minute of clock drift, since a Vonage token has no
+    `exp` and would otherwise replay forever.
+    """
     scheme, _, token = check.header("authorization").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise UnauthorizedError("Authorization must be 'Bearer <JWT>' (Vonage signed callbacks)")
     claims = _jwt_claims(token.strip(), check.secret, "Vonage")
-    if check.request.body:
-        payload_hash = claims.get("payload_hash")
-        if not isinstance(payload_hash, str):
-            raise UnauthorizedError("the Vonage JWT has no payload_hash: the body is not covered by the signature")
-        if not _equal(payload_hash.lower(), hashlib.sha256(check.request.body).hexdigest()):
-            raise UnauthorizedError("payload_hash in the Vonage JWT does not match the body")
+    payload_hash = claims.get("payload_hash")
+    if not isinstance(payload_hash, str):
+        raise UnauthorizedError("the Vonage JWT has no payload_hash: the body is not covered by the signature")
+    if not _equal(payload_hash.lower(), hashlib.sha256(check.request.body).hexdigest()):
+        raise UnauthorizedError("payload_hash in the Vonage JWT does not match the body")
+    issued = claims.get("iat")
+    if isinstance(issued, bool) or not isinstance(issued, int | float) or not math.isfinite(issued):
+        raise UnauthorizedError("the Vonage JWT has no iat (issued-at) claim: its age cannot be checked")
+    max_age = _seconds_option(check, "max_age_seconds", DEFAULT_MAX_AGE_S)
+    age = check.now - float(issued)
+    if age > max_age + JWT_LEEWAY_S or age < -JWT_LEEWAY_S:
+        raise UnauthorizedError(f"the Vonage JWT was issued {int(age)} s ago (max_age_seconds {int(max_age)}): "
+                                "replays are refused; check the server clock")
     return None
 
 
@@ -300,8 +331,16 @@ def zadarma_signature(secret: str, fields: dict[str, str]) -> str | None:
 
 
 def _zadarma(check: _Check) -> bytes | None:
+    """Signature over a few fields of the event (ZADARMA_SIGNED_FIELDS), read from where the data is: the query of
+    a GET, the form body of a POST. Zadarma leaves the event's other fields (duration, disposition, status_code,
+    is_recorded, ...) unsigned: docs/PROVIDERS.md says which."""
     presented = check.header("signature")
-    fields = dict(check.form_pairs() or parse_qsl(check.request.raw_query, keep_blank_values=True))
+    if check.request.method.upper() == "GET":
+        pairs = parse_qsl(check.request.raw_query, keep_blank_values=True)
+    else:
+        _form_or_nothing(check, "Zadarma")
+        pairs = check.form_pairs()
+    fields = dict(pairs)
     expected = zadarma_signature(check.secret, fields)
     if expected is None:
         raise UnauthorizedError(f"no Zadarma signature rule for event {str(fields.get('event'))[:40]!r}")
@@ -373,6 +412,13 @@ def _is_form(request: WebhookRequest) -> bool:
     return (request.content_type or "").split(";")[0].strip().lower() == _FORM
 
 
+def _form_or_nothing(check: _Check, provider: str) -> None:
+    """Schemes that sign form fields cover nothing of another kind of body: refuse it rather than map it."""
+    if check.request.body and not _is_form(check.request):
+        raise UnauthorizedError(f"{provider} signs form fields only: this body is not form-encoded, so the "
+                                "signature does not cover it, and it is refused")
+
+
 def _b64(value: str, what: str) -> bytes:
     try:
         return base64.b64decode(value, validate=True)
@@ -380,8 +426,19 @@ def _b64(value: str, what: str) -> bytes:
         raise UnauthorizedError(f"{what} is not valid base64") from exc
 
 
+def _seconds_option(check: _Check, name: str, default: float) -> float:
+    value = check.options.get(name, default)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not math.isfinite(seconds) or seconds < 0:
+        raise ChannelMisconfiguredError(f"signature.{name} must be a number of seconds, not {str(value)[:40]!r}")
+    return seconds
+
+
 def _fresh(timestamp: str, check: _Check) -> None:
-    tolerance = float(check.options.get("tolerance_seconds", DEFAULT_TOLERANCE_S))
+    tolerance = _seconds_option(check, "tolerance_seconds", DEFAULT_TOLERANCE_S)
     try:
         moment = float(timestamp)
     except ValueError as exc:
@@ -398,7 +455,8 @@ def _jwt_claims(token: str, secret: str, provider: str) -> dict[str, Any]:
         with warnings.catch_warnings():
             # The provider chose the secret's length; a warning per request would only fill our logs.
             warnings.simplefilter("ignore", InsecureKeyLengthWarning)
-            claims = jwt.decode(token, secret, algorithms=["HS256"], options={"verify_aud": False}, leeway=60)
+            claims = jwt.decode(token, secret, algorithms=["HS256"], options={"verify_aud": False},
+                                leeway=JWT_LEEWAY_S)
     except jwt.InvalidTokenError as exc:
         raise UnauthorizedError(f"{provider} JWT rejected: {exc}") from exc
     if not isinstance(claims, dict):

@@ -1,0 +1,65 @@
+"""The spool: authenticated requests kept as S3 objects when DynamoDB could not take them.
+
+It is the second durable store of "answered 2xx ⇔ durably kept" (CONTRACT §2): S3 shares no failure with the
+tables. Keys start with the arrival time, so a listing returns requests in the order they arrived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from callhook.aws import client
+from callhook.errors import DependencyUnavailableError
+from callhook.models.event import SpooledRequest
+
+SPOOL_PREFIX = "spool/"
+
+
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    """Any S3 failure here means "the spool cannot take it now": the caller answers 503 or tries again later."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
+        raise DependencyUnavailableError(f"{what}: S3 {code}") from exc
+
+
+class SpoolStore:
+    def __init__(self, bucket: str) -> None:
+        self.bucket = bucket
+
+    @staticmethod
+    def key_for(record: SpooledRequest) -> str:
+        return f"{SPOOL_PREFIX}{record.received_at}-{record.event_id}.json"
+
+    def put(self, record: SpooledRequest) -> str:
+        key = self.key_for(record)
+        with _translated("spool the request"):
+            client("s3").put_object(Bucket=self.bucket, Key=key, Body=record.model_dump_json().encode(),
+                                    ContentType="application/json", ServerSideEncryption="AES256")
+        return key
+
+    def keys(self, *, limit: int = 100) -> list[str]:
+        """The oldest spooled requests first (keys start with the arrival time)."""
+        with _translated("list the spool"):
+            resp = client("s3").list_objects_v2(Bucket=self.bucket, Prefix=SPOOL_PREFIX, MaxKeys=limit)
+        return [str(o["Key"]) for o in resp.get("Contents", [])]
+
+    def get(self, key: str) -> SpooledRequest | None:
+        try:
+            with _translated("read the spool"):
+                body = client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except DependencyUnavailableError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError) and cause.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None  # another reconciler run took it first
+            raise
+        return SpooledRequest.model_validate_json(body)
+
+    def delete(self, key: str) -> None:
+        with _translated("remove a spooled request"):
+            client("s3").delete_object(Bucket=self.bucket, Key=key)

@@ -1,0 +1,64 @@
+"""Which credentials a recording download sends (issue 10): the channel's, to the hosts it names, over https."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from callhook.models.channel import Channel
+from callhook.presets import effective_channel
+from callhook.services import recordings
+from callhook.services.recordings import recording_access
+
+
+@pytest.fixture(autouse=True)
+def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recordings, "resolve_secret", lambda reference: "tok-123")
+
+
+def _channel(**item: Any) -> Channel:
+    return effective_channel(Channel.model_validate({"channel_id": "ch-1", "webhook_token": "t" * 24, **item}))
+
+
+TWILIO = {"advanced_config": {"preset": "twilio"},
+          "recording_auth": {"type": "basic", "username": "AC1", "password": "ssm:/callhook/twilio/token"}}
+RECORDING = "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1.mp3"
+
+
+def test_the_presets_host_over_https_gets_the_credentials() -> None:
+    access = recording_access(RECORDING, _channel(**TWILIO))
+    assert access.auth == ("AC1", "tok-123")
+    assert access.warning is None
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("https://evil.example/r.mp3", "evil.example is not in recording_auth.hosts ['api.twilio.com']"),
+    ("https://api.twilio.com.evil.example/r.mp3", "is not in recording_auth.hosts"),
+    ("https://evil.example/?u=https://api.twilio.com/r.mp3", "is not in recording_auth.hosts"),
+    ("http://api.twilio.com/2010-04-01/r.mp3", "credentials are sent over https only"),
+    ("not a url", "(no host) is not in recording_auth.hosts"),
+])
+def test_any_other_url_gets_none_and_the_warning_says_why(url: str, says: str) -> None:
+    access = recording_access(url, _channel(**TWILIO))
+    assert (access.auth, access.headers) == (None, {})
+    assert access.warning is not None
+    assert access.warning.code == "recording_credentials_withheld"
+    assert says in access.warning.message
+
+
+def test_a_header_credential_is_bound_the_same_way() -> None:
+    channel = _channel(recording_auth={"type": "header", "header": "X-Media-Key", "value": "ssm:/k",
+                                       "hosts": ["media.example.com"]})
+    assert recording_access("https://media.example.com/r.wav", channel).headers == {"X-Media-Key": "tok-123"}
+    assert recording_access("https://other.example.com/r.wav", channel).headers == {}
+
+
+def test_plain_http_to_a_local_address_is_the_local_stacks_case() -> None:
+    channel = _channel(recording_auth={"type": "bearer", "token": "ssm:/k", "hosts": ["127.0.0.1"]})
+    assert recording_access("http://127.0.0.1:8080/r.wav", channel).headers == {"Authorization": "Bearer tok-123"}
+
+
+def test_a_channel_without_recording_auth_sends_nothing_and_warns_of_nothing() -> None:
+    access = recording_access("http://anything.example/r.wav", _channel())
+    assert (access.auth, access.headers, access.warning) == (None, {}, None)
