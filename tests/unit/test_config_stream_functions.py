@@ -52,3 +52,18 @@ def test_normalize_operator_leaves_a_newer_write_to_its_own_record(aws: dict[str
     # When the old record arrives, nothing is written from it
     assert normalize_app.handler(event, lambda_context)["written"] == []
     assert "email_key" not in from_item(ddb.get_item(TableName=table, Key={"user_id": {"N": "17"}})["Item"])
+
+
+def test_a_stale_index_entry_does_not_match_and_the_current_email_is_found(aws: dict[str, str]) -> None:
+    from callhook.repositories.config import find_operators_by_email, find_operators_by_ext
+
+    # Given an operator whose email was edited in the console after its derived keys were written
+    table = aws["OPERATORS_TABLE"]
+    boto3.client("dynamodb", region_name="us-east-1").put_item(TableName=table, Item=to_item({
+        "user_id": 21, "email": "New@Example.com", "ext": 7, "email_key": "old@example.com", "ext_key": "6"}))
+    # Then the old email and extension find nobody, the current ones find the operator (by the scan)
+    assert find_operators_by_email(table, "old@example.com").operators == []
+    assert find_operators_by_ext(table, "6").operators == []
+    found = find_operators_by_email(table, " NEW@example.com")
+    assert [o.user_id for o in found.operators] == [21] and found.scanned
+    assert [o.user_id for o in find_operators_by_ext(table, "7").operators] == [21]

@@ -176,7 +176,9 @@ def _find_operators(table: str, index: str, attribute: str, key: str, matches: A
     depend on attributes only our tooling writes. The operators table is small (people of one company), and the
     scan runs only on a miss, so its cost is a few reads on the unhappy path.
     """
-    found = _lookup(_query_index(table, index, attribute, key))
+    # An index entry can be stale (the email was edited in the console and the stream function has not run yet):
+    # an item counts only if its own fields match.
+    found = _lookup([item for item in _query_index(table, index, attribute, key) if matches(item)])
     if found.operators or found.invalid:
         return found
     scanned = [item for item in ConfigTable(table, "user_id", "N").scan_all() if matches(item)]
