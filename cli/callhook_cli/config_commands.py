@@ -15,7 +15,6 @@ import typer
 from pydantic import ValidationError
 from rich.text import Text
 
-from callhook.errors import ChannelConfigError
 from callhook.models.action import Action
 from callhook.models.channel import Channel
 from callhook.models.directory import (
@@ -115,17 +114,6 @@ def _keep_masked_secrets(data: dict[str, Any], current: dict[str, Any] | None) -
 
 
 # ------------------------------------------------------------------------------------------------------------ channel
-def _check_with_preset(data: dict[str, Any], generated: bool) -> None:
-    """What the webhook path will do with the item: the model, then the merge with its preset (which can fail
-    on its own, e.g. an unknown preset), so that a channel that would answer 503 is never saved.
-
-    Raises:
-        pydantic.ValidationError, ChannelConfigError.
-    """
-    probe = {**data, "webhook_token": "x" * 16} if generated else data  # the token put_channel will generate
-    effective_channel(Channel.model_validate(probe))
-
-
 def _authentication(channel: Channel) -> str:
     signature = effective_channel(channel).signature
     if signature is not None:
@@ -145,13 +133,10 @@ def channel_put(ctx: typer.Context, file: FileArg, if_version: IfVersion = None)
     data = _keep_masked_secrets(data, current)
     expected = _expected_version(data, if_version)
     generated = not data.get("webhook_token") and not data.get("signature")
-    try:
-        _check_with_preset(data, generated)
+    try:  # the channel model is the whole check (its preset merge included), the one ingest and CheckConfig run
         saved = put_channel(table, data, expected_version=expected)
     except ValidationError as exc:
         raise invalid(f"channel in {file}", exc) from exc
-    except ChannelConfigError as exc:
-        raise CliError(f"channel in {file} is invalid with its preset: {exc}") from exc
     item = saved.model_dump(mode="json", exclude_none=True)
     url = target.webhook_url(saved.channel_id)
     payload: dict[str, Any] = {"channel": st.out.channel(item), "version": saved.version, "webhook_url": url,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -167,7 +168,8 @@ def _query_index(table: str, index: str, attribute: str, value: str) -> list[dic
         kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
 
-def _find_operators(table: str, index: str, attribute: str, key: str, matches: Any) -> OperatorLookup:
+def _find_operators(table: str, index: str, attribute: str, key: str,
+                    matches: Callable[[dict[str, Any]], bool]) -> OperatorLookup:
     """Query the index on a derived attribute; when it finds nothing, scan and compare in code.
 
     Why the fallback: the derived attributes (`email_key`, `ext_key`) are written by the NormalizeOperator function
