@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
@@ -251,3 +252,20 @@ def test_fixing_the_item_in_the_console_releases_held_calls_at_once(stack: Stack
     assert stack.wait_execution(dialog_id)["status"] == "SUCCEEDED"
     assert [(e.kind, e.dialog_id) for e in events_of(stack, channel["channel_id"])] == \
         [(RawEventKind.RELEASED, dialog_id)]
+
+
+def test_a_released_held_event_and_its_dialog_take_the_channels_retention(stack: StackClient) -> None:
+    # Given a held call of a channel whose fixed item keeps its data 7 days
+    channel = broken_channel(stack)
+    call_id = unique("ret")
+    held = stack.post(channel, json_body={"id": call_id})
+    assert held.status_code == 202
+    # When the item is fixed in the console with retention_days
+    console_put(stack, "CHANNELS_TABLE", {**channel, "retention_days": 7,
+                                           "advanced_config": {"field_mapping": MAPPING}})
+    # Then the dialog and the released event both expire 7 days after the call arrived
+    dialog = wait_for_dialog(stack, make_dialog_id(channel["channel_id"], call_id))
+    [event] = events_of(stack, channel["channel_id"])
+    arrived = datetime.strptime(event.received_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+    assert dialog.expires_at == event.expires_at
+    assert event.expires_at is not None and abs(event.expires_at - (arrived + 7 * 86_400)) < 2

@@ -30,10 +30,12 @@ from callhook.repositories.events import EventRepository
 from callhook.repositories.spool import SpoolStore
 from callhook.services.ingest import (
     accept_authenticated,
+    expiry,
     load_channel,
     rejected_event,
     webhook_request_from,
 )
+from callhook.services.retention import expires_at
 from callhook.settings import IngestSettings
 
 
@@ -74,19 +76,23 @@ def release_held(channel_id: str, settings: IngestSettings, *, batch: int = 100)
 def _release(event: RawEvent, channel: Channel, events: EventRepository, settings: IngestSettings) -> bool:
     """One held event through ingest; False when the tables failed (the event stays held for the next pass)."""
     request = webhook_request_from(event.channel_id, event.request)
+    # Held under the stack's default retention (the item's own could not be read then); now the channel's applies.
+    expires = expiry(channel, settings, event.received_at)
+    marks: dict[str, object] = {"released_at": utc_now(), **({} if expires is None else {"expires_at": expires})}
+    remove = ("held_channel",) if expires is not None else ("held_channel", "expires_at")  # None: kept forever
     try:
         answer = accept_authenticated(channel, request, settings, received_at=event.received_at)
     except WebhookRejectedError as exc:  # what it would have been answered then: kept as a rejected raw event
-        events.mark(event.event_id, RawEventKind.REJECTED, remove=("held_channel",), reason=exc.reason,
-                    message=exc.message, status_code=exc.status_code, released_at=utc_now())
+        events.mark(event.event_id, RawEventKind.REJECTED, remove=remove, reason=exc.reason,
+                    message=exc.message, status_code=exc.status_code, **marks)
         return True
     except (DependencyUnavailableError, DialogStoreUnavailableError) as exc:
         logger.warning("held webhook not released yet: the tables failed", event_id=event.event_id, error=str(exc))
         return False
-    marks: dict[str, object] = {"released_at": utc_now(), "release_status": answer.status}
+    marks["release_status"] = answer.status
     if answer.dialog_id:
         marks["dialog_id"] = answer.dialog_id
-    events.mark(event.event_id, RawEventKind.RELEASED, remove=("held_channel",), **marks)
+    events.mark(event.event_id, RawEventKind.RELEASED, remove=remove, **marks)
     return True
 
 
@@ -141,14 +147,17 @@ def _process_spooled(spool: SpoolStore, key: str, settings: IngestSettings) -> s
     except ChannelMisconfiguredError as exc:  # broken since: held, as it would be if it arrived now
         events.put(RawEvent(event_id=record.event_id, channel_id=record.channel_id, received_at=record.received_at,
                             kind=RawEventKind.HELD, held_channel=record.channel_id, reason="channel_misconfigured",
-                            message=exc.message, request=record.request))
+                            message=exc.message, request=record.request,
+                            expires_at=expires_at(record.received_at, settings.default_retention_days)))
     except ChannelNotFoundError as exc:  # deleted since: kept visible rather than dropped
-        events.put(rejected_event(request, exc, received_at=record.received_at, event_id=record.event_id))
+        events.put(rejected_event(request, exc, received_at=record.received_at, event_id=record.event_id,
+                                  expires=expires_at(record.received_at, settings.default_retention_days)))
     else:
         try:
             accept_authenticated(channel, request, fresh, received_at=record.received_at)
         except WebhookRejectedError as exc:
             if exc.store_raw_event:
-                events.put(rejected_event(request, exc, received_at=record.received_at, event_id=record.event_id))
+                events.put(rejected_event(request, exc, received_at=record.received_at, event_id=record.event_id,
+                                          expires=expiry(channel, fresh, record.received_at)))
     spool.delete(key)
     return record.event_id
