@@ -30,7 +30,7 @@ from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus, Policy,
 from callhook.models.event import RawEvent, RawEventKind, SpooledRequest, StoredRequest
 from callhook.observability import logger
 from callhook.presets import effective_channel
-from callhook.repositories.config import ConfigTable, get_channel
+from callhook.repositories.config import ConfigTable, get_channel, parse_channel
 from callhook.repositories.dialogs import DialogExistsError, DialogRepository, utc_now
 from callhook.repositories.events import EventRepository
 from callhook.repositories.spool import SpoolStore
@@ -116,13 +116,14 @@ def load_channel_view(channel_id: str, settings: IngestSettings) -> ChannelView:
         return ChannelView(load_channel(channel_id, settings))
     except ChannelMisconfiguredError:
         pass
-    # The cached item may be stale: the admin may have fixed it a moment ago. Read it again, uncached, before
-    # holding (a broken channel costs one more read per request, only while it is broken).
+    # The cached item may be stale (the admin may have fixed it a moment ago): one uncached read decides.
+    item = ConfigTable(settings.channels_table, "channel_id").get(channel_id)
+    if item is None:
+        raise ChannelNotFoundError(f"no channel {channel_id!r}")
     try:
-        return ChannelView(load_channel(channel_id, settings.model_copy(update={"channel_cache_seconds": 0})))
-    except ChannelMisconfiguredError as exc:
-        problems = exc.message
-    item = ConfigTable(settings.channels_table, "channel_id").get(channel_id) or {}
+        return ChannelView(effective_channel(parse_channel(item)))
+    except ChannelConfigError as exc:
+        problems = str(exc)
     credentials = credentials_only(item)
     if credentials is None:
         logger.error("channel item invalid and unable to authenticate: webhooks refused", channel_id=channel_id,
