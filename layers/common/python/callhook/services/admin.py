@@ -42,6 +42,7 @@ from callhook.repositories.config import (
     read_operator_item,
 )
 from callhook.repositories.dialogs import DialogRepository, utc_now
+from callhook.repositories.directory import DynamoOperators, DynamoTopics
 from callhook.repositories.events import EventRepository
 from callhook.settings import CommonSettings, IngestSettings
 
@@ -418,13 +419,14 @@ def try_action(action_id: str, sample: dict[str, Any], settings: CommonSettings,
         dialog_id=dialog.dialog_id, channel_id=cid, call_id=telephony.call_id, enrich_action=action_id,
         enrichment={"status": EnrichmentStatus.OK.value, "operator_email": run.result.operator_email,
                     "topic": run.result.topic})
+    operators = DynamoOperators(settings.operators_table)
     for source, value in candidates(workflow_state, dialog):
-        operator, reason = resolve(source, value, settings.operators_table)
+        operator, reason = resolve(source, value, operators)
         report.operator_attempts.append(reason)
         if operator is not None:
             report.operator_id = operator.user_id
             break
-    report.topic = resolve_topic(run.result.topic, EnrichmentStatus.OK.value, settings.topics_table)
+    report.topic = resolve_topic(run.result.topic, EnrichmentStatus.OK.value, DynamoTopics(settings.topics_table))
     return report
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -11,7 +10,7 @@ from callhook.errors import ActionError, ActionNotFoundError
 from callhook.models.action import Action
 from callhook.models.channel import Channel, describe_validation_error
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus
-from callhook.models.workflow import StepError, WorkflowState
+from callhook.models.workflow import WorkflowState
 from callhook.observability import logger, tracer
 from callhook.repositories.config import ConfigTable, get_channel
 from callhook.repositories.dialogs import DialogRepository
@@ -79,28 +78,3 @@ def enrich(state: WorkflowState, settings: CommonSettings) -> WorkflowState:
     return state.model_copy(update={"enrichment": {"status": EnrichmentStatus.OK.value,
                                                    "operator_email": run.result.operator_email,
                                                    "topic": run.result.topic}})
-
-
-def record_enrichment_failure(dialogs: DialogRepository, dialog: Dialog, error: StepError | None) -> dict[str, Any]:
-    """Make sure the dialog says enrichment failed and why. The Enrich function records its own failures in
-    detail; errors it could not record (retries exhausted, a Lambda timeout) come from the Catch's `$.error`."""
-    if dialog.enrichment.status == EnrichmentStatus.FAILED and dialog.enrichment.error:
-        return dialog.enrichment.error
-    detail = error_from_catch(error)
-    failed = Enrichment(status=EnrichmentStatus.FAILED, action_id=dialog.policy.enrich_action, error=detail)
-    dialogs.set_sections(dialog.dialog_id, {"enrichment": failed.model_dump(mode="json")})
-    return detail
-
-
-def error_from_catch(error: StepError | None) -> dict[str, Any]:
-    """Step Functions' {Error, Cause}: for a Lambda error, Cause is the runtime's JSON error payload."""
-    if error is None:
-        return {"type": "Unknown", "code": "unknown", "message": "enrichment failed"}
-    message = error.cause or error.error
-    try:
-        cause = json.loads(error.cause or "")
-        message = cause.get("errorMessage") or message
-    except (ValueError, AttributeError):
-        pass
-    code = {"States.Timeout": "timeout", "DependencyUnavailableError": "unavailable"}.get(error.error, "failed")
-    return {"type": error.error, "code": code, "message": message}
