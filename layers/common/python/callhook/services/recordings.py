@@ -26,7 +26,6 @@ from pydantic import Field
 from callhook.aws import client
 from callhook.errors import (
     ActionConnectionError,
-    ActionError,
     ActionResponseTooLargeError,
     ActionTimeoutError,
     ActionTooManyRedirectsError,
@@ -43,7 +42,8 @@ from callhook.presets import effective_channel
 from callhook.repositories.config import get_channel
 from callhook.repositories.dialogs import DialogRepository, utc_now
 from callhook.repositories.transcriptions import TranscriptionRepository
-from callhook.services.actions import resolve_secret
+from callhook.secrets_resolver import SecretUnreadableError
+from callhook.secrets_resolver import read_secret as resolve_secret
 from callhook.services.transcription import TranscriptionSettings, continue_after_recording
 from callhook.settings import CommonSettings, load_settings
 
@@ -243,7 +243,7 @@ def recording_credentials(auth: RecordingAuth | None) -> tuple[tuple[str, str] |
         if auth.type == "bearer":
             return None, {"Authorization": f"Bearer {resolve_secret(auth.token or '')}"}
         return None, {auth.header or "": resolve_secret(auth.value or "")}
-    except ActionError as exc:
+    except SecretUnreadableError as exc:
         raise RecordingNotKeptError("recording_credentials", f"the channel's recording_auth could not be read: "
                                     f"{exc.message}") from exc
 

@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field
 
 from callhook.aws import client
+from callhook.aws_errors import THROTTLING_CODES
 from callhook.errors import ChannelConfigError, DependencyUnavailableError
 from callhook.models.channel import Channel, TranscriptionConfig
 from callhook.models.dialog import (
@@ -62,8 +63,6 @@ from callhook.settings import CommonSettings
 # full transcript stays in the bucket (`transcript_s3_key`).
 MAX_TEXT_CHARS = 60_000
 TRANSCRIBE_MEDIA_FORMATS = frozenset({"amr", "flac", "m4a", "mp3", "mp4", "ogg", "wav", "webm"})
-_THROTTLING = frozenset({"LimitExceededException", "ThrottlingException", "InternalFailureException",
-                         "ServiceUnavailableException", "TooManyRequestsException"})
 _DEAD_TOKEN = frozenset({"InvalidToken", "TaskTimedOut", "TaskDoesNotExist"})
 
 
@@ -180,7 +179,7 @@ def _ensure_job(dialogs: DialogRepository, store: TranscriptionRepository, dialo
         code = exc.response["Error"]["Code"]
         if code == "ConflictException":
             return _settle_existing_job(dialogs, store, dialog, name, settings) or TranscriptionOutcome.of(started)
-        if code in _THROTTLING:
+        if code in THROTTLING_CODES:
             raise DependencyUnavailableError(f"StartTranscriptionJob: {code}") from exc
         failed = Transcription(status=TranscriptionStatus.FAILED, job_name=name, started_at=started.started_at,
                                finished_at=utc_now(), reason=Reason(
@@ -364,7 +363,7 @@ def _get_job(name: str) -> dict[str, Any]:
         return dict(client("transcribe").get_transcription_job(TranscriptionJobName=name)["TranscriptionJob"])
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
-        if code in _THROTTLING:
+        if code in THROTTLING_CODES:
             raise DependencyUnavailableError(f"GetTranscriptionJob: {code}") from exc
         if code in ("BadRequestException", "NotFoundException"):
             return {"TranscriptionJobStatus": "FAILED", "FailureReason": f"the job {name} is unknown to Transcribe"}
