@@ -350,6 +350,21 @@ def _masked_request(
     )
 
 
+def preview_request(action: Action, state: Mapping[str, Any]) -> ActionRunRequest | None:
+    """The request ``action`` sends for ``state``, secrets as ``***``, without sending it (what a failed action test
+    shows; a run shows the same view). None when it cannot even be rendered (a placeholder with no value)."""
+    spec = action.request
+    if spec is None:
+        return ActionRunRequest(method="INVOKE", url=f"lambda:{action.function_name}")
+    masked = _context(action, state, dict.fromkeys(action.secrets, _MASK_TOKEN))
+    try:
+        if spec.json_body is not None:
+            render_json(spec.json_body, masked, where="request.json_body")
+        return _masked_request(spec.method, spec.url, spec.headers, spec.query, masked)
+    except ActionError:
+        return None
+
+
 def _raise_for_status(action: Action, response: OutboundResponse) -> None:
     status = response.status
     if 200 <= status < 300:
