@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from callhook.errors import DialogNotFoundError
 from callhook.models.call import Telephony
@@ -174,3 +175,12 @@ def test_reassigning_overwrites_a_previous_operator() -> None:
 def test_a_dialog_that_is_not_stored_is_dialog_not_found() -> None:
     with pytest.raises(DialogNotFoundError):
         assign_operator(DISABLED, FakeDialogs(), FakeOperators(ANN))
+
+
+def test_the_state_enrichment_section_is_typed_a_misspelt_key_is_refused() -> None:
+    # Given a state written by hand (sam local invoke, a test) with a typo: it would have read as "no email"
+    raw = {"dialog_id": "d-1", "channel_id": "ch", "call_id": "c-1",
+           "enrichment": {"status": "ok", "operator_emial": "ann@example.com"}}
+    # When / Then
+    with pytest.raises(ValidationError, match="operator_emial"):
+        WorkflowState.model_validate(raw)

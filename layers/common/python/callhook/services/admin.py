@@ -32,7 +32,7 @@ from callhook.models.dialog import (
 from callhook.models.directory import DEFAULT_OPERATOR_SETTING, Operator, Topic
 from callhook.models.event import RawEvent, RawEventKind
 from callhook.models.problems import InvalidItem, problems_of
-from callhook.models.workflow import WorkflowState
+from callhook.models.workflow import StateEnrichment, WorkflowState
 from callhook.presets import effective_channel
 from callhook.repositories.config import (
     ConfigTable,
@@ -408,8 +408,8 @@ def try_action(action_id: str, sample: dict[str, Any], settings: CommonSettings,
     report.elapsed_ms, report.result = run.elapsed_ms, run.result
     workflow_state = WorkflowState(
         dialog_id=dialog.dialog_id, channel_id=cid, call_id=telephony.call_id, enrich_action=action_id,
-        enrichment={"status": EnrichmentStatus.OK.value, "operator_email": run.result.operator_email,
-                    "topic": run.result.topic})
+        enrichment=StateEnrichment(status=EnrichmentStatus.OK, operator_email=run.result.operator_email,
+                                   topic=run.result.topic))
     operators = DynamoOperators(settings.operators_table)
     for source, value in candidates(workflow_state, dialog):
         operator, reason = resolve(source, value, operators)

@@ -25,9 +25,9 @@ from callhook.services.steps import load_dialog
 def candidates(state: WorkflowState, dialog: Dialog) -> list[tuple[AssignmentSource, str]]:
     """Where the operator may come from, in order: the enrichment email; if enrichment is disabled or returned
     no email, the webhook's own operator_email, then its operator_ext."""
-    enrichment = state.enrichment or {}
-    email = (enrichment.get("operator_email") or "").strip()
-    if enrichment.get("status") == EnrichmentStatus.OK and email:
+    enrichment = state.enrichment
+    email = ((enrichment.operator_email if enrichment else None) or "").strip()
+    if enrichment is not None and enrichment.status == EnrichmentStatus.OK and email:
         return [(AssignmentSource.ENRICHMENT, email)]
     found: list[tuple[AssignmentSource, str]] = []
     if (webhook_email := (dialog.telephony.operator_email or "").strip()):
@@ -96,7 +96,7 @@ def assign_operator(state: WorkflowState, dialogs: Dialogs, operators: Operators
 
 
 def _no_candidate_reason(state: WorkflowState) -> Reason:
-    if (state.enrichment or {}).get("status") == EnrichmentStatus.OK:
+    if state.enrichment is not None and state.enrichment.status == EnrichmentStatus.OK:
         return Reason(code=AssignmentReason.NO_EMAIL_RETURNED, message="the enrich action returned no "
                       "operator_email and the webhook carries no operator_email or operator_ext")
     return Reason(code=AssignmentReason.NO_OPERATOR_IN_WEBHOOK, message="enrichment is disabled and the webhook "

@@ -10,7 +10,7 @@ from callhook.errors import ActionError, ActionNotFoundError
 from callhook.models.action import Action
 from callhook.models.channel import Channel, describe_validation_error
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus
-from callhook.models.workflow import WorkflowState
+from callhook.models.workflow import StateEnrichment, WorkflowState
 from callhook.observability import logger, tracer
 from callhook.repositories.config import ConfigTable, get_channel
 from callhook.repositories.dialogs import DialogRepository
@@ -75,6 +75,5 @@ def enrich(state: WorkflowState, settings: CommonSettings) -> WorkflowState:
         if not dialog.telephony.recording_url:
             request_keep_recording(state.dialog_id)  # copied apart from the workflow, as from a webhook
     logger.info("enrichment ok", has_email=bool(run.result.operator_email), topic=run.result.topic)
-    return state.model_copy(update={"enrichment": {"status": EnrichmentStatus.OK.value,
-                                                   "operator_email": run.result.operator_email,
-                                                   "topic": run.result.topic}})
+    return state.model_copy(update={"enrichment": StateEnrichment(
+        status=EnrichmentStatus.OK, operator_email=run.result.operator_email, topic=run.result.topic)})

@@ -30,9 +30,10 @@ def resolve_topic(alias: str | None, enrichment_status: str | None, topics: Topi
 
 
 def set_topic(state: WorkflowState, dialogs: Dialogs, topics: Topics) -> WorkflowState:
-    enrichment = state.enrichment or {}
-    status = enrichment.get("status") or (EnrichmentStatus.DISABLED.value if not state.enrich_action else None)
-    resolution = resolve_topic(enrichment.get("topic"), status, topics)
+    enrichment = state.enrichment
+    status = enrichment.status.value if enrichment else (
+        EnrichmentStatus.DISABLED.value if not state.enrich_action else None)
+    resolution = resolve_topic(enrichment.topic if enrichment else None, status, topics)
     dialogs.set_sections(state.dialog_id, {
         "topic_resolution": resolution.model_dump(mode="json"),
         "topic": resolution.alias if resolution.status == TopicStatus.SET else None})
