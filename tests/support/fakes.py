@@ -12,6 +12,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from callhook.errors import ActionNotFoundError
+from callhook.models.action import Action, ActionRun
+from callhook.models.channel import Channel
 from callhook.models.dialog import Dialog, FeedEntry
 from callhook.models.directory import Operator, OperatorLookup, normalize_email, normalize_ext
 from callhook.models.problems import InvalidItem, problems_of
@@ -41,6 +44,16 @@ class FakeDialogs:
             return False
         feed.append(entry.model_dump(mode="json"))
         return True
+
+    def fill_telephony(self, dialog_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+        item = self.items.get(dialog_id)
+        if item is None:
+            return None
+        telephony = item["telephony"]
+        for name, value in fields.items():
+            if value is not None and telephony.get(name) is None:
+                telephony[name] = value
+        return dict(telephony)
 
     def dialog(self, dialog_id: str) -> Dialog:
         found = self.get(dialog_id)
@@ -98,3 +111,44 @@ class FakeInstanceSettings:
 
     def default_operator_id(self) -> tuple[int, str | None]:
         return self.value
+
+
+class FakeActions:
+    def __init__(self, *actions: Action) -> None:
+        self.actions = {a.action_id: a for a in actions}
+
+    def get(self, action_id: str) -> Action:
+        if action_id not in self.actions:
+            raise ActionNotFoundError(f"no action {action_id!r} in Action Jail", action_id=action_id)
+        return self.actions[action_id]
+
+
+class FakeChannels:
+    def __init__(self, *channels: Channel) -> None:
+        self.channels = {c.channel_id: c for c in channels}
+
+    def get(self, channel_id: str) -> Channel | None:
+        return self.channels.get(channel_id)
+
+
+class FakeRunner:
+    """Answers every run with `run` (or raises `error`); `states` keeps what each run was given."""
+
+    def __init__(self, run: ActionRun | None = None, error: Exception | None = None) -> None:
+        self.run, self.error = run, error
+        self.states: list[dict[str, Any]] = []
+
+    def __call__(self, action: Action, state: Any) -> ActionRun:
+        self.states.append(dict(state))
+        if self.error is not None:
+            raise self.error
+        assert self.run is not None
+        return self.run
+
+
+class FakeRecordingRequests:
+    def __init__(self) -> None:
+        self.requested: list[str] = []
+
+    def request(self, dialog_id: str) -> None:
+        self.requested.append(dialog_id)

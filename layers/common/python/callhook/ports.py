@@ -7,8 +7,11 @@ in-memory fakes of `tests/support/fakes.py`. Protocols are structural: an adapte
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
+from callhook.models.action import Action, ActionRun
+from callhook.models.channel import Channel
 from callhook.models.dialog import Dialog, FeedEntry
 from callhook.models.directory import Operator, OperatorLookup
 
@@ -21,6 +24,10 @@ class Dialogs(Protocol):
     def set_sections(self, dialog_id: str, sections: dict[str, Any], *, remove: tuple[str, ...] = ()) -> None: ...
 
     def add_feed_entry(self, dialog_id: str, entry: FeedEntry) -> bool: ...
+
+    def fill_telephony(self, dialog_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Fill telephony fields that are still empty, never blanking one."""
+        ...
 
 
 class Operators(Protocol):
@@ -54,4 +61,30 @@ class InstanceSettings(Protocol):
 
     def default_operator_id(self) -> tuple[int, str | None]:
         """The operator `assign_admin` assigns, and why the stored value was not used (None when it was)."""
+        ...
+
+
+class Actions(Protocol):
+    """Action Jail."""
+
+    def get(self, action_id: str) -> Action:
+        """Raises ActionNotFoundError: no such action, or an item that fails validation (every problem named)."""
+        ...
+
+
+class Channels(Protocol):
+    def get(self, channel_id: str) -> Channel | None:
+        """Raises ChannelConfigError: the stored item fails validation."""
+        ...
+
+
+class ActionRunner(Protocol):
+    """Runs an action for one call (HTTP or Lambda); raises the ActionError leaves or DependencyUnavailableError."""
+
+    def __call__(self, action: Action, state: Mapping[str, Any]) -> ActionRun: ...
+
+
+class RecordingRequests(Protocol):
+    def request(self, dialog_id: str) -> None:
+        """Ask for the dialog's recording to be copied, apart from the caller's work; never raises."""
         ...

@@ -1,4 +1,4 @@
-"""DynamoDB adapters of `callhook.ports`: the operator directory, topics and instance settings.
+"""DynamoDB adapters of `callhook.ports`: the operator directory, topics, instance settings, Action Jail, channels.
 
 Each holds only its table's name; the client comes from `callhook.aws` per call, so one adapter built at cold
 start serves every invocation of a warm sandbox. Error translation is the repositories' own (`_dynamo`).
@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
+from callhook.errors import ActionNotFoundError
+from callhook.models.action import Action
+from callhook.models.channel import Channel, describe_validation_error
 from callhook.models.directory import Operator, OperatorLookup
 from callhook.repositories.config import (
+    ConfigTable,
     find_operators_by_email,
     find_operators_by_ext,
+    get_channel,
     get_operator,
     get_topic,
     list_topic_aliases,
@@ -50,3 +57,31 @@ class DynamoInstanceSettings:
 
     def default_operator_id(self) -> tuple[int, str | None]:
         return read_default_operator_id(self.table)
+
+
+def load_action(actions_table: str, action_id: str) -> Action:
+    """Raises ActionNotFoundError (also for an item that fails validation, with every problem named)."""
+    item = ConfigTable(actions_table, "action_id").get(action_id)
+    if item is None:
+        raise ActionNotFoundError(f"no action {action_id!r} in Action Jail", action_id=action_id)
+    try:
+        return Action.model_validate(item)
+    except ValidationError as exc:
+        raise ActionNotFoundError(f"action {action_id!r} is invalid: {describe_validation_error(exc)}",
+                                  action_id=action_id) from exc
+
+
+@dataclass(frozen=True)
+class DynamoActions:
+    table: str
+
+    def get(self, action_id: str) -> Action:
+        return load_action(self.table, action_id)
+
+
+@dataclass(frozen=True)
+class DynamoChannels:
+    table: str
+
+    def get(self, channel_id: str) -> Channel | None:
+        return get_channel(self.table, channel_id)

@@ -42,12 +42,12 @@ from callhook.repositories.config import (
     read_operator_item,
 )
 from callhook.repositories.dialogs import DialogRepository, utc_now
-from callhook.repositories.directory import DynamoOperators, DynamoTopics
+from callhook.repositories.directory import DynamoOperators, DynamoTopics, load_action
 from callhook.repositories.events import EventRepository
 from callhook.services import ingest
 from callhook.services.actions import preview_request, run_action
 from callhook.services.assignment import candidates, resolve
-from callhook.services.enrichment import action_state, load_action
+from callhook.services.enrichment import action_state
 from callhook.services.history import dialog_executions, execution_name
 from callhook.services.topics import resolve_topic
 from callhook.services.workflow import start_workflow

@@ -33,7 +33,7 @@ from callhook.models.reasons import AssignmentReason, TopicReason, Transcription
 from callhook.presets import effective_channel
 from callhook.repositories.config import get_channel, get_operator, get_topic
 from callhook.repositories.dialogs import DialogRepository
-from callhook.services.enrichment import load_action
+from callhook.repositories.directory import load_action
 from callhook.settings import CommonSettings
 
 OPERATOR_NOT_ASSIGNED = "operator_not_assigned"

@@ -89,6 +89,13 @@ class AudioInfo:
 # ---------------------------------------------------------------------------------------------------- asking
 
 
+class KeepRecordingRequests:
+    """The `RecordingRequests` adapter of the workflow steps: `request_keep_recording`, built once per sandbox."""
+
+    def request(self, dialog_id: str) -> None:
+        request_keep_recording(dialog_id)
+
+
 def request_keep_recording(dialog_id: str, *, marked: bool = False) -> bool:
     """Ask the KeepRecording function to copy the dialog's recording, without waiting (InvocationType=Event).
 
