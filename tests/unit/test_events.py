@@ -21,7 +21,7 @@ INPUT_MODELS: dict[str, type[BaseModel]] = {
     "begin": WorkflowState, "enrich": WorkflowState, "assign": WorkflowState, "topic": WorkflowState,
     "workflow_failed": WorkflowState, "transcribe": TranscribeTask,
     "ingest": APIGatewayProxyEventV2Model, "reconcile": EventBridgeModel,
-    "normalize_operator": StreamEvent, "check_config": StreamEvent,
+    "normalize_operator": StreamEvent, "check_config": StreamEvent, "release_held": StreamEvent,
 }
 
 
