@@ -28,7 +28,6 @@ import itertools
 import json
 import logging
 import queue
-import struct
 import sys
 import threading
 import time
@@ -45,6 +44,8 @@ from moto.events.models import EventPattern
 from moto.moto_api import state_manager
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 from moto.transcribe.models import TranscribeBackend, transcribe_backends
+
+from callhook.media import is_wav, wav_layout
 
 if TYPE_CHECKING:
     from callhook_local.stack import LocalStack
@@ -378,27 +379,16 @@ def transcript_document(job_name: str, account: str, words: list[Word], *, langu
 
 def read_wav(data: bytes) -> Audio:
     """Decode a RIFF/RF64 WAVE file into 16-bit channels (see the module docstring for what is accepted)."""
-    if len(data) < 12 or data[:4] not in (b"RIFF", b"RF64") or data[8:12] != b"WAVE":
+    if not is_wav(data):
         kind = "MP3" if data[:3] == b"ID3" else "this file"
         raise MediaError(f"The local engine reads WAV only; {kind} is not a WAV file.")
-    fmt: tuple[int, int, int, int] | None = None
-    offset = 12
-    while offset + 8 <= len(data):
-        chunk, length = data[offset:offset + 4], struct.unpack_from("<I", data, offset + 4)[0]
-        body = offset + 8
-        if chunk == b"fmt ":
-            code, channels, rate = struct.unpack_from("<HHI", data, body)
-            bits = struct.unpack_from("<H", data, body + 14)[0]
-            if code == 0xFFFE and length >= 40:  # WAVE_FORMAT_EXTENSIBLE: the real format is in the sub-format GUID
-                code = struct.unpack_from("<H", data, body + 24)[0]
-            fmt = (code, channels, rate, bits)
-        elif chunk == b"data":
-            if fmt is None:
-                raise MediaError("The WAV file has no fmt chunk before its data.")
-            end = len(data) if length in (0, 0xFFFFFFFF) else min(len(data), body + length)
-            return _decode_pcm(data[body:end], *fmt)
-        offset = body + length + (length & 1)
-    raise MediaError("The WAV file has no data chunk.")
+    layout = wav_layout(data)
+    if layout.data_offset is None or layout.data_bytes is None:
+        raise MediaError("The WAV file has no data chunk.")
+    if layout.format_code is None or layout.channels is None or layout.sample_rate is None or layout.bits is None:
+        raise MediaError("The WAV file has no fmt chunk before its data.")
+    raw = data[layout.data_offset:layout.data_offset + layout.data_bytes]
+    return _decode_pcm(raw, layout.format_code, layout.channels, layout.sample_rate, layout.bits)
 
 
 def _decode_pcm(raw: bytes, code: int, channels: int, rate: int, bits: int) -> Audio:

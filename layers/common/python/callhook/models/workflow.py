@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from callhook.models.channel import EnrichErrorAction
+from callhook.models.dialog import EnrichmentStatus
 
 
 class StepError(BaseModel):
@@ -16,6 +17,16 @@ class StepError(BaseModel):
 
     error: str = Field(alias="Error")
     cause: str | None = Field(default=None, alias="Cause")
+
+
+class StateEnrichment(BaseModel):
+    """What the Enrich step hands on to AssignOperator and SetTopic (the dialog keeps the full result)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: EnrichmentStatus
+    operator_email: str | None = None
+    topic: str | None = None
 
 
 class WorkflowState(BaseModel):
@@ -30,7 +41,7 @@ class WorkflowState(BaseModel):
     enrich_error_action: EnrichErrorAction = EnrichErrorAction.DO_NOT_ASSIGN
     auto_transcription: bool = False
     # Filled by the steps:
-    enrichment: dict[str, Any] | None = None  # {"status", "operator_email", "topic"}
+    enrichment: StateEnrichment | None = None
     operator_id: int | None = None
     error: StepError | None = None
 

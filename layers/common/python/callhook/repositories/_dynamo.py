@@ -1,29 +1,16 @@
-"""What every repository shares: error translation at the edge that owns DynamoDB."""
+"""What every repository shares: error translation at the edge that owns DynamoDB (the rule is callhook.aws_errors)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from callhook.errors import DependencyUnavailableError
-
-THROTTLING_CODES = frozenset({
-    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-    "InternalServerError", "ServiceUnavailable", "TransactionConflictException",
-})
+from callhook.aws_errors import THROTTLING_CODES as THROTTLING_CODES  # re-exported for older imports
+from callhook.aws_errors import translated
 
 
 @contextmanager
 def translated_errors(what: str) -> Iterator[None]:
     """Throttling and transport faults become DependencyUnavailableError (retryable); the rest propagate as-is."""
-    try:
+    with translated(what, "DynamoDB"):
         yield
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in THROTTLING_CODES:
-            raise DependencyUnavailableError(f"{what}: DynamoDB {code}") from exc
-        raise
-    except BotoCoreError as exc:  # endpoint unreachable, read timeout
-        raise DependencyUnavailableError(f"{what}: {exc}") from exc

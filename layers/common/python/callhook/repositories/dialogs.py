@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
 from callhook.aws import client, from_item, to_item, to_value
+from callhook.clock import utc_now as utc_now  # re-exported: callers import it from here too
 from callhook.models.dialog import Dialog, FeedEntry
 from callhook.repositories._dynamo import translated_errors
 
@@ -23,10 +23,6 @@ PENDING_SHARDS = 8
 
 def pending_shard(dialog_id: str) -> str:
     return f"pending-{int(hashlib.sha256(dialog_id.encode()).hexdigest()[:8], 16) % PENDING_SHARDS}"
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class DialogExistsError(Exception):

@@ -26,12 +26,11 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
-from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, GetSecretError
 from botocore.exceptions import BotoCoreError, ClientError
 from jmespath.exceptions import JMESPathError
 
 from callhook import aws
+from callhook.aws_errors import THROTTLING_CODES
 from callhook.errors import (
     ActionConnectionError,
     ActionError,
@@ -50,19 +49,16 @@ from callhook.mapping.functions import search
 from callhook.models.action import KNOWN_RESULT_KEYS, PLACEHOLDER, Action, ActionRun, ActionRunRequest, EnrichmentResult
 from callhook.observability import logger, tracer
 from callhook.outbound import OutboundResponse, safe_request
+from callhook.secrets_resolver import SecretUnreadableError, read_secret
 
 SecretsResolver = Callable[[str], str]
 
 MASK = "***"
-SECRETS_MAX_AGE_S = 300
 EXCERPT_CHARS = 200
 # Stands in for a secret while the masked view is rendered: URL-safe, so percent-encoding leaves it whole.
 _MASK_TOKEN = "CALLHOOKMASKEDSECRET"
 _RETRYABLE_CONNECTION_REASONS = frozenset({"refused", "dns_temporary"})
-_AWS_THROTTLING_CODES = frozenset(
-    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "ServiceUnavailable"}
-)
-_LAMBDA_TRANSIENT_CODES = _AWS_THROTTLING_CODES | {
+_LAMBDA_TRANSIENT_CODES = THROTTLING_CODES | {
     "ServiceException",
     "EC2ThrottledException",
     "ResourceNotReadyException",
@@ -108,27 +104,17 @@ def run_action(
 
 
 def resolve_secret(reference: str) -> str:
-    """The default resolver: ``ssm:NAME`` from Parameter Store (decrypted), ``secretsmanager:NAME``; cached 5 min.
+    """The default resolver: ``ssm:NAME`` from Parameter Store (decrypted), ``secretsmanager:NAME``; cached 5 min
+    (callhook.secrets_resolver, shared with signatures and recordings).
 
     Raises:
         DependencyUnavailableError: AWS throttled the read.
         ActionSecretError: the parameter or secret is missing or not readable.
     """
-    kind, _, name = reference.partition(":")
     try:
-        if kind == "ssm":
-            value: Any = parameters.get_parameter(name, decrypt=True, max_age=SECRETS_MAX_AGE_S)
-        elif kind == "secretsmanager":
-            value = parameters.get_secret(name, max_age=SECRETS_MAX_AGE_S)
-        else:
-            raise ActionSecretError(f"secret reference {reference!r} has an unknown kind", reference=reference)
-    except (GetParameterError, GetSecretError) as exc:
-        cause = exc.__cause__ or exc.__context__
-        code = cause.response["Error"]["Code"] if isinstance(cause, ClientError) else type(cause or exc).__name__
-        if code in _AWS_THROTTLING_CODES:
-            raise DependencyUnavailableError(f"reading secret {reference} was throttled ({code})") from exc
-        raise ActionSecretError(f"secret {reference} could not be read ({code})", reference=reference) from exc
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+        return read_secret(reference)
+    except SecretUnreadableError as exc:
+        raise ActionSecretError(exc.message, reference=reference) from exc
 
 
 def resolve_secrets(references: Mapping[str, str], resolver: SecretsResolver) -> dict[str, str]:
@@ -362,6 +348,21 @@ def _masked_request(
         url=shown_url.replace(_MASK_TOKEN, MASK),
         headers={name: value.replace(_MASK_TOKEN, MASK) for name, value in shown_headers.items()},
     )
+
+
+def preview_request(action: Action, state: Mapping[str, Any]) -> ActionRunRequest | None:
+    """The request ``action`` sends for ``state``, secrets as ``***``, without sending it (what a failed action test
+    shows; a run shows the same view). None when it cannot even be rendered (a placeholder with no value)."""
+    spec = action.request
+    if spec is None:
+        return ActionRunRequest(method="INVOKE", url=f"lambda:{action.function_name}")
+    masked = _context(action, state, dict.fromkeys(action.secrets, _MASK_TOKEN))
+    try:
+        if spec.json_body is not None:
+            render_json(spec.json_body, masked, where="request.json_body")
+        return _masked_request(spec.method, spec.url, spec.headers, spec.query, masked)
+    except ActionError:
+        return None
 
 
 def _raise_for_status(action: Action, response: OutboundResponse) -> None:

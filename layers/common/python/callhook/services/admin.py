@@ -32,7 +32,7 @@ from callhook.models.dialog import (
 from callhook.models.directory import DEFAULT_OPERATOR_SETTING, Operator, Topic
 from callhook.models.event import RawEvent, RawEventKind
 from callhook.models.problems import InvalidItem, problems_of
-from callhook.models.workflow import WorkflowState
+from callhook.models.workflow import StateEnrichment, WorkflowState
 from callhook.presets import effective_channel
 from callhook.repositories.config import (
     ConfigTable,
@@ -42,7 +42,15 @@ from callhook.repositories.config import (
     read_operator_item,
 )
 from callhook.repositories.dialogs import DialogRepository, utc_now
+from callhook.repositories.directory import DynamoOperators, DynamoTopics, load_action
 from callhook.repositories.events import EventRepository
+from callhook.services import ingest
+from callhook.services.actions import preview_request, run_action
+from callhook.services.assignment import candidates, resolve
+from callhook.services.enrichment import action_state
+from callhook.services.history import dialog_executions, execution_name
+from callhook.services.topics import resolve_topic
+from callhook.services.workflow import start_workflow
 from callhook.settings import CommonSettings, IngestSettings
 
 
@@ -103,10 +111,6 @@ def set_setting(table: str, key: str, value: Any) -> None:
 # Admin and ops operations of the `callhook` CLI (issue 5). Reads and writes of configuration items, replays and the
 # action test, each through the same models and services the functions use.
 #
-# _SERVICES_IMPORTED_LATE: the services these operations call (ingest, actions, ...) are imported inside the
-# functions. Importing them imports callhook.observability, whose Powertools Metrics reads its namespace from the
-# environment once, at import; this module is imported by the local stack's demo seed before the stack has set
-# that environment, so importing them here would leave every in-process function without a metrics namespace.
 
 
 class AdminError(CallhookError):
@@ -225,8 +229,6 @@ REPLAYABLE_KINDS = frozenset({RawEventKind.REJECTED, RawEventKind.REPLAYED})
 
 def stored_webhook_request(event: RawEvent) -> WebhookRequest:
     """The request of a raw event as ingest sees requests (it was stored without its credentials)."""
-    from callhook.services import ingest  # see _SERVICES_IMPORTED_LATE
-
     return ingest.webhook_request_from(event.channel_id, event.request)
 
 
@@ -243,8 +245,6 @@ def replay_event(event_id: str, settings: IngestSettings) -> EventReplay:
         NotReplayableError: an update event (those are applied when their call arrives, not replayed).
         DependencyUnavailableError: DynamoDB or Step Functions failed; replaying again is safe.
     """
-    from callhook.services import ingest  # see _SERVICES_IMPORTED_LATE
-
     events = EventRepository(settings.events_table)
     event = events.get(event_id)
     if event is None:
@@ -304,9 +304,6 @@ def replay_dialog(dialog_id: str, settings: IngestSettings) -> DialogReplay:
         NotReplayableError: an execution of the dialog is still running.
         DependencyUnavailableError: Step Functions refused or was unreachable.
     """
-    from callhook.services.history import dialog_executions, execution_name  # see _SERVICES_IMPORTED_LATE
-    from callhook.services.workflow import start_workflow
-
     dialogs = DialogRepository(settings.dialogs_table)
     dialog = dialogs.get(dialog_id)
     if dialog is None:
@@ -385,11 +382,6 @@ def try_action(action_id: str, sample: dict[str, Any], settings: CommonSettings,
         ChannelConfigError: the channel, merged with its preset, is invalid.
         AdminError, pydantic.ValidationError: the sample cannot become a call.
     """
-    from callhook.services.actions import run_action  # see _SERVICES_IMPORTED_LATE
-    from callhook.services.assignment import candidates, resolve
-    from callhook.services.enrichment import action_state, load_action
-    from callhook.services.topics import resolve_topic
-
     action = load_action(settings.actions_table, action_id)
     channel = None
     if channel_id is not None:
@@ -416,15 +408,16 @@ def try_action(action_id: str, sample: dict[str, Any], settings: CommonSettings,
     report.elapsed_ms, report.result = run.elapsed_ms, run.result
     workflow_state = WorkflowState(
         dialog_id=dialog.dialog_id, channel_id=cid, call_id=telephony.call_id, enrich_action=action_id,
-        enrichment={"status": EnrichmentStatus.OK.value, "operator_email": run.result.operator_email,
-                    "topic": run.result.topic})
+        enrichment=StateEnrichment(status=EnrichmentStatus.OK, operator_email=run.result.operator_email,
+                                   topic=run.result.topic))
+    operators = DynamoOperators(settings.operators_table)
     for source, value in candidates(workflow_state, dialog):
-        operator, reason = resolve(source, value, settings.operators_table)
+        operator, reason = resolve(source, value, operators)
         report.operator_attempts.append(reason)
         if operator is not None:
             report.operator_id = operator.user_id
             break
-    report.topic = resolve_topic(run.result.topic, EnrichmentStatus.OK.value, settings.topics_table)
+    report.topic = resolve_topic(run.result.topic, EnrichmentStatus.OK.value, DynamoTopics(settings.topics_table))
     return report
 
 
@@ -439,27 +432,3 @@ def action_error_details(exc: ActionError | DependencyUnavailableError) -> dict[
     else:
         details = {"type": type(exc).__name__, "code": "unavailable", "message": str(exc)}
     return {**details, "retryable": retryable}
-
-
-_PREVIEW_MASK = "CALLHOOKPREVIEWSECRET"  # URL-safe, so percent-encoding leaves it whole before it becomes ***
-
-
-def preview_request(action: Action, state: dict[str, Any]) -> ActionRunRequest | None:
-    """The request a failed run was sending, secrets as ***; None when it cannot even be rendered."""
-    from callhook.services.actions import render, render_json  # see _SERVICES_IMPORTED_LATE
-
-    spec = action.request
-    if spec is None:
-        return ActionRunRequest(method="INVOKE", url=f"lambda:{action.function_name}")
-    context = {"params": action.params, "secrets": dict.fromkeys(action.secrets, _PREVIEW_MASK),
-               "telephony": state.get("telephony") or {}, "channel": state.get("channel") or {},
-               "dialog": state.get("dialog") or {}}
-    try:
-        url = render(spec.url, context, where="request.url", in_url=True)
-        headers = {k: render(v, context, where=f"request.headers.{k}") for k, v in spec.headers.items()}
-        if spec.json_body is not None:
-            render_json(spec.json_body, context, where="request.json_body")
-    except ActionError:
-        return None
-    return ActionRunRequest(method=spec.method, url=url.replace(_PREVIEW_MASK, "***"),
-                            headers={k: v.replace(_PREVIEW_MASK, "***") for k, v in headers.items()})

@@ -29,10 +29,11 @@ from callhook.models.dialog import (
     WorkflowStatus,
 )
 from callhook.models.directory import Operator
+from callhook.models.reasons import AssignmentReason, TopicReason, TranscriptionReason
 from callhook.presets import effective_channel
 from callhook.repositories.config import get_channel, get_operator, get_topic
 from callhook.repositories.dialogs import DialogRepository
-from callhook.services.enrichment import load_action
+from callhook.repositories.directory import load_action
 from callhook.settings import CommonSettings
 
 OPERATOR_NOT_ASSIGNED = "operator_not_assigned"
@@ -166,24 +167,26 @@ def _operator_finding(dialog: Dialog, action: Action | None, operator_lookup: Op
         source = assignment.source.value if assignment.source else "?"
         return _finding(OPERATOR_NOT_ASSIGNED, False, f"operator {assignment.operator_id} assigned (from {source})")
     causes: list[Cause] = []
-    if assignment.source == AssignmentSource.DEFAULT_OPERATOR or _code(assignment.reason) == "enrichment_failed":
+    if (assignment.source == AssignmentSource.DEFAULT_OPERATOR
+            or _code(assignment.reason) == AssignmentReason.ENRICHMENT_FAILED):
         causes.append(_enrichment_failed_cause(dialog))
     enrichment = dialog.enrichment
     email_returned = (enrichment.result or {}).get("operator_email")
     if enrichment.status == EnrichmentStatus.OK and not email_returned:
         causes.append(Cause(
-            code="no_email_returned",
+            code=AssignmentReason.NO_EMAIL_RETURNED,
             message="the enrich action returned no operator_email" + (
                 f" (its result.operator_email {action.result['operator_email']!r} matched nothing in the answer)"
                 if action and "operator_email" in action.result else " (the action maps no result.operator_email)"),
             evidence={"action_id": enrichment.action_id, "result": enrichment.result,
                       "result_expression": action.result.get("operator_email") if action else None}))
     for attempt in assignment.attempts:
-        if attempt.code != "matched":
+        if attempt.code != AssignmentReason.MATCHED:
             causes.append(_attempt_cause(attempt, operator_lookup))
-    if not assignment.attempts and _code(assignment.reason) == "no_operator_in_webhook":
-        causes.append(Cause(code="no_operator_in_webhook", message=assignment.reason.message if assignment.reason
-                            else "", evidence={"operator_email": None, "operator_ext": None}))
+    if not assignment.attempts and _code(assignment.reason) == AssignmentReason.NO_OPERATOR_IN_WEBHOOK:
+        causes.append(Cause(code=AssignmentReason.NO_OPERATOR_IN_WEBHOOK,
+                            message=assignment.reason.message if assignment.reason else "",
+                            evidence={"operator_email": None, "operator_ext": None}))
     if assignment.status == AssignmentStatus.ASSIGNED:
         summary = f"the default operator {assignment.operator_id} was assigned instead, because enrichment failed"
     else:
@@ -198,17 +201,17 @@ def _operator_finding(dialog: Dialog, action: Action | None, operator_lookup: Op
 def _attempt_cause(attempt: Reason, operator_lookup: OperatorLookup) -> Cause:
     evidence = _extra(attempt)
     source = evidence.get("source", "?")
-    if attempt.code == "operator_inactive":
+    if attempt.code == AssignmentReason.OPERATOR_INACTIVE:
         operators = [operator_lookup(int(i)) for i in evidence.get("operator_ids", [])]
         evidence["operators"] = [{"user_id": o.user_id, "email": o.email, "active": o.active} for o in operators if o]
         stored = ", ".join(f"{o.user_id} <{o.email}>" for o in operators if o)
-        return Cause(code="operator_inactive", evidence=evidence,
+        return Cause(code=AssignmentReason.OPERATOR_INACTIVE, evidence=evidence,
                      message=f"the {source} email {_compared(evidence)} belongs to inactive operator(s) "
                              f"{stored or evidence.get('operator_ids')}")
-    if attempt.code == "no_such_operator" and "ext" in evidence:
+    if attempt.code == AssignmentReason.NO_SUCH_OPERATOR and "ext" in evidence:
         return Cause(code="ext_matches_no_operator", evidence=evidence,
                      message=f"the webhook's operator_ext {evidence['ext']!r} matches no operator's ext")
-    if attempt.code == "no_such_operator":
+    if attempt.code == AssignmentReason.NO_SUCH_OPERATOR:
         return Cause(code="email_matches_no_operator", evidence=evidence,
                      message=f"the {source} email {_compared(evidence)} matches no operator")
     return Cause(code=attempt.code, message=attempt.message, evidence=evidence)
@@ -222,7 +225,7 @@ def _topic_finding(dialog: Dialog, action: Action | None, topic_lookup: TopicLoo
     if resolution.status == TopicStatus.SET:
         return _finding(TOPIC_NOT_SET, False, f"topic {resolution.alias!r} set")
     reason, code = resolution.reason, _code(resolution.reason)
-    if code == "no_such_topic":
+    if code == TopicReason.NO_SUCH_TOPIC:
         evidence = _extra(reason) if reason else {}
         alias = evidence.get("alias", resolution.alias)
         nearest = evidence.get("nearest") or []
@@ -232,18 +235,18 @@ def _topic_finding(dialog: Dialog, action: Action | None, topic_lookup: TopicLoo
         if evidence["exists_now"]:
             message += "; a topic with this alias exists now: `callhook dialog replay` sets it"
         cause = Cause(code="topic_alias_unknown", message=message, evidence=evidence)
-    elif code == "no_topic_returned":
+    elif code == TopicReason.NO_TOPIC_RETURNED:
         expression = action.result.get("topic") if action else None
-        cause = Cause(code="no_topic_returned", evidence={"result": dialog.enrichment.result,
+        cause = Cause(code=TopicReason.NO_TOPIC_RETURNED, evidence={"result": dialog.enrichment.result,
                                                           "result_expression": expression},
                       message="the enrich action returned no topic" + (
                           f" (its result.topic {expression!r} matched nothing in the answer)" if expression
                           else " (the action maps no result.topic)"))
-    elif code == "enrichment_failed":
+    elif code == TopicReason.ENRICHMENT_FAILED:
         cause = _enrichment_failed_cause(dialog)
-    elif code == "enrichment_disabled":
-        cause = Cause(code="enrichment_disabled", message="enrichment is disabled for this call: topics come only "
-                      "from the enrich action (set the channel's webhook_enrich_action)")
+    elif code == TopicReason.ENRICHMENT_DISABLED:
+        cause = Cause(code=TopicReason.ENRICHMENT_DISABLED, message="enrichment is disabled for this call: topics "
+                      "come only from the enrich action (set the channel's webhook_enrich_action)")
     else:
         cause = Cause(code=code or "unknown", message=reason.message if reason else "no topic was set",
                       evidence=_extra(reason) if reason else {})
@@ -312,7 +315,7 @@ def _needed_by_workflow(dialog: Dialog, mapped: set[str]) -> list[str]:
         dialog.enrichment.status == EnrichmentStatus.OK and not email)
     if webhook_fallback and dialog.assignment.status == AssignmentStatus.NOT_ASSIGNED:
         needed += [f for f in ("operator_email", "operator_ext") if f in mapped]
-    if dialog.policy.auto_transcription and _code(dialog.transcription.reason) == "no_recording":
+    if dialog.policy.auto_transcription and _code(dialog.transcription.reason) == TranscriptionReason.NO_RECORDING:
         needed.append("recording_url")
     return needed
 

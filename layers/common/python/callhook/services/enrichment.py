@@ -1,39 +1,22 @@
-"""The Enrich step: run the channel's Action Jail action for the call and keep what it returned."""
+"""The Enrich step: run the channel's Action Jail action for the call and keep what it returned.
+
+Over `callhook.ports`: `functions/enrich/app.py` hands in Action Jail, the channels, the action runner
+(`services/actions.run_action`) and the recording requests; `tests/unit/test_enrichment.py` hands in fakes."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from pydantic import ValidationError
-
-from callhook.errors import ActionError, ActionNotFoundError
-from callhook.models.action import Action
-from callhook.models.channel import Channel, describe_validation_error
+from callhook.errors import ActionError
+from callhook.models.channel import Channel
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus
-from callhook.models.workflow import StepError, WorkflowState
+from callhook.models.workflow import StateEnrichment, WorkflowState
 from callhook.observability import logger, tracer
-from callhook.repositories.config import ConfigTable, get_channel
-from callhook.repositories.dialogs import DialogRepository
-from callhook.services.actions import run_action
-from callhook.services.recordings import request_keep_recording
+from callhook.ports import ActionRunner, Actions, Channels, Dialogs, RecordingRequests
 from callhook.services.steps import load_dialog
-from callhook.settings import CommonSettings
 
 # What an action may see of its channel: never the token or the signature secret.
 CHANNEL_FIELDS_FOR_ACTIONS = {"channel_id", "name", "auto_transcription", "enrich_error_action", "advanced_config"}
-
-
-def load_action(actions_table: str, action_id: str) -> Action:
-    """Raises ActionNotFoundError (also for an item that fails validation, with every problem named)."""
-    item = ConfigTable(actions_table, "action_id").get(action_id)
-    if item is None:
-        raise ActionNotFoundError(f"no action {action_id!r} in Action Jail", action_id=action_id)
-    try:
-        return Action.model_validate(item)
-    except ValidationError as exc:
-        raise ActionNotFoundError(f"action {action_id!r} is invalid: {describe_validation_error(exc)}",
-                                  action_id=action_id) from exc
 
 
 def action_state(dialog: Dialog, channel: Channel | None, *, full_state: bool = False) -> dict[str, Any]:
@@ -49,19 +32,19 @@ def action_state(dialog: Dialog, channel: Channel | None, *, full_state: bool = 
 
 
 @tracer.capture_method(capture_response=False)
-def enrich(state: WorkflowState, settings: CommonSettings) -> WorkflowState:
+def enrich(state: WorkflowState, dialogs: Dialogs, actions: Actions, channels: Channels, run_action: ActionRunner,
+           recordings: RecordingRequests) -> WorkflowState:
     """Run the action and store its result on the dialog.
 
     Raises:
         ActionError leaves: the action failed for good (recorded on the dialog, then caught by the failure branch).
         DependencyUnavailableError: the external system is down or slow; Step Functions retries, then catches.
     """
-    dialogs = DialogRepository(settings.dialogs_table)
     dialog = load_dialog(dialogs, state.dialog_id)
     action_id = state.enrich_action or ""
     try:
-        action = load_action(settings.actions_table, action_id)
-        channel = get_channel(settings.channels_table, dialog.channel_id)
+        action = actions.get(action_id)
+        channel = channels.get(dialog.channel_id)
         run = run_action(action, action_state(dialog, channel))
     except ActionError as exc:
         failed = Enrichment(status=EnrichmentStatus.FAILED, action_id=action_id, error=exc.as_dict())
@@ -74,33 +57,7 @@ def enrich(state: WorkflowState, settings: CommonSettings) -> WorkflowState:
     if run.result.recording_url:  # providers that never send the URL: the action may fetch it (issue 6)
         dialogs.fill_telephony(state.dialog_id, {"recording_url": run.result.recording_url})
         if not dialog.telephony.recording_url:
-            request_keep_recording(state.dialog_id)  # copied apart from the workflow, as from a webhook
+            recordings.request(state.dialog_id)  # copied apart from the workflow, as from a webhook
     logger.info("enrichment ok", has_email=bool(run.result.operator_email), topic=run.result.topic)
-    return state.model_copy(update={"enrichment": {"status": EnrichmentStatus.OK.value,
-                                                   "operator_email": run.result.operator_email,
-                                                   "topic": run.result.topic}})
-
-
-def record_enrichment_failure(dialogs: DialogRepository, dialog: Dialog, error: StepError | None) -> dict[str, Any]:
-    """Make sure the dialog says enrichment failed and why. The Enrich function records its own failures in
-    detail; errors it could not record (retries exhausted, a Lambda timeout) come from the Catch's `$.error`."""
-    if dialog.enrichment.status == EnrichmentStatus.FAILED and dialog.enrichment.error:
-        return dialog.enrichment.error
-    detail = error_from_catch(error)
-    failed = Enrichment(status=EnrichmentStatus.FAILED, action_id=dialog.policy.enrich_action, error=detail)
-    dialogs.set_sections(dialog.dialog_id, {"enrichment": failed.model_dump(mode="json")})
-    return detail
-
-
-def error_from_catch(error: StepError | None) -> dict[str, Any]:
-    """Step Functions' {Error, Cause}: for a Lambda error, Cause is the runtime's JSON error payload."""
-    if error is None:
-        return {"type": "Unknown", "code": "unknown", "message": "enrichment failed"}
-    message = error.cause or error.error
-    try:
-        cause = json.loads(error.cause or "")
-        message = cause.get("errorMessage") or message
-    except (ValueError, AttributeError):
-        pass
-    code = {"States.Timeout": "timeout", "DependencyUnavailableError": "unavailable"}.get(error.error, "failed")
-    return {"type": error.error, "code": code, "message": message}
+    return state.model_copy(update={"enrichment": StateEnrichment(
+        status=EnrichmentStatus.OK, operator_email=run.result.operator_email, topic=run.result.topic)})

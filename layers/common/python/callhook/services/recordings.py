@@ -13,7 +13,6 @@ continue (`services.transcription.continue_after_recording`).
 from __future__ import annotations
 
 import json
-import struct
 import tempfile
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO, cast
@@ -26,7 +25,6 @@ from pydantic import Field
 from callhook.aws import client
 from callhook.errors import (
     ActionConnectionError,
-    ActionError,
     ActionResponseTooLargeError,
     ActionTimeoutError,
     ActionTooManyRedirectsError,
@@ -34,6 +32,7 @@ from callhook.errors import (
     ChannelConfigError,
     DependencyUnavailableError,
 )
+from callhook.media import is_wav, wav_layout
 from callhook.models.channel import RECORDING_SECRET_PREFIXES, Channel, RecordingAuth
 from callhook.models.dialog import Dialog, Reason, Recording, RecordingStatus
 from callhook.models.transcription import KeepRecordingRequest
@@ -43,7 +42,8 @@ from callhook.presets import effective_channel
 from callhook.repositories.config import get_channel
 from callhook.repositories.dialogs import DialogRepository, utc_now
 from callhook.repositories.transcriptions import TranscriptionRepository
-from callhook.services.actions import resolve_secret
+from callhook.secrets_resolver import SecretUnreadableError
+from callhook.secrets_resolver import read_secret as resolve_secret
 from callhook.services.transcription import TranscriptionSettings, continue_after_recording
 from callhook.settings import CommonSettings, load_settings
 
@@ -87,6 +87,13 @@ class AudioInfo:
 
 
 # ---------------------------------------------------------------------------------------------------- asking
+
+
+class KeepRecordingRequests:
+    """The `RecordingRequests` adapter of the workflow steps: `request_keep_recording`, built once per sandbox."""
+
+    def request(self, dialog_id: str) -> None:
+        request_keep_recording(dialog_id)
 
 
 def request_keep_recording(dialog_id: str, *, marked: bool = False) -> bool:
@@ -243,7 +250,7 @@ def recording_credentials(auth: RecordingAuth | None) -> tuple[tuple[str, str] |
         if auth.type == "bearer":
             return None, {"Authorization": f"Bearer {resolve_secret(auth.token or '')}"}
         return None, {auth.header or "": resolve_secret(auth.value or "")}
-    except ActionError as exc:
+    except SecretUnreadableError as exc:
         raise RecordingNotKeptError("recording_credentials", f"the channel's recording_auth could not be read: "
                                     f"{exc.message}") from exc
 
@@ -334,7 +341,7 @@ def audio_info(head: bytes, size: int, declared_type: str = "") -> AudioInfo:
 
 
 def sniff_format(head: bytes) -> str | None:
-    if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
+    if is_wav(head):
         return "wav"
     if head[:4] == b"fLaC":
         return "flac"
@@ -356,20 +363,9 @@ def sniff_format(head: bytes) -> str | None:
 
 def wav_info(head: bytes, size: int) -> AudioInfo:
     """Channels, rate and duration from a RIFF/WAVE header (`fmt ` and `data` chunks)."""
-    channels = rate = byte_rate = None
-    data_bytes = None
-    offset = 12
-    while offset + 8 <= len(head):
-        chunk, length = head[offset:offset + 4], struct.unpack_from("<I", head, offset + 4)[0]
-        if chunk == b"fmt " and offset + 24 <= len(head):
-            _, channels, rate, byte_rate = struct.unpack_from("<HHII", head, offset + 8)
-        elif chunk == b"data":
-            available = size - offset - 8
-            data_bytes = available if length in (0, 0xFFFFFFFF) or length > available else length
-            break
-        offset += 8 + length + (length & 1)
-    duration = round(data_bytes / byte_rate, 3) if data_bytes is not None and byte_rate else None
-    return AudioInfo(media_format="wav", channels=channels, sample_rate_hz=rate, duration_s=duration)
+    layout = wav_layout(head, size)
+    return AudioInfo(media_format="wav", channels=layout.channels, sample_rate_hz=layout.sample_rate,
+                     duration_s=layout.duration_s)
 
 
 def _printable(head: bytes) -> str:

@@ -31,26 +31,22 @@ from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jwt
-from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-from botocore.exceptions import ClientError
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from jwt.warnings import InsecureKeyLengthWarning
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from callhook.errors import ChannelMisconfiguredError, DependencyUnavailableError, UnauthorizedError
+from callhook.errors import ChannelMisconfiguredError, UnauthorizedError
 from callhook.mapping import parse_body, parse_query
 from callhook.models.api import WebhookRequest
 from callhook.models.channel import SECRET_REFERENCE_PREFIX, Channel, standard_webhooks_key
+from callhook.secrets_resolver import SecretUnreadableError, read_secret
 
-SECRET_MAX_AGE_S = 300
 DEFAULT_TOLERANCE_S = 300  # Telnyx's and Standard Webhooks' own libraries allow 5 minutes of clock drift
 DEFAULT_MAX_AGE_S = 300  # how old a Vonage JWT (`iat`) may be; option `max_age_seconds`
 JWT_LEEWAY_S = 60  # clock drift allowed on top of a JWT's age and on an `iat` slightly in the future
 # Schemes that sign the body and nothing else: on GET, where the query is the data (CONTRACT §2), they cover nothing.
 BODY_ONLY_SCHEMES = frozenset({"hmac-sha256", "standard-webhooks", "telnyx", "vonage", "dialpad", "mango"})
-_THROTTLING = frozenset({"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})
 _FORM = "application/x-www-form-urlencoded"
 _REDACTED_QUERY_KEYS = frozenset({"token"})
 
@@ -132,16 +128,10 @@ def resolve_secret(value: str) -> str:
     """
     if not value.startswith(SECRET_REFERENCE_PREFIX):
         return value
-    name = value.removeprefix(SECRET_REFERENCE_PREFIX)
     try:
-        secret: Any = parameters.get_parameter(name, decrypt=True, max_age=SECRET_MAX_AGE_S)
-    except GetParameterError as exc:
-        cause = exc.__cause__ or exc.__context__
-        code = cause.response["Error"]["Code"] if isinstance(cause, ClientError) else type(cause or exc).__name__
-        if code in _THROTTLING:
-            raise DependencyUnavailableError(f"reading the signature secret {value} was throttled ({code})") from exc
-        raise ChannelMisconfiguredError(f"the signature secret {value} could not be read ({code})") from exc
-    return secret.decode("utf-8") if isinstance(secret, bytes) else str(secret)
+        return read_secret(value, what="the signature secret")
+    except SecretUnreadableError as exc:
+        raise ChannelMisconfiguredError(f"the signature secret {value} could not be read ({exc.code})") from exc
 
 
 def signed_url(channel: Channel, request: WebhookRequest) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from callhook.errors import DialogNotFoundError
 from callhook.models.dialog import Dialog
-from callhook.repositories.dialogs import DialogRepository
+from callhook.ports import Dialogs
 
 
-def load_dialog(dialogs: DialogRepository, dialog_id: str) -> Dialog:
+def load_dialog(dialogs: Dialogs, dialog_id: str) -> Dialog:
     """Raises DialogNotFoundError: the execution was started for a dialog that is not stored (never expected)."""
     dialog = dialogs.get(dialog_id)
     if dialog is None:

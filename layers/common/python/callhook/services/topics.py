@@ -5,35 +5,36 @@ from __future__ import annotations
 import difflib
 
 from callhook.models.dialog import EnrichmentStatus, Reason, TopicResolution, TopicStatus
+from callhook.models.reasons import TopicReason
 from callhook.models.workflow import WorkflowState
 from callhook.observability import logger
-from callhook.repositories.config import get_topic, list_topic_aliases
-from callhook.repositories.dialogs import DialogRepository
-from callhook.settings import CommonSettings
+from callhook.ports import Dialogs, Topics
 
 
-def resolve_topic(alias: str | None, enrichment_status: str | None, topics_table: str) -> TopicResolution:
+def resolve_topic(alias: str | None, enrichment_status: str | None, topics: Topics) -> TopicResolution:
     if enrichment_status == EnrichmentStatus.DISABLED or enrichment_status is None:
         return TopicResolution(status=TopicStatus.NOT_SET, reason=Reason(
-            code="enrichment_disabled", message="the channel has no webhook_enrich_action; topics come from it"))
+            code=TopicReason.ENRICHMENT_DISABLED,
+            message="the channel has no webhook_enrich_action; topics come from it"))
     if not alias:
         return TopicResolution(status=TopicStatus.NOT_SET, reason=Reason(
-            code="no_topic_returned", message="the enrich action returned no topic"))
-    if get_topic(topics_table, alias) is not None:
+            code=TopicReason.NO_TOPIC_RETURNED, message="the enrich action returned no topic"))
+    if topics.exists(alias):
         return TopicResolution(status=TopicStatus.SET, alias=alias)
     # Only on the unhappy path: a listing of the (small) topics table to suggest what the admin meant.
-    nearest = difflib.get_close_matches(alias, list_topic_aliases(topics_table), n=3, cutoff=0.5)
+    nearest = difflib.get_close_matches(alias, topics.aliases(), n=3, cutoff=0.5)
     return TopicResolution(status=TopicStatus.NOT_SET, alias=alias, reason=Reason(
-        code="no_such_topic", alias=alias, nearest=nearest,
+        code=TopicReason.NO_SUCH_TOPIC, alias=alias, nearest=nearest,
         message=f"no topic with alias {alias!r} (compared exactly)"
                 + (f"; did you mean {nearest}?" if nearest else "")))
 
 
-def set_topic(state: WorkflowState, settings: CommonSettings) -> WorkflowState:
-    enrichment = state.enrichment or {}
-    status = enrichment.get("status") or (EnrichmentStatus.DISABLED.value if not state.enrich_action else None)
-    resolution = resolve_topic(enrichment.get("topic"), status, settings.topics_table)
-    DialogRepository(settings.dialogs_table).set_sections(state.dialog_id, {
+def set_topic(state: WorkflowState, dialogs: Dialogs, topics: Topics) -> WorkflowState:
+    enrichment = state.enrichment
+    status = enrichment.status.value if enrichment else (
+        EnrichmentStatus.DISABLED.value if not state.enrich_action else None)
+    resolution = resolve_topic(enrichment.topic if enrichment else None, status, topics)
+    dialogs.set_sections(state.dialog_id, {
         "topic_resolution": resolution.model_dump(mode="json"),
         "topic": resolution.alias if resolution.status == TopicStatus.SET else None})
     logger.info("topic resolved", status=resolution.status.value, alias=resolution.alias)

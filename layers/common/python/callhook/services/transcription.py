@@ -19,7 +19,6 @@ The job name is deterministic per dialog, so whatever the interleaving, a call i
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -27,8 +26,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field
 
 from callhook.aws import client
+from callhook.aws_errors import THROTTLING_CODES
 from callhook.errors import ChannelConfigError, DependencyUnavailableError
-from callhook.models.channel import Channel, EnrichErrorAction, TranscriptionConfig
+from callhook.models.channel import Channel, TranscriptionConfig
 from callhook.models.dialog import (
     Dialog,
     FeedEntry,
@@ -40,46 +40,30 @@ from callhook.models.dialog import (
     Workflow,
     WorkflowStatus,
 )
+from callhook.models.reasons import TranscriptionReason as Why  # the reason codes this step writes
 from callhook.models.transcription import (
     JobStateChangeEvent,
     TranscribeTask,
     TranscriptionOutcome,
     TranscriptionWaitEnded,
 )
-from callhook.models.workflow import WorkflowState
 from callhook.observability import logger, metrics, tracer
 from callhook.repositories.config import get_channel
 from callhook.repositories.dialogs import DialogRepository, utc_now
 from callhook.repositories.transcriptions import TranscriptionRepository
 from callhook.services.steps import load_dialog
+from callhook.services.transcription_decision import (
+    LATE_START_AFTER,
+    recording_not_kept,
+    transcription_decision,
+)
 from callhook.settings import CommonSettings
 
 # The dialog item is capped at 400 KB: text, turns and the feed entry each get at most this many characters; the
 # full transcript stays in the bucket (`transcript_s3_key`).
 MAX_TEXT_CHARS = 60_000
 TRANSCRIBE_MEDIA_FORMATS = frozenset({"amr", "flac", "m4a", "mp3", "mp4", "ogg", "wav", "webm"})
-_THROTTLING = frozenset({"LimitExceededException", "ThrottlingException", "InternalFailureException",
-                         "ServiceUnavailableException", "TooManyRequestsException"})
 _DEAD_TOKEN = frozenset({"InvalidToken", "TaskTimedOut", "TaskDoesNotExist"})
-
-
-class Why(StrEnum):
-    """Reason codes of `transcription.reason.code`."""
-
-    AUTO_TRANSCRIPTION_OFF = "auto_transcription_off"
-    ENRICHMENT_FAILED_DO_NOT_ASSIGN = "enrichment_failed_do_not_assign"
-    NO_OPERATOR = "no_operator"
-    NO_RECORDING = "no_recording"
-    RECORDING_NOT_KEPT = "recording_not_kept"
-    WAITING_FOR_RECORDING = "waiting_for_recording"
-    TRANSCRIBE_REJECTED = "transcribe_rejected"
-    JOB_FAILED = "transcribe_job_failed"
-    TRANSCRIPT_UNREADABLE = "transcript_unreadable"
-    TIMEOUT = "timeout"
-
-
-# Skips that leave every other condition met: a recording that is kept later may still start the job.
-LATE_START_AFTER = (Why.WAITING_FOR_RECORDING.value, Why.NO_RECORDING.value, Why.RECORDING_NOT_KEPT.value)
 
 
 class TranscriptionSettings(CommonSettings):
@@ -95,42 +79,6 @@ def job_name_for(dialog: Dialog, settings: TranscriptionSettings) -> str:
 
 def transcript_key_for(dialog: Dialog) -> str:
     return f"transcripts/{dialog.channel_id}/{dialog.dialog_id}.json"
-
-
-# ---------------------------------------------------------------------------------------------------- deciding
-
-
-def transcription_decision(state: WorkflowState, dialog: Dialog) -> Transcription | None:
-    """Transcription starts only after an operator is assigned, and only with auto_transcription and a recording.
-
-    Returns the `not_requested`/`skipped` transcription with its reason, or None when the call is transcribed
-    (its recording is kept, or still being copied).
-    """
-    if not state.auto_transcription:
-        return _skip(Why.AUTO_TRANSCRIPTION_OFF, "auto_transcription is off for this channel",
-                     status=TranscriptionStatus.NOT_REQUESTED)
-    if state.error is not None and state.enrich_error_action == EnrichErrorAction.DO_NOT_ASSIGN:
-        return _skip(Why.ENRICHMENT_FAILED_DO_NOT_ASSIGN,
-                     "enrichment failed and enrich_error_action is do_not_assign: no operator, no transcription")
-    if state.operator_id is None:
-        return _skip(Why.NO_OPERATOR, "no operator was assigned; transcription starts only after assignment")
-    if not dialog.telephony.recording_url:
-        return _skip(Why.NO_RECORDING, "the call has no recording_url (a later event that brings one starts "
-                                       "transcription then)")
-    if dialog.recording is not None and dialog.recording.status == RecordingStatus.FAILED:
-        return recording_not_kept(dialog.recording)
-    return None
-
-
-def recording_not_kept(recording: Recording) -> Transcription:
-    why = recording.reason
-    return _skip(Why.RECORDING_NOT_KEPT, f"the recording could not be kept: {why.message if why else 'unknown'}",
-                 recording_reason=why.code if why else None)
-
-
-def _skip(code: Why, message: str, *, status: TranscriptionStatus = TranscriptionStatus.SKIPPED,
-          **extra: Any) -> Transcription:
-    return Transcription(status=status, reason=Reason(code=code.value, message=message, **extra))
 
 
 # ---------------------------------------------------------------------------------------------------- starting
@@ -231,7 +179,7 @@ def _ensure_job(dialogs: DialogRepository, store: TranscriptionRepository, dialo
         code = exc.response["Error"]["Code"]
         if code == "ConflictException":
             return _settle_existing_job(dialogs, store, dialog, name, settings) or TranscriptionOutcome.of(started)
-        if code in _THROTTLING:
+        if code in THROTTLING_CODES:
             raise DependencyUnavailableError(f"StartTranscriptionJob: {code}") from exc
         failed = Transcription(status=TranscriptionStatus.FAILED, job_name=name, started_at=started.started_at,
                                finished_at=utc_now(), reason=Reason(
@@ -427,7 +375,7 @@ def _get_job(name: str) -> dict[str, Any]:
         return dict(client("transcribe").get_transcription_job(TranscriptionJobName=name)["TranscriptionJob"])
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
-        if code in _THROTTLING:
+        if code in THROTTLING_CODES:
             raise DependencyUnavailableError(f"GetTranscriptionJob: {code}") from exc
         if code in ("BadRequestException", "NotFoundException"):
             return {"TranscriptionJobStatus": "FAILED", "FailureReason": f"the job {name} is unknown to Transcribe"}

@@ -1,0 +1,90 @@
+"""What the workflow's decisions need from the world, and nothing more (STYLE §13).
+
+Services take these `typing.Protocol`s; the adapters in `callhook.repositories` implement them over DynamoDB
+(boto3 lives there only), each function's `app.py` builds the adapters once per sandbox, and unit tests pass the
+in-memory fakes of `tests/support/fakes.py`. Protocols are structural: an adapter does not inherit from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from callhook.models.action import Action, ActionRun
+from callhook.models.channel import Channel
+from callhook.models.dialog import Dialog, FeedEntry
+from callhook.models.directory import Operator, OperatorLookup
+
+
+class Dialogs(Protocol):
+    """The dialogs table as a workflow step sees it: read one, overwrite whole sections, post to the feed once."""
+
+    def get(self, dialog_id: str) -> Dialog | None: ...
+
+    def set_sections(self, dialog_id: str, sections: dict[str, Any], *, remove: tuple[str, ...] = ()) -> None: ...
+
+    def add_feed_entry(self, dialog_id: str, entry: FeedEntry) -> bool: ...
+
+    def fill_telephony(self, dialog_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Fill telephony fields that are still empty, never blanking one."""
+        ...
+
+
+class Operators(Protocol):
+    """The operator directory. A lookup returns valid operators and, apart, the matching items that are invalid."""
+
+    def by_email(self, email: str) -> OperatorLookup:
+        """Operators whose email equals `email` with case and surrounding spaces ignored."""
+        ...
+
+    def by_ext(self, ext: str) -> OperatorLookup:
+        """Operators whose extension equals `ext` (`101` and `"101"` alike)."""
+        ...
+
+    def get(self, user_id: int) -> Operator | None:
+        """The valid operator by key; None for no item or an invalid one."""
+        ...
+
+
+class Topics(Protocol):
+    def exists(self, alias: str) -> bool:
+        """Whether a topic has exactly this alias (its key)."""
+        ...
+
+    def aliases(self) -> list[str]:
+        """Every alias (a small table; read only on the unhappy path, to suggest the nearest)."""
+        ...
+
+
+class InstanceSettings(Protocol):
+    """The settings table (named apart from `callhook.settings`, the functions' environment)."""
+
+    def default_operator_id(self) -> tuple[int, str | None]:
+        """The operator `assign_admin` assigns, and why the stored value was not used (None when it was)."""
+        ...
+
+
+class Actions(Protocol):
+    """Action Jail."""
+
+    def get(self, action_id: str) -> Action:
+        """Raises ActionNotFoundError: no such action, or an item that fails validation (every problem named)."""
+        ...
+
+
+class Channels(Protocol):
+    def get(self, channel_id: str) -> Channel | None:
+        """Raises ChannelConfigError: the stored item fails validation."""
+        ...
+
+
+class ActionRunner(Protocol):
+    """Runs an action for one call (HTTP or Lambda); raises the ActionError leaves or DependencyUnavailableError."""
+
+    def __call__(self, action: Action, state: Mapping[str, Any]) -> ActionRun: ...
+
+
+class RecordingRequests(Protocol):
+    def request(self, dialog_id: str) -> None:
+        """Ask for the dialog's recording to be copied, apart from the caller's work; never raises."""
+        ...

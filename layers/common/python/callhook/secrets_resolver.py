@@ -1,0 +1,56 @@
+"""The one secrets resolver: `ssm:NAME` (Parameter Store, decrypted) and `secretsmanager:NAME`, cached five minutes.
+
+Used by actions (`{secrets.…}`), signature verification (`signature.secret`) and recording credentials
+(`recording_auth`); each caller names a failure in its own terms (ActionSecretError, ChannelMisconfiguredError,
+RecordingNotKeptError). Which references a field accepts is the models' business (`models/validators.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, GetSecretError
+
+from callhook.aws_errors import error_code, is_throttling
+from callhook.errors import DependencyUnavailableError
+from callhook.models.validators import SECRET_KINDS
+
+MAX_AGE_S = 300
+
+
+class SecretUnreadableError(Exception):
+    """The reference names no readable parameter or secret (missing, not allowed, an unknown kind): the admin's
+    fix, never retried. `code` is AWS's error code (or the kind's problem)."""
+
+    def __init__(self, reference: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.reference, self.code, self.message = reference, code, message
+
+
+def is_reference(value: str) -> bool:
+    return value.startswith(SECRET_KINDS)
+
+
+def read_secret(reference: str, *, what: str = "secret") -> str:
+    """The value behind `ssm:NAME` or `secretsmanager:NAME`.
+
+    Raises:
+        DependencyUnavailableError: AWS throttled the read ("reading {what} {reference} was throttled (code)").
+        SecretUnreadableError: anything else ("secret {reference} could not be read (code)").
+    """
+    kind, _, name = reference.partition(":")
+    try:
+        if kind == "ssm":
+            value: Any = parameters.get_parameter(name, decrypt=True, max_age=MAX_AGE_S)
+        elif kind == "secretsmanager":
+            value = parameters.get_secret(name, max_age=MAX_AGE_S)
+        else:
+            raise SecretUnreadableError(reference, "unknown_kind",
+                                        f"secret reference {reference!r} has an unknown kind")
+    except (GetParameterError, GetSecretError) as exc:
+        code = error_code(exc)
+        if is_throttling(exc):
+            raise DependencyUnavailableError(f"reading {what} {reference} was throttled ({code})") from exc
+        raise SecretUnreadableError(reference, code, f"secret {reference} could not be read ({code})") from exc
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)

@@ -1,0 +1,154 @@
+"""In-memory fakes of `callhook.ports` (STYLE §13): the workflow's decisions run on dicts, in milliseconds.
+
+Each fake keeps the adapter's promise as `callhook.ports` states it, from the items as an admin writes them (the
+console's JSON: any case, `ext` a string or a number, typos): `tests/unit/test_ports_contract.py` runs the same
+cases on the fakes and on the DynamoDB adapters, so a fake that drifts from the adapter fails there.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from pydantic import ValidationError
+
+from callhook.errors import ActionNotFoundError
+from callhook.models.action import Action, ActionRun
+from callhook.models.channel import Channel
+from callhook.models.dialog import Dialog, FeedEntry
+from callhook.models.directory import Operator, OperatorLookup, normalize_email, normalize_ext
+from callhook.models.problems import InvalidItem, problems_of
+
+
+class FakeDialogs:
+    """The dialogs table: one stored dict per dialog; `writes` records every section write, in order."""
+
+    def __init__(self, *dialogs: Dialog) -> None:
+        self.items: dict[str, dict[str, Any]] = {d.dialog_id: d.model_dump(mode="json") for d in dialogs}
+        self.writes: list[dict[str, Any]] = []
+
+    def get(self, dialog_id: str) -> Dialog | None:
+        item = self.items.get(dialog_id)
+        return None if item is None else Dialog.model_validate(copy.deepcopy(item))
+
+    def set_sections(self, dialog_id: str, sections: dict[str, Any], *, remove: tuple[str, ...] = ()) -> None:
+        item = self.items[dialog_id]  # the adapter's write is conditional on the dialog existing, too
+        item.update(copy.deepcopy(sections))
+        for name in remove:
+            item.pop(name, None)
+        self.writes.append(copy.deepcopy(sections))
+
+    def add_feed_entry(self, dialog_id: str, entry: FeedEntry) -> bool:
+        feed = self.items[dialog_id].setdefault("feed", [])
+        if any(e["id"] == entry.id for e in feed):
+            return False
+        feed.append(entry.model_dump(mode="json"))
+        return True
+
+    def fill_telephony(self, dialog_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+        item = self.items.get(dialog_id)
+        if item is None:
+            return None
+        telephony = item["telephony"]
+        for name, value in fields.items():
+            if value is not None and telephony.get(name) is None:
+                telephony[name] = value
+        return dict(telephony)
+
+    def dialog(self, dialog_id: str) -> Dialog:
+        found = self.get(dialog_id)
+        assert found is not None
+        return found
+
+
+class FakeOperators:
+    """The operators table from items as written in the console."""
+
+    def __init__(self, *items: dict[str, Any]) -> None:
+        self.items = list(items)
+
+    def _lookup(self, matching: list[dict[str, Any]]) -> OperatorLookup:
+        found = OperatorLookup()
+        for item in matching:
+            try:
+                found.operators.append(Operator.from_item(item))
+            except ValidationError as exc:
+                found.invalid.append(InvalidItem(item_id=str(item.get("user_id")), problems=problems_of(exc)))
+        return found
+
+    def by_email(self, email: str) -> OperatorLookup:
+        key = normalize_email(email)
+        return self._lookup([i for i in self.items
+                             if isinstance(i.get("email"), str) and normalize_email(i["email"]) == key])
+
+    def by_ext(self, ext: str) -> OperatorLookup:
+        key = normalize_ext(ext)
+        return self._lookup([i for i in self.items if key is not None and normalize_ext(i.get("ext")) == key])
+
+    def get(self, user_id: int) -> Operator | None:
+        found = self._lookup([i for i in self.items if i.get("user_id") == user_id])
+        return found.operators[0] if found.operators else None
+
+
+class FakeTopics:
+    """The topics table by alias; `listed` counts the (unhappy-path) listings."""
+
+    def __init__(self, *aliases: str) -> None:
+        self.stored = set(aliases)
+        self.listed = 0
+
+    def exists(self, alias: str) -> bool:
+        return alias in self.stored
+
+    def aliases(self) -> list[str]:
+        self.listed += 1
+        return sorted(self.stored)
+
+
+class FakeInstanceSettings:
+    def __init__(self, default_operator_id: int = 1, problem: str | None = None) -> None:
+        self.value = (default_operator_id, problem)
+
+    def default_operator_id(self) -> tuple[int, str | None]:
+        return self.value
+
+
+class FakeActions:
+    def __init__(self, *actions: Action) -> None:
+        self.actions = {a.action_id: a for a in actions}
+
+    def get(self, action_id: str) -> Action:
+        if action_id not in self.actions:
+            raise ActionNotFoundError(f"no action {action_id!r} in Action Jail", action_id=action_id)
+        return self.actions[action_id]
+
+
+class FakeChannels:
+    def __init__(self, *channels: Channel) -> None:
+        self.channels = {c.channel_id: c for c in channels}
+
+    def get(self, channel_id: str) -> Channel | None:
+        return self.channels.get(channel_id)
+
+
+class FakeRunner:
+    """Answers every run with `run` (or raises `error`); `states` keeps what each run was given."""
+
+    def __init__(self, run: ActionRun | None = None, error: Exception | None = None) -> None:
+        self.run, self.error = run, error
+        self.states: list[dict[str, Any]] = []
+
+    def __call__(self, action: Action, state: Any) -> ActionRun:
+        self.states.append(dict(state))
+        if self.error is not None:
+            raise self.error
+        assert self.run is not None
+        return self.run
+
+
+class FakeRecordingRequests:
+    def __init__(self) -> None:
+        self.requested: list[str] = []
+
+    def request(self, dialog_id: str) -> None:
+        self.requested.append(dialog_id)
