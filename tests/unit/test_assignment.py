@@ -6,6 +6,7 @@ The operators are written as an admin writes them in the DynamoDB console; the i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -29,15 +30,34 @@ def dialog(**telephony: Any) -> Dialog:
                   enrichment=Enrichment(status=EnrichmentStatus.PENDING))
 
 
-def enriched(email: str | None) -> WorkflowState:
-    return WorkflowState(dialog_id="d-1", channel_id="ch", call_id="c-1", enrich_action="crm",
-                         enrichment={"status": "ok", "operator_email": email, "topic": None})
+@dataclass(frozen=True)
+class Enriched:
+    """A call whose Enrich step returned `email`: the state says enrichment is ok, the dialog holds the result
+    (the execution state carries no personal data)."""
+
+    email: str | None
+
+    @property
+    def state(self) -> WorkflowState:
+        return WorkflowState(dialog_id="d-1", channel_id="ch", call_id="c-1", enrich_action="crm",
+                             enrichment={"status": "ok", "topic": None})
+
+    def on(self, the_dialog: Dialog) -> Dialog:
+        return the_dialog.model_copy(update={"enrichment": Enrichment(
+            status=EnrichmentStatus.OK, action_id="crm", result={"operator_email": self.email, "topic": None})})
+
+
+def enriched(email: str | None) -> Enriched:
+    return Enriched(email)
 
 
 DISABLED = WorkflowState(dialog_id="d-1", channel_id="ch", call_id="c-1")  # no enrich action: no enrichment section
 
 
-def run(state: WorkflowState, the_dialog: Dialog, *operators: dict[str, Any]) -> tuple[WorkflowState, Dialog]:
+def run(state: WorkflowState | Enriched, the_dialog: Dialog, *operators: dict[str, Any],
+        ) -> tuple[WorkflowState, Dialog]:
+    if isinstance(state, Enriched):
+        state, the_dialog = state.state, state.on(the_dialog)
     dialogs = FakeDialogs(the_dialog)
     result = assign_operator(state, dialogs, FakeOperators(*operators))
     return result, dialogs.dialog("d-1")
@@ -80,7 +100,7 @@ def test_an_enrichment_email_that_matches_nobody_does_not_fall_back_to_the_webho
 
 
 @pytest.mark.parametrize("state", [enriched(None), enriched("   "), DISABLED], ids=["no-email", "blank", "disabled"])
-def test_without_an_enrichment_email_the_webhook_email_assigns(state: WorkflowState) -> None:
+def test_without_an_enrichment_email_the_webhook_email_assigns(state: WorkflowState | Enriched) -> None:
     # When
     result, stored = run(state, dialog(operator_email=" BOB@example.com", operator_ext="101"), ANN, BOB)
     # Then the email wins over the extension (Ann's)
@@ -153,7 +173,8 @@ def test_only_invalid_items_matching_is_operator_invalid_with_every_problem() ->
     (enriched(None), AssignmentReason.NO_EMAIL_RETURNED),
     (DISABLED, AssignmentReason.NO_OPERATOR_IN_WEBHOOK),
 ], ids=["enriched-without-email", "disabled"])
-def test_no_candidate_at_all_says_where_none_came_from(state: WorkflowState, code: AssignmentReason) -> None:
+def test_no_candidate_at_all_says_where_none_came_from(state: WorkflowState | Enriched,
+                                                      code: AssignmentReason) -> None:
     # When
     result, stored = run(state, dialog(), ANN)
     # Then

@@ -45,8 +45,8 @@ def processed(result: dict[str, Any] | None, *, failed: bool = False, policy: st
         apply_enrich_error_policy(state.model_copy(update={"error": StepError(Error="ActionHTTPError")}), dialogs,
                                   operators, FakeInstanceSettings())
     else:
-        state = state.model_copy(update={"enrichment": StateEnrichment(
-            status=status, operator_email=(result or {}).get("operator_email"), topic=(result or {}).get("topic"))})
+        state = state.model_copy(update={"enrichment": StateEnrichment(status=status,
+                                                                       topic=(result or {}).get("topic"))})
         assign_operator(state, dialogs, operators)
         set_topic(state, dialogs, FakeTopics(*topics))
     done = dialogs.dialog("d-1")

@@ -67,6 +67,11 @@ class ActionError(TerminalError):
     def as_dict(self) -> dict[str, Any]:
         return {"type": type(self).__name__, "code": self.code, "message": self.message, **self.details}
 
+    def for_execution_history(self) -> ActionError:
+        """The same error (its class name is the Step Functions contract) without its message, which may quote a
+        URL built from the call or the external system's answer: execution histories outlive an erasure."""
+        return type(self)(f"{self.code}: the action failed; the dialog's enrichment.error says why")
+
 
 class ActionNotFoundError(ActionError):
     code = "action_not_found"

@@ -20,12 +20,13 @@ class StepError(BaseModel):
 
 
 class StateEnrichment(BaseModel):
-    """What the Enrich step hands on to AssignOperator and SetTopic (the dialog keeps the full result)."""
+    """What the Enrich step hands on to AssignOperator and SetTopic. The dialog keeps the full result: execution
+    histories outlive an erasure (Step Functions keeps them 90 days), so no personal data travels in the state —
+    the operator's email is read from the dialog by AssignOperator; a topic alias is configuration."""
 
     model_config = ConfigDict(extra="forbid")
 
     status: EnrichmentStatus
-    operator_email: str | None = None
     topic: str | None = None
 
 

@@ -408,10 +408,11 @@ def try_action(action_id: str, sample: dict[str, Any], settings: CommonSettings,
     report.elapsed_ms, report.result = run.elapsed_ms, run.result
     workflow_state = WorkflowState(
         dialog_id=dialog.dialog_id, channel_id=cid, call_id=telephony.call_id, enrich_action=action_id,
-        enrichment=StateEnrichment(status=EnrichmentStatus.OK, operator_email=run.result.operator_email,
-                                   topic=run.result.topic))
+        enrichment=StateEnrichment(status=EnrichmentStatus.OK, topic=run.result.topic))
+    enriched = dialog.model_copy(update={"enrichment": Enrichment(
+        status=EnrichmentStatus.OK, action_id=action_id, result=run.result.model_dump(mode="json"))})
     operators = DynamoOperators(settings.operators_table)
-    for source, value in candidates(workflow_state, dialog):
+    for source, value in candidates(workflow_state, enriched):
         operator, reason = resolve(source, value, operators)
         report.operator_attempts.append(reason)
         if operator is not None:

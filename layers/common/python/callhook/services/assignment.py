@@ -24,10 +24,13 @@ from callhook.services.steps import load_dialog
 
 def candidates(state: WorkflowState, dialog: Dialog) -> list[tuple[AssignmentSource, str]]:
     """Where the operator may come from, in order: the enrichment email; if enrichment is disabled or returned
-    no email, the webhook's own operator_email, then its operator_ext."""
-    enrichment = state.enrichment
-    email = ((enrichment.operator_email if enrichment else None) or "").strip()
-    if enrichment is not None and enrichment.status == EnrichmentStatus.OK and email:
+    no email, the webhook's own operator_email, then its operator_ext.
+
+    The enrichment email is read from the dialog, where the Enrich step stored its result, not from the execution
+    state (which keeps no personal data)."""
+    enriched = state.enrichment is not None and state.enrichment.status == EnrichmentStatus.OK
+    email = str((dialog.enrichment.result or {}).get("operator_email") or "").strip() if enriched else ""
+    if email:
         return [(AssignmentSource.ENRICHMENT, email)]
     found: list[tuple[AssignmentSource, str]] = []
     if (webhook_email := (dialog.telephony.operator_email or "").strip()):

@@ -75,7 +75,9 @@ def record_enrichment_failure(dialogs: Dialogs, dialog: Dialog, error: StepError
     detail; errors it could not record (retries exhausted, a Lambda timeout) come from the Catch's `$.error`."""
     if dialog.enrichment.status == EnrichmentStatus.FAILED and dialog.enrichment.error:
         return dialog.enrichment.error
-    detail = error_from_catch(error)
+    # Retries exhausted: the last attempt's detail is on the dialog (it was kept out of the execution history).
+    retries_exhausted = error is not None and error.error == "DependencyUnavailableError"
+    detail = dialog.enrichment.error if retries_exhausted and dialog.enrichment.error else error_from_catch(error)
     failed = Enrichment(status=EnrichmentStatus.FAILED, action_id=dialog.policy.enrich_action, error=detail)
     dialogs.set_sections(dialog.dialog_id, {"enrichment": failed.model_dump(mode="json")})
     return detail

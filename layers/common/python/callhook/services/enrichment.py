@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from callhook.errors import ActionError
+from callhook.errors import ActionError, DependencyUnavailableError
 from callhook.models.channel import Channel
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus
 from callhook.models.workflow import StateEnrichment, WorkflowState
@@ -50,7 +50,16 @@ def enrich(state: WorkflowState, dialogs: Dialogs, actions: Actions, channels: C
         failed = Enrichment(status=EnrichmentStatus.FAILED, action_id=action_id, error=exc.as_dict())
         dialogs.set_sections(state.dialog_id, {"enrichment": failed.model_dump(mode="json")})
         logger.warning("enrichment failed", code=exc.code, detail=exc.message)
-        raise
+        raise exc.for_execution_history() from None
+    except DependencyUnavailableError as exc:
+        # Retried by Step Functions. The detail (a URL built from the call, a response excerpt) stays on the
+        # dialog, where erasure reaches it; the execution history gets only a message naming where to look.
+        waiting = Enrichment(status=EnrichmentStatus.PENDING, action_id=action_id,
+                             error={"type": type(exc).__name__, "code": "unavailable", "message": str(exc)})
+        dialogs.set_sections(state.dialog_id, {"enrichment": waiting.model_dump(mode="json")})
+        logger.warning("enrichment unavailable", detail=str(exc))
+        raise DependencyUnavailableError(f"action {action_id!r} unavailable; the dialog's enrichment.error says "
+                                         "why") from None
     result = run.result.model_dump(mode="json")
     done = Enrichment(status=EnrichmentStatus.OK, action_id=action_id, result=result, elapsed_ms=run.elapsed_ms)
     dialogs.set_sections(state.dialog_id, {"enrichment": done.model_dump(mode="json")})
@@ -59,5 +68,4 @@ def enrich(state: WorkflowState, dialogs: Dialogs, actions: Actions, channels: C
         if not dialog.telephony.recording_url:
             recordings.request(state.dialog_id)  # copied apart from the workflow, as from a webhook
     logger.info("enrichment ok", has_email=bool(run.result.operator_email), topic=run.result.topic)
-    return state.model_copy(update={"enrichment": StateEnrichment(
-        status=EnrichmentStatus.OK, operator_email=run.result.operator_email, topic=run.result.topic)})
+    return state.model_copy(update={"enrichment": StateEnrichment(status=EnrichmentStatus.OK, topic=run.result.topic)})
