@@ -20,6 +20,8 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
+from callhook_local import iam
+
 
 @dataclass(frozen=True)
 class FunctionCode:
@@ -27,6 +29,7 @@ class FunctionCode:
     attribute: str  # e.g. handler
     timeout_s: int
     memory_mb: int
+    identity: iam.Identity | None = None  # its role's session: the function's AWS calls are signed with it
 
 
 @dataclass
@@ -77,7 +80,8 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
         if (fault := REGISTRY.faults.get(self.function_name)) is not None:
             fault(event)
         handler = getattr(importlib.import_module(code.module), code.attribute)
-        result = handler(event if event is not None else {}, context)
+        with iam.acting_as(code.identity):
+            result = handler(event if event is not None else {}, context)
         return json.dumps(result), False, ""
     except Exception as exc:
         payload = {"errorMessage": str(exc), "errorType": type(exc).__name__, "requestId": context.aws_request_id,

@@ -46,6 +46,8 @@ from moto.moto_api import state_manager
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 from moto.transcribe.models import TranscribeBackend, transcribe_backends
 
+from callhook_local import iam
+
 if TYPE_CHECKING:
     from callhook_local.stack import LocalStack
 
@@ -243,8 +245,10 @@ class TranscribeEngine:
             if not EventPattern.load(rule["EventPattern"]).matches_event(event):
                 continue
             for target in events.list_targets_by_rule(Rule=rule["Name"]).get("Targets", []):
-                if ":lambda:" in target["Arn"]:
-                    lam.invoke(FunctionName=target["Arn"], InvocationType="Event", Payload=json.dumps(event).encode())
+                if ":lambda:" in target["Arn"]:  # as events.amazonaws.com for this rule: the resource policy decides
+                    with iam.acting_as(self.stack.rule_identity(rule["Arn"])):
+                        lam.invoke(FunctionName=target["Arn"], InvocationType="Event",
+                                   Payload=json.dumps(event).encode())
                     delivered += 1
         return delivered
 
