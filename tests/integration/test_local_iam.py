@@ -164,3 +164,43 @@ def test_a_template_with_one_permission_removed_fails_locally_where_aws_would(tm
     first = result["failures"][0]
     assert "AccessDenied" in first["error"] + first.get("cause", ""), first
     assert "DialogWorkflowRole" in first.get("cause", ""), first
+
+
+# ------------------------------------------------------------------------- functions created through the Lambda API
+LIST_TABLES = '''
+import boto3
+
+def handler(event, context):
+    try:
+        return {"tables": len(boto3.client("dynamodb").list_tables()["TableNames"])}
+    except Exception as exc:
+        return {"error": exc.response["Error"]["Code"]}
+'''
+
+
+def test_a_function_created_with_a_zip_runs_its_handler_as_its_own_role(local_stack: LocalStack) -> None:
+    import io
+    import uuid
+    import zipfile
+
+    name = f"user-fn-{uuid.uuid4().hex[:8]}"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("app.py", LIST_TABLES)
+    iam_client, lam = local_stack.client("iam"), local_stack.client("lambda")
+    role_arn = iam_client.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+    lam.create_function(FunctionName=name, Runtime="python3.11", Handler="app.handler", Role=role_arn,
+                        Code={"ZipFile": buf.getvalue()})
+
+    def invoke() -> dict[str, object]:
+        return dict(json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()))
+
+    # its role grants nothing yet: denied, as on AWS
+    assert invoke() == {"error": "AccessDeniedException"}
+    # once its role allows it, the same code lists the tables
+    iam_client.put_role_policy(RoleName=name, PolicyName="list", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:ListTables",
+                                                "Resource": "*"}]}))
+    assert int(invoke()["tables"]) > 0  # type: ignore[call-overload]
