@@ -170,6 +170,29 @@ def role_session(role_name: str, policies: list[dict[str, Any]], session: str) -
                                  token=assumed.session_token, policies=tuple(policies)))
 
 
+_USER_SESSIONS: dict[str, Identity] = {}
+
+
+def function_role_session(function_name: str, role_arn: str) -> Identity:
+    """The session of a function created through the Lambda API: its role's policies as they stand in moto's IAM
+    now (inline and attached managed ones), read again on every call so that a policy change applies at once."""
+    from moto.iam.models import iam_backends
+
+    role = iam_backends[ACCOUNT]["global"].get_role_by_arn(role_arn)
+    documents = [json.loads(doc) if isinstance(doc, str) else doc for doc in role.policies.values()]
+    for managed in role.managed_policies.values():
+        document = MANAGED_POLICIES.get(managed.arn) or next(
+            (v.document for v in managed.versions if v.is_default_version), "{}")
+        documents.append(json.loads(document) if isinstance(document, str) else document)
+    known = _USER_SESSIONS.get(function_name)
+    if known is None or known.name != role.name:
+        known = role_session(role.name, [], session=function_name)
+    _USER_SESSIONS[function_name] = REGISTRY.add(Identity(
+        name=known.name, arn=known.arn, access_key=known.access_key, secret_key=known.secret_key, token=known.token,
+        policies=tuple(documents)))
+    return _USER_SESSIONS[function_name]
+
+
 def service_principal(principal: str, source_arn: str) -> Identity:
     """Credentials standing for `principal` (events.amazonaws.com) acting for `source_arn` (its rule)."""
     key = "ASIASVC" + uuid.uuid4().hex[:13].upper()
@@ -367,7 +390,7 @@ def _kms_behind(prefix: str, operation: str, params: dict[str, Any]) -> list[Req
         key_arn = kms_backends[ACCOUNT][REGION].describe_key(key_id).arn
     except Exception:
         key_arn = _key_arn(key_id)
-    return [Requirement("kms:Decrypt", key_arn)]
+    return [Requirement("kms:Decrypt", key_arn, (("kms:ViaService", f"{prefix}.{REGION}.amazonaws.com"),))]
 
 
 # ---------------------------------------------------------------------------------------------- evaluation
