@@ -15,12 +15,24 @@ import typer
 from pydantic import ValidationError
 from rich.text import Text
 
-from callhook.errors import ChannelConfigError
 from callhook.models.action import Action
 from callhook.models.channel import Channel
-from callhook.models.directory import DEFAULT_OPERATOR_ID, DEFAULT_OPERATOR_SETTING, normalize_email
+from callhook.models.directory import (
+    DEFAULT_OPERATOR_ID,
+    DEFAULT_OPERATOR_SETTING,
+    Operator,
+    normalize_email,
+    parse_operator_id,
+)
+from callhook.models.problems import InvalidItem
 from callhook.presets import effective_channel
-from callhook.repositories.config import find_operator_by_email, get_operator, get_setting
+from callhook.repositories.config import (
+    find_operator_by_email,
+    get_operator,
+    get_setting,
+    operator_entry,
+    operator_item,
+)
 from callhook.services.admin import (
     KNOWN_SETTINGS,
     ActionTestReport,
@@ -41,6 +53,7 @@ from callhook.services.admin import (
     try_action,
 )
 from callhook.services.auth import TOKEN_HEADER, TOKEN_QUERY
+from callhook.services.config_check import ItemCheck, ItemKind, check_item, check_stored
 from callhook_cli.context import State, state
 from callhook_cli.errors import CliError, invalid, validation_problems
 from callhook_cli.files import read_object
@@ -101,17 +114,6 @@ def _keep_masked_secrets(data: dict[str, Any], current: dict[str, Any] | None) -
 
 
 # ------------------------------------------------------------------------------------------------------------ channel
-def _check_with_preset(data: dict[str, Any], generated: bool) -> None:
-    """What the webhook path will do with the item: the model, then the merge with its preset (which can fail
-    on its own, e.g. an unknown preset), so that a channel that would answer 503 is never saved.
-
-    Raises:
-        pydantic.ValidationError, ChannelConfigError.
-    """
-    probe = {**data, "webhook_token": "x" * 16} if generated else data  # the token put_channel will generate
-    effective_channel(Channel.model_validate(probe))
-
-
 def _authentication(channel: Channel) -> str:
     signature = effective_channel(channel).signature
     if signature is not None:
@@ -131,13 +133,10 @@ def channel_put(ctx: typer.Context, file: FileArg, if_version: IfVersion = None)
     data = _keep_masked_secrets(data, current)
     expected = _expected_version(data, if_version)
     generated = not data.get("webhook_token") and not data.get("signature")
-    try:
-        _check_with_preset(data, generated)
+    try:  # the channel model is the whole check (its preset merge included), the one ingest and CheckConfig run
         saved = put_channel(table, data, expected_version=expected)
     except ValidationError as exc:
         raise invalid(f"channel in {file}", exc) from exc
-    except ChannelConfigError as exc:
-        raise CliError(f"channel in {file} is invalid with its preset: {exc}") from exc
     item = saved.model_dump(mode="json", exclude_none=True)
     url = target.webhook_url(saved.channel_id)
     payload: dict[str, Any] = {"channel": st.out.channel(item), "version": saved.version, "webhook_url": url,
@@ -186,17 +185,68 @@ def _print_problems(st: State, model: type[Channel] | type[Action], item: dict[s
                      ["field", "problem"], [(p.path, p.message) for p in problems])
 
 
+def _with_verdict(shown: dict[str, Any], check: ItemCheck) -> dict[str, Any]:
+    """A listed item; an invalid one carries its problems (`problems`), so a listing never fails on it."""
+    if check.valid:
+        return shown
+    return shown | {"problems": [p.model_dump() for p in check.problems]}
+
+
+def _verdict_cell(check: ItemCheck) -> Text:
+    if check.valid:
+        return Text("yes", style="green")
+    return Text("INVALID: " + ", ".join(check.invalid_fields), style="bold red")
+
+
 @channel_app.command("list")
 def channel_list(ctx: typer.Context) -> None:
-    """All channels."""
+    """All channels; an invalid item is marked with the fields to fix (`channel check` says why)."""
     st = state(ctx)
-    items = [st.out.channel(i) for i in channel_items(st.target().settings.channels_table)]
+    stored = channel_items(st.target().settings.channels_table)
+    checks = [check_item("channel", i) for i in stored]
+    items = [_with_verdict(st.out.channel(i), c) for i, c in zip(stored, checks, strict=True)]
     st.out.emit(items, lambda: st.out.table(
         f"{len(items)} channel(s)", ["channel_id", "name", "active", "enrich action", "on enrich error",
-                                     "auto transcription", "preset", "version"],
+                                     "auto transcription", "preset", "version", "valid"],
         [(i.get("channel_id"), i.get("name"), i.get("active", True), i.get("webhook_enrich_action"),
           i.get("enrich_error_action", "do_not_assign"), i.get("auto_transcription", False),
-          (i.get("advanced_config") or {}).get("preset"), i.get("version")) for i in items]))
+          (i.get("advanced_config") or {}).get("preset") if isinstance(i.get("advanced_config"), dict) else None,
+          i.get("version"), _verdict_cell(c)) for i, c in zip(items, checks, strict=True)]))
+
+
+def _check_command(st: State, kind: ItemKind, table: str, item_id: str | None) -> None:
+    """`channel check` / `action check`: one line per invalid field path (the CheckConfig function logs the same),
+    exit 1 when any checked item is invalid."""
+    try:
+        checks = check_stored(kind, table, item_id)
+    except LookupError as exc:
+        raise CliError(str(exc)) from exc
+    invalid = [c for c in checks if not c.valid]
+    payload = {"kind": kind, "checked": len(checks), "invalid": len(invalid),
+               "items": [c.model_dump(mode="json") for c in checks]}
+
+    def render() -> None:
+        for check in checks:
+            if check.valid:
+                st.out.line(f"{kind} {check.item_id}: ok", "green")
+            for problem in check.problems:
+                st.out.line(f"{kind} {check.item_id}: {problem.path}: {problem.message}", "red")
+
+    st.out.emit(payload, render)
+    if invalid:
+        ids = ", ".join(c.item_id for c in invalid)
+        raise CliError(f"{len(invalid)} of {len(checks)} {kind}(s) invalid: {ids}")
+    if not checks:
+        st.out.note(f"no {kind}s stored")
+
+
+@channel_app.command("check")
+def channel_check(ctx: typer.Context,
+                  channel_id: Annotated[str | None, typer.Argument(help="One channel (default: all).")] = None,
+                  ) -> None:
+    """Validate stored channels as ingest reads them (model and preset); exit 1 naming each invalid field."""
+    st = state(ctx)
+    _check_command(st, "channel", st.target().settings.channels_table, channel_id)
 
 
 @channel_app.command("delete")
@@ -256,23 +306,45 @@ def operator_put(
 
 @operator_app.command("get")
 def operator_get(ctx: typer.Context, user_id: int) -> None:
-    """One operator."""
+    """One operator (an invalid item is printed as stored, with its problems)."""
     st = state(ctx)
-    operator = get_operator(st.target().settings.operators_table, user_id)
-    if operator is None:
+    table = st.target().settings.operators_table
+    entry = operator_entry(table, user_id)
+    if entry is None:
         raise CliError(f"no operator with user_id {user_id}")
-    dumped = operator.model_dump(mode="json")
+    if isinstance(entry, InvalidItem):
+        stored = operator_item(table, user_id) or {}
+        invalid_entry = entry
+
+        def render_invalid() -> None:
+            st.out.pretty_json(stored)
+            st.out.table(f"This operator item is invalid ({len(invalid_entry.problems)} problems): calls skip it "
+                         "until it is fixed", ["field", "problem"],
+                         [(p.path, p.message) for p in invalid_entry.problems])
+
+        st.out.emit(stored | {"problems": [p.model_dump() for p in entry.problems]}, render_invalid)
+        return
+    dumped = entry.model_dump(mode="json")
     st.out.emit(dumped, lambda: st.out.fields(f"operator {user_id}", list(dumped.items())))
+
+
+def _invalid_operator_row(entry: InvalidItem) -> dict[str, Any]:
+    user_id = parse_operator_id(entry.item_id)
+    return {"user_id": entry.item_id if user_id is None else user_id, "invalid": True,
+            "problems": [p.model_dump() for p in entry.problems]}
 
 
 @operator_app.command("list")
 def operator_list(ctx: typer.Context) -> None:
-    """All operators."""
+    """All operators; an invalid item is marked with its problems (calls skip it) instead of failing the list."""
     st = state(ctx)
-    operators = operator_items(st.target().settings.operators_table)
-    st.out.emit([o.model_dump(mode="json") for o in operators], lambda: st.out.table(
-        f"{len(operators)} operator(s)", ["user_id", "email", "name", "ext", "active"],
-        [(o.user_id, o.email, o.name, o.ext, o.active) for o in operators]))
+    entries = operator_items(st.target().settings.operators_table)
+    data = [e.model_dump(mode="json") if isinstance(e, Operator) else _invalid_operator_row(e) for e in entries]
+    st.out.emit(data, lambda: st.out.table(
+        f"{len(entries)} operator(s)", ["user_id", "email", "name", "ext", "active", "valid"],
+        [(e.user_id, e.email, e.name, e.ext, e.active, Text("yes", style="green")) if isinstance(e, Operator)
+         else (e.item_id, None, None, None, None, Text(f"INVALID: {e.summary()}", style="bold red"))
+         for e in entries]))
 
 
 # -------------------------------------------------------------------------------------------------------------- topic
@@ -304,8 +376,12 @@ def topic_list(ctx: typer.Context) -> None:
     """All topics."""
     st = state(ctx)
     topics = topic_items(st.target().settings.topics_table)
-    st.out.emit([t.model_dump(mode="json") for t in topics], lambda: st.out.table(
-        f"{len(topics)} topic(s)", ["alias", "name"], [(t.alias, t.name) for t in topics]))
+    st.out.emit([t.model_dump(mode="json") if not isinstance(t, InvalidItem) else
+                 {"alias": t.item_id, "invalid": True, "problems": [p.model_dump() for p in t.problems]}
+                 for t in topics], lambda: st.out.table(
+        f"{len(topics)} topic(s)", ["alias", "name"],
+        [(t.item_id, Text(f"INVALID: {t.summary()}", style="bold red")) if isinstance(t, InvalidItem)
+         else (t.alias, t.name) for t in topics]))
 
 
 # ------------------------------------------------------------------------------------------------------------- action
@@ -349,13 +425,26 @@ def action_get(ctx: typer.Context, action_id: str) -> None:
 
 @action_app.command("list")
 def action_list(ctx: typer.Context) -> None:
-    """All actions."""
+    """All actions; an invalid item is marked with the fields to fix (`action check` says why)."""
     st = state(ctx)
-    items = action_items(st.target().settings.actions_table)
+    stored = action_items(st.target().settings.actions_table)
+    checks = [check_item("action", i) for i in stored]
+    items = [_with_verdict(i, c) for i, c in zip(stored, checks, strict=True)]
     st.out.emit(items, lambda: st.out.table(
-        f"{len(items)} action(s)", ["action_id", "type", "request", "result keys", "description", "version"],
-        [(i.get("action_id"), i.get("type", "http"), _action_target(i), ", ".join(i.get("result") or {}),
-          i.get("description"), i.get("version")) for i in items]))
+        f"{len(items)} action(s)", ["action_id", "type", "request", "result keys", "description", "version",
+                                    "valid"],
+        [(i.get("action_id"), i.get("type", "http"), _action_target(i),
+          ", ".join(i["result"]) if isinstance(i.get("result"), dict) else None,
+          i.get("description"), i.get("version"), _verdict_cell(c)) for i, c in zip(items, checks, strict=True)]))
+
+
+@action_app.command("check")
+def action_check(ctx: typer.Context,
+                 action_id: Annotated[str | None, typer.Argument(help="One action (default: all).")] = None,
+                 ) -> None:
+    """Validate stored actions as the Enrich step reads them; exit 1 naming each invalid field."""
+    st = state(ctx)
+    _check_command(st, "action", st.target().settings.actions_table, action_id)
 
 
 @action_app.command("test")
@@ -455,9 +544,13 @@ def settings_set(ctx: typer.Context, key: str, value: str,
     set_setting(target.settings.settings_table, key, parsed)
     warning = None
     if key == DEFAULT_OPERATOR_SETTING:
-        operator = get_operator(target.settings.operators_table, parsed)
-        if operator is None or not operator.active:
-            warning = f"operator {parsed} {'does not exist' if operator is None else 'is inactive'}"
+        operator = operator_entry(target.settings.operators_table, parsed)
+        if operator is None:
+            warning = f"operator {parsed} does not exist"
+        elif isinstance(operator, InvalidItem):
+            warning = f"operator {parsed}'s item is invalid: {operator.summary()}"
+        elif not operator.active:
+            warning = f"operator {parsed} is inactive"
 
     def render() -> None:
         st.out.line(f"{key} = {parsed!r}", "green")

@@ -25,6 +25,7 @@ from callhook.services.diagnosis import Diagnosis, explain_dialog
 from callhook.services.history import DialogHistory, ExecutionTimeline, dialog_history
 from callhook_cli.context import State, state
 from callhook_cli.errors import USAGE, CliError
+from callhook_cli.output import mask_raw_event
 
 dialog_app = typer.Typer(help="Dialogs: one per call, with what each workflow step did and why.",
                          no_args_is_help=True)
@@ -238,7 +239,9 @@ def events_list(ctx: typer.Context,
         if token:
             st.out.note(f"more: callhook events list --channel {channel} --next {token}")
 
-    st.out.emit({"items": [e.model_dump(mode="json") for e in events], "next": token}, render)
+    items = [e.model_dump(mode="json") for e in events]
+    st.out.emit({"items": items if st.out.show_secrets else [mask_raw_event(i) for i in items], "next": token},
+                render)
 
 
 @events_app.command("replay")

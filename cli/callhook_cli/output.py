@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import typer
 from rich.console import Console, RenderableType
@@ -36,6 +37,37 @@ def mask_channel(item: dict[str, Any]) -> dict[str, Any]:
     if isinstance(signature, dict):
         shown["signature"] = {k: (MASK if is_secret_name(k) and v else v) for k, v in signature.items()}
     return shown
+
+
+_CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
+
+
+def _masked_query(query: str) -> str:
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode([(k, MASK if is_secret_name(k) and v else v) for k, v in pairs], safe="*")
+
+
+def mask_raw_event(item: dict[str, Any]) -> dict[str, Any]:
+    """A raw event with anything credential-like in its stored request hidden.
+
+    Ingest strips credentials before it keeps a request; this guards what an older version kept (a header-token
+    scheme's header, a token sent as a query parameter), so that printing events never leaks one.
+    """
+    request = item.get("request")
+    if not isinstance(request, dict):
+        return item
+    shown = dict(request)
+    headers = shown.get("headers")
+    if isinstance(headers, dict):
+        shown["headers"] = {k: (MASK if (is_secret_name(k) or k.lower() in _CREDENTIAL_HEADERS) and v else v)
+                            for k, v in headers.items()}
+    if shown.get("raw_query"):
+        shown["raw_query"] = _masked_query(str(shown["raw_query"]))
+    url = str(shown.get("url") or "")
+    if "?" in url:
+        base, query = url.split("?", 1)
+        shown["url"] = f"{base}?{_masked_query(query)}"
+    return {**item, "request": shown}
 
 
 def cell(value: Any) -> Text:

@@ -226,3 +226,26 @@ def test_events_replay_needs_one_event_or_all_of_a_channel(cli: Cli, args: tuple
     outcome = cli.run(*args)
     assert outcome.exit_code == 2
     assert "--all" in outcome.error
+
+
+def test_events_list_masks_credentials_an_older_version_kept(cli: Cli, stack: StackClient) -> None:
+    # Given a raw event stored before credentials were stripped at authentication (a RingCentral verification token
+    # header, a token in the query)
+    from callhook.models.event import RawEvent, RawEventKind, StoredRequest
+    from callhook.repositories.events import EventRepository
+
+    channel_id = unique("legacy")
+    request = StoredRequest(method="GET", url="https://h.example/webhooks/x?token=tok-123&CallSid=CA1",
+                            headers={"verification-token": "vt-secret", "user-agent": "rc"},
+                            raw_query="token=tok-123&CallSid=CA1")
+    EventRepository(stack.env["EVENTS_TABLE"]).put(RawEvent(
+        event_id=unique("e"), channel_id=channel_id, received_at="2026-12-01T00:00:00.000000Z",
+        kind=RawEventKind.REJECTED, reason="missing_call_id", request=request))
+    # When ops list the channel's events
+    [masked] = cli.json("events", "list", "--channel", channel_id)["items"]
+    [shown] = cli.json("--show-secrets", "events", "list", "--channel", channel_id)["items"]
+    # Then the secrets are printed only when asked for
+    assert "vt-secret" not in json.dumps(masked) and "tok-123" not in json.dumps(masked)
+    assert masked["request"]["headers"]["user-agent"] == "rc"
+    assert "CallSid=CA1" in masked["request"]["raw_query"]
+    assert shown["request"]["headers"]["verification-token"] == "vt-secret"

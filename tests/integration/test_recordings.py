@@ -7,13 +7,17 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from callhook.models.dialog import Dialog
+from callhook.repositories.config import ConfigTable
+from callhook.services.admin import put_channel
 from callhook.settings import clear_settings_cache
 from callhook_local.fake_pbx import FakePBX, start_fake_pbx
 from callhook_local.faults import lambda_fails
@@ -364,13 +368,17 @@ def test_a_recording_auth_header_does_not_follow_a_redirect_to_another_origin(st
     assert dialog.recording.warning is None
 
 
-def test_recording_auth_without_hosts_and_no_preset_naming_them_is_refused(stack: StackClient, channel,
-                                                                          served) -> None:
-    # Given a channel item written as the console would, recording_auth without hosts and no preset
-    ch = channel(recording_auth={"type": "bearer", "token": "ssm:/callhook/test/recording-token"})
+def test_recording_auth_without_hosts_and_no_preset_naming_them_is_refused(stack: StackClient, served) -> None:
+    # Given recording_auth without hosts and no preset: the CLI refuses to save it, naming the field
+    item = {"channel_id": unique("ch"), "webhook_token": uuid.uuid4().hex, "allow_private_network": True,
+            "advanced_config": {"field_mapping": MAPPING},
+            "recording_auth": {"type": "bearer", "token": "ssm:/callhook/test/recording-token"}}
+    with pytest.raises(ValidationError, match=r"recording_auth\.hosts is required"):
+        put_channel(stack.env["CHANNELS_TABLE"], item)
+    # and written in the console anyway, its calls are held until it is fixed: no credentials sent anywhere, no
+    # call lost
+    ConfigTable(stack.env["CHANNELS_TABLE"], "channel_id").put(item)
     url, _ = served()
-    # When a call comes
-    resp = stack.post(ch, json_body={"id": unique("call"), "recording": url})
-    # Then the channel is misconfigured, and the answer is not a success that would lose the call
-    assert resp.status_code in (202, 503), resp.text
-    assert "recording_auth.hosts is required" in resp.text or resp.json().get("reason") == "channel_misconfigured"
+    resp = stack.post(item, json_body={"id": unique("call"), "recording": url})
+    assert resp.status_code == 202, resp.text
+    assert resp.json()["status"] == "held"

@@ -115,7 +115,9 @@ def stored_without_execution(stack: StackClient, channel: dict, body: dict) -> D
     """The dialog as ingest stores it (recording copied) while its own execution fails to start: the test starts
     one itself, on the short-wait machine."""
     with start_execution_fails(10):  # more than the SDK's own retries
-        assert stack.post(channel, json_body=body).status_code == 200  # kept; the start is deferred (storage-first)
+        answer = stack.post(channel, json_body=body)
+    assert answer.status_code == 200  # stored: accepted, its workflow left to the reconciler
+    assert answer.json()["reason"] == "workflow_start_deferred"
     dialog = stack.dialog_for(channel, body["id"])
     assert dialog is not None
     return dialog

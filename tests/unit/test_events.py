@@ -11,6 +11,7 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model, EventBridgeModel
 from pydantic import BaseModel
 
+from callhook.models.stream import StreamEvent
 from callhook.models.transcription import TranscribeTask
 from callhook.models.workflow import WorkflowState
 from callhook_local.template import load_template, resources_of_type
@@ -20,6 +21,7 @@ INPUT_MODELS: dict[str, type[BaseModel]] = {
     "begin": WorkflowState, "enrich": WorkflowState, "assign": WorkflowState, "topic": WorkflowState,
     "workflow_failed": WorkflowState, "transcribe": TranscribeTask,
     "ingest": APIGatewayProxyEventV2Model, "reconcile": EventBridgeModel,
+    "normalize_operator": StreamEvent, "check_config": StreamEvent, "release_held": StreamEvent,
 }
 
 

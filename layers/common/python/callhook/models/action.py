@@ -8,13 +8,13 @@ fails when the item is read (``callhook action put``), not in the middle of a ca
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-import jmespath
-from jmespath.exceptions import JMESPathError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SECRET_PREFIXES: tuple[str, ...] = ("ssm:", "secretsmanager:")
+from callhook.models.validators import SECRET_KINDS, JMESPathExpression, SecretReference
+
+SECRET_PREFIXES: tuple[str, ...] = SECRET_KINDS
 KNOWN_RESULT_KEYS: tuple[str, ...] = ("operator_email", "topic", "recording_url")
 TEMPLATE_ROOTS: tuple[str, ...] = ("params", "secrets", "telephony", "channel", "dialog")
 
@@ -23,27 +23,6 @@ PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 # Set by the outbound layer itself (Host carries the name while the connection is pinned to the vetted address).
 _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
-
-
-def _check_jmespath(expression: str) -> str:
-    try:
-        jmespath.compile(expression)
-    except JMESPathError as exc:
-        raise ValueError(f"invalid JMESPath expression {expression!r}: {exc}") from exc
-    return expression
-
-
-def _check_secret_reference(reference: str) -> str:
-    prefix = next((p for p in SECRET_PREFIXES if reference.startswith(p)), None)
-    if prefix is None:
-        raise ValueError(f"secret reference {reference!r} must start with one of {', '.join(SECRET_PREFIXES)}")
-    if not reference[len(prefix) :].strip():
-        raise ValueError(f"secret reference {reference!r} names no parameter or secret")
-    return reference
-
-
-JMESPathExpression = Annotated[str, AfterValidator(_check_jmespath)]
-SecretReference = Annotated[str, AfterValidator(_check_secret_reference)]
 
 
 def placeholders(value: Any) -> list[str]:

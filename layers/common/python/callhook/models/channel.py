@@ -7,15 +7,19 @@ import binascii
 import ipaddress
 import re
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any, ClassVar, Literal
 
-import jmespath
 import phonenumbers
-from jmespath.exceptions import JMESPathError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from callhook.models.call import CANONICAL_FIELDS
+from callhook.models.validators import (
+    JMESPathExpression,
+    check_optional_expression,
+    check_secret_reference,
+    check_timezone,
+    looks_like_reference,
+)
 
 CHANNEL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -25,14 +29,6 @@ class EnrichErrorAction(StrEnum):
 
     DO_NOT_ASSIGN = "do_not_assign"
     ASSIGN_ADMIN = "assign_admin"
-
-
-def _check_jmespath(expr: str) -> str:
-    try:
-        jmespath.compile(expr)
-    except JMESPathError as exc:
-        raise ValueError(f"invalid JMESPath expression {expr!r}: {exc}") from exc
-    return expr
 
 
 SIGNATURE_SCHEMES = (
@@ -94,6 +90,8 @@ class SignatureConfig(BaseModel):
     def _secret_in_its_form(self) -> SignatureConfig:
         if not self.secret or not self.secret.strip():
             raise ValueError("signature.secret is required (the value, or 'ssm:/callhook/NAME')")
+        if looks_like_reference(self.secret):  # ingest resolves ssm: only; anything else would be used as the key
+            check_secret_reference(self.secret, (SECRET_REFERENCE_PREFIX,))
         if self.scheme == "standard-webhooks" and not self.secret.startswith(SECRET_REFERENCE_PREFIX):
             standard_webhooks_key(self.secret)
         return self
@@ -194,10 +192,13 @@ class AdvancedConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     preset: str | None = None
-    field_mapping: dict[str, str] = Field(default_factory=dict)
-    accept_when: str | None = None
-    update_when: str | None = None
-    timezone: str | None = None
+    # Each expression is checked as ingest evaluates it (our functions and their arity): a typo is refused with its
+    # path, e.g. `advanced_config.field_mapping.caller`.
+    field_mapping: dict[str, JMESPathExpression] = Field(default_factory=dict)
+    accept_when: Annotated[str | None, AfterValidator(check_optional_expression)] = None
+    update_when: Annotated[str | None, AfterValidator(check_optional_expression)] = None
+    # One rule with `to_iso(v, tz)`: an IANA name, UTC, or a fixed offset such as "+03:00".
+    timezone: Annotated[str | None, AfterValidator(check_timezone)] = None
     default_region: str | None = None
     transcription: TranscriptionConfig = Field(default_factory=TranscriptionConfig)
     # Provider handshakes and fixed answers (issue 6) live here too; unknown keys are rejected so typos surface.
@@ -220,32 +221,11 @@ class AdvancedConfig(BaseModel):
 
     @field_validator("field_mapping")
     @classmethod
-    def _known_fields_valid_expressions(cls, mapping: dict[str, str]) -> dict[str, str]:
+    def _known_fields(cls, mapping: dict[str, str]) -> dict[str, str]:
         unknown = sorted(set(mapping) - set(CANONICAL_FIELDS))
         if unknown:
             raise ValueError(f"unknown canonical field(s) {unknown}; known: {list(CANONICAL_FIELDS)}")
-        for field, expr in mapping.items():
-            try:
-                _check_jmespath(expr)
-            except ValueError as exc:
-                raise ValueError(f"{field}: {exc}") from exc
         return mapping
-
-    @field_validator("accept_when", "update_when")
-    @classmethod
-    def _valid_condition(cls, expr: str | None) -> str | None:
-        return None if expr is None or not expr.strip() else _check_jmespath(expr)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, tz: str | None) -> str | None:
-        if tz is None:
-            return None
-        try:
-            ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {tz!r} (e.g. 'Europe/Moscow', 'Asia/Kolkata')") from exc
-        return tz
 
     @field_validator("default_region")
     @classmethod
@@ -293,6 +273,21 @@ class Channel(BaseModel):
             raise ValueError("a channel needs a webhook_token or a signature; `callhook channel put` generates a token")
         if self.signature is not None and self.signature.scheme is None and self.advanced_config.preset is None:
             raise ValueError("signature.scheme is required unless advanced_config.preset names a provider that signs")
+        return self
+
+    @model_validator(mode="after")
+    def _valid_with_its_preset(self) -> Channel:
+        """The channel as ingest uses it, merged with its preset, must be valid too (the merge can fail on its own:
+        a signature without a scheme on a preset that does not sign; recording_auth with hosts from neither the
+        item nor a preset)."""
+        # callhook.presets builds on these models, so it is imported here, at validation time, not at import time.
+        from callhook.errors import ChannelConfigError
+        from callhook.presets import effective_channel
+
+        try:
+            effective_channel(self)
+        except ChannelConfigError as exc:
+            raise ValueError(str(exc)) from exc
         return self
 
 

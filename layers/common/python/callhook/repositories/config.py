@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from callhook.aws import client, from_item, to_item
+from callhook.aws import client, from_item, to_item, to_value
 from callhook.errors import ChannelConfigError
 from callhook.models.channel import Channel, describe_validation_error
-from callhook.models.directory import DEFAULT_OPERATOR_ID, DEFAULT_OPERATOR_SETTING, Operator, Topic
+from callhook.models.directory import (
+    DEFAULT_OPERATOR_ID,
+    DEFAULT_OPERATOR_SETTING,
+    Operator,
+    OperatorLookup,
+    Topic,
+    normalize_email,
+    normalize_ext,
+    parse_operator_id,
+)
+from callhook.models.problems import InvalidItem, problems_of
 from callhook.repositories._dynamo import translated_errors
 
 OPERATOR_EMAIL_INDEX = "by_email"
-OPERATOR_EXT_INDEX = "by_ext"
+OPERATOR_EXT_INDEX = "by_ext_key"
 
 
 class VersionConflictError(Exception):
@@ -123,33 +134,103 @@ def get_channel(table: str, channel_id: str, *, cache_seconds: float = 0) -> Cha
     return parse_channel(item) if item else None
 
 
+def read_operator_item(item: dict[str, Any]) -> Operator | InvalidItem:
+    """The operator of a stored item, or the item marked invalid with every problem: one broken item written in
+    the console must not break a listing or the workflow of calls that reach it (issue 10)."""
+    try:
+        return Operator.from_item(item)
+    except ValidationError as exc:
+        return InvalidItem(item_id=str(item.get("user_id")), problems=problems_of(exc))
+
+
+def _lookup(items: list[dict[str, Any]], *, scanned: bool = False) -> OperatorLookup:
+    found = OperatorLookup(scanned=scanned)
+    for item in items:
+        read = read_operator_item(item)
+        if isinstance(read, Operator):
+            found.operators.append(read)
+        else:
+            found.invalid.append(read)
+    return found
+
+
+def _query_index(table: str, index: str, attribute: str, value: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": table, "IndexName": index, "KeyConditionExpression": "#k = :v",
+                              "ExpressionAttributeNames": {"#k": attribute}, "ExpressionAttributeValues": {
+                                  ":v": {"S": value}}}
+    while True:
+        with translated_errors("find operator"):
+            resp = client("dynamodb").query(**kwargs)
+        items += [from_item(i) for i in resp.get("Items", [])]
+        if "LastEvaluatedKey" not in resp:
+            return items
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def _find_operators(table: str, index: str, attribute: str, key: str,
+                    matches: Callable[[dict[str, Any]], bool]) -> OperatorLookup:
+    """Query the index on a derived attribute; when it finds nothing, scan and compare in code.
+
+    Why the fallback: the derived attributes (`email_key`, `ext_key`) are written by the NormalizeOperator function
+    on the table's stream, a moment after an admin saves an item in the console (or never, if that function
+    failed). Until then the item is missing from the index but must still be found: CONTRACT §3 says nothing may
+    depend on attributes only our tooling writes. The operators table is small (people of one company), and the
+    scan runs only on a miss, so its cost is a few reads on the unhappy path.
+    """
+    # An index entry can be stale (the email was edited in the console and the stream function has not run yet):
+    # an item counts only if its own fields match.
+    found = _lookup([item for item in _query_index(table, index, attribute, key) if matches(item)])
+    if found.operators or found.invalid:
+        return found
+    scanned = [item for item in ConfigTable(table, "user_id", "N").scan_all() if matches(item)]
+    return _lookup(scanned, scanned=True)
+
+
+def find_operators_by_email(table: str, email: str) -> OperatorLookup:
+    """Operators whose email matches `email` with case and surrounding spaces ignored (usually one)."""
+    key = normalize_email(email)
+    return _find_operators(table, OPERATOR_EMAIL_INDEX, "email_key", key, lambda item: isinstance(
+        item.get("email"), str) and normalize_email(item["email"]) == key)
+
+
+def find_operators_by_ext(table: str, ext: str) -> OperatorLookup:
+    """Operators whose extension matches, an `ext` stored as a string or a number alike."""
+    key = normalize_ext(ext) or ""
+    return _find_operators(table, OPERATOR_EXT_INDEX, "ext_key", key,
+                           lambda item: key != "" and normalize_ext(item.get("ext")) == key)
+
+
 def find_operator_by_email(table: str, email_key: str) -> list[Operator]:
-    """Operators whose normalised email matches (usually one), through the email index."""
-    with translated_errors("find operator"):
-        resp = client("dynamodb").query(
-            TableName=table, IndexName=OPERATOR_EMAIL_INDEX, KeyConditionExpression="email_key = :e",
-            ExpressionAttributeValues={":e": {"S": email_key}})
-    return [Operator.model_validate({k: v for k, v in from_item(i).items() if k != "email_key"})
-            for i in resp.get("Items", [])]
+    """The valid operators of `find_operators_by_email`."""
+    return find_operators_by_email(table, email_key).operators
 
 
-def find_operator_by_ext(table: str, ext: str) -> list[Operator]:
-    with translated_errors("find operator"):
-        resp = client("dynamodb").query(
-            TableName=table, IndexName=OPERATOR_EXT_INDEX, KeyConditionExpression="ext = :x",
-            ExpressionAttributeValues={":x": {"S": ext}})
-    return [Operator.model_validate({k: v for k, v in from_item(i).items() if k != "email_key"})
-            for i in resp.get("Items", [])]
+def operator_entry(table: str, user_id: int) -> Operator | InvalidItem | None:
+    """The operator by key, the item marked invalid, or None when there is no such item."""
+    item = ConfigTable(table, "user_id", "N").get(user_id)
+    return None if item is None else read_operator_item(item)
 
 
 def get_operator(table: str, user_id: int) -> Operator | None:
-    item = ConfigTable(table, "user_id", "N").get(user_id)
-    return None if item is None else Operator.model_validate({k: v for k, v in item.items() if k != "email_key"})
+    """The valid operator by key (None: no such item, or an invalid one; `operator_entry` tells them apart)."""
+    entry = operator_entry(table, user_id)
+    return entry if isinstance(entry, Operator) else None
+
+
+def operator_item(table: str, user_id: int) -> dict[str, Any] | None:
+    """The stored operator item as is (even an invalid one, for the admin to see and fix)."""
+    return ConfigTable(table, "user_id", "N").get(user_id)
 
 
 def get_topic(table: str, alias: str) -> Topic | None:
+    """The topic by alias (compared exactly: it is the key). An item with other attributes still names its topic:
+    only the key matters to the workflow, so a console-added attribute never loses a call's topic."""
     item = ConfigTable(table, "alias").get(alias)
-    return None if item is None else Topic.model_validate(item)
+    if item is None:
+        return None
+    name = item.get("name")
+    return Topic(alias=alias, name=name if isinstance(name, str) else "")
 
 
 def list_topic_aliases(table: str) -> list[str]:
@@ -161,9 +242,63 @@ def get_setting(table: str, key: str, default: Any = None) -> Any:
     return default if item is None else item.get("value", default)
 
 
-def default_operator_id(table: str) -> int:
+def read_default_operator_id(table: str) -> tuple[int, str | None]:
+    """The instance setting, stored as a number or a numeric string (the console writes either), and why it was
+    not used when it is stored but unreadable (then the default, 1, the root admin)."""
     value = get_setting(table, DEFAULT_OPERATOR_SETTING, DEFAULT_OPERATOR_ID)
+    operator_id = parse_operator_id(value)
+    if operator_id is None or operator_id < 0:
+        return DEFAULT_OPERATOR_ID, (f"{DEFAULT_OPERATOR_SETTING} is {str(value)[:80]!r}, not an operator's user_id "
+                                     f"(a whole number or a numeric string): used the default {DEFAULT_OPERATOR_ID}")
+    return operator_id, None
+
+
+def default_operator_id(table: str) -> int:
+    return read_default_operator_id(table)[0]
+
+
+def write_operator_derived(table: str, item: dict[str, Any], wanted: dict[str, str | None]) -> bool:
+    """Bring the stored operator's derived attributes to `wanted` (None: remove), only where they differ.
+
+    Conditional on the item still holding the source values `wanted` was computed from (`email`, `ext`, as they
+    were in `item`: a newer write is normalised by its own stream record) and on at least one derived attribute
+    still differing. The second condition is the loop guard: this write is itself a stream record, delivered to the
+    same function (on AWS after it, locally from inside it), and it must then change nothing and write nothing.
+    Returns whether it wrote.
+    """
+    names: dict[str, str] = {"#id": "user_id"}
+    values: dict[str, Any] = {}
+    same_source = ["attribute_exists(#id)"]
+    for i, source in enumerate(("email", "ext")):
+        names[f"#s{i}"] = source
+        if source in item:
+            values[f":s{i}"] = to_value(item[source])
+            same_source.append(f"#s{i} = :s{i}")
+        else:
+            same_source.append(f"attribute_not_exists(#s{i})")
+    sets, removes, differs = [], [], []
+    for i, (name, value) in enumerate(sorted(wanted.items())):
+        names[f"#d{i}"] = name
+        if value is None:
+            removes.append(f"#d{i}")
+            differs.append(f"attribute_exists(#d{i})")
+        else:
+            values[f":d{i}"] = {"S": value}
+            sets.append(f"#d{i} = :d{i}")
+            differs.append(f"(attribute_not_exists(#d{i}) OR #d{i} <> :d{i})")
+    update = " ".join(part for part in (
+        "SET " + ", ".join(sets) if sets else "", "REMOVE " + ", ".join(removes) if removes else "") if part)
+    kwargs: dict[str, Any] = {
+        "TableName": table, "Key": {"user_id": {"N": str(item["user_id"])}}, "UpdateExpression": update,
+        "ConditionExpression": " AND ".join(same_source) + " AND (" + " OR ".join(differs) + ")",
+        "ExpressionAttributeNames": names}
+    if values:
+        kwargs["ExpressionAttributeValues"] = values
     try:
-        return int(value)
-    except (TypeError, ValueError):
-        return DEFAULT_OPERATOR_ID
+        with translated_errors(f"normalise {table}"):
+            client("dynamodb").update_item(**kwargs)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

@@ -26,7 +26,6 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
-import jmespath
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, GetSecretError
 from botocore.exceptions import BotoCoreError, ClientError
@@ -47,6 +46,7 @@ from callhook.errors import (
     ActionTimeoutError,
     DependencyUnavailableError,
 )
+from callhook.mapping.functions import search
 from callhook.models.action import KNOWN_RESULT_KEYS, PLACEHOLDER, Action, ActionRun, ActionRunRequest, EnrichmentResult
 from callhook.observability import logger, tracer
 from callhook.outbound import OutboundResponse, safe_request
@@ -188,7 +188,7 @@ def map_result(action: Action, document: Any) -> EnrichmentResult:
     found: dict[str, Any] = {}
     for key, expression in action.result.items():
         try:
-            value = jmespath.search(expression, document)
+            value = search(expression, document)  # with callhook's functions, as the model validated it
         except JMESPathError as exc:
             raise ActionResponseError(
                 f"action {action.action_id}: result.{key} ({expression!r}) failed on the answer: {exc}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from callhook.errors import (
     ActionError,
@@ -31,9 +31,16 @@ from callhook.models.dialog import (
 )
 from callhook.models.directory import DEFAULT_OPERATOR_SETTING, Operator, Topic
 from callhook.models.event import RawEvent, RawEventKind
+from callhook.models.problems import InvalidItem, problems_of
 from callhook.models.workflow import WorkflowState
 from callhook.presets import effective_channel
-from callhook.repositories.config import ConfigTable, VersionConflictError, clear_channel_cache, get_channel
+from callhook.repositories.config import (
+    ConfigTable,
+    VersionConflictError,
+    clear_channel_cache,
+    get_channel,
+    read_operator_item,
+)
 from callhook.repositories.dialogs import DialogRepository, utc_now
 from callhook.repositories.events import EventRepository
 from callhook.settings import CommonSettings, IngestSettings
@@ -76,7 +83,8 @@ def _save_versioned(store: ConfigTable, item_id: str, item: VersionedItem,
 
 
 def put_operator(table: str, data: dict[str, Any]) -> Operator:
-    operator = Operator.model_validate(data)
+    """Validate and store an operator with its derived index keys (a stored item's own keys are recomputed)."""
+    operator = Operator.from_item(data)
     ConfigTable(table, "user_id", "N").put(operator.item())
     return operator
 
@@ -134,14 +142,21 @@ def delete_channel(table: str, channel_id: str) -> bool:
     return deleted
 
 
-def operator_items(table: str) -> list[Operator]:
-    items = ConfigTable(table, "user_id", "N").scan_all()
-    return sorted((Operator.model_validate({k: v for k, v in i.items() if k != "email_key"}) for i in items),
-                  key=lambda o: o.user_id)
+def operator_items(table: str) -> list[Operator | InvalidItem]:
+    """Every operator, an invalid item (written by hand with a typo) marked as such with its problems rather than
+    failing the listing."""
+    entries = [read_operator_item(i) for i in ConfigTable(table, "user_id", "N").scan_all()]
+    return sorted(entries, key=lambda e: str(e.user_id if isinstance(e, Operator) else e.item_id).zfill(20))
 
 
-def topic_items(table: str) -> list[Topic]:
-    return sorted((Topic.model_validate(i) for i in ConfigTable(table, "alias").scan_all()), key=lambda t: t.alias)
+def topic_items(table: str) -> list[Topic | InvalidItem]:
+    entries: list[Topic | InvalidItem] = []
+    for item in ConfigTable(table, "alias").scan_all():
+        try:
+            entries.append(Topic.model_validate(item))
+        except ValidationError as exc:
+            entries.append(InvalidItem(item_id=str(item.get("alias")), problems=problems_of(exc)))
+    return sorted(entries, key=lambda e: e.alias if isinstance(e, Topic) else e.item_id)
 
 
 def action_item(table: str, action_id: str) -> dict[str, Any] | None:

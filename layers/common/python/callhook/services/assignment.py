@@ -18,10 +18,10 @@ from callhook.models.directory import Operator, normalize_email
 from callhook.models.workflow import WorkflowState
 from callhook.observability import logger
 from callhook.repositories.config import (
-    default_operator_id,
-    find_operator_by_email,
-    find_operator_by_ext,
+    find_operators_by_email,
+    find_operators_by_ext,
     get_operator,
+    read_default_operator_id,
 )
 from callhook.repositories.dialogs import DialogRepository, utc_now
 from callhook.services.enrichment import record_enrichment_failure
@@ -45,21 +45,36 @@ def candidates(state: WorkflowState, dialog: Dialog) -> list[tuple[AssignmentSou
 
 
 def resolve(source: AssignmentSource, value: str, operators_table: str) -> tuple[Operator | None, Reason]:
-    """The active operator for one candidate, or the reason there is none (with the values compared)."""
+    """The active operator for one candidate, or the reason there is none (with the values compared).
+
+    A matching item that is invalid (written by hand with a typo) is skipped, never fatal: it is named in the
+    reason (`invalid_operators`, each with its problems) and logged, and the call goes on with the valid ones.
+    """
     if source == AssignmentSource.WEBHOOK_EXT:
-        matches, compared = find_operator_by_ext(operators_table, value), {"ext": value}
+        lookup, compared = find_operators_by_ext(operators_table, value), {"ext": value}
     else:
         key = normalize_email(value)
-        matches, compared = find_operator_by_email(operators_table, key), {"email": value, "compared_as": key}
+        lookup, compared = find_operators_by_email(operators_table, key), {"email": value, "compared_as": key}
+    matches = lookup.operators
+    skipped: dict[str, object] = {}
+    if lookup.invalid:
+        skipped["invalid_operators"] = [{"user_id": i.item_id, "problems": i.summary()} for i in lookup.invalid]
+        logger.warning("invalid operator items skipped", source=source.value,
+                       invalid_operators=skipped["invalid_operators"])
     active = [op for op in matches if op.active]
     if active:
         op = min(active, key=lambda o: o.user_id)
         return op, Reason(code="matched", message=f"{source.value} matched operator {op.user_id}", source=source.value,
-                          operator_id=op.user_id, **compared)
+                          operator_id=op.user_id, **compared, **skipped)
     if matches:
         ids = [op.user_id for op in matches]
-        return None, Reason(code="operator_inactive", source=source.value, operator_ids=ids, **compared,
+        return None, Reason(code="operator_inactive", source=source.value, operator_ids=ids, **compared, **skipped,
                             message=f"{source.value} {value!r} belongs to inactive operator(s) {ids}")
+    if lookup.invalid:
+        invalid_ids = [i.item_id for i in lookup.invalid]
+        return None, Reason(code="operator_invalid", source=source.value, **compared, **skipped,
+                            message=f"{source.value} {value!r} matches only invalid operator item(s) {invalid_ids}: "
+                                    + "; ".join(f"{i.item_id}: {i.summary()}" for i in lookup.invalid))
     return None, Reason(code="no_such_operator", source=source.value, **compared,
                         message=f"no operator with {next(iter(compared))} {value!r}")
 
@@ -108,7 +123,9 @@ def apply_enrich_error_policy(state: WorkflowState, settings: CommonSettings) ->
     not_set = TopicResolution(status=TopicStatus.NOT_SET, reason=Reason(
         code="enrichment_failed", message="no topic: the enrich action failed"))
     if policy == EnrichErrorAction.ASSIGN_ADMIN:
-        operator_id = default_operator_id(settings.settings_table)
+        operator_id, setting_problem = read_default_operator_id(settings.settings_table)
+        if setting_problem:
+            logger.warning("instance setting unreadable", problem=setting_problem)
         exists = get_operator(settings.operators_table, operator_id) is not None
         assignment = Assignment(status=AssignmentStatus.ASSIGNED, operator_id=operator_id,
                                 source=AssignmentSource.DEFAULT_OPERATOR, reason=Reason(

@@ -60,8 +60,9 @@ def release_held(channel_id: str, settings: IngestSettings, *, batch: int = 100)
         report.still_held.append(channel_id)
         return report
     events = EventRepository(settings.events_table)
-    while held := events.held(channel_id, limit=batch):
-        for event in held:
+    # The index is eventually consistent: a page may still list events just released. Stop when it lists nothing new.
+    while fresh_events := [e for e in events.held(channel_id, limit=batch) if e.event_id not in report.released]:
+        for event in fresh_events:
             if not _release(event, channel, events, fresh):
                 return report
             report.released.append(event.event_id)

@@ -1,0 +1,49 @@
+"""Operator items as admins write them: derived index keys kept in step with the item, for every writer.
+
+CONTRACT §3: an operator written in the DynamoDB console (`{"user_id": 17, "email": "ann@example.com", ...}`, an
+email in any case, `ext` a string or a number) works exactly like one written by the CLI. The indexes the workflow
+queries are on `email_key` and `ext_key`; the NormalizeOperator function on the table's stream writes them here.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from callhook.aws import from_item
+from callhook.models.directory import operator_derived_attributes
+from callhook.models.problems import InvalidItem
+from callhook.models.stream import StreamRecord
+from callhook.repositories.config import read_operator_item, write_operator_derived
+
+
+class OperatorNormalization(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    written: list[str] = Field(default_factory=list)  # user_ids whose derived attributes were (re)written
+    unchanged: int = 0
+    invalid: list[InvalidItem] = Field(default_factory=list)  # still normalised (findable), but skipped by the workflow
+
+
+def normalize_operators(records: list[StreamRecord], table: str) -> OperatorNormalization:
+    """Keep each written operator's derived attributes (`email_key`, `ext_key`) in step with its `email` and `ext`.
+
+    Writes only when something changes (see write_operator_derived): the write is itself a stream record of this
+    table, delivered again to this function, which must then find nothing to do.
+    """
+    report = OperatorNormalization()
+    for record in records:
+        image = record.dynamodb.new_image
+        if image is None:
+            continue
+        item = from_item(image)
+        read = read_operator_item(item)
+        if isinstance(read, InvalidItem):
+            report.invalid.append(read)
+        wanted = operator_derived_attributes(item)
+        if all(item.get(name) == value for name, value in wanted.items()):
+            report.unchanged += 1
+        elif write_operator_derived(table, item, wanted):
+            report.written.append(str(item.get("user_id")))
+        else:
+            report.unchanged += 1
+    return report
