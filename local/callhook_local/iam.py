@@ -299,7 +299,8 @@ _BUILDERS: dict[tuple[str, str], Callable[[dict[str, Any]], list[str]]] = {
                                       if "IndexName" in p and "TableName" in p else []),
     ("dynamodb", "stream"): lambda p: [p["StreamArn"]] if "StreamArn" in p else [],
     ("s3", "bucket"): lambda p: [f"arn:aws:s3:::{p['Bucket']}"] if "Bucket" in p else [],
-    ("s3", "object"): lambda p: [f"arn:aws:s3:::{p['Bucket']}/{unquote(p['Key'])}"] if "Key" in p else [],
+    ("s3", "object"): lambda p: ([f"arn:aws:s3:::{p['Bucket']}/{unquote(p['Key'])}"] if "Key" in p else
+                                 [f"arn:aws:s3:::{p['Bucket']}/{key}" for key in p.get("Keys", [])]),
     ("lambda", "function"): lambda p: [_function_arn(p["FunctionName"])] if "FunctionName" in p else [],
     ("states", "statemachine"): lambda p: [p["stateMachineArn"]] if "stateMachineArn" in p else [],
     ("states", "execution"): lambda p: [p["executionArn"]] if "executionArn" in p else [],
@@ -348,7 +349,7 @@ def requirements(prefix: str, operation: str, params: dict[str, Any]) -> list[Re
             arns += build(params) if build else []
         if prefix == "dynamodb" and "IndexName" in params:  # a Query/Scan of an index is authorized on the index
             arns = [a for a in arns if "/index/" in a]
-        if prefix == "s3" and "Key" in params:  # an object operation is authorized on the object, not the bucket
+        if prefix == "s3" and ("Key" in params or "Keys" in params):  # on the objects, not the bucket
             arns = [a for a in arns if "/" in a.removeprefix("arn:aws:s3:::")]
         if not arns:
             raise UnmappedOperation(f"{prefix}:{operation}: authorized on {types} but no ARN of those types can be "
@@ -525,7 +526,16 @@ def operation_of(signing_name: str, environ: dict[str, Any]) -> tuple[str, dict[
     params |= {k: v for k, v in request.args.items() if k in ("prefix",)}
     if "HTTP_X_AMZ_COPY_SOURCE" in environ:
         params["CopySource"] = environ["HTTP_X_AMZ_COPY_SOURCE"]
+    if operation.name == "DeleteObjects":  # the keys are in the body: s3:DeleteObject on each object
+        params["Keys"] = _delete_keys(_read_body(environ))
     return str(operation.name), params
+
+
+def _delete_keys(body: bytes) -> list[str]:
+    from xml.etree import ElementTree
+
+    root = ElementTree.fromstring(body)
+    return [str(el.text or "") for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "Key"]
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:

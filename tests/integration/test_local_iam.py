@@ -154,7 +154,8 @@ def test_a_template_with_one_permission_removed_fails_locally_where_aws_would(tm
     (tmp_path / "statemachine").symlink_to(ROOT / "statemachine")
     # When a call arrives
     run = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "template.yaml")], cwd=ROOT,
-                         capture_output=True, text=True, timeout=240, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                         capture_output=True, text=True, timeout=240, env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                             str(ROOT / p) for p in (".", "layers/common/python", "local", "cli"))})
     result_line = [ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")]
     assert result_line, run.stderr[-3000:]
     result = json.loads(result_line[0][len("RESULT "):])

@@ -49,6 +49,16 @@ def test_the_documented_special_cases() -> None:
         ("dynamodb:PutItem", f"{A}:dynamodb:{R}:table/A"), ("dynamodb:ConditionCheckItem", f"{A}:dynamodb:{R}:table/B")]
 
 
+def test_delete_objects_is_s3_delete_object_on_each_key_of_its_body() -> None:
+    body = (b'<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+            b"<Object><Key>recordings/a.wav</Key></Object><Object><Key>transcripts/a.json</Key></Object></Delete>")
+    keys = iam._delete_keys(body)
+    assert keys == ["recordings/a.wav", "transcripts/a.json"]
+    assert reqs("s3", "DeleteObjects", {"Bucket": "b", "Keys": keys}) == [
+        ("s3:DeleteObject", "arn:aws:s3:::b/recordings/a.wav"),
+        ("s3:DeleteObject", "arn:aws:s3:::b/transcripts/a.json")]
+
+
 def test_actions_without_resource_level_support_are_checked_on_star() -> None:
     assert reqs("states", "SendTaskSuccess", {"taskToken": "t"}) == [("states:SendTaskSuccess", "*")]
     assert reqs("transcribe", "StartTranscriptionJob", {"TranscriptionJobName": "s-1"}) == [
