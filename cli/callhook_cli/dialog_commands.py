@@ -1,4 +1,4 @@
-"""What happened to a call: dialogs (get, find, list, replay, explain), raw events (list, replay), executions."""
+"""What happened to a call: dialogs (get, find, list, replay, explain, erase), raw events (list, replay), executions."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ from rich.table import Table
 from rich.text import Text
 
 from callhook import aws
-from callhook.errors import DialogNotFoundError
+from callhook.errors import DialogNotFoundError, InvalidPhoneNumberError
 from callhook.models.dialog import Dialog, make_dialog_id
+from callhook.models.erasure import ErasurePlan, ErasureRecord
 from callhook.repositories.dialogs import DialogRepository
 from callhook.repositories.events import EventRepository
 from callhook.services.admin import EventReplay, replay_dialog, replay_event, replayable_events
 from callhook.services.diagnosis import Diagnosis, explain_dialog
+from callhook.services.erasure import ErasureTarget, erase, plan_dialog_erasure, plan_phone_erasure
 from callhook.services.history import DialogHistory, ExecutionTimeline, dialog_history
 from callhook_cli.context import State, state
 from callhook_cli.errors import USAGE, CliError
@@ -189,6 +191,60 @@ def _wait_execution(arn: str, timeout: float) -> str:
         if time.monotonic() > deadline:
             raise CliError(f"execution {arn.rsplit(':', 1)[-1]} still {status} after {timeout:g}s")
         time.sleep(0.2)
+
+
+@dialog_app.command("erase")
+def dialog_erase(
+    ctx: typer.Context,
+    dialog_id: Annotated[str | None, typer.Argument(help="The dialog to erase.")] = None,
+    channel: Annotated[str | None, typer.Option("--channel", help="With --phone: the channel.")] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="E.164 number: erase every dialog of --channel whose "
+                                              "caller or callee it is.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be erased; erase nothing.")] = False,
+) -> None:
+    """Erase a dialog, or a caller's dialogs: the items, raw events, recordings, transcripts and Transcribe jobs.
+    Leaves an erasure record (ids, counts, when, by whom; no number, name or email)."""
+    st = state(ctx)
+    if (dialog_id is None) == (channel is None and phone is None) or (dialog_id is None and not (channel and phone)):
+        raise CliError("give a DIALOG_ID, or --channel C --phone +E164", exit_code=USAGE)
+    target = st.target()
+    if "ErasuresTable" not in target.outputs:
+        raise CliError(f"stack {target.stack_name!r} has no ErasuresTable output: deploy this version of callhook "
+                       "first (erasures are recorded there)")
+    settings = target.settings
+    where = ErasureTarget(dialogs_table=settings.dialogs_table, events_table=settings.events_table,
+                          recordings_bucket=settings.recordings_bucket, erasures_table=target.outputs["ErasuresTable"])
+    try:
+        plan = plan_dialog_erasure(dialog_id, where) if dialog_id else \
+            plan_phone_erasure(str(channel), str(phone), where)
+    except DialogNotFoundError as exc:
+        raise CliError(str(exc)) from exc
+    except InvalidPhoneNumberError as exc:
+        raise CliError(str(exc), exit_code=USAGE) from exc
+    if dry_run:
+        st.out.emit({"dry_run": True, **plan.model_dump(mode="json")}, lambda: _render_plan(st, plan))
+        return
+    record = erase(plan, where)
+    st.out.emit(record.model_dump(mode="json"), lambda: _render_erasure(st, record))
+    if record.not_deleted:
+        raise CliError(f"{len(record.not_deleted)} item(s) could not be erased (run the same erase again): "
+                       + "; ".join(record.not_deleted[:3]))
+
+
+def _render_plan(st: State, plan: ErasurePlan) -> None:
+    st.out.table(f"would erase {len(plan.dialogs)} dialog(s) and {len(plan.all_raw_event_ids)} raw event(s)",
+                 ["dialog_id", "raw events", "objects", "transcription job"],
+                 [(d.dialog_id, len(d.raw_event_ids), len(d.object_keys), d.transcription_job) for d in plan.dialogs])
+
+
+def _render_erasure(st: State, record: ErasureRecord) -> None:
+    st.out.fields(f"erasure {record.erasure_id}", [
+        ("erased at", record.erased_at), ("by", record.erased_by), ("dialogs", len(record.dialog_ids)),
+        ("raw events", len(record.raw_event_ids)), ("objects", record.objects_deleted),
+        ("transcription jobs", record.transcription_jobs_deleted), ("not erased", len(record.not_deleted))],
+        style="green" if not record.not_deleted else "yellow")
+    if not record.dialog_ids and not record.raw_event_ids:
+        st.out.note("nothing matched; the request is recorded all the same")
 
 
 @dialog_app.command("explain")

@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from callhook.observability import logger
-from callhook_cli import config_commands, dialog_commands, preset_commands
+from callhook_cli import config_commands, dialog_commands, dlq_commands, preset_commands
 from callhook_cli.context import State, state
 from callhook_cli.errors import FAILURE, USAGE, CliError, Translation, translate
 from callhook_cli.output import Output
@@ -124,6 +124,7 @@ def show_target(ctx: typer.Context) -> None:
 
 config_commands.register(app)
 dialog_commands.register(app)
+dlq_commands.register(app)
 preset_commands.register(app)
 
 

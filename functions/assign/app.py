@@ -26,6 +26,6 @@ def handler(state: WorkflowState, context: LambdaContext) -> dict[str, Any]:
         result = apply_enrich_error_policy(state, settings)
     else:
         result = assign_operator(state, settings)
-    if result.operator_id is not None:
-        metrics.add_metric(name="OperatorAssigned", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="OperatorAssigned" if result.operator_id is not None else "OperatorNotAssigned",
+                       unit=MetricUnit.Count, value=1)  # the dashboard's assignment rate is their ratio
     return result.output()

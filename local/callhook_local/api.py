@@ -115,7 +115,10 @@ class WebhookApi:
         return Response(json.dumps({"message": "Not Found"}), status=404, content_type="application/json")
 
     def invoke(self, route: Route, event: dict[str, Any]) -> Response:
-        resp = self.lambda_client.invoke(FunctionName=route.function_name, Payload=json.dumps(event).encode())
+        # Qualifier: moto parses a request body as a query string when the URL has none, so a webhook body with an
+        # `Action=` field would be dispatched as that (unknown) action: 500. A URL query keeps the body a payload.
+        resp = self.lambda_client.invoke(FunctionName=route.function_name, Qualifier="$LATEST",
+                                         Payload=json.dumps(event).encode())
         payload = json.loads(resp["Payload"].read() or b"null")
         if resp.get("FunctionError") or not isinstance(payload, dict) or "statusCode" not in payload:
             # What API Gateway answers when the integration fails; the local console also says why.

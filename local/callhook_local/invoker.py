@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
 from moto.awslambda.models import LambdaFunction
 
 from callhook_local import iam
@@ -48,6 +49,8 @@ class Registry:
     # Test-only fault switch: function name -> callable(event) that may raise before the handler runs.
     faults: dict[str, Callable[[Any], None]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Function name -> its DeadLetterQueue's URL (template.yaml): where a failed asynchronous invoke is kept.
+    dead_letters: dict[str, str] = field(default_factory=dict)
 
 
 REGISTRY = Registry()
@@ -134,6 +137,32 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
         return json.dumps(payload), True, ""
 
 
+_MOTO_INVOKE = LambdaFunction.invoke
+
+
+def _invoke_keeping_dead_letters(self: LambdaFunction, body: str, request_headers: Any,
+                                 response_headers: Any) -> str | bytes:
+    """An asynchronous invoke (InvocationType=Event) that fails goes to the function's dead-letter queue, in the
+    message Lambda sends there: the event as the body, RequestID/ErrorCode/ErrorMessage as attributes.
+
+    Lambda first retries it twice over about three minutes; the local stack does not retry (one attempt).
+    """
+    result = _MOTO_INVOKE(self, body, request_headers, response_headers)
+    queue = REGISTRY.dead_letters.get(self.function_name)
+    if (queue and str(request_headers.get("x-amz-invocation-type", "")).lower() == "event"
+            and response_headers.get("x-amz-function-error")):
+        error = json.loads(result)
+        event = body.decode() if isinstance(body, bytes) else str(body or "{}")
+        boto3.client("sqs", endpoint_url=queue.rsplit("/", 2)[0]).send_message(  # URL: endpoint/account/name
+            QueueUrl=queue, MessageBody=event, MessageAttributes={
+                "RequestID": {"DataType": "String", "StringValue": error.get("requestId") or str(uuid.uuid4())},
+                "ErrorCode": {"DataType": "Number", "StringValue": "200"},  # the invoke itself succeeded
+                "ErrorMessage": {"DataType": "String",
+                                 "StringValue": f"{error.get('errorType')}: {error.get('errorMessage')}"[:1024]}})
+    return result
+
+
 def install() -> None:
-    """Idempotent: patch moto's Docker invocation with the in-process one."""
+    """Idempotent: patch moto's Docker invocation with the in-process one, and its invoke for dead letters."""
     LambdaFunction._invoke_lambda = _invoke_in_process  # type: ignore[method-assign]
+    LambdaFunction.invoke = _invoke_keeping_dead_letters  # type: ignore[method-assign]

@@ -27,6 +27,7 @@ from callhook_local import iam, invoker, moto_speedups
 from callhook_local.api import Route, WebhookApi
 from callhook_local.template import ROOT, Resolver, load_template, resources_of_type, substitute_definition
 from callhook_local.transcribe import TranscribeEngine
+from callhook_local.ttl import TtlSweeper
 
 log = logging.getLogger("callhook.local")
 
@@ -34,7 +35,11 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 SKIPPED_TYPES = {"AWS::Serverless::LayerVersion": "the layer's code is on sys.path",
                  "AWS::Serverless::HttpApi": "served by callhook_local.api",
-                 "AWS::Lambda::Permission": "resource policies of the functions, enforced by callhook_local.iam"}
+                 "AWS::Lambda::Permission": "resource policies of the functions, enforced by callhook_local.iam",
+                 "AWS::S3::BucketPolicy": "moto does not enforce bucket policies (TLS-only is a deployed guarantee)",
+                 "AWS::SQS::QueuePolicy": "EventBridge's delivery to the queue is not emulated locally",
+                 "AWS::Logs::LogGroup": "the functions log to this process's output",
+                 "AWS::CloudWatch::Dashboard": "no CloudWatch locally"}
 
 
 def quiet_moto_noise() -> None:
@@ -61,6 +66,7 @@ class LocalStack:
     server: ThreadedMotoServer | None = None
     api: WebhookApi | None = None
     transcribe: TranscribeEngine | None = None  # completes Transcribe jobs with pocketsphinx (transcribe.py)
+    ttl: TtlSweeper | None = None  # expires items as DynamoDB TTL does (ttl.py); tests move its clock
 
     @property
     def endpoint(self) -> str:
@@ -87,6 +93,7 @@ class LocalStack:
         self.server.start()
         self.create_resources()
         self.transcribe = TranscribeEngine(self).start()
+        self.ttl = TtlSweeper(self.client("dynamodb"), self._ttl_tables()).start()
         os.environ.update(self.env)
         _reset_callhook_caches()
         self.api = WebhookApi(self.routes, self.client("lambda"), self.host, self.api_port)
@@ -122,6 +129,8 @@ class LocalStack:
             self.api.stop()
         if self.transcribe:
             self.transcribe.stop()
+        if self.ttl:
+            self.ttl.stop()
         if self.server:
             self.server.stop()
 
@@ -145,6 +154,12 @@ class LocalStack:
     def physical(self, logical_id: str) -> str:
         return f"{self.name}-{logical_id}"
 
+    def _ttl_tables(self) -> dict[str, str]:
+        """Table name -> TTL attribute, for the tables whose TimeToLiveSpecification is enabled."""
+        tables = resources_of_type(load_template(self.template_path), "AWS::DynamoDB::Table")
+        return {self.physical(logical): spec["AttributeName"] for logical, res in tables.items()
+                if (spec := res["Properties"].get("TimeToLiveSpecification", {})).get("Enabled")}
+
     def create_resources(self) -> None:
         template = load_template(self.template_path)
         resources = template["Resources"]
@@ -162,6 +177,10 @@ class LocalStack:
             if kind == "AWS::S3::Bucket":
                 name = name.lower()
                 attrs[f"{logical}.Arn"] = f"arn:aws:s3:::{name}"
+            elif kind == "AWS::SQS::Queue":  # !Ref is the queue URL, as on AWS
+                attrs |= {f"{logical}.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}", f"{logical}.QueueName": name}
+                refs[logical] = f"{self.endpoint}/{ACCOUNT}/{name}"
+                continue
             elif kind == "AWS::DynamoDB::Table":
                 attrs[f"{logical}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
             elif kind == "AWS::Serverless::Function":
@@ -186,6 +205,9 @@ class LocalStack:
                 attrs[f"{logical}.StreamArn"] = stream_arn
         for logical in resources_of_type(template, "AWS::S3::Bucket"):
             self.client("s3").create_bucket(Bucket=refs[logical])
+        for logical in resources_of_type(template, "AWS::SQS::Queue"):
+            created = self.client("sqs").create_queue(QueueName=attrs[f"{logical}.QueueName"])["QueueUrl"]
+            assert created == refs[logical], (created, refs[logical])
         self._create_roles(transformed, resolver)
         self._create_functions(template, transformed, resolver)
         for logical, res in resources_of_type(template, "AWS::Events::Rule").items():
@@ -301,6 +323,9 @@ class LocalStack:
             invoker.REGISTRY.functions[name] = invoker.FunctionCode(
                 module=module, attribute=attribute, timeout_s=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
                 memory_mb=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))), identity=identity)
+            if "DeadLetterQueue" in props:  # a failed asynchronous invoke lands there (invoker.py)
+                arn = str(resolver.resolve(props["DeadLetterQueue"]["TargetArn"]))
+                invoker.REGISTRY.dead_letters[name] = f"{self.endpoint}/{ACCOUNT}/{arn.rsplit(':', 1)[-1]}"
             lam.create_function(FunctionName=name, Runtime=props.get("Runtime", globals_fn.get("Runtime")),
                                 Role=f"arn:aws:iam::{ACCOUNT}:role/{identity.name}", Handler=props["Handler"],
                                 Code={"ZipFile": _placeholder_zip()}, Environment={"Variables": env})

@@ -136,6 +136,11 @@ def test_admin_walkthrough_runs_as_written(stack: StackClient, tmp_path: Path) -
     assert "✓ no  Operator was not assigned" in explained
     assert "enrichment_disabled" in explained  # topics come from an enrich action, which this channel has not
     assert values["DIALOG_ID"] in by_command[".venv/bin/callhook --local execution history $DIALOG_ID"]
+    erase = ".venv/bin/callhook --local dialog erase --channel main --phone +12025550143"
+    if erase in by_command:  # step 5: the caller's dialog is gone, a record says so
+        assert values["DIALOG_ID"] in by_command[erase + " --dry-run"]
+        assert "erasure er-" in by_command[erase]
+        assert stack.dialog(values["DIALOG_ID"]) is None
 
 
 def _wait_for_assignment(stack: StackClient, answer: str, timeout: float = 30) -> None:

@@ -12,6 +12,7 @@
       + BlockedDestinationError    (private / loopback / metadata address refused)
     + DialogNotFoundError
     + ChannelConfigError           (the channel item fails validation)
+    + InvalidPhoneNumberError      (`dialog erase --phone` given something that is not E.164)
   x WebhookRejectedError       -> an HTTP answer of the webhook API (never reaches Step Functions)
     + ChannelNotFoundError 404, UnauthorizedError 401, ChannelInactiveError 403,
       PayloadTooLargeError 413, UnsupportedContentTypeError 415, UnreadableBodyError 400,
@@ -97,6 +98,10 @@ class DialogNotFoundError(TerminalError):
 
 class ChannelConfigError(TerminalError):
     """A channel item failed validation; the message names every problem with its field path."""
+
+
+class InvalidPhoneNumberError(TerminalError):
+    """A number to erase is not E.164: matching a national number could erase someone else's calls."""
 
 
 class WebhookRejectedError(CallhookError):

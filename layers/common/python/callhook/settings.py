@@ -28,6 +28,7 @@ class IngestSettings(CommonSettings):
     state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", pattern=r"^arn:aws[\w-]*:states:")
     max_body_bytes: int = Field(alias="MAX_BODY_BYTES", default=262_144, gt=0)
     channel_cache_seconds: float = Field(alias="CHANNEL_CACHE_SECONDS", default=30.0, ge=0)
+    default_retention_days: int = Field(alias="DEFAULT_RETENTION_DAYS", default=0, ge=0)
 
 
 class ReconcileSettings(CommonSettings):

@@ -258,6 +258,7 @@ class Channel(BaseModel):
     allow_private_network: bool = False  # for recording downloads (CONTRACT §3)
     recording_auth: RecordingAuth | None = None  # credentials for the recording download
     public_url: str | None = None  # the URL the provider calls, when a proxy rewrites it (signatures)
+    retention_days: int | None = Field(default=None, ge=0, le=36500)  # None: the stack's default; 0: forever
     advanced_config: AdvancedConfig = Field(default_factory=AdvancedConfig)
     version: int = 0
 

@@ -161,6 +161,7 @@ class Policy(BaseModel):
     enrich_action: str | None = None
     enrich_error_action: EnrichErrorAction = EnrichErrorAction.DO_NOT_ASSIGN
     auto_transcription: bool = False
+    retention_days: int = 0  # 0: kept forever; else the dialog expires (expires_at) that many days after the call
 
 
 class FeedEntry(BaseModel):
@@ -196,3 +197,4 @@ class Dialog(BaseModel):
     feed: list[FeedEntry] = Field(default_factory=list)
     workflow: Workflow = Field(default_factory=Workflow)
     execution_arn: str | None = None
+    expires_at: int | None = None  # epoch seconds: DynamoDB's TTL removes the dialog then (retention_days)

@@ -48,6 +48,7 @@ class RawEvent(BaseModel):
     held_channel: str | None = None  # the by_held index key: set while the event is held, removed on release
     update_fields: dict[str, Any] = Field(default_factory=dict)
     request: StoredRequest
+    expires_at: int | None = None  # epoch seconds: DynamoDB's TTL removes it then (the channel's retention_days)
 
 
 class SpooledRequest(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -49,6 +50,8 @@ class DialogRepository:
         """
         item = dialog.model_dump(mode="json", exclude_none=False)
         item["telephony"] = _compact(item["telephony"])
+        if item.get("expires_at") is None:  # TTL reads a number; kept forever means no attribute
+            item.pop("expires_at", None)
         item["workflow_pending"] = pending_shard(dialog.dialog_id)  # sparse index key: removed when the workflow runs
         if dialog.recording is not None:  # asked for by ingest right after this write; KeepRecording clears it
             item["recording_pending"] = item["workflow_pending"]
@@ -205,6 +208,27 @@ class DialogRepository:
         items = self._query_shards(RECORDING_PENDING_INDEX, "recording_pending", "recording_requested_at",
                                    requested_before, limit)
         return [i["dialog_id"]["S"] for i in items][:limit]
+
+    def delete(self, dialog_id: str) -> bool:
+        """Erasure: remove the item. False when there was none."""
+        with translated_errors("delete dialog"):
+            resp = client("dynamodb").delete_item(TableName=self.table, Key={"dialog_id": {"S": dialog_id}},
+                                                  ReturnValues="ALL_OLD")
+        return "Attributes" in resp
+
+    def numbers_of_channel(self, channel_id: str) -> Iterator[tuple[str, str | None, str | None]]:
+        """(dialog_id, caller, callee) of every dialog of the channel: an admin-time query of the by-channel index
+        that reads three attributes of each, never a scan and never on a request path."""
+        paginator = client("dynamodb").get_paginator("query")
+        with translated_errors("list dialogs"):
+            for page in paginator.paginate(
+                    TableName=self.table, IndexName=BY_CHANNEL_INDEX, KeyConditionExpression="channel_id = :c",
+                    ExpressionAttributeValues={":c": {"S": channel_id}},
+                    ProjectionExpression="dialog_id, #t.caller, #t.callee",
+                    ExpressionAttributeNames={"#t": "telephony"}):
+                for item in page.get("Items", []):
+                    telephony = from_item(item).get("telephony", {})
+                    yield item["dialog_id"]["S"], telephony.get("caller"), telephony.get("callee")
 
     def clear_workflow_pending(self, dialog_id: str) -> None:
         with translated_errors("update dialog"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from callhook.aws import client, from_item, to_item, to_value
@@ -46,6 +47,29 @@ class EventRepository:
                 KeyConditionExpression="dialog_id = :d", FilterExpression="kind = :k",
                 ExpressionAttributeValues={":d": {"S": dialog_id}, ":k": {"S": RawEventKind.PENDING_UPDATE.value}})
         return [RawEvent.model_validate(from_item(i)) for i in resp.get("Items", [])]
+
+    def linked_to(self, dialog_id: str) -> list[str]:
+        """Ids of every raw event linked to the dialog (update events, replayed ones), whatever their kind."""
+        ids: list[str] = []
+        with translated_errors("list raw events of dialog"):
+            for page in client("dynamodb").get_paginator("query").paginate(
+                    TableName=self.table, IndexName=BY_DIALOG_INDEX, KeyConditionExpression="dialog_id = :d",
+                    ExpressionAttributeValues={":d": {"S": dialog_id}}, ProjectionExpression="event_id"):
+                ids += [i["event_id"]["S"] for i in page.get("Items", [])]
+        return ids
+
+    def of_channel(self, channel_id: str) -> Iterator[RawEvent]:
+        """Every raw event of the channel (admin time: erasure looks for a number in the stored requests)."""
+        with translated_errors("list raw events"):
+            for page in client("dynamodb").get_paginator("query").paginate(
+                    TableName=self.table, IndexName=BY_CHANNEL_INDEX, KeyConditionExpression="channel_id = :c",
+                    ExpressionAttributeValues={":c": {"S": channel_id}}):
+                for item in page.get("Items", []):
+                    yield RawEvent.model_validate(from_item(item))
+
+    def delete(self, event_id: str) -> None:
+        with translated_errors("delete raw event"):
+            client("dynamodb").delete_item(TableName=self.table, Key={"event_id": {"S": event_id}})
 
     def held(self, channel_id: str, *, limit: int = 100) -> list[RawEvent]:
         """The channel's held events, oldest first: the order in which they must become dialogs."""

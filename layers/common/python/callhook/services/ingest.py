@@ -37,6 +37,7 @@ from callhook.repositories.spool import SpoolStore
 from callhook.services.auth import CREDENTIAL_HEADERS, TOKEN_QUERY, authenticate
 from callhook.services.handshakes import handshake_answer
 from callhook.services.recordings import request_keep_recording
+from callhook.services.retention import expires_at, retention_days
 from callhook.services.workflow import execution_arn_for, start_workflow
 from callhook.settings import IngestSettings
 
@@ -94,7 +95,7 @@ def ingest_webhook(request: WebhookRequest, settings: IngestSettings) -> Webhook
             answer = accept_authenticated(channel, request, settings, received_at=received_at)
         except WebhookRejectedError as exc:
             if exc.store_raw_event:
-                keep_rejected(request, exc, received_at, settings)
+                keep_rejected(request, exc, received_at, settings, expires=expiry(channel, settings, received_at))
             raise
         except DialogStoreUnavailableError as exc:
             answer = spool(request, received_at, settings, reason="dialog_store_unavailable", detail=str(exc),
@@ -213,12 +214,14 @@ def new_dialog(channel: Channel, telephony: Telephony, warnings: list[dict[str, 
                settings: IngestSettings, *, created_at: str | None = None) -> Dialog:
     dialog_id = make_dialog_id(channel.channel_id, telephony.call_id)
     action = channel.webhook_enrich_action
+    created_at = created_at or utc_now()
+    days = retention_days(channel.retention_days, settings.default_retention_days)
     return Dialog(
         dialog_id=dialog_id, channel_id=channel.channel_id, call_id=telephony.call_id,
-        created_at=created_at or utc_now(),
+        created_at=created_at, expires_at=expires_at(created_at, days),
         telephony=telephony, mapping_warnings=warnings,
         policy=Policy(enrich_action=action, enrich_error_action=channel.enrich_error_action,
-                      auto_transcription=channel.auto_transcription),
+                      auto_transcription=channel.auto_transcription, retention_days=days),
         enrichment=Enrichment(status=EnrichmentStatus.PENDING if action else EnrichmentStatus.DISABLED,
                               action_id=action),
         execution_arn=execution_arn_for(settings.state_machine_arn, dialog_id),
@@ -278,7 +281,8 @@ def apply_update(channel: Channel, request: WebhookRequest, telephony: Telephony
         event = RawEvent(event_id=new_event_id(), channel_id=channel.channel_id,
                          received_at=received_at or utc_now(), kind=RawEventKind.PENDING_UPDATE,
                          dialog_id=dialog_id, update_fields=fields, reason="call_not_stored_yet",
-                         request=stored_request(request))
+                         request=stored_request(request),
+                         expires_at=expiry(channel, settings, received_at or utc_now()))
         events.put(event)
         if dialogs.fill_telephony(dialog_id, fields) is not None:
             events.mark(event.event_id, RawEventKind.APPLIED_UPDATE, applied_at=utc_now())
@@ -304,7 +308,8 @@ def hold(channel_id: str, request: WebhookRequest, problems: str, received_at: s
     """
     event = RawEvent(event_id=new_event_id(), channel_id=channel_id, received_at=received_at, kind=RawEventKind.HELD,
                      held_channel=channel_id, reason="channel_misconfigured", message=problems,
-                     request=stored_request(request))
+                     request=stored_request(request),  # the item is unreadable: the stack's default retention
+                     expires_at=expires_at(received_at, settings.default_retention_days))
     try:
         EventRepository(settings.events_table).put(event)
     except (DependencyUnavailableError, ClientError, BotoCoreError) as exc:
@@ -331,13 +336,13 @@ def spool(request: WebhookRequest, received_at: str, settings: IngestSettings, *
 
 
 def keep_rejected(request: WebhookRequest, exc: WebhookRejectedError, received_at: str,
-                  settings: IngestSettings) -> None:
+                  settings: IngestSettings, *, expires: int | None = None) -> None:
     """Store an authenticated request that cannot become a dialog (403, 422) as a raw event, or spool it.
 
     Raises:
         DependencyUnavailableError: neither store took it (503 instead of the rejection: the provider retries).
     """
-    event = rejected_event(request, exc, received_at=received_at)
+    event = rejected_event(request, exc, received_at=received_at, expires=expires)
     try:
         EventRepository(settings.events_table).put(event)
     except (DependencyUnavailableError, ClientError, BotoCoreError) as store_exc:
@@ -366,8 +371,13 @@ def stored_request(request: WebhookRequest) -> StoredRequest:
 
 
 def rejected_event(request: WebhookRequest, exc: WebhookRejectedError, *, received_at: str | None = None,
-                   event_id: str | None = None) -> RawEvent:
+                   event_id: str | None = None, expires: int | None = None) -> RawEvent:
     return RawEvent(event_id=event_id or new_event_id(), channel_id=request.channel_id,
                     received_at=received_at or utc_now(),
                     kind=RawEventKind.REJECTED, reason=exc.reason, message=exc.message,
-                    status_code=exc.status_code, request=stored_request(request))
+                    status_code=exc.status_code, request=stored_request(request), expires_at=expires)
+
+
+def expiry(channel: Channel, settings: IngestSettings, received_at: str) -> int | None:
+    """When a raw event of the channel received at `received_at` expires (its retention_days, else the stack's)."""
+    return expires_at(received_at, retention_days(channel.retention_days, settings.default_retention_days))

@@ -353,6 +353,16 @@ def _outcome_of_job(dialog: Dialog, name: str, settings: TranscriptionSettings, 
                          text=short_text, turns=kept_turns, transcript_s3_key=key, truncated=text_cut or turns_cut)
 
 
+def _audio_minutes(before: dict[str, Any] | None, final: Transcription) -> float | None:
+    """What Transcribe bills: the recording's length (its container's, else the call's duration, else where the
+    last recognised word ends)."""
+    recording = (before or {}).get("recording") or {}
+    telephony = (before or {}).get("telephony") or {}
+    seconds = recording.get("duration_s") or telephony.get("duration") or max(
+        (float(t.get("end_s") or 0) for t in final.turns), default=0.0)
+    return round(float(seconds) / 60, 3) if seconds else None
+
+
 def _finish(dialogs: DialogRepository, store: TranscriptionRepository, dialog_id: str, final: Transcription, *,
             over_timeout: bool = False, answer: bool = True) -> TranscriptionOutcome:
     """Store the ending (with its feed entry first: a retry after a crash must not lose it), answer the token."""
@@ -366,6 +376,8 @@ def _finish(dialogs: DialogRepository, store: TranscriptionRepository, dialog_id
         return TranscriptionOutcome.of(final)
     metrics.add_metric(name="TranscriptReady" if final.status == TranscriptionStatus.COMPLETED
                        else "TranscriptionFailed", unit=MetricUnit.Count, value=1)
+    if final.status == TranscriptionStatus.COMPLETED and (minutes := _audio_minutes(before, final)) is not None:
+        metrics.add_metric(name="TranscriptionMinutes", unit=MetricUnit.Count, value=minutes)
     logger.info("transcription ended", status=final.status.value, reason=_code(final), answered=token is not None)
     if answer and token is not None and before is not None:
         dialog = Dialog.model_validate(before)

@@ -1,0 +1,35 @@
+"""Expire: the dialogs table's stream, filtered on AWS to DynamoDB TTL's own removals. For each expired dialog,
+deletes its recording and transcript objects and its Transcribe job (the item and its raw events expire by TTL)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from callhook.aws import from_item
+from callhook.observability import logger, metrics, tracer
+from callhook.services.retention import forget_removed_dialog
+from callhook.settings import CommonSettings, load_settings
+
+
+def _removed(event: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r["dynamodb"]["OldImage"] for r in event.get("Records", [])
+            if r.get("eventName") == "REMOVE" and r.get("dynamodb", {}).get("OldImage")]
+
+
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # The local stack's streams cannot filter (moto ignores FilterCriteria): every write arrives, return at once.
+    if not _removed(event):
+        return {"forgotten": []}
+    result: dict[str, Any] = _forget(event, context)
+    return result
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def _forget(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    bucket = load_settings(CommonSettings).recordings_bucket
+    done = [forget_removed_dialog(from_item(image), bucket) for image in _removed(event)]
+    logger.info("expired dialogs forgotten", dialogs=[d.dialog_id for d in done],
+                objects=sum(len(d.object_keys) for d in done))
+    return {"forgotten": [d.dialog_id for d in done]}

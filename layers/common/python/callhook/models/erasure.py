@@ -1,0 +1,51 @@
+"""Erasure on request (`callhook dialog erase`): what is found for one dialog or one phone number, and the record
+left behind, which holds ids, counts, when and who, never personal data."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DialogErasure(BaseModel):
+    """One dialog and everything of it: its raw events, its objects in the bucket, its Transcribe job."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dialog_id: str
+    channel_id: str
+    raw_event_ids: list[str] = Field(default_factory=list)
+    object_keys: list[str] = Field(default_factory=list)
+    transcription_job: str | None = None
+
+
+class ErasurePlan(BaseModel):
+    """Everything to delete, found before anything is deleted (so a dry run and the real run agree)."""
+
+    scope: Literal["dialog", "phone"]
+    channel_id: str | None = None
+    dialogs: list[DialogErasure] = Field(default_factory=list)
+    raw_event_ids: list[str] = Field(default_factory=list)  # of the channel, not linked to a dialog (rejected ones)
+
+    @property
+    def all_raw_event_ids(self) -> list[str]:
+        return sorted({*self.raw_event_ids, *(e for d in self.dialogs for e in d.raw_event_ids)})
+
+
+class ErasureRecord(BaseModel):
+    """What was erased, when and by whom. Ids are pseudonymous (a dialog id is a hash of channel and call id); the
+    number asked for, names and emails are never stored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    erasure_id: str
+    erased_at: str
+    erased_by: str  # the IAM identity of the caller (STS GetCallerIdentity)
+    scope: Literal["dialog", "phone"]
+    channel_id: str | None = None
+    dialog_ids: list[str] = Field(default_factory=list)
+    raw_event_ids: list[str] = Field(default_factory=list)
+    objects_deleted: int = 0
+    transcription_jobs_deleted: int = 0
+    not_deleted: list[str] = Field(default_factory=list)  # what failed (ids and error codes only), to erase again

@@ -1,0 +1,114 @@
+"""Retention on the local stack: a channel's retention_days makes its dialogs and raw events expire (DynamoDB TTL,
+swept locally as AWS does, with a clock the tests move), and with an expired dialog go its recording, transcript
+and Transcribe job (the dialogs table's stream, ExpireFunction)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callhook.models.dialog import Dialog
+from callhook.repositories.events import EventRepository
+from callhook_local.fake_pbx import FakePBX
+from callhook_local.ttl import TtlSweeper
+from tests.support.stack import StackClient, unique
+
+AUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
+MAPPING = {"call_id": "id", "operator_email": "email", "recording_url": "recording", "status": "status"}
+DAY = 86_400
+
+
+@pytest.fixture
+def ttl(stack: StackClient) -> Iterator[TtlSweeper]:
+    assert stack.stack.ttl is not None
+    yield stack.stack.ttl
+    stack.stack.ttl.reset_clock()
+
+
+@pytest.fixture
+def channel(stack: StackClient, demo: FakePBX):
+    def make(**overrides: Any) -> dict[str, Any]:
+        return stack.channel(auto_transcription=True, allow_private_network=True,
+                             advanced_config={"field_mapping": MAPPING}, **overrides)
+    return make
+
+
+def recorded_call(stack: StackClient, pbx: FakePBX, ch: dict[str, Any]) -> Dialog:
+    name = unique("rec") + ".wav"
+    pbx.add_recording(name, (AUDIO / "call-16k.wav").read_bytes(), "audio/wav")
+    dialog = stack.process(ch, {"id": unique("call"), "email": "ann@example.com",
+                                "recording": f"{pbx.url}/recordings/{name}"})
+    assert dialog.transcription.status == "completed", dialog.transcription
+    return dialog
+
+
+def objects(stack: StackClient, dialog: Dialog) -> list[str]:
+    s3 = stack.stack.client("s3")
+    keys: list[str] = []
+    for folder in ("recordings", "transcripts"):
+        resp = s3.list_objects_v2(Bucket=stack.env["RECORDINGS_BUCKET"],
+                                  Prefix=f"{folder}/{dialog.channel_id}/{dialog.dialog_id}")
+        keys += [o["Key"] for o in resp.get("Contents", [])]
+    return keys
+
+
+def job_exists(stack: StackClient, name: str) -> bool:
+    jobs = stack.stack.client("transcribe").list_transcription_jobs(JobNameContains=name)["TranscriptionJobSummaries"]
+    return any(j["TranscriptionJobName"] == name for j in jobs)
+
+
+def created(dialog: Dialog) -> float:
+    return datetime.fromisoformat(dialog.created_at.replace("Z", "+00:00")).astimezone(UTC).timestamp()
+
+
+def test_dialog_expires_with_its_raw_events_recording_transcript_and_job(stack: StackClient, pbx: FakePBX, channel,
+                                                                         ttl: TtlSweeper) -> None:
+    # Given a channel that keeps its calls 7 days, a transcribed call and a rejected webhook (no call id)
+    ch = channel(retention_days=7)
+    dialog = recorded_call(stack, pbx, ch)
+    assert stack.post(ch, json_body={"status": "completed"}).status_code == 422
+    (rejected,) = EventRepository(stack.env["EVENTS_TABLE"]).list_by_channel(ch["channel_id"])[0]
+    # Then each carries its expiry: 7 days after the call
+    assert dialog.policy.retention_days == 7
+    assert dialog.expires_at is not None and abs(dialog.expires_at - (created(dialog) + 7 * DAY)) < 2
+    assert rejected.expires_at is not None and abs(rejected.expires_at - (time.time() + 7 * DAY)) < 60
+    assert len(objects(stack, dialog)) == 2 and job_exists(stack, str(dialog.transcription.job_name))
+    # When 6 days pass, nothing goes
+    ttl.advance(6 * DAY)
+    ttl.sweep()
+    assert stack.dialog(dialog.dialog_id) is not None
+    # When 8 days have passed
+    ttl.advance(2 * DAY)
+    assert ttl.sweep() >= 2
+    # Then the dialog, its raw event, its objects and its job are gone
+    assert stack.dialog(dialog.dialog_id) is None
+    assert EventRepository(stack.env["EVENTS_TABLE"]).get(rejected.event_id) is None
+    assert objects(stack, dialog) == []
+    assert not job_exists(stack, str(dialog.transcription.job_name))
+
+
+def test_retention_zero_keeps_forever(stack: StackClient, pbx: FakePBX, channel, ttl: TtlSweeper) -> None:
+    # Given a channel that keeps its calls forever, and one that says nothing (the stack's default: 0 here)
+    forever = stack.process(channel(retention_days=0), {"id": unique("call"), "email": "ann@example.com"})
+    default = stack.process(channel(), {"id": unique("call"), "email": "ann@example.com"})
+    # Then neither has an expiry, and ten years later both are there
+    assert (forever.expires_at, default.expires_at) == (None, None)
+    assert "expires_at" not in stack.stack.client("dynamodb").get_item(
+        TableName=stack.env["DIALOGS_TABLE"], Key={"dialog_id": {"S": forever.dialog_id}})["Item"]
+    ttl.advance(3650 * DAY)
+    ttl.sweep()
+    assert stack.dialog(forever.dialog_id) is not None
+    assert stack.dialog(default.dialog_id) is not None
+
+
+def test_channel_rejects_a_negative_retention(stack: StackClient) -> None:
+    from callhook.services.admin import put_channel
+
+    with pytest.raises(Exception, match="retention_days"):
+        put_channel(stack.env["CHANNELS_TABLE"], {"channel_id": unique("ch"), "webhook_token": "t" * 32,
+                                                  "retention_days": -1})
