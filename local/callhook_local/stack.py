@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import re
 import threading
 import zipfile
 from dataclasses import dataclass, field
@@ -331,8 +332,12 @@ class LocalStack:
                                 Code={"ZipFile": _placeholder_zip()}, Environment={"Variables": env})
             for event_name, event in props.get("Events", {}).items():
                 if event["Type"] == "HttpApi":
-                    self.routes.append(Route(method=event["Properties"]["Method"].upper(),
-                                             path=event["Properties"]["Path"], function_name=name))
+                    method, path = event["Properties"]["Method"].upper(), event["Properties"]["Path"]
+                    api = resolver.resolve(event["Properties"].get("ApiId", "ServerlessHttpApi"))
+                    source = re.sub(r"\{[^}]+\}", "x", f"{api}/$default/{method}{path}")  # a request of the route
+                    caller = iam.service_principal("apigateway.amazonaws.com",
+                                                   f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{source}")
+                    self.routes.append(Route(method=method, path=path, function_name=name, invoker=caller))
                 elif event["Type"] == "Schedule":  # EventBridge schedules become timers (see _run_schedules)
                     self.schedules.append((name, rate_seconds(event["Properties"]["Schedule"]),
                                            resolver.attrs[f"{logical}{event_name}.Arn"]))

@@ -205,3 +205,17 @@ def test_a_function_created_with_a_zip_runs_its_handler_as_its_own_role(local_st
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:ListTables",
                                                 "Resource": "*"}]}))
     assert int(invoke()["tables"]) > 0  # type: ignore[call-overload]
+
+
+def test_the_webhook_front_invokes_as_api_gateway_for_its_route(local_stack: LocalStack) -> None:
+    lam = local_stack.client("lambda")
+    post = next(r for r in local_stack.routes if r.method == "POST" and r.path == "/webhooks/{channel_id}")
+    assert post.invoker.source_arn.endswith("/$default/POST/webhooks/x")
+    with iam.acting_as(post.invoker):  # the template's permission for the route covers Ingest, nothing else
+        denied = _error(lambda: lam.invoke(FunctionName=f"{local_stack.name}-AssignFunction", Payload=b"{}"))
+    assert "no resource-based policy allows the lambda:InvokeFunction action" in denied.response["Error"]["Message"]
+    other_api = iam.service_principal("apigateway.amazonaws.com", "arn:aws:execute-api:us-east-1:"
+                                      f"{iam.ACCOUNT}:another-api/$default/POST/webhooks/x")
+    with iam.acting_as(other_api):
+        assert _error(lambda: lam.invoke(FunctionName=f"{local_stack.name}-IngestFunction", Qualifier="$LATEST",
+                                         Payload=b"{}")).response["Error"]["Code"] == "AccessDeniedException"
