@@ -22,6 +22,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
+from callhook_local import iam
+
 log = logging.getLogger("callhook.local.api")
 
 API_GATEWAY_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP APIs refuse larger requests before any integration runs
@@ -33,6 +35,7 @@ class Route:
     method: str
     path: str  # /webhooks/{channel_id}
     function_name: str
+    invoker: Any = None  # iam.Identity of apigateway.amazonaws.com for this route (its SourceArn), or None
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -117,8 +120,9 @@ class WebhookApi:
     def invoke(self, route: Route, event: dict[str, Any]) -> Response:
         # Qualifier: moto parses a request body as a query string when the URL has none, so a webhook body with an
         # `Action=` field would be dispatched as that (unknown) action: 500. A URL query keeps the body a payload.
-        resp = self.lambda_client.invoke(FunctionName=route.function_name, Qualifier="$LATEST",
-                                         Payload=json.dumps(event).encode())
+        with iam.acting_as(route.invoker):  # as API Gateway: the function's resource policy must allow the route
+            resp = self.lambda_client.invoke(FunctionName=route.function_name, Qualifier="$LATEST",
+                                             Payload=json.dumps(event).encode())
         payload = json.loads(resp["Payload"].read() or b"null")
         if resp.get("FunctionError") or not isinstance(payload, dict) or "statusCode" not in payload:
             # What API Gateway answers when the integration fails; the local console also says why.

@@ -8,18 +8,28 @@ the engine reports `errorType` = the exception class name and `ErrorEquals` matc
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib
+import importlib.util
+import io
 import json
+import sys
+import tempfile
 import threading
 import time
 import traceback
 import uuid
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
 from moto.awslambda.models import LambdaFunction
+
+from callhook_local import iam
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,7 @@ class FunctionCode:
     attribute: str  # e.g. handler
     timeout_s: int
     memory_mb: int
+    identity: iam.Identity | None = None  # its role's session: the function's AWS calls are signed with it
 
 
 @dataclass
@@ -69,18 +80,56 @@ class LocalContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def _user_function(fn: LambdaFunction) -> FunctionCode | None:
+    """A function created through the Lambda API (`aws lambda create-function` with a Python zip): its zip is
+    unpacked once per code hash and its `Handler` (`module.function`) imported from there. It runs in-process,
+    its calls signed with its role's session and checked against that role's policies in moto's IAM."""
+    zipped = getattr(fn, "code_bytes", b"") or b""
+    if not zipped or not fn.handler or not str(fn.run_time or "").startswith("python"):
+        return None
+    digest = hashlib.sha256(zipped).hexdigest()[:16]
+    directory = Path(tempfile.gettempdir()) / "callhook-user-functions" / digest
+    if not directory.exists():
+        staging = directory.with_name(f"{digest}.{uuid.uuid4().hex}")
+        with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
+            archive.extractall(staging)
+        with contextlib.suppress(OSError):  # another invocation unpacked it first
+            staging.rename(directory)
+    module_file, _, attribute = fn.handler.rpartition(".")
+    module_name = f"callhook_user_{digest}_{module_file.replace('/', '_').replace('.', '_')}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, directory / f"{module_file.replace('.', '/')}.py")
+        if spec is None or spec.loader is None:
+            return None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[module_name] = module
+    return FunctionCode(module=module_name, attribute=attribute, timeout_s=int(fn.timeout or 3),
+                        memory_mb=int(fn.memory_size or 128), identity=iam.function_role_session(fn.function_name,
+                                                                                                 fn.role))
+
+
 def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
     code = REGISTRY.functions.get(self.function_name)
     if code is None:
-        payload = {"errorMessage": f"function {self.function_name} is not part of template.yaml",
-                   "errorType": "ResourceNotFoundException", "requestId": "", "stackTrace": []}
+        try:
+            code = _user_function(self)
+        except Exception as exc:
+            payload = {"errorMessage": f"Unable to import module {self.handler!r}: {exc}",
+                       "errorType": "Runtime.ImportModuleError", "requestId": "", "stackTrace": []}
+            return json.dumps(payload), True, ""
+    if code is None:
+        payload = {"errorMessage": f"function {self.function_name} is neither part of template.yaml nor a Python "
+                                   "function created with a zip", "errorType": "ResourceNotFoundException",
+                   "requestId": "", "stackTrace": []}
         return json.dumps(payload), True, ""
     context = LocalContext(self, code)
     try:
         if (fault := REGISTRY.faults.get(self.function_name)) is not None:
             fault(event)
         handler = getattr(importlib.import_module(code.module), code.attribute)
-        result = handler(event if event is not None else {}, context)
+        with iam.acting_as(code.identity):
+            result = handler(event if event is not None else {}, context)
         return json.dumps(result), False, ""
     except Exception as exc:
         payload = {"errorMessage": str(exc), "errorType": type(exc).__name__, "requestId": context.aws_request_id,

@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import re
 import threading
 import zipfile
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ import boto3
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
-from callhook_local import invoker, moto_speedups
+from callhook_local import iam, invoker, moto_speedups
 from callhook_local.api import Route, WebhookApi
 from callhook_local.template import ROOT, Resolver, load_template, resources_of_type, substitute_definition
 from callhook_local.transcribe import TranscribeEngine
@@ -35,7 +36,7 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 SKIPPED_TYPES = {"AWS::Serverless::LayerVersion": "the layer's code is on sys.path",
                  "AWS::Serverless::HttpApi": "served by callhook_local.api",
-                 "AWS::Lambda::Permission": "invocation permissions are not enforced locally",
+                 "AWS::Lambda::Permission": "resource policies of the functions, enforced by callhook_local.iam",
                  "AWS::S3::BucketPolicy": "moto does not enforce bucket policies (TLS-only is a deployed guarantee)",
                  "AWS::SQS::QueuePolicy": "EventBridge's delivery to the queue is not emulated locally",
                  "AWS::Logs::LogGroup": "the functions log to this process's output",
@@ -59,7 +60,8 @@ class LocalStack:
     outputs: dict[str, str] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)  # template parameter overrides, as sam deploy takes
     routes: list[Route] = field(default_factory=list)
-    schedules: list[tuple[str, float]] = field(default_factory=list)  # (function name, every N seconds)
+    schedules: list[tuple[str, float, str]] = field(default_factory=list)  # (function, every N seconds, rule ARN)
+    roles: dict[str, iam.Identity] = field(default_factory=dict)  # role logical id -> its session (iam.py)
     _stopping: threading.Event = field(default_factory=threading.Event)
 
     server: ThreadedMotoServer | None = None
@@ -85,6 +87,7 @@ class LocalStack:
         self._process_environment()
         invoker.install()
         moto_speedups.install()
+        iam.install()
         # Must precede any CreateStateMachine: the flag switches moto to the backend that executes ASL.
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         self.server = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
@@ -96,20 +99,30 @@ class LocalStack:
         _reset_callhook_caches()
         self.api = WebhookApi(self.routes, self.client("lambda"), self.host, self.api_port)
         self.api.start()
-        for function_name, every in self.schedules:
-            threading.Thread(target=self._run_schedule, args=(function_name, every), daemon=True,
+        for function_name, every, rule_arn in self.schedules:
+            threading.Thread(target=self._run_schedule, args=(function_name, every, rule_arn), daemon=True,
                              name=f"schedule-{function_name}").start()
         return self
 
-    def _run_schedule(self, function_name: str, every: float) -> None:
-        """What an EventBridge schedule does: invoke the function with a scheduled event, every `every` seconds."""
+    def _run_schedule(self, function_name: str, every: float, rule_arn: str) -> None:
+        """What an EventBridge schedule does: invoke the function with a scheduled event, every `every` seconds, as
+        events.amazonaws.com for the schedule's rule (the function's resource policy must allow it)."""
         lam = self.client("lambda")
         while not self._stopping.wait(every):
             event = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
             try:
-                lam.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
+                with iam.acting_as(self.rule_identity(rule_arn)):
+                    lam.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
             except Exception:
                 log.exception("scheduled invocation of %s failed", function_name)
+
+    def rule_identity(self, rule_arn: str) -> iam.Identity:
+        """EventBridge (events.amazonaws.com) delivering for the rule `rule_arn`: what a function's resource policy
+        (AWS::Lambda::Permission) is checked against."""
+        key = f"events:{rule_arn}"
+        if key not in self.roles:
+            self.roles[key] = iam.service_principal("events.amazonaws.com", rule_arn)
+        return self.roles[key]
 
     def stop(self) -> None:
         self._stopping.set()
@@ -173,6 +186,8 @@ class LocalStack:
                 attrs[f"{logical}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
             elif kind == "AWS::Serverless::Function":
                 attrs[f"{logical}.Arn"] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+            elif kind == "AWS::Events::Rule":
+                attrs[f"{logical}.Arn"] = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}"
             elif kind == "AWS::Serverless::StateMachine":
                 arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
                 attrs |= {f"{logical}.Arn": arn, f"{logical}.Name": name}
@@ -180,6 +195,10 @@ class LocalStack:
                 continue
             refs[logical] = name
         resolver = Resolver(refs, attrs)
+        transformed = iam.sam_transform(template)
+        for logical, res in transformed["Resources"].items():  # the rules SAM makes for Schedule events
+            if res["Type"] == "AWS::Events::Rule" and f"{logical}.Arn" not in attrs:
+                attrs[f"{logical}.Arn"] = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{self.physical(logical)}"
 
         for logical, res in resources_of_type(template, "AWS::DynamoDB::Table").items():
             stream_arn = self._create_table(refs[logical], res["Properties"])
@@ -190,11 +209,13 @@ class LocalStack:
         for logical in resources_of_type(template, "AWS::SQS::Queue"):
             created = self.client("sqs").create_queue(QueueName=attrs[f"{logical}.QueueName"])["QueueUrl"]
             assert created == refs[logical], (created, refs[logical])
-        self._create_functions(template, resolver)
+        self._create_roles(transformed, resolver)
+        self._create_functions(template, transformed, resolver)
         for logical, res in resources_of_type(template, "AWS::Events::Rule").items():
             self._create_rule(refs[logical], res["Properties"], resolver)
         for logical, res in resources_of_type(template, "AWS::Serverless::StateMachine").items():
-            self._create_state_machine(attrs[f"{logical}.Name"], res["Properties"], resolver)
+            self._create_state_machine(attrs[f"{logical}.Name"], res["Properties"], resolver,
+                                       self._role_of(transformed, logical, "RoleArn"))
         for logical, out in template.get("Outputs", {}).items():
             try:
                 self.outputs[logical] = str(resolver.resolve(out["Value"]))
@@ -261,13 +282,33 @@ class LocalStack:
             EventSourceArn=stream_arn, FunctionName=function_name,
             StartingPosition=props.get("StartingPosition", "LATEST"), BatchSize=int(props.get("BatchSize", 100)))
 
-    def _create_functions(self, template: dict[str, Any], resolver: Resolver) -> None:
+    def _create_roles(self, transformed: dict[str, Any], resolver: Resolver) -> None:
+        """The IAM roles of the SAM transform (one per function, one per state machine) with the policies that
+        deploy, each with a session's temporary credentials (see iam.py), and the functions' resource policies."""
+        client = self.client("iam")
+        for logical, res in transformed["Resources"].items():
+            if res["Type"] == "AWS::IAM::Role":
+                name = self.physical(logical)[:64]
+                documents = iam.role_documents(res, resolver.resolve)
+                client.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(
+                    res["Properties"]["AssumeRolePolicyDocument"]))
+                for index, document in enumerate(documents):
+                    client.put_role_policy(RoleName=name, PolicyName=f"{logical}Policy{index}",
+                                           PolicyDocument=json.dumps({"Version": "2012-10-17", **document}))
+                self.roles[logical] = iam.role_session(name, documents, session=self.physical(logical))
+            elif res["Type"] == "AWS::Lambda::Permission":
+                props = resolver.resolve(res["Properties"])
+                iam.REGISTRY.permissions.append(iam.Permission(
+                    function_arn=iam._function_arn(str(props["FunctionName"])), action=str(props["Action"]),
+                    principal=str(props["Principal"]), source_arn=props.get("SourceArn")))
+
+    def _role_of(self, transformed: dict[str, Any], logical: str, key: str) -> iam.Identity:
+        role = transformed["Resources"][logical]["Properties"][key]  # {"Fn::GetAtt": [<role>, "Arn"]}
+        return self.roles[role["Fn::GetAtt"][0]]
+
+    def _create_functions(self, template: dict[str, Any], transformed: dict[str, Any], resolver: Resolver) -> None:
         globals_fn = template.get("Globals", {}).get("Function", {})
         global_env = globals_fn.get("Environment", {}).get("Variables", {})
-        iam = self.client("iam")
-        role = iam.create_role(RoleName=f"{self.name}-lambda", AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                    "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]
         lam = self.client("lambda")
         for logical, res in resources_of_type(template, "AWS::Serverless::Function").items():
             props = res["Properties"]
@@ -279,33 +320,38 @@ class LocalStack:
                     raise ValueError(f"{logical}: environment variable {key} differs between functions")
                 self.env[key] = value
             module, attribute = invoker.code_location(props["CodeUri"], props["Handler"])
+            identity = self._role_of(transformed, logical, "Role")
             invoker.REGISTRY.functions[name] = invoker.FunctionCode(
                 module=module, attribute=attribute, timeout_s=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
-                memory_mb=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))))
+                memory_mb=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))), identity=identity)
             if "DeadLetterQueue" in props:  # a failed asynchronous invoke lands there (invoker.py)
                 arn = str(resolver.resolve(props["DeadLetterQueue"]["TargetArn"]))
                 invoker.REGISTRY.dead_letters[name] = f"{self.endpoint}/{ACCOUNT}/{arn.rsplit(':', 1)[-1]}"
             lam.create_function(FunctionName=name, Runtime=props.get("Runtime", globals_fn.get("Runtime")),
-                                Role=role["Arn"], Handler=props["Handler"], Code={"ZipFile": _placeholder_zip()},
-                                Environment={"Variables": env})
-            for event in props.get("Events", {}).values():
+                                Role=f"arn:aws:iam::{ACCOUNT}:role/{identity.name}", Handler=props["Handler"],
+                                Code={"ZipFile": _placeholder_zip()}, Environment={"Variables": env})
+            for event_name, event in props.get("Events", {}).items():
                 if event["Type"] == "HttpApi":
-                    self.routes.append(Route(method=event["Properties"]["Method"].upper(),
-                                             path=event["Properties"]["Path"], function_name=name))
+                    method, path = event["Properties"]["Method"].upper(), event["Properties"]["Path"]
+                    api = resolver.resolve(event["Properties"].get("ApiId", "ServerlessHttpApi"))
+                    source = re.sub(r"\{[^}]+\}", "x", f"{api}/$default/{method}{path}")  # a request of the route
+                    caller = iam.service_principal("apigateway.amazonaws.com",
+                                                   f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{source}")
+                    self.routes.append(Route(method=method, path=path, function_name=name, invoker=caller))
                 elif event["Type"] == "Schedule":  # EventBridge schedules become timers (see _run_schedules)
-                    self.schedules.append((name, rate_seconds(event["Properties"]["Schedule"])))
+                    self.schedules.append((name, rate_seconds(event["Properties"]["Schedule"]),
+                                           resolver.attrs[f"{logical}{event_name}.Arn"]))
                 elif event["Type"] == "DynamoDB":
                     self._connect_stream(name, event["Properties"], resolver)
 
-    def _create_state_machine(self, name: str, props: dict[str, Any], resolver: Resolver) -> None:
+    def _create_state_machine(self, name: str, props: dict[str, Any], resolver: Resolver,
+                              role: iam.Identity) -> None:
         definition = (self.template_path.parent / props["DefinitionUri"]).read_text()
         substitutions = {k: str(v) for k, v in resolver.resolve(props.get("DefinitionSubstitutions", {})).items()}
-        role = self.client("iam").create_role(RoleName=f"{self.name}-states", AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                    "Principal": {"Service": "states.amazonaws.com"}}]}))["Role"]
-        self.client("stepfunctions").create_state_machine(
-            name=name, definition=substitute_definition(definition, substitutions), roleArn=role["Arn"],
-            type=props.get("Type", "STANDARD"))
+        arn = self.client("stepfunctions").create_state_machine(
+            name=name, definition=substitute_definition(definition, substitutions),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/{role.name}", type=props.get("Type", "STANDARD"))["stateMachineArn"]
+        iam.STATE_MACHINES[arn] = role
 
 
 def rate_seconds(expression: str) -> float:

@@ -46,6 +46,7 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoin
 from moto.transcribe.models import TranscribeBackend, transcribe_backends
 
 from callhook.media import is_wav, wav_layout
+from callhook_local import iam
 
 if TYPE_CHECKING:
     from callhook_local.stack import LocalStack
@@ -244,8 +245,10 @@ class TranscribeEngine:
             if not EventPattern.load(rule["EventPattern"]).matches_event(event):
                 continue
             for target in events.list_targets_by_rule(Rule=rule["Name"]).get("Targets", []):
-                if ":lambda:" in target["Arn"]:
-                    lam.invoke(FunctionName=target["Arn"], InvocationType="Event", Payload=json.dumps(event).encode())
+                if ":lambda:" in target["Arn"]:  # as events.amazonaws.com for this rule: the resource policy decides
+                    with iam.acting_as(self.stack.rule_identity(rule["Arn"])):
+                        lam.invoke(FunctionName=target["Arn"], InvocationType="Event",
+                                   Payload=json.dumps(event).encode())
                     delivered += 1
         return delivered
 

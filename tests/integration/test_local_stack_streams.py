@@ -33,6 +33,8 @@ TEMPLATE = textwrap.dedent('''
           Environment:
             Variables:
               PROBE_TABLE: !Ref ProbeTable
+          Policies:   # its write-back needs them, as on AWS (the local stack enforces the role's policies)
+            - DynamoDBCrudPolicy: {TableName: !Ref ProbeTable}
           Events:
             Changes:
               Type: DynamoDB
