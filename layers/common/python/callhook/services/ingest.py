@@ -6,7 +6,7 @@ import base64
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
@@ -34,7 +34,7 @@ from callhook.repositories.config import ConfigTable, get_channel, parse_channel
 from callhook.repositories.dialogs import DialogExistsError, DialogRepository, utc_now
 from callhook.repositories.events import EventRepository
 from callhook.repositories.spool import SpoolStore
-from callhook.services.auth import CREDENTIAL_HEADERS, TOKEN_QUERY, authenticate
+from callhook.services.auth import authenticate
 from callhook.services.handshakes import handshake_answer
 from callhook.services.recordings import request_keep_recording
 from callhook.services.retention import expires_at, retention_days
@@ -158,9 +158,9 @@ def load_channel(channel_id: str, settings: IngestSettings) -> Channel:
 
 
 def parse_request(request: WebhookRequest) -> dict[str, Any]:
-    """The body as an object: JSON or form for POST, the query (minus our token) for GET."""
+    """The body as an object: JSON or form for POST, the query for GET (authenticate removed our token)."""
     if request.method == "GET":
-        return {k: v for k, v in parse_query(request.raw_query).items() if k != TOKEN_QUERY}
+        return parse_query(request.raw_query)
     return parse_body(request.body, request.content_type)
 
 
@@ -362,13 +362,10 @@ def new_event_id() -> str:
 
 
 def stored_request(request: WebhookRequest) -> StoredRequest:
-    """What we keep of a request: everything but credentials (they never reach an item or a log). `authenticate`
-    has already stripped them; this drops our own again, for requests kept by any other path."""
-    query = urlencode([(k, v) for k, v in parse_qsl(request.raw_query, keep_blank_values=True) if k != TOKEN_QUERY])
-    url = request.url.split("?", 1)[0] + (f"?{query}" if query else "")
-    headers = {k: v for k, v in request.headers.items() if k not in CREDENTIAL_HEADERS}
-    return StoredRequest(method=request.method, url=url, headers=headers, raw_query=query,
-                         body_b64=base64.b64encode(request.body).decode())
+    """What we keep of a request: the request as authenticated, which `authenticate` has stripped of every
+    credential (services/auth.strip_credentials), so nothing secret reaches an item, the spool or a log."""
+    return StoredRequest(method=request.method, url=request.url, headers=request.headers,
+                         raw_query=request.raw_query, body_b64=base64.b64encode(request.body).decode())
 
 
 def rejected_event(request: WebhookRequest, exc: WebhookRejectedError, *, received_at: str | None = None,
