@@ -281,8 +281,9 @@ def _render_diagnosis(st: State, diagnosis: Diagnosis) -> None:
 def events_list(ctx: typer.Context,
                 channel: Annotated[str, typer.Option("--channel", help="The channel.")],
                 limit: Limit = 50, next_token: NextToken = None) -> None:
-    """A channel's raw events, newest first: rejected ones with their reason, held ones (the channel item is invalid;
-    they become dialogs once it is fixed) and what they became, early updates, replayed ones (credentials masked unless --show-secrets)."""
+    """A channel's raw events, newest first: rejected ones with their reason, held ones (the channel item is
+    invalid; they become dialogs once it is fixed) and what they became, early updates, replayed ones (credentials
+    masked unless --show-secrets)."""
     st = state(ctx)
     events, last = EventRepository(st.target().settings.events_table).list_by_channel(
         channel, limit=limit, start_key=decode_token(next_token))
