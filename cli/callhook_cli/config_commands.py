@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 from rich.text import Text
 
-from callhook.models.action import Action
+from callhook.models.action import parse_action
 from callhook.models.channel import Channel
 from callhook.models.directory import (
     DEFAULT_OPERATOR_ID,
@@ -55,7 +55,7 @@ from callhook.services.admin import (
 from callhook.services.auth import TOKEN_HEADER, TOKEN_QUERY
 from callhook.services.config_check import ItemCheck, ItemKind, check_item, check_stored
 from callhook_cli.context import State, state
-from callhook_cli.errors import CliError, invalid, validation_problems
+from callhook_cli.errors import CliError, invalid
 from callhook_cli.files import read_object
 from callhook_cli.output import MASK
 
@@ -170,17 +170,15 @@ def channel_get(ctx: typer.Context, channel_id: str) -> None:
 
     def render() -> None:
         st.out.pretty_json(shown)
-        _print_problems(st, Channel, item)
+        _print_problems(st, "channel", item)
         st.out.line(f"webhook URL: {target.webhook_url(channel_id)}")
 
     st.out.emit(shown, render)
 
 
-def _print_problems(st: State, model: type[Channel] | type[Action], item: dict[str, Any]) -> None:
-    try:
-        model.model_validate(item)
-    except ValidationError as exc:
-        problems = validation_problems(exc)
+def _print_problems(st: State, kind: ItemKind, item: dict[str, Any]) -> None:
+    problems = check_item(kind, item).problems
+    if problems:
         st.out.table(f"This item is invalid ({len(problems)} problems): its webhooks fail until it is fixed",
                      ["field", "problem"], [(p.path, p.message) for p in problems])
 
@@ -397,15 +395,13 @@ def action_put(ctx: typer.Context, file: FileArg, if_version: IfVersion = None) 
         raise invalid(f"action in {file}", exc) from exc
     dumped = saved.model_dump(mode="json", exclude_none=True)
     st.out.emit(dumped, lambda: st.out.fields(f"action {saved.action_id} saved (version {saved.version})", [
-        ("type", saved.type), ("request", _action_target(dumped)), ("result", ", ".join(saved.result) or "-"),
+        ("type", saved.type), ("request", saved.target), ("result", ", ".join(saved.result) or "-"),
         ("secrets", ", ".join(f"{k} <- {v}" for k, v in saved.secrets.items()) or "-")], style="green"))
 
 
-def _action_target(item: dict[str, Any]) -> str:
-    if item.get("type") == "lambda":
-        return f"lambda:{item.get('function_name')}"
-    request = item.get("request") or {}
-    return f"{request.get('method', 'GET')} {request.get('url', '?')}"
+def _action_target(item: dict[str, Any], check: ItemCheck) -> str:
+    """Where a listed action goes, as its model says (an invalid item has no target to show)."""
+    return parse_action(item).target if check.valid else "-"
 
 
 @action_app.command("get")
@@ -418,7 +414,7 @@ def action_get(ctx: typer.Context, action_id: str) -> None:
 
     def render() -> None:
         st.out.pretty_json(item)
-        _print_problems(st, Action, item)
+        _print_problems(st, "action", item)
 
     st.out.emit(item, render)
 
@@ -433,7 +429,7 @@ def action_list(ctx: typer.Context) -> None:
     st.out.emit(items, lambda: st.out.table(
         f"{len(items)} action(s)", ["action_id", "type", "request", "result keys", "description", "version",
                                     "valid"],
-        [(i.get("action_id"), i.get("type", "http"), _action_target(i),
+        [(i.get("action_id"), i.get("type", "http"), _action_target(i, c),
           ", ".join(i["result"]) if isinstance(i.get("result"), dict) else None,
           i.get("description"), i.get("version"), _verdict_cell(c)) for i, c in zip(items, checks, strict=True)]))
 

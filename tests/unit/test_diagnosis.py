@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from callhook.models.action import Action
+from callhook.models.action import parse_action
 from callhook.models.call import Telephony
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus, Policy, WorkflowStatus
 from callhook.models.directory import Operator
@@ -24,7 +24,7 @@ from callhook.services.topics import set_topic
 from tests.support.fakes import FakeDialogs, FakeInstanceSettings, FakeOperators, FakeTopics
 
 ANN = {"user_id": 17, "email": "ann@example.com", "active": False}
-ACTION = Action.model_validate({
+ACTION = parse_action({
     "action_id": "crm", "type": "http", "request": {"url": "https://crm.example.com/{telephony.caller}"},
     "result": {"operator_email": "agent.email", "topic": "line"}})
 

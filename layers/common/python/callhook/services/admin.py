@@ -15,7 +15,7 @@ from callhook.errors import (
     WebhookRejectedError,
 )
 from callhook.mapping import map_telephony
-from callhook.models.action import Action, ActionRunRequest, EnrichmentResult
+from callhook.models.action import ActionRunRequest, EnrichmentResult, HttpAction, LambdaAction, parse_action
 from callhook.models.api import WebhookRequest
 from callhook.models.call import MappingWarning, Telephony
 from callhook.models.channel import Channel
@@ -74,7 +74,7 @@ def put_channel(table: str, data: dict[str, Any], *, expected_version: int | Non
     return saved
 
 
-VersionedItem = TypeVar("VersionedItem", Channel, Action)
+VersionedItem = TypeVar("VersionedItem", bound=BaseModel)  # a Channel or an Action: both carry `version`
 
 
 def _save_versioned(store: ConfigTable, item_id: str, item: VersionedItem,
@@ -171,14 +171,14 @@ def action_items(table: str) -> list[dict[str, Any]]:
     return sorted(ConfigTable(table, "action_id").scan_all(), key=lambda i: str(i.get("action_id")))
 
 
-def put_action(table: str, data: dict[str, Any], *, expected_version: int | None = None) -> Action:
+def put_action(table: str, data: dict[str, Any], *, expected_version: int | None = None) -> HttpAction | LambdaAction:
     """Validate and store an action, bumping its version; conditional on `expected_version` like put_channel.
 
     Raises:
         pydantic.ValidationError: the item is invalid; nothing is written.
         VersionConflictError: someone saved the action since version `expected_version`.
     """
-    action = Action.model_validate(data)
+    action = parse_action(data)
     return _save_versioned(ConfigTable(table, "action_id"), action.action_id, action, expected_version)
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from callhook.errors import ActionNotFoundError, ChannelConfigError, DialogNotFoundError
 from callhook.mapping import map_telephony
-from callhook.models.action import Action, placeholders
+from callhook.models.action import Action, HttpAction, placeholders
 from callhook.models.call import CANONICAL_FIELDS
 from callhook.models.channel import Channel
 from callhook.models.dialog import (
@@ -321,7 +321,7 @@ def _needed_by_workflow(dialog: Dialog, mapped: set[str]) -> list[str]:
 
 
 def _telephony_placeholders(action: Action | None) -> list[str]:
-    if action is None or action.request is None:
+    if not isinstance(action, HttpAction):
         return []
     spec = action.request
     paths = placeholders([spec.url, spec.headers, spec.query, spec.json_body])
