@@ -36,7 +36,7 @@ def _event(template: dict[str, Any], call_id: str) -> dict[str, Any]:
 def main() -> int:
     quiet_functions()
     from callhook.aws import to_item
-    from callhook.services.admin import put_channel
+    from callhook_admin.services.config import put_channel
     from callhook_local.stack import LocalStack
 
     stack = LocalStack(aws_port=free_port(), api_port=free_port(), name="callhook-bench",

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from callhook.errors import ActionError, CallhookError, DependencyUnavailableError
 from callhook.models.problems import problems_of
-from callhook.repositories.config import VersionConflictError
+from callhook_admin.services.config import VersionConflictError
 
 FAILURE = 1
 USAGE = 2

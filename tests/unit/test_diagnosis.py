@@ -11,7 +11,9 @@ from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus, Policy,
 from callhook.models.directory import Operator
 from callhook.models.workflow import StateEnrichment, StepError, WorkflowState
 from callhook.services.assignment import assign_operator
-from callhook.services.diagnosis import (
+from callhook.services.enrich_error_policy import apply_enrich_error_policy
+from callhook.services.topics import set_topic
+from callhook_admin.services.diagnosis import (
     ENRICHED_FIELDS_MISSING,
     OPERATOR_NOT_ASSIGNED,
     REAL_CALL_DIFFERS,
@@ -19,8 +21,6 @@ from callhook.services.diagnosis import (
     Diagnosis,
     diagnose,
 )
-from callhook.services.enrich_error_policy import apply_enrich_error_policy
-from callhook.services.topics import set_topic
 from tests.support.fakes import FakeDialogs, FakeInstanceSettings, FakeOperators, FakeTopics
 
 ANN = {"user_id": 17, "email": "ann@example.com", "active": False}

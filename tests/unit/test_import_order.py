@@ -74,7 +74,7 @@ def test_metrics_take_the_namespace_set_after_import() -> None:
     # Given callhook's services imported before the environment names the namespace (the local demo seed's order)
     probe = (
         "import contextlib, io, os\n"
-        "import callhook.services.admin\n"
+        "import callhook_admin.services.config\n"
         "from callhook.observability import metrics\n"
         "os.environ.update(POWERTOOLS_METRICS_NAMESPACE='Callhook', POWERTOOLS_SERVICE_NAME='callhook')\n"
         "metrics.add_metric(name='WebhookAccepted', unit='Count', value=1)\n"
