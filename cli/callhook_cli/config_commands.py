@@ -15,10 +15,9 @@ import typer
 from pydantic import ValidationError
 from rich.text import Text
 
-from callhook.models.channel import Channel
+from callhook.models.channel import Channel, effective_channel
 from callhook.models.directory import Operator, parse_operator_id
 from callhook.models.problems import InvalidItem, ItemProblem
-from callhook.presets import effective_channel
 from callhook.services.auth import TOKEN_HEADER, TOKEN_QUERY
 from callhook.services.config_check import ItemKind, check_item, check_stored
 from callhook_admin.services.action_test import ActionTestReport, try_action

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from callhook.models.channel import Channel
-from callhook.presets import effective_channel
+from callhook.models.channel import Channel, effective_channel
 from callhook.services import recordings
 from callhook.services.recordings import recording_access
 

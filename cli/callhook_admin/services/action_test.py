@@ -15,10 +15,9 @@ from callhook.errors import ActionError, DependencyUnavailableError
 from callhook.mapping import map_telephony
 from callhook.models.action import ActionRunRequest, EnrichmentResult
 from callhook.models.call import MappingWarning, Telephony
-from callhook.models.channel import Channel
+from callhook.models.channel import Channel, effective_channel
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus, Policy, Reason, TopicResolution, make_dialog_id
 from callhook.models.workflow import StateEnrichment, WorkflowState
-from callhook.presets import effective_channel
 from callhook.repositories.config import get_channel
 from callhook.repositories.dialogs import utc_now
 from callhook.repositories.directory import DynamoOperators, DynamoTopics, load_action

@@ -18,7 +18,7 @@ from callhook.errors import ActionNotFoundError, ChannelConfigError, DialogNotFo
 from callhook.mapping import map_telephony
 from callhook.models.action import Action, HttpAction, placeholders
 from callhook.models.call import CANONICAL_FIELDS
-from callhook.models.channel import Channel
+from callhook.models.channel import Channel, effective_channel
 from callhook.models.dialog import (
     AssignmentSource,
     AssignmentStatus,
@@ -30,7 +30,6 @@ from callhook.models.dialog import (
 )
 from callhook.models.directory import Operator
 from callhook.models.reasons import AssignmentReason, TopicReason, TranscriptionReason
-from callhook.presets import effective_channel
 from callhook.repositories.config import get_channel, get_operator, get_topic
 from callhook.repositories.dialogs import DialogRepository
 from callhook.repositories.directory import load_action

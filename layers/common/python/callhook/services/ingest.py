@@ -25,11 +25,10 @@ from callhook.errors import (
 from callhook.mapping import evaluate_condition, map_telephony, parse_body, parse_query
 from callhook.models.api import SPOOLED_REASON, HandshakeAnswer, WebhookAnswer, WebhookRequest
 from callhook.models.call import MappingWarning, Telephony
-from callhook.models.channel import Channel
+from callhook.models.channel import Channel, effective_channel
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus, Policy, Recording, make_dialog_id
 from callhook.models.event import RawEvent, RawEventKind, SpooledRequest, StoredRequest
 from callhook.observability import logger
-from callhook.presets import effective_channel
 from callhook.repositories.config import ConfigTable, get_channel, parse_channel
 from callhook.repositories.dialogs import DialogExistsError, DialogRepository, utc_now
 from callhook.repositories.events import EventRepository

@@ -33,12 +33,11 @@ from callhook.errors import (
     DependencyUnavailableError,
 )
 from callhook.media import is_wav, wav_layout
-from callhook.models.channel import RECORDING_SECRET_PREFIXES, Channel, RecordingAuth
+from callhook.models.channel import RECORDING_SECRET_PREFIXES, Channel, RecordingAuth, effective_channel
 from callhook.models.dialog import Dialog, Reason, Recording, RecordingStatus
 from callhook.models.transcription import KeepRecordingRequest
 from callhook.observability import logger, metrics, tracer
 from callhook.outbound import OutboundResponse, classify_address, safe_request
-from callhook.presets import effective_channel
 from callhook.repositories.config import get_channel
 from callhook.repositories.dialogs import DialogRepository, utc_now
 from callhook.repositories.transcriptions import TranscriptionRepository
