@@ -8,16 +8,18 @@ cases on the fakes and on the DynamoDB adapters, so a fake that drifts from the 
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from pydantic import ValidationError
 
-from callhook.errors import ActionNotFoundError
+from callhook.errors import ActionNotFoundError, TranscriptMissingError
 from callhook.models.action import Action, ActionRun
 from callhook.models.channel import Channel
-from callhook.models.dialog import Dialog, FeedEntry
+from callhook.models.dialog import Dialog, FeedEntry, Recording, RecordingStatus, Transcription, TranscriptionStatus
 from callhook.models.directory import Operator, OperatorLookup, normalize_email, normalize_ext
 from callhook.models.problems import InvalidItem, problems_of
+from callhook.models.transcription import JobStart, TranscribeJob
 
 
 class FakeDialogs:
@@ -152,3 +154,145 @@ class FakeRecordingRequests:
 
     def request(self, dialog_id: str) -> None:
         self.requested.append(dialog_id)
+
+
+# ------------------------------------------------------------------------------------------- the transcription side
+
+JOB_ATTRIBUTE, TOKEN_ATTRIBUTE = "transcription_job", "transcription_task_token"  # as repositories/transcriptions.py
+
+
+class FakeTranscriptionStore:
+    """The conditional writes of `TranscriptionRepository`, on the items of a `FakeDialogs` (the job and token
+    attributes live on the item beside the sections, as on DynamoDB)."""
+
+    def __init__(self, dialogs: FakeDialogs) -> None:
+        self.items = dialogs.items
+
+    def _section(self, dialog_id: str) -> dict[str, Any]:
+        return self.items[dialog_id].get("transcription") or {}
+
+    def _code(self, dialog_id: str) -> str | None:
+        return (self._section(dialog_id).get("reason") or {}).get("code")
+
+    def set_recording(self, dialog_id: str, recording: Recording) -> bool:
+        item = self.items.get(dialog_id)
+        if item is None or (recording.status != RecordingStatus.KEPT
+                            and (item.get("recording") or {}).get("status") == RecordingStatus.KEPT.value):
+            return False
+        item["recording"] = recording.model_dump(mode="json")
+        item.pop("recording_pending", None)
+        item.pop("recording_requested_at", None)
+        return True
+
+    def record_decision(self, dialog_id: str, transcription: Transcription) -> bool:
+        item = self.items.get(dialog_id)
+        if item is None or JOB_ATTRIBUTE in item:
+            return False
+        item["transcription"] = transcription.model_dump(mode="json")
+        return True
+
+    def park(self, dialog_id: str, waiting: Transcription, task_token: str) -> bool:
+        item = self.items.get(dialog_id)
+        if item is None or JOB_ATTRIBUTE in item:
+            return False
+        item["transcription"] = waiting.model_dump(mode="json")
+        item[TOKEN_ATTRIBUTE] = task_token
+        return True
+
+    def claim(self, dialog_id: str, started: Transcription, *, task_token: str | None = None,
+              only_after: tuple[str, ...] = ()) -> tuple[bool, str | None]:
+        item = self.items.get(dialog_id)
+        if item is None or JOB_ATTRIBUTE in item or (only_after and self._code(dialog_id) not in only_after):
+            return False, None
+        item["transcription"] = started.model_dump(mode="json")
+        item[JOB_ATTRIBUTE] = started.job_name
+        if task_token is not None:
+            item[TOKEN_ATTRIBUTE] = task_token
+        return True, item.get(TOKEN_ATTRIBUTE)
+
+    def attach_token(self, dialog_id: str, task_token: str) -> bool:
+        item = self.items.get(dialog_id)
+        if item is None or self._section(dialog_id).get("status") != TranscriptionStatus.STARTED.value:
+            return False
+        item[TOKEN_ATTRIBUTE] = task_token
+        return True
+
+    def finish(self, dialog_id: str, final: Transcription, *, over_timeout: bool = False,
+               ) -> tuple[bool, str | None, dict[str, Any] | None]:
+        item = self.items.get(dialog_id)
+        status = self._section(dialog_id).get("status") if item is not None else None
+        timed_out = status == TranscriptionStatus.FAILED.value and self._code(dialog_id) == "timeout"
+        if item is None or not (status == TranscriptionStatus.STARTED.value or (over_timeout and timed_out)):
+            return False, None, None
+        before = copy.deepcopy(item)
+        item["transcription"] = final.model_dump(mode="json")
+        item.pop(TOKEN_ATTRIBUTE, None)
+        return True, before.get(TOKEN_ATTRIBUTE), before
+
+    def resolve_waiting(self, dialog_id: str, final: Transcription, waiting_code: str) -> tuple[bool, str | None]:
+        item = self.items.get(dialog_id)
+        if item is None or JOB_ATTRIBUTE in item or self._code(dialog_id) != waiting_code:
+            return False, None
+        token = item.pop(TOKEN_ATTRIBUTE, None)
+        item["transcription"] = final.model_dump(mode="json")
+        return True, token
+
+
+class FakeTranscribe:
+    """Amazon Transcribe: `jobs` by name (their record); `refuse` makes the next start a refusal; `started` keeps the
+    requests it took, in order."""
+
+    def __init__(self, *, refuse: str | None = None) -> None:
+        self.jobs: dict[str, TranscribeJob] = {}
+        self.refuse = refuse
+        self.started: list[dict[str, Any]] = []
+
+    def start(self, request: dict[str, Any]) -> JobStart:
+        name = request["TranscriptionJobName"]
+        if self.refuse is not None:
+            return JobStart(outcome="refused", message=self.refuse)
+        if name in self.jobs:
+            return JobStart(outcome="exists")
+        self.started.append(request)
+        self.jobs[name] = TranscribeJob(name=name, status="IN_PROGRESS")
+        return JobStart(outcome="started")
+
+    def get(self, job_name: str) -> TranscribeJob:
+        return self.jobs.get(job_name) or TranscribeJob(
+            name=job_name, status="FAILED", failure_reason=f"the job {job_name} is unknown to Transcribe")
+
+    def end(self, job_name: str, status: str = "COMPLETED", *, failure_reason: str | None = None,
+            language_code: str | None = "en-US") -> None:
+        self.jobs[job_name] = TranscribeJob(name=job_name, status=status, failure_reason=failure_reason,
+                                            language_code=language_code)
+
+
+class FakeTranscripts:
+    """The transcript objects by key; a missing key is what S3's NoSuchKey is to the adapter."""
+
+    def __init__(self, **objects: bytes) -> None:
+        self.objects = dict(objects)
+
+    def read(self, key: str) -> bytes:
+        if key not in self.objects:
+            raise TranscriptMissingError("S3 answered NoSuchKey")
+        return self.objects[key]
+
+
+class FakeTaskTokens:
+    """Step Functions' waiting states: `waiting` tokens may be answered once; `answers` keeps (token, output)."""
+
+    def __init__(self, *waiting: str) -> None:
+        self.waiting = set(waiting)
+        self.answers: list[tuple[str, dict[str, Any]]] = []
+        self.heartbeats: list[str] = []
+
+    def succeed(self, token: str, output: str) -> bool:
+        if token not in self.waiting:
+            return False
+        self.waiting.discard(token)
+        self.answers.append((token, json.loads(output)))
+        return True
+
+    def heartbeat(self, token: str) -> None:
+        self.heartbeats.append(token)

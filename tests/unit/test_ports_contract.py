@@ -84,3 +84,168 @@ def test_the_default_operator_setting(world: Callable[..., Any], stored: Any, ex
     operator_id, problem = instance.default_operator_id()
     assert operator_id == expected
     assert (problem is not None) == (stored == "seven")
+
+
+# ------------------------------------------------------------------------------------------- the transcription side
+
+def _transcription_world(kind: str, request: pytest.FixtureRequest) -> tuple[Any, Any, Any, Any]:
+    """(store, dialogs, Transcribe, transcripts) over stored dialogs d-1..d-4: fakes, or the adapters on moto."""
+    from callhook.models.call import Telephony
+    from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus
+    from tests.support.fakes import FakeDialogs, FakeTranscribe, FakeTranscriptionStore, FakeTranscripts
+
+    stored = [Dialog(dialog_id=f"d-{n}", channel_id="ch", call_id=f"c{n}", created_at="2026-12-01T00:00:00Z",
+                     telephony=Telephony(call_id=f"c{n}"), enrichment=Enrichment(status=EnrichmentStatus.DISABLED))
+              for n in (1, 2, 3, 4)]
+    if kind == "fake":
+        dialogs = FakeDialogs(*stored)
+        return FakeTranscriptionStore(dialogs), dialogs, FakeTranscribe(), FakeTranscripts()
+    from callhook.repositories.dialogs import DialogRepository
+    from callhook.repositories.transcribe import AmazonTranscribe, S3Transcripts
+    from callhook.repositories.transcriptions import TranscriptionRepository
+    env = request.getfixturevalue("aws")
+    for dialog in stored:
+        DialogRepository(env["DIALOGS_TABLE"]).put_new(dialog)
+    return (TranscriptionRepository(env["DIALOGS_TABLE"]), DialogRepository(env["DIALOGS_TABLE"]), AmazonTranscribe(),
+            S3Transcripts(env["RECORDINGS_BUCKET"]))
+
+
+@pytest.fixture(params=["fake", "adapter"])
+def transcription_world(request: pytest.FixtureRequest) -> tuple[Any, Any, Any, Any]:
+    return _transcription_world(request.param, request)
+
+
+def _one_actor_claims_and_one_answers(transcription_world: Any, dialog_id: str) -> None:
+    from callhook.models.dialog import Reason, Transcription, TranscriptionStatus
+
+    store, dialogs, _, _ = transcription_world
+    waiting = Transcription(status=TranscriptionStatus.STARTED,
+                            reason=Reason(code="waiting_for_recording", message="copying"))
+    started = Transcription(status=TranscriptionStatus.STARTED, job_name="stack-d-1")
+    done = Transcription(status=TranscriptionStatus.COMPLETED, job_name="stack-d-1", text="hi")
+    # A parked token, then a claim only after the wait: the claim holds the parked token
+    assert store.park(dialog_id, waiting, "tok-1") is True
+    assert store.claim(dialog_id, started, only_after=("no_recording",)) == (False, None)
+    assert store.claim(dialog_id, started, only_after=("waiting_for_recording",)) == (True, "tok-1")
+    # Nobody claims twice, a decision no longer lands, a newer token replaces the parked one
+    assert store.claim(dialog_id, started, task_token="tok-2")[0] is False
+    assert store.record_decision(dialog_id, Transcription(status=TranscriptionStatus.SKIPPED)) is False
+    assert store.attach_token(dialog_id, "tok-2") is True
+    # Exactly one finish answers, with the token and the item before
+    applied, token, before = store.finish(dialog_id, done)
+    assert (applied, token) == (True, "tok-2") and before is not None and before["dialog_id"] == dialog_id
+    assert store.finish(dialog_id, done)[:2] == (False, None)
+    assert store.attach_token(dialog_id, "tok-3") is False
+    assert dialogs.get(dialog_id).transcription.text == "hi"
+
+
+def _a_transcript_after_a_timeout_lands_only_when_told(transcription_world: Any, dialog_id: str) -> None:
+    from callhook.models.dialog import Reason, Transcription, TranscriptionStatus
+
+    store, dialogs, _, _ = transcription_world
+    store.claim(dialog_id, Transcription(status=TranscriptionStatus.STARTED, job_name="stack-d-1"), task_token="tok-1")
+    timeout = Transcription(status=TranscriptionStatus.FAILED, job_name="stack-d-1",
+                            reason=Reason(code="timeout", message="stopped waiting"))
+    done = Transcription(status=TranscriptionStatus.COMPLETED, job_name="stack-d-1", text="late")
+    assert store.finish(dialog_id, timeout)[:2] == (True, "tok-1")
+    assert store.finish(dialog_id, done)[0] is False
+    assert store.finish(dialog_id, done, over_timeout=True)[:2] == (True, None)
+    assert dialogs.get(dialog_id).transcription.text == "late"
+
+
+def _a_wait_without_a_job_resolves_once(transcription_world: Any, dialog_id: str) -> None:
+    from callhook.models.dialog import Reason, Transcription, TranscriptionStatus
+
+    store, dialogs, _, _ = transcription_world
+    waiting = Transcription(status=TranscriptionStatus.STARTED,
+                            reason=Reason(code="waiting_for_recording", message="copying"))
+    skipped = Transcription(status=TranscriptionStatus.SKIPPED,
+                            reason=Reason(code="recording_not_kept", message="expired"))
+    assert store.record_decision(dialog_id, Transcription(status=TranscriptionStatus.SKIPPED)) is True
+    assert store.resolve_waiting(dialog_id, skipped, "waiting_for_recording") == (False, None)
+    store.park(dialog_id, waiting, "tok-1")
+    assert store.resolve_waiting(dialog_id, skipped, "waiting_for_recording") == (True, "tok-1")
+    assert store.resolve_waiting(dialog_id, skipped, "waiting_for_recording") == (False, None)
+    assert dialogs.get(dialog_id).transcription.status == TranscriptionStatus.SKIPPED
+
+
+def _a_failed_copy_never_overwrites_a_kept_recording(transcription_world: Any, dialog_id: str) -> None:
+    from callhook.models.dialog import Reason, Recording, RecordingStatus
+
+    store, dialogs, _, _ = transcription_world
+    kept = Recording(status=RecordingStatus.KEPT, s3_key="recordings/ch/d-1.wav")
+    assert store.set_recording(dialog_id, kept) is True
+    assert store.set_recording(dialog_id, Recording(status=RecordingStatus.FAILED,
+                                                reason=Reason(code="recording_expired", message="404"))) is False
+    assert dialogs.get(dialog_id).recording.status == RecordingStatus.KEPT
+    assert store.set_recording("missing", kept) is False
+
+
+def _transcribe_starts_a_name_once_and_knows_no_unknown_job(transcription_world: Any, dialog_id: str) -> None:
+    _, _, jobs, _ = transcription_world
+    request = {"TranscriptionJobName": "stack-d-1", "Media": {"MediaFileUri": "s3://unit-recordings/r.wav"},
+               "OutputBucketName": "unit-recordings", "OutputKey": "transcripts/ch/d-1.json",
+               "LanguageCode": "en-US"}
+    assert jobs.start(request).outcome == "started"
+    assert jobs.start(request).outcome == "exists"
+    assert jobs.get("stack-d-1").status in ("QUEUED", "IN_PROGRESS")
+    unknown = jobs.get("stack-nobody")
+    assert unknown.status == "FAILED" and unknown.failure_reason == "the job stack-nobody is unknown to Transcribe"
+
+
+def _a_missing_transcript_is_transcript_missing(transcription_world: Any, dialog_id: str) -> None:
+    from callhook.errors import TranscriptMissingError
+
+    _, _, _, transcripts = transcription_world
+    with pytest.raises(TranscriptMissingError, match="S3 answered NoSuchKey"):
+        transcripts.read("transcripts/ch/none.json")
+
+
+def test_the_transcription_store_keeps_its_conditions(transcription_world: Any) -> None:
+    # One claimer, one answer; a transcript after a timeout only when told; a wait without a job ends once; a
+    # failed copy never overwrites a kept recording (one stored dialog each, on one world: moto is set up once)
+    _one_actor_claims_and_one_answers(transcription_world, "d-1")
+    _a_transcript_after_a_timeout_lands_only_when_told(transcription_world, "d-2")
+    _a_wait_without_a_job_resolves_once(transcription_world, "d-3")
+    _a_failed_copy_never_overwrites_a_kept_recording(transcription_world, "d-4")
+
+
+def test_transcribe_and_the_transcripts_bucket(transcription_world: Any) -> None:
+    _transcribe_starts_a_name_once_and_knows_no_unknown_job(transcription_world, "d-1")
+    _a_missing_transcript_is_transcript_missing(transcription_world, "d-1")
+
+
+@pytest.mark.parametrize(("code", "expected"), [("TaskTimedOut", False), ("InvalidToken", False),
+                                                ("TaskDoesNotExist", False), (None, True)])
+def test_a_dead_task_token_is_false_on_the_fake_and_the_adapter(code: str | None, expected: bool,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # moto answers any token: the adapter's reading of Step Functions' codes is checked on a stubbed client
+    from botocore.stub import Stubber
+
+    from callhook.repositories import transcribe as adapter_module
+    from tests.support.fakes import FakeTaskTokens
+
+    sfn = boto3.client("stepfunctions", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(sfn) as stub:
+        if code is None:
+            stub.add_response("send_task_success", {}, {"taskToken": "tok", "output": "{}"})
+        else:
+            stub.add_client_error("send_task_success", service_error_code=code)
+        monkeypatch.setattr(adapter_module, "client", lambda service: sfn)
+        assert adapter_module.StepFunctionsTaskTokens().succeed("tok", "{}") is expected
+    fake = FakeTaskTokens(*([] if code else ["tok"]))
+    assert fake.succeed("tok", "{}") is expected
+
+
+def test_throttled_step_functions_is_a_retryable_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.stub import Stubber
+
+    from callhook.errors import DependencyUnavailableError
+    from callhook.repositories import transcribe as adapter_module
+
+    sfn = boto3.client("stepfunctions", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(sfn) as stub:
+        stub.add_client_error("send_task_success", service_error_code="ThrottlingException")
+        monkeypatch.setattr(adapter_module, "client", lambda service: sfn)
+        with pytest.raises(DependencyUnavailableError, match="SendTaskSuccess: ThrottlingException"):
+            adapter_module.StepFunctionsTaskTokens().succeed("tok", "{}")

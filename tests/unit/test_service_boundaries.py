@@ -13,6 +13,7 @@ from tests.unit.conftest import ROOT
 PURE = ["callhook.ports", "callhook.clock", "callhook.models.reasons", "callhook.services.steps",
         "callhook.services.assignment", "callhook.services.enrich_error_policy", "callhook.services.topics",
         "callhook.services.transcription_decision", "callhook.services.enrichment"]
+PURE += ["callhook.services.transcript", "callhook.services.transcription_job", "callhook.services.transcription"]
 FORBIDDEN = ["boto3", "callhook.aws", "callhook.repositories"]
 
 

@@ -216,3 +216,7 @@ class ActionTooManyRedirectsError(ActionResponseError):
     """The external system redirected more times than allowed."""
 
     code = "too_many_redirects"
+
+
+class TranscriptMissingError(TerminalError):
+    """The transcript Transcribe says it wrote is not there, or not ours to read (S3 NoSuchKey, 404, AccessDenied)."""

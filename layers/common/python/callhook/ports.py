@@ -12,8 +12,9 @@ from typing import Any, Protocol
 
 from callhook.models.action import Action, ActionRun
 from callhook.models.channel import Channel
-from callhook.models.dialog import Dialog, FeedEntry
+from callhook.models.dialog import Dialog, FeedEntry, Recording, Transcription
 from callhook.models.directory import Operator, OperatorLookup
+from callhook.models.transcription import JobStart, TranscribeJob
 
 
 class Dialogs(Protocol):
@@ -87,4 +88,70 @@ class ActionRunner(Protocol):
 class RecordingRequests(Protocol):
     def request(self, dialog_id: str) -> None:
         """Ask for the dialog's recording to be copied, apart from the caller's work; never raises."""
+        ...
+
+
+# ------------------------------------------------------------------------------------------- the transcription side
+
+
+class TranscriptionStore(Protocol):
+    """The dialog's recording and transcription sections, written with conditions (three actors race on them: the
+    Transcribe step, KeepRecording, the completion). `repositories/transcriptions.py` says why each condition."""
+
+    def set_recording(self, dialog_id: str, recording: Recording) -> bool:
+        """A failure never overwrites a kept recording."""
+        ...
+
+    def record_decision(self, dialog_id: str, transcription: Transcription) -> bool:
+        """`not_requested`/`skipped`, unless a job was claimed meanwhile."""
+        ...
+
+    def park(self, dialog_id: str, waiting: Transcription, task_token: str) -> bool:
+        """Keep the token while the recording is being copied; False if a job is claimed."""
+        ...
+
+    def claim(self, dialog_id: str, started: Transcription, *, task_token: str | None = None,
+              only_after: tuple[str, ...] = ()) -> tuple[bool, str | None]:
+        """True for exactly one claimer; returns the task token held after the claim."""
+        ...
+
+    def attach_token(self, dialog_id: str, task_token: str) -> bool:
+        """Hand a newer token to a started job; False when it is not started (it ended)."""
+        ...
+
+    def finish(self, dialog_id: str, final: Transcription, *, over_timeout: bool = False,
+               ) -> tuple[bool, str | None, dict[str, Any] | None]:
+        """End a started transcription: (applied, the token to answer, the item before)."""
+        ...
+
+    def resolve_waiting(self, dialog_id: str, final: Transcription, waiting_code: str) -> tuple[bool, str | None]:
+        """End a transcription that waited for its recording without a job: (applied, the token to answer)."""
+        ...
+
+
+class TranscribeJobs(Protocol):
+    """Amazon Transcribe. Raises DependencyUnavailableError for throttling and transport faults only."""
+
+    def start(self, request: dict[str, Any]) -> JobStart: ...
+
+    def get(self, job_name: str) -> TranscribeJob:
+        """Transcribe's record of the job; an unknown job is FAILED with a reason."""
+        ...
+
+
+class Transcripts(Protocol):
+    def read(self, key: str) -> bytes:
+        """Raises TranscriptMissingError (no such object, not ours) or DependencyUnavailableError."""
+        ...
+
+
+class TaskTokens(Protocol):
+    """Answers to the waiting Transcribe state."""
+
+    def succeed(self, token: str, output: str) -> bool:
+        """SendTaskSuccess; False when the wait already ended. Raises DependencyUnavailableError."""
+        ...
+
+    def heartbeat(self, token: str) -> None:
+        """Best effort: never raises."""
         ...

@@ -74,3 +74,24 @@ class KeepRecordingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dialog_id: str = Field(min_length=1)
+
+
+class JobStart(BaseModel):
+    """What StartTranscriptionJob answered (`callhook.ports.TranscribeJobs.start`): started; `exists` (a job of
+    that name is ours already, and may be over); `refused` with Transcribe's message (a request it will never take)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["started", "exists", "refused"]
+    message: str | None = None
+
+
+class TranscribeJob(BaseModel):
+    """Transcribe's own record of a job (GetTranscriptionJob); an unknown job is FAILED with a reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    status: str | None = None  # QUEUED, IN_PROGRESS, COMPLETED, FAILED
+    failure_reason: str | None = None
+    language_code: str | None = None

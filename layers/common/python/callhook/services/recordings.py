@@ -38,14 +38,13 @@ from callhook.models.dialog import Dialog, Reason, Recording, RecordingStatus
 from callhook.models.transcription import KeepRecordingRequest
 from callhook.observability import logger, metrics, tracer
 from callhook.outbound import OutboundResponse, classify_address, safe_request
+from callhook.ports import Channels
 from callhook.presets import effective_channel
-from callhook.repositories.config import get_channel
 from callhook.repositories.dialogs import DialogRepository, utc_now
-from callhook.repositories.transcriptions import TranscriptionRepository
 from callhook.secrets_resolver import SecretUnreadableError
 from callhook.secrets_resolver import read_secret as resolve_secret
-from callhook.services.transcription import TranscriptionSettings, continue_after_recording
-from callhook.settings import CommonSettings, load_settings
+from callhook.services.transcription import TranscriptionPorts, continue_after_recording
+from callhook.settings import CommonSettings, TranscriptionSettings, load_settings
 
 # Content types that can never be a recording: an expired link often answers 200 with an HTML or JSON page.
 _NOT_AUDIO_TYPES = ("text/", "application/json", "application/xml", "application/xhtml", "application/problem")
@@ -128,7 +127,8 @@ def request_keep_recording(dialog_id: str, *, marked: bool = False) -> bool:
 
 
 @tracer.capture_method(capture_response=False)
-def keep_recording(request: KeepRecordingRequest, settings: KeepRecordingSettings) -> Recording | None:
+def keep_recording(request: KeepRecordingRequest, io: TranscriptionPorts,
+                   settings: KeepRecordingSettings) -> Recording | None:
     """Copy the recording once, record the outcome on the dialog, then let transcription continue.
 
     Returns None when there is nothing to copy (no dialog, no URL).
@@ -137,30 +137,29 @@ def keep_recording(request: KeepRecordingRequest, settings: KeepRecordingSetting
         DependencyUnavailableError: the provider answered 5xx / timed out / was unreachable, or S3 or DynamoDB
             throttled. The outcome is on the dialog already; Lambda's asynchronous retries try again.
     """
-    dialogs = DialogRepository(settings.dialogs_table)
-    dialog = dialogs.get(request.dialog_id)
+    dialog = io.dialogs.get(request.dialog_id)
     if dialog is None or not dialog.telephony.recording_url:
         logger.info("nothing to keep", dialog_id=request.dialog_id, has_dialog=dialog is not None)
         return None
     if dialog.recording is not None and dialog.recording.status == RecordingStatus.KEPT:
-        continue_after_recording(dialog.dialog_id, settings)  # idempotent: a repeated request only re-checks
+        continue_after_recording(dialog.dialog_id, io, settings)  # idempotent: a repeated request only re-checks
         return dialog.recording
     failure: RecordingNotKeptError | None = None
     access: RecordingAccess | None = None
     try:
-        channel = _channel(dialog, settings)
+        channel = _channel(dialog, io.channels)
         access = recording_access(dialog.telephony.recording_url or "", channel)
         recording = _copy(dialog, channel, access, settings)
     except RecordingNotKeptError as exc:
         failure = exc
         recording = Recording(status=RecordingStatus.FAILED, reason=exc.reason(), source_host=_host(dialog),
                               warning=access.warning if access else None)
-    stored = TranscriptionRepository(settings.dialogs_table).set_recording(dialog.dialog_id, recording)
+    stored = io.store.set_recording(dialog.dialog_id, recording)
     logger.info("recording kept" if recording.status == RecordingStatus.KEPT else "recording not kept",
                 code=recording.reason.code if recording.reason else None, size=recording.size, stored=stored)
     metrics.add_metric(name="RecordingKept" if recording.status == RecordingStatus.KEPT else "RecordingNotKept",
                        unit=MetricUnit.Count, value=1)
-    continue_after_recording(dialog.dialog_id, settings)
+    continue_after_recording(dialog.dialog_id, io, settings)
     if failure is not None and failure.retryable:
         raise DependencyUnavailableError(failure.message)
     return recording
@@ -231,10 +230,10 @@ def _copy(dialog: Dialog, channel: Channel | None, access: RecordingAccess,
                      kept_at=utc_now())
 
 
-def _channel(dialog: Dialog, settings: KeepRecordingSettings) -> Channel | None:
+def _channel(dialog: Dialog, channels: Channels) -> Channel | None:
     """The channel as ingest uses it: with its preset's media hosts filled into recording_auth.hosts."""
     try:
-        channel = get_channel(settings.channels_table, dialog.channel_id)
+        channel = channels.get(dialog.channel_id)
         return effective_channel(channel) if channel is not None else None
     except ChannelConfigError as exc:
         raise RecordingNotKeptError("channel_invalid", f"the channel item is invalid: {exc}") from exc
