@@ -13,13 +13,33 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from callhook.errors import ActionNotFoundError, TranscriptMissingError
+from callhook.errors import (
+    ActionNotFoundError,
+    ChannelInactiveError,
+    ChannelMisconfiguredError,
+    ChannelNotFoundError,
+    DialogStoreUnavailableError,
+    MissingCallIdError,
+    TranscriptMissingError,
+)
 from callhook.models.action import Action, ActionRun
+from callhook.models.api import WebhookAnswer, WebhookRequest
 from callhook.models.channel import Channel
-from callhook.models.dialog import Dialog, FeedEntry, Recording, RecordingStatus, Transcription, TranscriptionStatus
+from callhook.models.dialog import (
+    Dialog,
+    FeedEntry,
+    Recording,
+    RecordingStatus,
+    Transcription,
+    TranscriptionStatus,
+    make_dialog_id,
+)
 from callhook.models.directory import Operator, OperatorLookup, normalize_email, normalize_ext
+from callhook.models.event import RawEvent, RawEventKind, SpooledRequest
 from callhook.models.problems import InvalidItem, problems_of
 from callhook.models.transcription import JobStart, TranscribeJob
+from callhook.models.workflow import WorkflowState
+from callhook.services.retention import expires_at
 
 
 class FakeDialogs:
@@ -296,3 +316,147 @@ class FakeTaskTokens:
 
     def heartbeat(self, token: str) -> None:
         self.heartbeats.append(token)
+
+
+# ------------------------------------------------------------------------------- workflow edges, kept requests
+
+
+class FakeRawEvents:
+    """The raw events table: items by event id; `held` and `pending_updates` read its sparse indexes, oldest first."""
+
+    def __init__(self, *events: RawEvent) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        for event in events:
+            self.put(event)
+
+    def put(self, event: RawEvent) -> None:
+        self.items[event.event_id] = event.model_dump(mode="json", exclude_none=True)
+
+    def get(self, event_id: str) -> RawEvent:
+        return RawEvent.model_validate(self.items[event_id])
+
+    def held(self, channel_id: str, *, limit: int = 100) -> list[RawEvent]:
+        found = sorted((i for i in self.items.values() if i.get("held_channel") == channel_id),
+                       key=lambda i: i["received_at"])
+        return [RawEvent.model_validate(copy.deepcopy(i)) for i in found[:limit]]
+
+    def pending_updates(self, dialog_id: str) -> list[RawEvent]:
+        found = sorted((i for i in self.items.values() if i.get("dialog_id") == dialog_id
+                        and i.get("kind") == RawEventKind.PENDING_UPDATE.value), key=lambda i: i["received_at"])
+        return [RawEvent.model_validate(copy.deepcopy(i)) for i in found]
+
+    def mark(self, event_id: str, kind: RawEventKind, *, remove: tuple[str, ...] = (), **fields: Any) -> None:
+        item = self.items[event_id]
+        item.update({"kind": kind.value, **fields})
+        for name in remove:
+            item.pop(name, None)
+
+
+class FakeSpool:
+    """The spool bucket: records by key (arrival time first, as SpoolStore names them)."""
+
+    def __init__(self, *records: SpooledRequest) -> None:
+        self.objects = {f"spool/{r.received_at}-{r.event_id}.json": r for r in records}
+
+    def keys(self, *, limit: int = 100) -> list[str]:
+        return sorted(self.objects)[:limit]
+
+    def get(self, key: str) -> SpooledRequest | None:
+        return self.objects.get(key)
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+
+class FakeChannelIds:
+    def __init__(self, *channel_ids: str) -> None:
+        self.channel_ids = list(channel_ids)
+
+    def ids(self) -> list[str]:
+        return list(self.channel_ids)
+
+
+class FakeIngest:
+    """Ingest as kept requests meet it: `channels` by id (a string instead of a Channel: the item is invalid, with
+    these problems); a JSON body's call id (the channel's `call_id` mapping, a top-level key) makes the dialog id as
+    ingest does; the first request of a call is `accepted`, a later one `duplicate`. The tables fail (as
+    DialogStoreUnavailableError) for the next `fail_next` calls and for the call ids in `failing`; `accepted` keeps
+    (dialog id, status, received_at) in the order they came."""
+
+    def __init__(self, *channels: Channel | tuple[str, str], default_retention_days: int = 0) -> None:
+        self.channels: dict[str, Channel | str] = {}
+        for channel in channels:
+            if isinstance(channel, Channel):
+                self.channels[channel.channel_id] = channel
+            else:
+                self.channels[channel[0]] = channel[1]
+        self.default_retention_days = default_retention_days
+        self.fail_next = 0
+        self.failing: set[str] = set()
+        self.dialogs: dict[str, str] = {}  # dialog id -> the received_at it was stored with
+        self.accepted: list[tuple[str, str, str]] = []
+
+    def channel(self, channel_id: str) -> Channel:
+        found = self.channels.get(channel_id)
+        if found is None:
+            raise ChannelNotFoundError(f"no channel {channel_id!r}")
+        if isinstance(found, str):
+            raise ChannelMisconfiguredError(found)
+        return found
+
+    def accept(self, channel: Channel, request: WebhookRequest, received_at: str) -> WebhookAnswer:
+        if not channel.active:
+            raise ChannelInactiveError(f"channel {channel.channel_id!r} is not active")
+        call_id = json.loads(request.body or b"{}").get(channel.advanced_config.mapping_for("call_id") or "call_id")
+        if not call_id:
+            raise MissingCallIdError("no call_id after mapping")
+        if self.fail_next > 0 or call_id in self.failing:
+            self.fail_next = max(0, self.fail_next - 1)
+            raise DialogStoreUnavailableError("DynamoDB ThrottlingException")
+        dialog_id = make_dialog_id(channel.channel_id, str(call_id))
+        status = "duplicate" if dialog_id in self.dialogs else "accepted"
+        self.dialogs.setdefault(dialog_id, received_at)
+        self.accepted.append((dialog_id, status, received_at))
+        return WebhookAnswer(status=status, dialog_id=dialog_id)
+
+    def expiry(self, channel: Channel | None, received_at: str) -> int | None:
+        days = self.default_retention_days if channel is None or channel.retention_days is None else \
+            channel.retention_days
+        return expires_at(received_at, days)
+
+
+class FakeExecutions:
+    """Step Functions' executions by name: `status` of each; `started` keeps the (name, input) of every start."""
+
+    def __init__(self, **statuses: str) -> None:
+        self.statuses = dict(statuses)
+        self.started: list[tuple[str, dict[str, Any]]] = []
+
+    def start(self, name: str, state: WorkflowState) -> str:
+        self.started.append((name, state.execution_input()))
+        self.statuses.setdefault(name, "RUNNING")
+        return f"arn:aws:states:us-east-1:123456789012:execution:wf:{name}"
+
+    def status(self, name: str) -> str | None:
+        return self.statuses.get(name)
+
+
+class FakePendingDialogs:
+    """The reconciliation indexes of a `FakeDialogs`: `workflow_pending` and `recording_requested_at` on the items."""
+
+    def __init__(self, dialogs: FakeDialogs) -> None:
+        self.items = dialogs.items
+
+    def list_workflow_pending(self, *, older_than: str, limit: int = 100) -> list[Dialog]:
+        found = sorted((i for i in self.items.values() if i.get("workflow_pending") and i["created_at"] < older_than),
+                       key=lambda i: i["created_at"])
+        return [Dialog.model_validate(copy.deepcopy(i)) for i in found[:limit]]
+
+    def clear_workflow_pending(self, dialog_id: str) -> None:
+        self.items[dialog_id].pop("workflow_pending", None)
+
+    def list_recording_pending(self, *, requested_before: str, limit: int = 100) -> list[str]:
+        found = sorted((i for i in self.items.values() if i.get("recording_pending")
+                        and i.get("recording_requested_at", "") < requested_before),
+                       key=lambda i: i["recording_requested_at"])
+        return [i["dialog_id"] for i in found[:limit]]

@@ -11,10 +11,13 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from callhook.models.action import Action, ActionRun
+from callhook.models.api import WebhookAnswer, WebhookRequest
 from callhook.models.channel import Channel
 from callhook.models.dialog import Dialog, FeedEntry, Recording, Transcription
 from callhook.models.directory import Operator, OperatorLookup
+from callhook.models.event import RawEvent, RawEventKind, SpooledRequest
 from callhook.models.transcription import JobStart, TranscribeJob
+from callhook.models.workflow import WorkflowState
 
 
 class Dialogs(Protocol):
@@ -154,4 +157,96 @@ class TaskTokens(Protocol):
 
     def heartbeat(self, token: str) -> None:
         """Best effort: never raises."""
+        ...
+
+
+# ------------------------------------------------------------------------------------------- the workflow's edges
+
+
+class Executions(Protocol):
+    """The dialog workflow's executions (Step Functions), one per dialog, named after it."""
+
+    def start(self, name: str, state: WorkflowState) -> str:
+        """StartExecution, idempotent (an existing execution of that name is it); its ARN.
+        Raises DependencyUnavailableError."""
+        ...
+
+    def status(self, name: str) -> str | None:
+        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED; None when there is no such execution."""
+        ...
+
+
+class PendingUpdates(Protocol):
+    """The raw events table as BeginWorkflow sees it: update events that arrived before their call."""
+
+    def pending_updates(self, dialog_id: str) -> list[RawEvent]:
+        """Oldest first."""
+        ...
+
+    def mark(self, event_id: str, kind: RawEventKind, *, remove: tuple[str, ...] = (), **fields: Any) -> None: ...
+
+
+class PendingDialogs(Protocol):
+    """The reconciliation indexes of the dialogs table."""
+
+    def list_workflow_pending(self, *, older_than: str, limit: int = 100) -> list[Dialog]:
+        """Dialogs stored before `older_than` whose workflow never began, oldest first."""
+        ...
+
+    def clear_workflow_pending(self, dialog_id: str) -> None: ...
+
+    def list_recording_pending(self, *, requested_before: str, limit: int = 100) -> list[str]:
+        """Ids of dialogs whose recording was asked for before `requested_before` and has no outcome yet."""
+        ...
+
+
+# ------------------------------------------------------------------------------------------- kept requests
+
+
+class RawEvents(Protocol):
+    """The raw events table as the release of held requests sees it."""
+
+    def held(self, channel_id: str, *, limit: int = 100) -> list[RawEvent]:
+        """The channel's held events, oldest first (an eventually consistent index: may list one just released)."""
+        ...
+
+    def put(self, event: RawEvent) -> None: ...
+
+    def mark(self, event_id: str, kind: RawEventKind, *, remove: tuple[str, ...] = (), **fields: Any) -> None: ...
+
+
+class Spool(Protocol):
+    """Requests kept in S3 when the tables failed; keys sort by arrival."""
+
+    def keys(self, *, limit: int = 100) -> list[str]:
+        """The oldest first. Raises DependencyUnavailableError."""
+        ...
+
+    def get(self, key: str) -> SpooledRequest | None:
+        """None: another pass took it first."""
+        ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class ChannelIds(Protocol):
+    def ids(self) -> list[str]:
+        """Every channel's id (a small table; the reconciler's safety net reads it)."""
+        ...
+
+
+class Ingest(Protocol):
+    """Ingest's processing of an authenticated request (services/ingest.py), which kept requests go through again."""
+
+    def channel(self, channel_id: str) -> Channel:
+        """The channel as ingest uses it, read fresh. Raises ChannelMisconfiguredError, ChannelNotFoundError."""
+        ...
+
+    def accept(self, channel: Channel, request: WebhookRequest, received_at: str) -> WebhookAnswer:
+        """The dialog it would have been then (same id). Raises WebhookRejectedError, DependencyUnavailableError,
+        DialogStoreUnavailableError."""
+        ...
+
+    def expiry(self, channel: Channel | None, received_at: str) -> int | None:
+        """When a raw event received then expires: the channel's retention, else (None) the stack's."""
         ...

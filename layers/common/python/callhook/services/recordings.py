@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field
 
 from callhook.aws import client
+from callhook.clock import utc_now
 from callhook.errors import (
     ActionConnectionError,
     ActionResponseTooLargeError,
@@ -40,7 +41,7 @@ from callhook.observability import logger, metrics, tracer
 from callhook.outbound import OutboundResponse, classify_address, safe_request
 from callhook.ports import Channels
 from callhook.presets import effective_channel
-from callhook.repositories.dialogs import DialogRepository, utc_now
+from callhook.repositories.recording_requests import LambdaRecordingRequests
 from callhook.secrets_resolver import SecretUnreadableError
 from callhook.secrets_resolver import read_secret as resolve_secret
 from callhook.services.transcription import TranscriptionPorts, continue_after_recording
@@ -89,38 +90,18 @@ class AudioInfo:
 
 
 class KeepRecordingRequests:
-    """The `RecordingRequests` adapter of the workflow steps: `request_keep_recording`, built once per sandbox."""
+    """The `RecordingRequests` adapter Enrich builds once per sandbox: `request_keep_recording`."""
 
     def request(self, dialog_id: str) -> None:
         request_keep_recording(dialog_id)
 
 
 def request_keep_recording(dialog_id: str, *, marked: bool = False) -> bool:
-    """Ask the KeepRecording function to copy the dialog's recording, without waiting (InvocationType=Event).
-
-    The dialog is first put in the recording-reconciliation index (`marked`: the caller's own write did it), so a
-    request that is lost — the invoke failing, or the process dying — is asked again by the reconciler.
-
-    Never raises: the caller's own work (a stored webhook, a workflow step) succeeded either way.
-    """
+    """Ask the KeepRecording function to copy the dialog's recording (`LambdaRecordingRequests.ask`), for the
+    callers that are not composition roots yet (ingest, the update path). Never raises."""
     settings = load_settings(RecordingRequestSettings)
-    if not marked:
-        try:
-            DialogRepository(settings.dialogs_table).mark_recording_requested(dialog_id)
-        except (ClientError, BotoCoreError, DependencyUnavailableError) as exc:
-            logger.error("recording request not marked", dialog_id=dialog_id, error=str(exc))
-    function = settings.keep_recording_function
-    if not function:
-        logger.warning("recording not requested: KEEP_RECORDING_FUNCTION is not configured", dialog_id=dialog_id)
-        return False
-    payload = KeepRecordingRequest(dialog_id=dialog_id).model_dump_json()
-    try:
-        client("lambda").invoke(FunctionName=function, InvocationType="Event", Payload=payload.encode())
-    except (ClientError, BotoCoreError) as exc:
-        logger.error("recording request failed", dialog_id=dialog_id, error=str(exc))
-        metrics.add_metric(name="RecordingRequestFailed", unit=MetricUnit.Count, value=1)
-        return False
-    return True
+    return LambdaRecordingRequests(settings.dialogs_table, settings.keep_recording_function).ask(dialog_id,
+                                                                                                marked=marked)
 
 
 # ---------------------------------------------------------------------------------------------------- keeping
