@@ -249,3 +249,163 @@ def test_throttled_step_functions_is_a_retryable_error(monkeypatch: pytest.Monke
         monkeypatch.setattr(adapter_module, "client", lambda service: sfn)
         with pytest.raises(DependencyUnavailableError, match="SendTaskSuccess: ThrottlingException"):
             adapter_module.StepFunctionsTaskTokens().succeed("tok", "{}")
+
+
+# ------------------------------------------------------------------------------- workflow edges, kept requests
+
+CONSOLE_CHANNELS: list[dict[str, Any]] = [
+    {"channel_id": "main", "webhook_token": "main-channel-token-0001", "active": True},
+    {"channel_id": "broken", "webhook_token": "broken-channel-token-01", "advanced_config": {"field_mapping": "x"}},
+]
+
+
+def _kept_world(kind: str, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The ports of the reconciler and of kept requests, as fakes or as the adapters on moto, with two console
+    channel items (one invalid) and four dialogs stored long ago, d-1 and d-3 still workflow-pending."""
+    from callhook.models.call import Telephony
+    from callhook.models.channel import Channel
+    from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus
+    from tests.support.fakes import (
+        FakeChannelIds,
+        FakeDialogs,
+        FakeExecutions,
+        FakeIngest,
+        FakePendingDialogs,
+        FakeRawEvents,
+        FakeSpool,
+    )
+
+    stored = [Dialog(dialog_id=f"d-{n}", channel_id="main", call_id=f"c{n}", created_at=f"2026-01-0{n}T00:00:00Z",
+                     telephony=Telephony(call_id=f"c{n}"), enrichment=Enrichment(status=EnrichmentStatus.DISABLED))
+              for n in (3, 1, 2)]
+    if kind == "fake":
+        dialogs = FakeDialogs(*stored)
+        for item in dialogs.items.values():
+            item["workflow_pending"] = "pending-0"
+        dialogs.items["d-2"].pop("workflow_pending")
+        return {"events": FakeRawEvents(), "spool": FakeSpool(), "channels": FakeChannelIds("main", "broken"),
+                "ingest": FakeIngest(Channel.model_validate(CONSOLE_CHANNELS[0]), ("broken", "field_mapping")),
+                "executions": FakeExecutions(), "pending": FakePendingDialogs(dialogs)}
+    from callhook.repositories.dialogs import DialogRepository
+    from callhook.repositories.directory import DynamoChannels
+    from callhook.repositories.events import EventRepository
+    from callhook.repositories.executions import StepFunctionsExecutions
+    from callhook.repositories.spool import SpoolStore
+    from callhook.services.ingest import KeptRequestsIngest
+    from callhook.settings import IngestSettings, load_settings
+    env = request.getfixturevalue("aws")
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    for item in CONSOLE_CHANNELS:
+        ddb.put_item(TableName=env["CHANNELS_TABLE"], Item=to_item(item))
+    repository = DialogRepository(env["DIALOGS_TABLE"])
+    for dialog in stored:
+        repository.put_new(dialog)
+    repository.clear_workflow_pending("d-2")
+    return {"events": EventRepository(env["EVENTS_TABLE"]), "spool": SpoolStore(env["RECORDINGS_BUCKET"]),
+            "channels": DynamoChannels(env["CHANNELS_TABLE"]), "ingest": KeptRequestsIngest(
+                load_settings(IngestSettings)), "executions": StepFunctionsExecutions(env["STATE_MACHINE_ARN"]),
+            "pending": repository}
+
+
+@pytest.fixture(params=["fake", "adapter"])
+def kept_world(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return _kept_world(request.param, request)
+
+
+def _stored(body: bytes) -> Any:
+    import base64
+
+    from callhook.models.event import StoredRequest
+    return StoredRequest(method="POST", url="https://hooks.example/webhooks/main",
+                         headers={"content-type": "application/json"}, body_b64=base64.b64encode(body).decode())
+
+
+def _raw_events_list_held_and_early_updates_oldest_first(kept_world: dict[str, Any]) -> None:
+    from callhook.models.event import RawEvent, RawEventKind
+
+    events = kept_world["events"]
+    for n in (3, 1, 2):
+        events.put(RawEvent(event_id=f"e-{n}", channel_id="main", received_at=f"2026-12-01T10:00:0{n}Z",
+                            kind=RawEventKind.HELD, held_channel="main", request=_stored(b"{}")))
+    for n in (5, 4):
+        events.put(RawEvent(event_id=f"e-{n}", channel_id="main", received_at=f"2026-12-01T10:00:0{n}Z",
+                            kind=RawEventKind.PENDING_UPDATE, dialog_id="d-9", update_fields={"duration": n},
+                            request=_stored(b"{}")))
+    assert [e.event_id for e in events.held("main")] == ["e-1", "e-2", "e-3"]
+    assert [e.event_id for e in events.held("main", limit=1)] == ["e-1"]
+    events.mark("e-1", RawEventKind.RELEASED, remove=("held_channel",), dialog_id="d-1")
+    assert [e.event_id for e in events.held("main")] == ["e-2", "e-3"]
+    assert [e.event_id for e in events.pending_updates("d-9")] == ["e-4", "e-5"]
+    events.mark("e-4", RawEventKind.APPLIED_UPDATE)
+    assert [e.event_id for e in events.pending_updates("d-9")] == ["e-5"]
+
+
+def _the_spool_lists_oldest_first_and_forgets_what_was_deleted(kept_world: dict[str, Any]) -> None:
+    from callhook.models.event import SpooledRequest
+    from callhook.repositories.spool import SpoolStore
+
+    spool = kept_world["spool"]
+    records = [SpooledRequest(event_id=f"s-{n}", channel_id="main", received_at=f"2026-12-01T10:00:0{n}Z",
+                              reason="dialog_store_unavailable", request=_stored(b"{}")) for n in (2, 1)]
+    for record in records:  # the fake is built with its records; the adapter takes them as ingest puts them
+        if isinstance(spool, SpoolStore):
+            spool.put(record)
+        else:
+            spool.objects[SpoolStore.key_for(record)] = record
+    keys = spool.keys()
+    assert keys == [SpoolStore.key_for(records[1]), SpoolStore.key_for(records[0])]
+    found = spool.get(keys[0])
+    assert found is not None and found.event_id == "s-1"
+    spool.delete(keys[0])
+    assert spool.get(keys[0]) is None and spool.keys() == keys[1:]
+
+
+def _executions_start_once_per_name(kept_world: dict[str, Any]) -> None:
+    from callhook.models.workflow import WorkflowState
+
+    executions = kept_world["executions"]
+    state = WorkflowState(dialog_id="d-1", channel_id="main", call_id="c1")
+    assert executions.status("d-1") is None
+    arn = executions.start("d-1", state)
+    assert arn.endswith(":d-1") and executions.start("d-1", state) == arn
+    assert executions.status("d-1") in ("RUNNING", "SUCCEEDED")
+
+
+def _pending_dialogs_are_listed_oldest_first_until_cleared(kept_world: dict[str, Any]) -> None:
+    pending = kept_world["pending"]
+    assert [d.dialog_id for d in pending.list_workflow_pending(older_than="2026-06-01T00:00:00Z")] == ["d-1", "d-3"]
+    assert pending.list_workflow_pending(older_than="2026-01-02T00:00:00Z")[0].dialog_id == "d-1"
+    pending.clear_workflow_pending("d-1")
+    assert [d.dialog_id for d in pending.list_workflow_pending(older_than="2026-06-01T00:00:00Z")] == ["d-3"]
+
+
+def _ingest_gives_kept_requests_their_dialog_ids_once(kept_world: dict[str, Any]) -> None:
+    from callhook.errors import ChannelMisconfiguredError, ChannelNotFoundError, MissingCallIdError
+    from callhook.models.dialog import make_dialog_id
+    from callhook.services.raw_events import webhook_request_from
+
+    ingest = kept_world["ingest"]
+    assert sorted(kept_world["channels"].ids()) == ["broken", "main"]
+    with pytest.raises(ChannelMisconfiguredError):
+        ingest.channel("broken")
+    with pytest.raises(ChannelNotFoundError):
+        ingest.channel("gone")
+    channel = ingest.channel("main")
+    call = webhook_request_from("main", _stored(b'{"call_id": "c-77"}'))
+    first = ingest.accept(channel, call, "2026-12-01T10:00:00.000000Z")
+    again = ingest.accept(channel, call, "2026-12-01T10:00:05.000000Z")
+    assert (first.status, first.dialog_id) == ("accepted", make_dialog_id("main", "c-77"))
+    assert (again.status, again.dialog_id) == ("duplicate", first.dialog_id)
+    with pytest.raises(MissingCallIdError):
+        ingest.accept(channel, webhook_request_from("main", _stored(b'{"other": 1}')), "2026-12-01T10:00:09Z")
+    assert ingest.expiry(channel, "2026-12-01T10:00:00Z") is None  # retention 0: kept forever, on both
+
+
+def test_the_reconciler_and_kept_request_ports(kept_world: dict[str, Any]) -> None:
+    # One world each (moto is set up once): the raw events' indexes, the spool, the executions, the pending
+    # dialogs and ingest as kept requests meet it
+    _raw_events_list_held_and_early_updates_oldest_first(kept_world)
+    _the_spool_lists_oldest_first_and_forgets_what_was_deleted(kept_world)
+    _executions_start_once_per_name(kept_world)
+    _pending_dialogs_are_listed_oldest_first_until_cleared(kept_world)
+    _ingest_gives_kept_requests_their_dialog_ids_once(kept_world)
