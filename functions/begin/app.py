@@ -14,9 +14,8 @@ from callhook.observability import logger, metrics, tracer
 from callhook.repositories.dialogs import DialogRepository
 from callhook.repositories.events import EventRepository
 from callhook.repositories.recording_requests import LambdaRecordingRequests
-from callhook.services.recordings import RecordingRequestSettings
 from callhook.services.workflow_steps import begin_workflow
-from callhook.settings import load_settings
+from callhook.settings import RecordingRequestSettings, load_settings
 
 
 @dataclass(frozen=True)

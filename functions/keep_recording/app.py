@@ -1,7 +1,8 @@
 """KeepRecording (invoked asynchronously): copies the call's recording into the recordings bucket while its link
 still works, records where it is or why not, then lets transcription continue.
 
-The composition root: the transcription adapters are built once per sandbox (per settings) and handed in."""
+The composition root: the adapters (the download, the bucket, the secrets and transcription's) are built once per
+sandbox (per settings) and handed to services/recordings.py."""
 
 import functools
 from typing import Any
@@ -13,19 +14,22 @@ from callhook.models.transcription import KeepRecordingRequest
 from callhook.observability import logger, metrics, tracer
 from callhook.repositories.dialogs import DialogRepository
 from callhook.repositories.directory import DynamoChannels
+from callhook.repositories.recordings import OutboundDownloads, ResolvedSecrets, S3RecordingObjects
 from callhook.repositories.transcribe import AmazonTranscribe, S3Transcripts, StepFunctionsTaskTokens
 from callhook.repositories.transcriptions import TranscriptionRepository
-from callhook.services.recordings import KeepRecordingSettings, keep_recording
+from callhook.services.recordings import KeepRecordingSettings, RecordingPorts, keep_recording
 from callhook.services.transcription import TranscriptionPorts
 from callhook.settings import load_settings
 
 
 @functools.cache
-def adapters(settings: KeepRecordingSettings) -> TranscriptionPorts:
-    return TranscriptionPorts(
+def adapters(settings: KeepRecordingSettings) -> RecordingPorts:
+    transcription = TranscriptionPorts(
         dialogs=DialogRepository(settings.dialogs_table), store=TranscriptionRepository(settings.dialogs_table),
         channels=DynamoChannels(settings.channels_table), jobs=AmazonTranscribe(),
         transcripts=S3Transcripts(settings.recordings_bucket), tokens=StepFunctionsTaskTokens())
+    return RecordingPorts(transcription=transcription, downloads=OutboundDownloads(),
+                          objects=S3RecordingObjects(settings.recordings_bucket), secrets=ResolvedSecrets())
 
 
 @logger.inject_lambda_context(correlation_id_path="dialog_id")

@@ -22,8 +22,7 @@ from callhook.repositories.spool import SpoolStore
 from callhook.services.ingest import KeptRequestsIngest
 from callhook.services.kept import KeptPorts, drain_spool, release_all_held
 from callhook.services.reconcile import reconcile_pending, reconcile_recordings
-from callhook.services.recordings import RecordingRequestSettings
-from callhook.settings import IngestSettings, ReconcileSettings, load_settings
+from callhook.settings import IngestSettings, ReconcileSettings, RecordingRequestSettings, load_settings
 
 
 @dataclass(frozen=True)

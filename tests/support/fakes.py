@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any
+from typing import IO, Any, BinaryIO
 
 from pydantic import ValidationError
 
 from callhook.errors import (
     ActionNotFoundError,
+    ActionResponseTooLargeError,
     ChannelInactiveError,
     ChannelMisconfiguredError,
     ChannelNotFoundError,
     DialogStoreUnavailableError,
     MissingCallIdError,
+    SecretUnreadableError,
     TranscriptMissingError,
 )
 from callhook.models.action import Action, ActionRun
@@ -37,7 +39,7 @@ from callhook.models.dialog import (
 from callhook.models.directory import Operator, OperatorLookup, normalize_email, normalize_ext
 from callhook.models.event import RawEvent, RawEventKind, SpooledRequest
 from callhook.models.problems import InvalidItem, problems_of
-from callhook.models.transcription import JobStart, TranscribeJob
+from callhook.models.transcription import Fetched, JobStart, TranscribeJob
 from callhook.models.workflow import WorkflowState
 from callhook.services.retention import expires_at
 
@@ -460,3 +462,52 @@ class FakePendingDialogs:
                         and i.get("recording_requested_at", "") < requested_before),
                        key=lambda i: i["recording_requested_at"])
         return [i["dialog_id"] for i in found[:limit]]
+
+
+# ------------------------------------------------------------------------------------------- keeping recordings
+
+
+class FakeSecrets:
+    """References to values; an unknown reference is unreadable, as a missing parameter is (unless `default`)."""
+
+    def __init__(self, default: str | None = None, **values: str) -> None:
+        self.default, self.values = default, values
+
+    def read(self, reference: str) -> str:
+        if reference in self.values:
+            return self.values[reference]
+        if self.default is not None:
+            return self.default
+        raise SecretUnreadableError(reference, "ParameterNotFound", f"secret {reference} could not be read "
+                                    "(ParameterNotFound)")
+
+
+class FakeDownloads:
+    """Recording URLs and what each answers: (status, content type, body), or an exception the outbound rules
+    raise; `fetched` keeps (url, headers, auth) of every fetch."""
+
+    def __init__(self, **answers: tuple[int, str, bytes] | Exception) -> None:
+        self.answers: dict[str, tuple[int, str, bytes] | Exception] = dict(answers)
+        self.fetched: list[tuple[str, dict[str, str], tuple[str, str] | None]] = []
+
+    def fetch(self, url: str, sink: BinaryIO, *, allow_private_network: bool, timeout_s: float, max_bytes: int,
+              headers: dict[str, str], auth: tuple[str, str] | None) -> Fetched:
+        self.fetched.append((url, dict(headers), auth))
+        answer = self.answers[url]
+        if isinstance(answer, Exception):
+            raise answer
+        status, content_type, body = answer
+        if len(body) > max_bytes:
+            raise ActionResponseTooLargeError(f"more than {max_bytes} bytes")
+        sink.write(body)
+        return Fetched(status=status, content_type=content_type)
+
+
+class FakeRecordingObjects:
+    """The recordings bucket: key -> (bytes, content type)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+
+    def store(self, body: IO[bytes], key: str, content_type: str) -> None:
+        self.objects[key] = (body.read(), content_type)

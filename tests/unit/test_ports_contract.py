@@ -409,3 +409,36 @@ def test_the_reconciler_and_kept_request_ports(kept_world: dict[str, Any]) -> No
     _executions_start_once_per_name(kept_world)
     _pending_dialogs_are_listed_oldest_first_until_cleared(kept_world)
     _ingest_gives_kept_requests_their_dialog_ids_once(kept_world)
+
+
+# ------------------------------------------------------------------------------------------- keeping recordings
+
+
+@pytest.mark.parametrize("kind", ["fake", "adapter"])
+def test_the_recordings_bucket_and_the_secrets(kind: str, request: pytest.FixtureRequest) -> None:
+    import io
+
+    from callhook.errors import SecretUnreadableError
+    from tests.support.fakes import FakeRecordingObjects, FakeSecrets
+
+    if kind == "fake":
+        objects: Any = FakeRecordingObjects()
+        secrets: Any = FakeSecrets(**{"ssm:/callhook/pbx/token": "pbx-secret"})
+
+        def stored(key: str) -> tuple[bytes, str]:
+            return objects.objects[key]
+    else:
+        from callhook.repositories.recordings import ResolvedSecrets, S3RecordingObjects
+        env = request.getfixturevalue("aws")
+        boto3.client("ssm", region_name="us-east-1").put_parameter(Name="/callhook/pbx/token", Value="pbx-secret",
+                                                                   Type="SecureString")
+        objects, secrets = S3RecordingObjects(env["RECORDINGS_BUCKET"]), ResolvedSecrets()
+
+        def stored(key: str) -> tuple[bytes, str]:
+            found = boto3.client("s3", region_name="us-east-1").get_object(Bucket=env["RECORDINGS_BUCKET"], Key=key)
+            return found["Body"].read(), found["ContentType"]
+    objects.store(io.BytesIO(b"RIFF...."), "recordings/ch/d-1.wav", "audio/wav")
+    assert stored("recordings/ch/d-1.wav") == (b"RIFF....", "audio/wav")
+    assert secrets.read("ssm:/callhook/pbx/token") == "pbx-secret"
+    with pytest.raises(SecretUnreadableError, match=r"ssm:/callhook/none could not be read \(ParameterNotFound\)"):
+        secrets.read("ssm:/callhook/none")

@@ -8,7 +8,7 @@ in-memory fakes of `tests/support/fakes.py`. Protocols are structural: an adapte
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import IO, Any, BinaryIO, Protocol
 
 from callhook.models.action import Action, ActionRun
 from callhook.models.api import WebhookAnswer, WebhookRequest
@@ -16,7 +16,7 @@ from callhook.models.channel import Channel
 from callhook.models.dialog import Dialog, FeedEntry, Recording, Transcription
 from callhook.models.directory import Operator, OperatorLookup
 from callhook.models.event import RawEvent, RawEventKind, SpooledRequest
-from callhook.models.transcription import JobStart, TranscribeJob
+from callhook.models.transcription import Fetched, JobStart, TranscribeJob
 from callhook.models.workflow import WorkflowState
 
 
@@ -249,4 +249,32 @@ class Ingest(Protocol):
 
     def expiry(self, channel: Channel | None, received_at: str) -> int | None:
         """When a raw event received then expires: the channel's retention, else (None) the stack's."""
+        ...
+
+
+# ------------------------------------------------------------------------------------------- keeping recordings
+
+
+class RecordingDownloads(Protocol):
+    """The outbound GET of a recording URL (callhook.outbound's rules: no private address unless allowed, size and
+    time capped, secret headers never follow a redirect to another origin)."""
+
+    def fetch(self, url: str, sink: BinaryIO, *, allow_private_network: bool, timeout_s: float, max_bytes: int,
+              headers: dict[str, str], auth: tuple[str, str] | None) -> Fetched:
+        """Raises BlockedDestinationError, ActionResponseTooLargeError, ActionTooManyRedirectsError,
+        ActionTimeoutError, ActionConnectionError."""
+        ...
+
+
+class RecordingObjects(Protocol):
+    """The recordings bucket."""
+
+    def store(self, body: IO[bytes], key: str, content_type: str) -> None:
+        """Raises DependencyUnavailableError."""
+        ...
+
+
+class Secrets(Protocol):
+    def read(self, reference: str) -> str:
+        """An `ssm:` / `secretsmanager:` reference's value. Raises SecretUnreadableError."""
         ...

@@ -58,3 +58,9 @@ class TranscriptionSettings(CommonSettings):
     what the EventBridge rule matches."""
 
     job_prefix: str = Field(alias="TRANSCRIBE_JOB_PREFIX", min_length=1, pattern=r"^[0-9a-zA-Z._-]+$")
+
+
+class RecordingRequestSettings(CommonSettings):
+    """Where the functions that learn a recording URL send it (not set on the KeepRecording function itself)."""
+
+    keep_recording_function: str | None = Field(alias="KEEP_RECORDING_FUNCTION", default=None)

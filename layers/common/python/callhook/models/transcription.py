@@ -95,3 +95,12 @@ class TranscribeJob(BaseModel):
     status: str | None = None  # QUEUED, IN_PROGRESS, COMPLETED, FAILED
     failure_reason: str | None = None
     language_code: str | None = None
+
+
+class Fetched(BaseModel):
+    """What a recording URL answered (`callhook.ports.RecordingDownloads.fetch`); the body went to the sink."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: int
+    content_type: str = ""  # lower case, without parameters

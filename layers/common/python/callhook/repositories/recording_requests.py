@@ -13,6 +13,7 @@ from callhook.errors import DependencyUnavailableError
 from callhook.models.transcription import KeepRecordingRequest
 from callhook.observability import logger, metrics
 from callhook.repositories.dialogs import DialogRepository
+from callhook.settings import RecordingRequestSettings, load_settings
 
 
 @dataclass(frozen=True)
@@ -46,3 +47,18 @@ class LambdaRecordingRequests:
             metrics.add_metric(name="RecordingRequestFailed", unit=MetricUnit.Count, value=1)
             return False
         return True
+
+
+def request_keep_recording(dialog_id: str, *, marked: bool = False) -> bool:
+    """`LambdaRecordingRequests.ask` from the environment, for the callers that are not composition roots yet
+    (ingest, the update path). Never raises."""
+    settings = load_settings(RecordingRequestSettings)
+    return LambdaRecordingRequests(settings.dialogs_table, settings.keep_recording_function).ask(dialog_id,
+                                                                                                marked=marked)
+
+
+class KeepRecordingRequests:
+    """The `RecordingRequests` adapter Enrich builds once per sandbox: `request_keep_recording`."""
+
+    def request(self, dialog_id: str) -> None:
+        request_keep_recording(dialog_id)

@@ -30,12 +30,12 @@ from callhook.presets import effective_channel
 from callhook.repositories.config import ConfigTable, get_channel, parse_channel
 from callhook.repositories.dialogs import DialogExistsError, DialogRepository, utc_now
 from callhook.repositories.events import EventRepository
+from callhook.repositories.recording_requests import request_keep_recording
 from callhook.repositories.spool import SpoolStore
 from callhook.services.auth import authenticate
 from callhook.services.handshakes import handshake_answer
 from callhook.services.raw_events import new_event_id, rejected_event, stored_request
 from callhook.services.raw_events import webhook_request_from as webhook_request_from  # replay reads it here
-from callhook.services.recordings import request_keep_recording
 from callhook.services.retention import expires_at, retention_days
 from callhook.services.workflow import execution_arn_for, start_workflow
 from callhook.settings import IngestSettings
