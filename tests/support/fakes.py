@@ -511,3 +511,20 @@ class FakeRecordingObjects:
 
     def store(self, body: IO[bytes], key: str, content_type: str) -> None:
         self.objects[key] = (body.read(), content_type)
+
+
+class FakeLeftovers:
+    """A removed dialog's objects and Transcribe jobs; keys in `undeletable` fail with AccessDenied."""
+
+    def __init__(self, objects: set[str], jobs: set[str], undeletable: set[str] | None = None) -> None:
+        self.objects, self.jobs, self.undeletable = set(objects), set(jobs), undeletable or set()
+
+    def delete_objects(self, keys: list[str]) -> list[str]:
+        failed = [f"{k}: AccessDenied" for k in keys if k in self.undeletable]
+        self.objects -= set(keys) - self.undeletable
+        return failed
+
+    def delete_transcription_job(self, name: str) -> bool:
+        found = name in self.jobs
+        self.jobs.discard(name)
+        return found

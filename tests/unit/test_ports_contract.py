@@ -442,3 +442,26 @@ def test_the_recordings_bucket_and_the_secrets(kind: str, request: pytest.Fixtur
     assert secrets.read("ssm:/callhook/pbx/token") == "pbx-secret"
     with pytest.raises(SecretUnreadableError, match=r"ssm:/callhook/none could not be read \(ParameterNotFound\)"):
         secrets.read("ssm:/callhook/none")
+
+
+@pytest.mark.parametrize("kind", ["fake", "adapter"])
+def test_leftovers_of_a_removed_dialog_go_once(kind: str, request: pytest.FixtureRequest) -> None:
+    from tests.support.fakes import FakeLeftovers
+
+    keys = ["recordings/ch/d-1.wav", "transcripts/ch/d-1.json"]
+    if kind == "fake":
+        leftovers: Any = FakeLeftovers(set(keys), {"stack-d-1"})
+    else:
+        from callhook.repositories.erasure import AwsLeftovers
+        env = request.getfixturevalue("aws")
+        s3 = boto3.client("s3", region_name="us-east-1")
+        for key in keys:
+            s3.put_object(Bucket=env["RECORDINGS_BUCKET"], Key=key, Body=b"x")
+        boto3.client("transcribe", region_name="us-east-1").start_transcription_job(
+            TranscriptionJobName="stack-d-1", Media={"MediaFileUri": f"s3://{env['RECORDINGS_BUCKET']}/{keys[0]}"},
+            OutputBucketName=env["RECORDINGS_BUCKET"], LanguageCode="en-US")
+        leftovers = AwsLeftovers(env["RECORDINGS_BUCKET"])
+    assert leftovers.delete_objects([*keys, "recordings/ch/never.wav"]) == []
+    assert leftovers.delete_objects(keys) == []
+    assert leftovers.delete_transcription_job("stack-d-1") is True
+    assert leftovers.delete_transcription_job("stack-d-1") is False

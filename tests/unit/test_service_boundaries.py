@@ -15,7 +15,8 @@ PURE = ["callhook.ports", "callhook.clock", "callhook.models.reasons", "callhook
         "callhook.services.transcription_decision", "callhook.services.enrichment"]
 PURE += ["callhook.services.transcript", "callhook.services.transcription_job", "callhook.services.transcription",
          "callhook.services.workflow_steps", "callhook.services.reconcile", "callhook.services.kept",
-         "callhook.services.raw_events", "callhook.services.recordings"]
+         "callhook.services.raw_events", "callhook.services.recordings",
+         "callhook.services.retention"]
 FORBIDDEN = ["boto3", "callhook.aws", "callhook.repositories"]
 
 

@@ -278,3 +278,15 @@ class Secrets(Protocol):
     def read(self, reference: str) -> str:
         """An `ssm:` / `secretsmanager:` reference's value. Raises SecretUnreadableError."""
         ...
+
+
+class Leftovers(Protocol):
+    """What of a removed dialog lives outside the table (Expire deletes it)."""
+
+    def delete_objects(self, keys: list[str]) -> list[str]:
+        """Delete the keys (a missing one is no error); the keys S3 could not delete, with the error code."""
+        ...
+
+    def delete_transcription_job(self, name: str) -> bool:
+        """False when the job is gone already."""
+        ...

@@ -15,6 +15,8 @@ from callhook.models.dialog import Transcription, TranscriptionStatus
 from callhook.models.workflow import StepError, WorkflowState
 
 JOB_STATE_CHANGE = "Transcribe Job State Change"
+# The dialog item's attribute naming the claimed Transcribe job (repositories/transcriptions.py says why).
+JOB_ATTRIBUTE = "transcription_job"
 
 
 class TranscribeTask(BaseModel):
