@@ -7,7 +7,7 @@ this file is what stops that.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -414,6 +414,22 @@ def test_the_reconciler_and_kept_request_ports(kept_world: dict[str, Any]) -> No
 # ------------------------------------------------------------------------------------------- keeping recordings
 
 
+@pytest.fixture
+def fresh_parameter_providers() -> Iterator[None]:
+    """Powertools keeps one SSM provider per process, its boto3 client bound to the endpoint of its first use: one
+    made inside moto's mock would serve the local stack's functions later in the same run. Made and dropped here."""
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    saved = dict(DEFAULT_PROVIDERS)
+    DEFAULT_PROVIDERS.clear()
+    parameters.clear_caches()
+    yield
+    DEFAULT_PROVIDERS.clear()
+    DEFAULT_PROVIDERS.update(saved)
+    parameters.clear_caches()
+
+
 @pytest.mark.parametrize("kind", ["fake", "adapter"])
 def test_the_recordings_bucket_and_the_secrets(kind: str, request: pytest.FixtureRequest) -> None:
     import io
@@ -430,6 +446,7 @@ def test_the_recordings_bucket_and_the_secrets(kind: str, request: pytest.Fixtur
     else:
         from callhook.repositories.recordings import ResolvedSecrets, S3RecordingObjects
         env = request.getfixturevalue("aws")
+        request.getfixturevalue("fresh_parameter_providers")
         boto3.client("ssm", region_name="us-east-1").put_parameter(Name="/callhook/pbx/token", Value="pbx-secret",
                                                                    Type="SecureString")
         objects, secrets = S3RecordingObjects(env["RECORDINGS_BUCKET"]), ResolvedSecrets()

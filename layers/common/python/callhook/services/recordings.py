@@ -4,10 +4,13 @@ Why at once, and apart from the workflow: providers' links expire within minutes
 for about ten) or need credentials (Twilio: HTTP Basic with the account SID and token), so a slow or retried
 enrichment must not make us lose the recording. Ingest (first event), the update path, BeginWorkflow (updates
 that came early) and Enrich (a URL the action returned) each ask the KeepRecording function asynchronously
-(`request_keep_recording`); it downloads with the outbound rules of actions (no private addresses unless the
-channel says `allow_private_network`), streamed and size-capped, checks that the bytes are audio Transcribe reads,
-stores them, and records on the dialog where they are or why they could not be kept. Then it lets transcription
-continue (`services.transcription.continue_after_recording`).
+(`ports.RecordingRequests`, adapter `repositories/recording_requests.py`); it downloads with the outbound rules of
+actions (no private addresses unless the channel says `allow_private_network`), streamed and size-capped, checks that
+the bytes are audio Transcribe reads, stores them, and records on the dialog where they are or why they could not be
+kept. Then it lets transcription continue (`services.transcription.continue_after_recording`).
+
+Over `callhook.ports` (`RecordingPorts`): `functions/keep_recording/app.py` builds the adapters,
+`tests/unit/test_keep_recording.py` hands in fakes.
 """
 
 from __future__ import annotations
