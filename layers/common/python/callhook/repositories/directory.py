@@ -85,3 +85,7 @@ class DynamoChannels:
 
     def get(self, channel_id: str) -> Channel | None:
         return get_channel(self.table, channel_id)
+
+    def ids(self) -> list[str]:
+        return [str(item["channel_id"]) for item in ConfigTable(self.table, "channel_id").scan_all()
+                if item.get("channel_id")]
