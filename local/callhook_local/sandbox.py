@@ -289,9 +289,13 @@ class Sandboxes:
             with pool.cond:
                 pool.busy -= 1
                 pool.invocations += 1
-                if sandbox.alive and not self._stopped:
+                keep = sandbox.alive and not self._stopped
+                if keep:
                     pool.free.append(sandbox)
                 pool.cond.notify()
+            if not keep:
+                with contextlib.suppress(Exception):
+                    sandbox.kill()
 
     def _acquire(self, pool: Pool, spec: Spec, function_arn: str, nested: bool) -> Sandbox:
         stale: list[Sandbox] = []

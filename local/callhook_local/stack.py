@@ -105,7 +105,7 @@ class LocalStack:
         self.ttl = TtlSweeper(self.client("dynamodb"), self._ttl_tables()).start()
         os.environ.update(self.env)
         _reset_callhook_caches()
-        self.api = WebhookApi(self.routes, self.client("lambda"), self.host, self.api_port)
+        self.api = WebhookApi(self.routes, self.host, self.api_port)
         self.api.start()
         for function_name, every, rule_arn in self.schedules:
             threading.Thread(target=self._run_schedule, args=(function_name, every, rule_arn), daemon=True,

@@ -290,3 +290,49 @@ def test_a_template_function_runs_in_its_sandbox(stack: StackClient, capsys: pyt
     assert resp.status_code == 200
     assert pool.invocations == before + 1
     assert "\tMemory Size: 256 MB\t" in capsys.readouterr().out
+
+
+def test_the_webhook_front_calls_the_function_directly_under_its_resource_policy(stack: StackClient) -> None:
+    """API Gateway invokes Lambda itself: the front checks the route's permission and dispatches to the function's
+    sandbox in this process (no HTTP request into moto); a route whose SourceArn no permission covers gets 500."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    from callhook_local import iam
+    from callhook_local.api import Route, WebhookApi
+    from tests.conftest import free_port
+
+    local = stack.stack
+    post = next(r for r in local.routes if r.method == "POST" and r.path == "/webhooks/{channel_id}")
+    other = iam.service_principal("apigateway.amazonaws.com", f"arn:aws:execute-api:us-east-1:{iam.ACCOUNT}:"
+                                  "another-api/$default/POST/webhooks/x")
+    fronts = {"own": WebhookApi([post], local.host, free_port()),
+              "other": WebhookApi([Route(post.method, post.path, post.function_name, other)], local.host, free_port())}
+    requests_to_moto: list[str] = []
+    dispatch = DomainDispatcherApplication.__call__
+
+    def counting(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        requests_to_moto.append(environ.get("PATH_INFO", ""))
+        return dispatch(self, environ, start_response)
+
+    channel = stack.channel()
+    for front in fronts.values():
+        front.start()
+    try:
+        DomainDispatcherApplication.__call__ = counting  # type: ignore[method-assign]
+        try:
+            url = f"http://{local.host}:{{}}/webhooks/{channel['channel_id']}"
+            denied = stack.http.post(url.format(fronts["other"].port), json={"call_id": unique("call")},
+                                     headers={"X-Webhook-Token": channel["webhook_token"]}, timeout=30)
+            before = len(requests_to_moto)
+            served = stack.http.post(url.format(fronts["own"].port), json={"call_id": unique("call")},
+                                     headers={"X-Webhook-Token": channel["webhook_token"]}, timeout=30)
+        finally:
+            DomainDispatcherApplication.__call__ = dispatch  # type: ignore[method-assign]
+    finally:
+        for front in fronts.values():
+            front.stop()
+    assert denied.status_code == 500 and denied.json() == {"message": "Internal Server Error"}
+    assert served.status_code == 200, served.text
+    # the function's own calls reach moto over HTTP (its PutItem, StartExecution...), the invoke itself does not
+    assert requests_to_moto[before:]
+    assert not any(f"/functions/{post.function_name}/" in path for path in requests_to_moto[before:])
