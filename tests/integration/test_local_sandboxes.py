@@ -336,3 +336,35 @@ def test_the_webhook_front_calls_the_function_directly_under_its_resource_policy
     # the function's own calls reach moto over HTTP (its PutItem, StartExecution...), the invoke itself does not
     assert requests_to_moto[before:]
     assert not any(f"/functions/{post.function_name}/" in path for path in requests_to_moto[before:])
+
+
+def test_past_the_cap_an_invocation_waits_then_is_throttled_as_lambda_throttles(
+        local_stack: LocalStack, probe: Callable[..., str]) -> None:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    sandboxes = local_stack.sandboxes
+    assert sandboxes is not None
+    name = probe()
+    invoke(local_stack, name, {})  # one warm sandbox
+    cap, wait = sandboxes.max_per_function, sandboxes.throttle_after_s
+    sandboxes.max_per_function, sandboxes.throttle_after_s = 1, 0.5
+    try:
+        busy = threading.Thread(target=invoke, args=(local_stack, name, {"op": "sleep", "seconds": 3}))
+        busy.start()
+        import time
+        time.sleep(0.5)  # the only sandbox allowed is busy
+        once = boto3.client("lambda", endpoint_url=local_stack.endpoint, region_name="us-east-1",
+                            aws_access_key_id="local", aws_secret_access_key="local",
+                            config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+        with pytest.raises(ClientError) as throttled:
+            once.invoke(FunctionName=name, Payload=b"{}")
+        busy.join()
+        # once it is free again, the next invocation is served (warm)
+        _, log, failed = invoke(local_stack, name, {})
+    finally:
+        sandboxes.max_per_function, sandboxes.throttle_after_s = cap, wait
+    assert throttled.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert throttled.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert not failed and "Init Duration" not in report(log)
