@@ -39,6 +39,9 @@ PRELOAD = ("boto3", "botocore.session", "botocore.client", "botocore.credentials
 
 
 def main(control_fd: int, path: list[str]) -> None:
+    # Ctrl-C in `make run` reaches the whole process group: the stack stops the image and its sandboxes itself
+    # (and they exit when its sockets close), so neither prints a KeyboardInterrupt of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.path[:] = path
     for name in PRELOAD:
         try:

@@ -251,6 +251,7 @@ class Pool:
 
     function_name: str
     free: list[Sandbox] = field(default_factory=list)
+    running: set[Sandbox] = field(default_factory=set)  # every live sandbox, free or busy
     busy: int = 0
     invocations: int = 0
     started: int = 0
@@ -292,6 +293,8 @@ class Sandboxes:
                 keep = sandbox.alive and not self._stopped
                 if keep:
                     pool.free.append(sandbox)
+                else:
+                    pool.running.discard(sandbox)
                 pool.cond.notify()
             if not keep:
                 with contextlib.suppress(Exception):
@@ -320,9 +323,14 @@ class Sandboxes:
                     pool.cond.wait(remaining)
         finally:
             for sandbox in stale:  # its function's configuration changed since it started
+                with pool.cond:
+                    pool.running.discard(sandbox)
                 sandbox.kill()
         try:
-            return Sandbox(self.image, spec, function_arn)
+            started = Sandbox(self.image, spec, function_arn)
+            with pool.cond:
+                pool.running.add(started)
+            return started
         except Exception:
             with pool.cond:
                 pool.busy -= 1
@@ -332,8 +340,8 @@ class Sandboxes:
     def stop(self) -> None:
         self._stopped = True
         for pool in list(self.pools.values()):
-            with pool.cond:
-                sandboxes, pool.free = pool.free, []
+            with pool.cond:  # busy ones too: an invocation still running when the stack stops is cut short
+                sandboxes, pool.free, pool.running = list(pool.running), [], set()
             for sandbox in sandboxes:
                 with contextlib.suppress(Exception):
                     sandbox.kill()
