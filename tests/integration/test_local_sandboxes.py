@@ -176,9 +176,15 @@ def test_a_warm_sandbox_is_reused_and_a_busy_one_makes_a_new_one(
     # While one invocation is running, another gets a sandbox of its own (cold)
     slow: dict[str, Any] = {}
     worker = threading.Thread(target=lambda: slow.update(result=invoke(local_stack, name, {"op": "sleep",
-                                                                                            "seconds": 2})))
+                                                                                            "seconds": 3})))
+    pool = local_stack.sandboxes.pools[name]  # type: ignore[union-attr]
     worker.start()
     try:
+        import time
+        deadline = time.monotonic() + 10
+        while pool.busy < 1:  # the slow invocation holds the warm sandbox
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         concurrent, concurrent_log, _ = invoke(local_stack, name, {})
     finally:
         worker.join()
