@@ -360,7 +360,10 @@ def test_past_the_cap_an_invocation_waits_then_is_throttled_as_lambda_throttles(
         busy = threading.Thread(target=invoke, args=(local_stack, name, {"op": "sleep", "seconds": 3}))
         busy.start()
         import time
-        time.sleep(0.5)  # the only sandbox allowed is busy
+        deadline = time.monotonic() + 10
+        while sandboxes.pools[name].busy < 1:  # the only sandbox allowed is busy
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         once = boto3.client("lambda", endpoint_url=local_stack.endpoint, region_name="us-east-1",
                             aws_access_key_id="local", aws_secret_access_key="local",
                             config=Config(retries={"max_attempts": 1, "mode": "standard"}))
