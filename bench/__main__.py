@@ -10,7 +10,7 @@ from pathlib import Path
 from bench.common import RESULTS, machine
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHES = ["ingest", "workflow", "transcription", "load", "load_faults"]
+BENCHES = ["ingest", "workflow", "transcription", "load", "load_faults", "cold_start"]
 
 
 def main(argv: list[str]) -> int:

@@ -1,9 +1,10 @@
 """The local webhook API: what API Gateway's HTTP API does for the deployed stack.
 
 moto's API Gateway cannot invoke Lambda in server mode, so this small WSGI server turns each request into the
-same HTTP API payload-2.0 event the deployed ingest function receives and invokes the function *through Lambda*
-(moto's invoke, hence our in-process handler), answering with its statusCode, headers and body. Routes come from
-the functions' `HttpApi` events in template.yaml.
+same HTTP API payload-2.0 event the deployed ingest function receives and invokes the function as API Gateway does:
+directly, as apigateway.amazonaws.com for the route (the function's resource policy must allow it, iam.py), through
+the Lambda service in this process (moto's invoke, hence the function's sandbox; no second HTTP hop into moto),
+answering with its statusCode, headers and body. Routes come from the functions' `HttpApi` events in template.yaml.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from moto.awslambda.models import lambda_backends
+from moto.core.exceptions import JsonRESTError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
@@ -87,8 +90,8 @@ def http_api_event(request: Request, route: Route, path_params: dict[str, str]) 
 
 
 class WebhookApi:
-    def __init__(self, routes: list[Route], lambda_client: Any, host: str, port: int) -> None:
-        self.routes, self.lambda_client = routes, lambda_client
+    def __init__(self, routes: list[Route], host: str, port: int) -> None:
+        self.routes = routes
         self.server: BaseWSGIServer = make_server(host, port, self, threaded=True)
         self.port = self.server.server_port
         self._thread = threading.Thread(target=self.server.serve_forever, name="callhook-api", daemon=True)
@@ -118,13 +121,25 @@ class WebhookApi:
         return Response(json.dumps({"message": "Not Found"}), status=404, content_type="application/json")
 
     def invoke(self, route: Route, event: dict[str, Any]) -> Response:
-        # Qualifier: moto parses a request body as a query string when the URL has none, so a webhook body with an
-        # `Action=` field would be dispatched as that (unknown) action: 500. A URL query keeps the body a payload.
-        with iam.acting_as(route.invoker):  # as API Gateway: the function's resource policy must allow the route
-            resp = self.lambda_client.invoke(FunctionName=route.function_name, Qualifier="$LATEST",
-                                             Payload=json.dumps(event).encode())
-        payload = json.loads(resp["Payload"].read() or b"null")
-        if resp.get("FunctionError") or not isinstance(payload, dict) or "statusCode" not in payload:
+        denied = iam.check(route.invoker, "lambda", "Invoke", {"FunctionName": route.function_name}) if (
+            route.invoker is not None) else None
+        if denied is not None:  # API Gateway answers 500 when its invoke is refused
+            log.error("%s: %s", route.function_name, denied)
+            return Response(json.dumps({"message": "Internal Server Error"}), status=500,
+                            content_type="application/json")
+        response_headers: dict[str, str] = {}
+        try:
+            raw = lambda_backends[iam.ACCOUNT][iam.REGION].invoke(
+                route.function_name, "$LATEST", json.dumps(event), {"x-amz-invocation-type": "RequestResponse"},
+                response_headers)
+        except JsonRESTError as exc:  # the Lambda service refused (throttled, a service error)
+            log.error("%s: %s %s", route.function_name, exc.error_type, exc.message)
+            status = 429 if exc.error_type == "TooManyRequestsException" else 500
+            return Response(json.dumps({"message": "Too Many Requests" if status == 429 else "Internal Server Error"}),
+                            status=status, content_type="application/json")
+        payload = json.loads(raw or b"null")
+        if response_headers.get("x-amz-function-error") or not isinstance(payload, dict) or (
+                "statusCode" not in payload):
             # What API Gateway answers when the integration fails; the local console also says why.
             log.error("%s failed: %s", route.function_name, payload)
             return Response(json.dumps({"message": "Internal Server Error"}), status=500,

@@ -7,11 +7,12 @@ EventBridge on a function's behalf) makes.
    names and ARNs. Each role gets temporary credentials from moto's STS (attributed by moto to
    `arn:aws:sts::<account>:assumed-role/<role>/<session>`). `AWS::Lambda::Permission` resources (explicit, and the
    ones SAM adds for `Schedule` events) are the functions' resource policies.
-2. **Who signs.** Functions still run in the local stack's process, so calls are attributed per thread: the invoker
-   sets the running function's identity on its thread (`acting_as`), and `install()` makes botocore sign with it
-   (the request signer takes the thread's credentials; a `ThreadPoolExecutor` task inherits its submitter's identity, so
-   s3transfer's upload threads sign as the function that called `upload_fileobj`). Calls with any other credentials
-   (admin CLI, AWS CLI, tests, the stack itself) are not checked.
+2. **Who signs.** Each function runs in its own sandbox (sandbox.py) whose environment holds its role session's
+   temporary credentials, so everything the process signs (its own threads included) carries the role's key. In
+   the stack's own process, callers acting for a service sign per thread: `acting_as` sets an identity on the thread
+   and `install()` makes botocore sign with it (the state machine's Task invokes, EventBridge's and the schedules';
+   a `ThreadPoolExecutor` task inherits its submitter's identity). Calls with any other credentials (admin CLI, AWS
+   CLI, tests, the stack itself) are not checked.
 3. **What is checked.** A WSGI wrapper in front of moto's dispatcher reads the operation of each request signed with
    a role's key (X-Amz-Target for JSON services, moto's botocore router for REST ones), maps it to the IAM action
    and the resource ARNs the Service Authorization Reference says that action is authorized on (cfn-lint's bundled
@@ -140,10 +141,17 @@ class Registry:
 REGISTRY = Registry()
 STATE_MACHINES: dict[str, Identity] = {}  # state machine ARN -> its role's session (signs the Task invocations)
 _current = threading.local()
+_serving = threading.local()
 
 
 def current_identity() -> Identity | None:
     return getattr(_current, "identity", None)
+
+
+def current_caller() -> Identity | None:
+    """The identity whose request this thread of moto's server is serving now (None: an unchecked caller). A
+    function invoked from inside that request (a stream delivered inside a write) is nested in the caller's call."""
+    return getattr(_serving, "identity", None)
 
 
 @contextlib.contextmanager
@@ -609,7 +617,11 @@ def authorize(app: Callable[..., Any], environ: dict[str, Any], start_response: 
     if message is not None:
         log.info("AccessDenied: %s", message)
         return _denied(signing_name, message, start_response)
-    return app(environ, start_response)
+    previous, _serving.identity = current_caller(), identity
+    try:
+        return app(environ, start_response)
+    finally:
+        _serving.identity = previous
 
 
 # ---------------------------------------------------------------------------------------------- installation

@@ -1,8 +1,9 @@
-"""The one point where the local stack patches moto: Lambda invocations run our handlers in-process.
+"""The one point where the local stack patches moto: a Lambda invocation runs the function in its sandbox.
 
 moto runs functions in Docker (absent here). Both a direct `lambda.invoke` and a Step Functions Task end in
 `LambdaFunction._invoke_lambda(event) -> (payload_json, errored, logs)`; replacing that method runs the function's
-`Handler` from its `CodeUri` in this process. A raised exception becomes the AWS Python runtime's error payload, so
+`Handler` (from its `CodeUri`, or a user function's zip) in a worker process of that function (sandbox.py), with its
+own environment and its role's credentials. A raised exception becomes the AWS Python runtime's error payload, so
 the engine reports `errorType` = the exception class name and `ErrorEquals` matches exactly as on AWS.
 """
 
@@ -10,14 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
-import importlib.util
 import io
 import json
-import sys
 import tempfile
 import threading
-import time
 import traceback
 import uuid
 import zipfile
@@ -28,8 +25,12 @@ from typing import Any
 
 import boto3
 from moto.awslambda.models import LambdaFunction
+from moto.core.exceptions import JsonRESTError
 
 from callhook_local import iam
+from callhook_local.sandbox import Outcome, Sandboxes, Spec, Throttled, lambda_environment
+
+REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,9 @@ class FunctionCode:
     attribute: str  # e.g. handler
     timeout_s: int
     memory_mb: int
-    identity: iam.Identity | None = None  # its role's session: the function's AWS calls are signed with it
+    identity: iam.Identity | None = None  # its role's session: the sandbox gets its temporary credentials
+    task_root: str | None = None  # a user function's unpacked zip
+    module_label: str = ""  # the module as Lambda names it (app), for Runtime.ImportModuleError
 
 
 @dataclass
@@ -46,11 +49,15 @@ class Registry:
     """Function name -> where its code is. Filled by the local stack from template.yaml."""
 
     functions: dict[str, FunctionCode] = field(default_factory=dict)
-    # Test-only fault switch: function name -> callable(event) that may raise before the handler runs.
+    # Test-only fault switch: function name -> callable(event) that may raise before the function is invoked
+    # (checked here, in the stack's process, before dispatching to a sandbox).
     faults: dict[str, Callable[[Any], None]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Function name -> its DeadLetterQueue's URL (template.yaml): where a failed asynchronous invoke is kept.
     dead_letters: dict[str, str] = field(default_factory=dict)
+    # The local stack's sandboxes and the endpoint the functions reach AWS at (set by LocalStack.start).
+    sandboxes: Sandboxes | None = None
+    endpoint: str = ""
 
 
 REGISTRY = Registry()
@@ -63,27 +70,10 @@ def code_location(code_uri: str, handler: str) -> tuple[str, str]:
     return f"{package}.{module}", attribute
 
 
-class LocalContext:
-    """What Powertools reads from a Lambda context object."""
-
-    def __init__(self, fn: LambdaFunction, code: FunctionCode) -> None:
-        self.function_name = fn.function_name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = fn.function_arn
-        self.memory_limit_in_mb = code.memory_mb
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{fn.function_name}"
-        self.log_stream_name = "local"
-        self._deadline = time.monotonic() + code.timeout_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
 def _user_function(fn: LambdaFunction) -> FunctionCode | None:
     """A function created through the Lambda API (`aws lambda create-function` with a Python zip): its zip is
-    unpacked once per code hash and its `Handler` (`module.function`) imported from there. It runs in-process,
-    its calls signed with its role's session and checked against that role's policies in moto's IAM."""
+    unpacked once per code hash and its `Handler` (`module.function`) imported from there, in its own sandbox
+    with its role's credentials (the role's policies as they stand in moto's IAM now)."""
     zipped = getattr(fn, "code_bytes", b"") or b""
     if not zipped or not fn.handler or not str(fn.run_time or "").startswith("python"):
         return None
@@ -96,45 +86,72 @@ def _user_function(fn: LambdaFunction) -> FunctionCode | None:
         with contextlib.suppress(OSError):  # another invocation unpacked it first
             staging.rename(directory)
     module_file, _, attribute = fn.handler.rpartition(".")
-    module_name = f"callhook_user_{digest}_{module_file.replace('/', '_').replace('.', '_')}"
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, directory / f"{module_file.replace('.', '/')}.py")
-        if spec is None or spec.loader is None:
-            return None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[module_name] = module
-    return FunctionCode(module=module_name, attribute=attribute, timeout_s=int(fn.timeout or 3),
-                        memory_mb=int(fn.memory_size or 128), identity=iam.function_role_session(fn.function_name,
-                                                                                                 fn.role))
+    return FunctionCode(module=module_file.replace("/", "."), attribute=attribute, timeout_s=int(fn.timeout or 3),
+                        memory_mb=int(fn.memory_size or 128), task_root=str(directory), module_label=module_file,
+                        identity=iam.function_role_session(fn.function_name, fn.role))
 
 
-def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
-    code = REGISTRY.functions.get(self.function_name)
+def spec_of(fn: LambdaFunction, code: FunctionCode) -> Spec:
+    """What the function's sandbox starts with: its configuration as Lambda (moto) holds it now."""
+    identity = code.identity
+    env = lambda_environment(
+        function_name=fn.function_name, function_arn=fn.function_arn, handler=str(fn.handler),
+        runtime=str(fn.run_time or "python3.11"), memory_mb=int(fn.memory_size or code.memory_mb), region=REGION,
+        endpoint=REGISTRY.endpoint, variables=dict(fn.environment_vars or {}),
+        access_key=identity.access_key if identity else "local",
+        secret_key=identity.secret_key if identity else "local", token=identity.token if identity else "",
+        task_root=code.task_root or str(Path.cwd()))
+    return Spec(function_name=fn.function_name, module=code.module, attribute=code.attribute,
+                module_label=code.module_label or code.module.rsplit(".", 1)[-1], env=tuple(sorted(env.items())),
+                timeout_s=float(fn.timeout or code.timeout_s), memory_mb=int(fn.memory_size or code.memory_mb),
+                task_root=code.task_root, access_key=identity.access_key if identity else "")
+
+
+def _error_payload(error_type: str, message: str, request_id: str = "",
+                   exc: BaseException | None = None) -> str:
+    return json.dumps({"errorMessage": message, "errorType": error_type, "requestId": request_id,
+                       "stackTrace": traceback.format_tb(exc.__traceback__) if exc else []})
+
+
+def invoke_function(fn: LambdaFunction, event: Any) -> Outcome:
+    """Run one invocation of `fn` in a sandbox of it (the fault switch first). Raises Throttled."""
+    if event == "{}":  # moto's invoke hands an empty payload on as the string "{}"
+        event = {}
+    code = REGISTRY.functions.get(fn.function_name)
     if code is None:
         try:
-            code = _user_function(self)
+            code = _user_function(fn)
         except Exception as exc:
-            payload = {"errorMessage": f"Unable to import module {self.handler!r}: {exc}",
-                       "errorType": "Runtime.ImportModuleError", "requestId": "", "stackTrace": []}
-            return json.dumps(payload), True, ""
+            return Outcome(_error_payload("Runtime.ImportModuleError",
+                                          f"Unable to import module {fn.handler!r}: {exc}"), True, "")
     if code is None:
-        payload = {"errorMessage": f"function {self.function_name} is neither part of template.yaml nor a Python "
-                                   "function created with a zip", "errorType": "ResourceNotFoundException",
-                   "requestId": "", "stackTrace": []}
-        return json.dumps(payload), True, ""
-    context = LocalContext(self, code)
-    try:
-        if (fault := REGISTRY.faults.get(self.function_name)) is not None:
+        return Outcome(_error_payload("ResourceNotFoundException", f"function {fn.function_name} is neither part of "
+                                      "template.yaml nor a Python function created with a zip"), True, "")
+    if (fault := REGISTRY.faults.get(fn.function_name)) is not None:
+        try:
             fault(event)
-        handler = getattr(importlib.import_module(code.module), code.attribute)
-        with iam.acting_as(code.identity):
-            result = handler(event if event is not None else {}, context)
-        return json.dumps(result), False, ""
-    except Exception as exc:
-        payload = {"errorMessage": str(exc), "errorType": type(exc).__name__, "requestId": context.aws_request_id,
-                   "stackTrace": traceback.format_tb(exc.__traceback__)}
-        return json.dumps(payload), True, ""
+        except Exception as exc:
+            return Outcome(_error_payload(type(exc).__name__, str(exc), str(uuid.uuid4()), exc), True, "")
+    if REGISTRY.sandboxes is None:
+        raise RuntimeError("the local stack's sandboxes are not started")
+    spec = spec_of(fn, code)
+    caller = iam.current_caller()
+    nested = caller is not None and bool(spec.access_key) and caller.access_key == spec.access_key
+    return REGISTRY.sandboxes.invoke(spec, fn.function_arn, event, nested=nested)
+
+
+def _too_many_requests() -> JsonRESTError:
+    error = JsonRESTError("TooManyRequestsException", "Rate Exceeded.")
+    error.code = 429
+    return error
+
+
+def _invoke_in_sandbox(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+    try:
+        outcome = invoke_function(self, event)
+    except Throttled as exc:
+        raise _too_many_requests() from exc
+    return outcome.payload, outcome.errored, outcome.logs
 
 
 _MOTO_INVOKE = LambdaFunction.invoke
@@ -147,7 +164,14 @@ def _invoke_keeping_dead_letters(self: LambdaFunction, body: str, request_header
 
     Lambda first retries it twice over about three minutes; the local stack does not retry (one attempt).
     """
-    result = _MOTO_INVOKE(self, body, request_headers, response_headers)
+    try:
+        result = _MOTO_INVOKE(self, body, request_headers, response_headers)
+    except JsonRESTError as exc:
+        if request_headers or exc.error_type != "TooManyRequestsException":
+            raise
+        # moto's own call (a stream's records, delivered inside a table write): the batch fails, the write stands
+        response_headers["x-amz-function-error"] = "Unhandled"
+        return _error_payload("TooManyRequestsException", "Rate Exceeded.")
     queue = REGISTRY.dead_letters.get(self.function_name)
     if (queue and str(request_headers.get("x-amz-invocation-type", "")).lower() == "event"
             and response_headers.get("x-amz-function-error")):
@@ -163,6 +187,6 @@ def _invoke_keeping_dead_letters(self: LambdaFunction, body: str, request_header
 
 
 def install() -> None:
-    """Idempotent: patch moto's Docker invocation with the in-process one, and its invoke for dead letters."""
-    LambdaFunction._invoke_lambda = _invoke_in_process  # type: ignore[method-assign]
+    """Idempotent: patch moto's Docker invocation with the sandboxes, and its invoke for dead letters."""
+    LambdaFunction._invoke_lambda = _invoke_in_sandbox  # type: ignore[method-assign]
     LambdaFunction.invoke = _invoke_keeping_dead_letters  # type: ignore[method-assign]

@@ -1,7 +1,8 @@
 """The local stack: moto serving AWS on 127.0.0.1:5000 in this process, with the resources of template.yaml.
 
 Everything is created from template.yaml and the ASL file (no second list): tables with their keys and indexes,
-the bucket, one Lambda function per `AWS::Serverless::Function` (its Handler runs in-process, see invoker.py),
+the bucket, one Lambda function per `AWS::Serverless::Function` (its Handler runs in sandboxes of its own, worker
+processes with its environment and role, see sandbox.py),
 the state machine with SAM's DefinitionSubstitutions applied, and the webhook API routes (api.py). A table's
 `StreamSpecification` gives it a stream, and a function's `Type: DynamoDB` event an event source mapping on it: moto
 then calls the function synchronously inside each write to the table (see _connect_stream).
@@ -26,6 +27,7 @@ from moto.server import ThreadedMotoServer
 
 from callhook_local import iam, invoker, moto_speedups
 from callhook_local.api import Route, WebhookApi
+from callhook_local.sandbox import Sandboxes
 from callhook_local.template import ROOT, Resolver, load_template, resources_of_type, substitute_definition
 from callhook_local.transcribe import TranscribeEngine
 from callhook_local.ttl import TtlSweeper
@@ -56,12 +58,16 @@ class LocalStack:
     api_port: int = 3000
     name: str = "callhook-local"
     template_path: Path = ROOT / "template.yaml"
-    env: dict[str, str] = field(default_factory=dict)  # the functions' environment (identical across functions)
+    # The functions' variables, for this process's own tools (tests, the demo seed): each function's sandbox gets
+    # its own environment (sandbox.py); a variable two functions set differently holds the first one's value here.
+    env: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)  # template parameter overrides, as sam deploy takes
     routes: list[Route] = field(default_factory=list)
     schedules: list[tuple[str, float, str]] = field(default_factory=list)  # (function, every N seconds, rule ARN)
     roles: dict[str, iam.Identity] = field(default_factory=dict)  # role logical id -> its session (iam.py)
+    max_sandboxes: int = 10  # per function (sandbox.py)
+    sandboxes: Sandboxes | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
 
     server: ThreadedMotoServer | None = None
@@ -85,6 +91,8 @@ class LocalStack:
     def start(self) -> LocalStack:
         quiet_moto_noise()
         self._process_environment()
+        self.sandboxes = Sandboxes(max_per_function=self.max_sandboxes)
+        invoker.REGISTRY.sandboxes, invoker.REGISTRY.endpoint = self.sandboxes, self.endpoint
         invoker.install()
         moto_speedups.install()
         iam.install()
@@ -97,7 +105,7 @@ class LocalStack:
         self.ttl = TtlSweeper(self.client("dynamodb"), self._ttl_tables()).start()
         os.environ.update(self.env)
         _reset_callhook_caches()
-        self.api = WebhookApi(self.routes, self.client("lambda"), self.host, self.api_port)
+        self.api = WebhookApi(self.routes, self.host, self.api_port)
         self.api.start()
         for function_name, every, rule_arn in self.schedules:
             threading.Thread(target=self._run_schedule, args=(function_name, every, rule_arn), daemon=True,
@@ -134,6 +142,8 @@ class LocalStack:
             self.ttl.stop()
         if self.server:
             self.server.stop()
+        if self.sandboxes:
+            self.sandboxes.stop()
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -315,10 +325,8 @@ class LocalStack:
             name = resolver.refs[logical]
             env = {k: str(v) for k, v in resolver.resolve(
                 {**global_env, **props.get("Environment", {}).get("Variables", {})}).items()}
-            for key, value in env.items():  # os.environ is process-wide here: values must agree across functions
-                if self.env.get(key, value) != value:
-                    raise ValueError(f"{logical}: environment variable {key} differs between functions")
-                self.env[key] = value
+            for key, value in env.items():
+                self.env.setdefault(key, value)
             module, attribute = invoker.code_location(props["CodeUri"], props["Handler"])
             identity = self._role_of(transformed, logical, "Role")
             invoker.REGISTRY.functions[name] = invoker.FunctionCode(
@@ -327,9 +335,11 @@ class LocalStack:
             if "DeadLetterQueue" in props:  # a failed asynchronous invoke lands there (invoker.py)
                 arn = str(resolver.resolve(props["DeadLetterQueue"]["TargetArn"]))
                 invoker.REGISTRY.dead_letters[name] = f"{self.endpoint}/{ACCOUNT}/{arn.rsplit(':', 1)[-1]}"
+            code = invoker.REGISTRY.functions[name]
             lam.create_function(FunctionName=name, Runtime=props.get("Runtime", globals_fn.get("Runtime")),
                                 Role=f"arn:aws:iam::{ACCOUNT}:role/{identity.name}", Handler=props["Handler"],
-                                Code={"ZipFile": _placeholder_zip()}, Environment={"Variables": env})
+                                Code={"ZipFile": _placeholder_zip()}, Environment={"Variables": env},
+                                Timeout=code.timeout_s, MemorySize=code.memory_mb)
             for event_name, event in props.get("Events", {}).items():
                 if event["Type"] == "HttpApi":
                     method, path = event["Properties"]["Method"].upper(), event["Properties"]["Path"]
@@ -362,10 +372,10 @@ def rate_seconds(expression: str) -> float:
 
 
 def _placeholder_zip() -> bytes:
-    """moto wants code bytes; the real code is imported in-process from CodeUri."""
+    """moto wants code bytes; the real code is imported by the function's sandboxes from CodeUri."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("README.txt", "callhook local stack: the handler runs in-process from the repository")
+        zf.writestr("README.txt", "callhook local stack: the handler runs from the repository in its sandboxes")
     return buf.getvalue()
 
 

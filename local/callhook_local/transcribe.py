@@ -36,7 +36,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from moto.core.utils import utcnow
@@ -48,8 +48,14 @@ from moto.transcribe.models import TranscribeBackend, transcribe_backends
 from callhook.media import is_wav, wav_layout
 from callhook_local import iam
 
-if TYPE_CHECKING:
-    from callhook_local.stack import LocalStack
+
+class StackPort(Protocol):
+    """What the engine needs of the local stack (stack.py imports this module, not the other way round)."""
+
+    def client(self, service: str) -> Any: ...
+
+    def rule_identity(self, rule_arn: str) -> iam.Identity: ...
+
 
 log = logging.getLogger("callhook.local.transcribe")
 
@@ -86,7 +92,7 @@ class Word:
 class TranscribeEngine:
     """Completes the local stack's Transcribe jobs. `hold()` and `drop_events()` exist for tests."""
 
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: StackPort) -> None:
         self.stack = stack
         self.jobs: queue.Queue[Any] = queue.Queue()
         self._released = threading.Event()

@@ -3,7 +3,7 @@
 In process, `typer.testing.CliRunner` invokes the app with `--local`, `CALLHOOK_AWS_PORT` and `CALLHOOK_STACK` set
 to the session's local stack, exactly as a person runs it against `make run`. A few tests run the installed console
 script (`.venv/bin/callhook`) in a subprocess: those that point the CLI at another endpoint or stack, which must not
-change the environment of this process (the local stack's functions run in it).
+change the environment of this process (the local stack's own tools run in it).
 """
 
 from __future__ import annotations
@@ -71,9 +71,11 @@ class Cli:
 
 
 def _without_metrics(stdout: str) -> str:
-    """The local stack's functions run in this process and print their metrics (EMF lines) with print(): while
-    CliRunner holds sys.stdout, a background execution's lines land in the command's output. Drop them."""
-    return "".join(line for line in stdout.splitlines(keepends=True) if not line.startswith('{"_aws":'))
+    """The local stack writes its functions' output (their JSON logs, EMF metric lines, Lambda's REPORT lines) to
+    this process's sys.stdout: while CliRunner holds it, a background execution's lines land in the command's
+    output. Drop them."""
+    return "".join(line for line in stdout.splitlines(keepends=True)
+                   if not line.startswith(('{"_aws":', '{"level":', "REPORT RequestId: ")))
 
 
 def run_script(*args: str, env: dict[str, str], cwd: Path | None = None) -> Outcome:

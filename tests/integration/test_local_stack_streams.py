@@ -2,7 +2,9 @@
 template become a stream and an event source mapping; moto calls the function inside the write.
 
 Run in a subprocess with a template of its own (a table and one stream function): a local stack sets process-wide
-settings (AWS_ENDPOINT_URL, MOTO_PORT) that would redirect this test session's own stack.
+settings (AWS_ENDPOINT_URL, MOTO_PORT) that would redirect this test session's own stack. That stack runs one
+sandbox per function at most, so the function's write-back, which re-enters it from inside its own write while its
+only sandbox waits on that write, shows that a self-triggering function cannot deadlock at the cap.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ TEMPLATE = textwrap.dedent('''
           CodeUri: tests/support/stream_probe/
           Handler: app.handler
           Runtime: python3.11
+          Timeout: 30
           Environment:
             Variables:
               PROBE_TABLE: !Ref ProbeTable
@@ -50,7 +53,7 @@ SCRIPT = textwrap.dedent('''
     from tests.conftest import free_port
 
     stack = LocalStack(aws_port=free_port(), api_port=free_port(), name="callhook-streams",
-                       template_path=Path(sys.argv[1])).start()
+                       template_path=Path(sys.argv[1]), max_sandboxes=1).start()
     try:
         ddb = stack.client("dynamodb")
         table = stack.env["PROBE_TABLE"]
@@ -58,9 +61,9 @@ SCRIPT = textwrap.dedent('''
         after_put = ddb.get_item(TableName=table, Key={"pk": {"S": "a"}}, ConsistentRead=True)["Item"]
         ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "name": {"S": "anna"}})
         after_second = ddb.get_item(TableName=table, Key={"pk": {"S": "a"}}, ConsistentRead=True)["Item"]
-        from tests.support.stream_probe.app import INVOCATIONS
+        pool = stack.sandboxes.pools[stack.physical("ProbeFunction")]
         print("RESULT " + json.dumps({"after_put": after_put, "after_second": after_second,
-                                      "invocations": len(INVOCATIONS)}), flush=True)
+                                      "invocations": pool.invocations, "sandboxes": pool.started}), flush=True)
     finally:
         stack.stop()
 ''')
@@ -83,3 +86,9 @@ def test_a_stream_function_from_the_template_runs_inside_the_write_and_its_write
     assert found["after_put"]["upper"] == {"S": "ANN"}
     assert found["after_second"]["upper"] == {"S": "ANNA"}
     assert 2 <= found["invocations"] < 20
+    # And the re-entry got a second sandbox although the cap is one: nested in its own call, it never waits
+    assert found["sandboxes"] == 2
+    # And each invocation was logged as Lambda logs it, the first one a cold start
+    reports = [line for line in result.stdout.splitlines() if line.startswith("REPORT RequestId: ")]
+    assert len(reports) == found["invocations"]
+    assert sum("Init Duration: " in line for line in reports) == 2

@@ -17,7 +17,6 @@ from pydantic import ValidationError
 
 from callhook.models.dialog import Dialog
 from callhook.repositories.config import ConfigTable
-from callhook.settings import clear_settings_cache
 from callhook_admin.services.config import put_channel
 from callhook_local.fake_pbx import FakePBX, start_fake_pbx
 from callhook_local.faults import lambda_fails
@@ -47,15 +46,17 @@ def served(pbx: FakePBX) -> Callable[..., tuple[str, str]]:
 
 
 @pytest.fixture
-def keep_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
-    """Change the KeepRecording function's environment (one process locally) for one test."""
+def keep_settings(stack: StackClient) -> Iterator[Callable[..., None]]:
+    """Change the KeepRecording function's environment for one test, as an operator does (Lambda's
+    UpdateFunctionConfiguration): its next invocations run in new sandboxes with the new variables."""
+    lam = stack.stack.client("lambda")
+    name = stack.stack.physical("KeepRecordingFunction")
+    before = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+
     def change(**env: str) -> None:
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        clear_settings_cache()
+        lam.update_function_configuration(FunctionName=name, Environment={"Variables": {**before, **env}})
     yield change
-    monkeypatch.undo()
-    clear_settings_cache()
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": before})
 
 
 def kept_bytes(stack: StackClient, dialog: Dialog) -> bytes:

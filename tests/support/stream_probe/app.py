@@ -11,13 +11,10 @@ from typing import Any
 
 import boto3
 
-INVOCATIONS: list[list[str]] = []  # event names per invocation (the local stack runs functions in-process)
-
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ddb = boto3.client("dynamodb")
     table = os.environ["PROBE_TABLE"]
-    INVOCATIONS.append([r["eventName"] for r in event["Records"]])
     for record in event["Records"]:
         image = record["dynamodb"].get("NewImage")
         if image is None:

@@ -1,0 +1,240 @@
+"""The runtime image of the local stack's sandboxes: one process that pre-imports the heavy common modules and forks
+a sandbox (a worker process of one function) on request. It runs what Lambda's Python runtime runs in a sandbox.
+
+Started by callhook_local.sandbox with `python -c` (an exec, never a fork of the stack's threaded process), it
+imports only the standard library and PRELOAD, then serves one control socket: each request carries the sandbox's
+end of a socketpair (SCM_RIGHTS); the image forks, the child becomes the sandbox on that socket, and the image
+answers the child's pid. `W <pid>` reaps a sandbox and answers its wait status (the stack reports a crash with it).
+
+In the sandbox (`_sandbox`): the first message is its start-up spec (the environment Lambda gives the function,
+its handler and code location). The sandbox replaces its whole environment with it, forwards stdout/stderr and
+every logging record that reaches the root logger to the stack, imports the function's module (that import is the
+cold start's Init Duration), then answers invocations one at a time until the stack closes the socket.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import logging
+import os
+import resource
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+# What every function imports (the layer's dependencies): imported once here, shared copy-on-write by the sandboxes.
+# The function's own modules (functions.*, callhook.*) are imported in the sandbox: that is its Init Duration.
+PRELOAD = ("boto3", "botocore.session", "botocore.client", "botocore.credentials", "botocore.endpoint",
+           "botocore.parsers", "botocore.serialize", "boto3.dynamodb.types", "pydantic", "jmespath",
+           "aws_lambda_powertools", "aws_lambda_powertools.logging", "aws_lambda_powertools.metrics",
+           "aws_lambda_powertools.tracing", "aws_xray_sdk.core", "requests", "urllib3")
+
+
+def main(control_fd: int, path: list[str]) -> None:
+    # Ctrl-C in `make run` reaches the whole process group: the stack stops the image and its sandboxes itself
+    # (and they exit when its sockets close), so neither prints a KeyboardInterrupt of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.path[:] = path
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+    control = socket.socket(fileno=control_fd)
+    control.sendall(b"R")  # ready: the parent waits for the preload before its first fork
+    while True:
+        try:
+            message, fds, _flags, _addr = socket.recv_fds(control, 64, 1)
+        except OSError:
+            return
+        if not message:
+            os._exit(0)  # the stack is gone
+        if message[:1] == b"F" and fds:
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                try:
+                    _sandbox(fds[0])
+                finally:
+                    os._exit(0)
+            os.close(fds[0])
+            control.sendall(struct.pack("!i", pid))
+        elif message[:1] == b"W":
+            pid = int(message[1:].decode())
+            try:
+                _, status = os.waitpid(pid, 0)
+            except ChildProcessError:
+                status = 0
+            control.sendall(struct.pack("!i", status))
+        else:
+            for fd in fds:
+                os.close(fd)
+
+
+# ---------------------------------------------------------------------------------------------- in the sandbox
+class _Forward(io.TextIOBase):
+    """sys.stdout / sys.stderr of a sandbox: whole lines go to the stack (as Lambda ships them to its log stream)."""
+
+    def __init__(self, send: Any, name: str) -> None:
+        self._send, self._name, self._buffer = send, name, ""
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._buffer += text
+        if "\n" in self._buffer:
+            lines, _, self._buffer = self._buffer.rpartition("\n")
+            self._send(("out", self._name, lines + "\n"))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._buffer:
+            text, self._buffer = self._buffer, ""
+            self._send(("out", self._name, text))
+
+    def isatty(self) -> bool:
+        return False
+
+
+class _Records(logging.Handler):
+    """Every record reaching the sandbox's root logger goes to the stack, which hands it to its own root logger."""
+
+    def __init__(self, send: Any) -> None:
+        super().__init__(logging.NOTSET)
+        self._send = send
+
+    def addFilter(self, filter: Any) -> None:
+        """Powertools' Logger filters its own records out of every root handler (against duplicates on a console);
+        this one is a transport to the stack's root logger, whose handlers keep their own filters."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            data = dict(record.__dict__)
+            data["msg"] = record.getMessage()
+            data["args"] = None
+            if record.exc_info:
+                data["exc_text"] = logging.Formatter().formatException(record.exc_info)
+            data["exc_info"] = None
+            self._send(("log", {k: _plain(v) for k, v in data.items()}))
+        except Exception:
+            self.handleError(record)
+
+
+def _plain(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+class _Context:
+    """The context object of the Python runtime (what Powertools and handlers read)."""
+
+    def __init__(self, request_id: str, deadline: float) -> None:
+        env = os.environ
+        self.function_name = env["AWS_LAMBDA_FUNCTION_NAME"]
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.invoked_function_arn = env.get("CALLHOOK_LOCAL_FUNCTION_ARN", "")
+        self.memory_limit_in_mb = int(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
+        self.aws_request_id = request_id
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _error(exc: BaseException, request_id: str, error_type: str | None = None,
+           message: str | None = None) -> dict[str, Any]:
+    return {"errorMessage": str(exc) if message is None else message, "errorType": error_type or type(exc).__name__,
+            "requestId": request_id, "stackTrace": traceback.format_tb(exc.__traceback__)}
+
+
+def _max_memory_mb() -> int:
+    return max(1, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+
+
+def _sandbox(fd: int) -> None:
+    conn = Connection(fd)
+    lock = threading.Lock()
+
+    def send(message: Any) -> None:
+        with lock:
+            conn.send(message)
+
+    spec = conn.recv()
+    os.environ.clear()
+    os.environ.update(spec["env"])
+    if spec.get("task_root"):
+        sys.path.insert(0, spec["task_root"])
+    sys.stdout = _Forward(send, "stdout")
+    sys.stderr = _Forward(send, "stderr")
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(_Records(send))
+
+    started = time.perf_counter()
+    init_error: dict[str, Any] | None = None
+    handler: Any = None
+    try:
+        module = importlib.import_module(spec["module"])
+    except Exception as exc:
+        init_error = _error(exc, "", "Runtime.ImportModuleError",
+                            f"Unable to import module '{spec['module_label']}': {exc}")
+    else:
+        handler = getattr(module, spec["attribute"], None)
+        if handler is None:
+            init_error = {"errorMessage": f"Handler '{spec['attribute']}' missing on module "
+                                          f"'{spec['module_label']}'", "errorType": "Runtime.HandlerNotFound",
+                          "requestId": "", "stackTrace": []}
+    init_ms = (time.perf_counter() - started) * 1000
+    sys.stdout.flush()
+    sys.stderr.flush()
+    send(("ready", init_ms, init_error))
+    if init_error is not None:
+        return
+
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        _kind, request_id, event, timeout_s = message
+        began = time.perf_counter()
+        context = _Context(request_id, time.monotonic() + timeout_s)
+        os.environ["_X_AMZN_REQUEST_ID"] = request_id
+        try:
+            result = handler(event if event is not None else {}, context)
+            try:
+                payload, errored = json.dumps(result), False
+            except (TypeError, ValueError) as exc:
+                payload, errored = json.dumps(_error(
+                    exc, request_id, "Runtime.MarshalError",
+                    f"Unable to marshal response: {exc}")), True
+        except Exception as exc:
+            payload, errored = json.dumps(_error(exc, request_id)), True
+        duration_ms = (time.perf_counter() - began) * 1000
+        sys.stdout.flush()
+        sys.stderr.flush()
+        send(("result", errored, payload, duration_ms, _max_memory_mb()))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), json.loads(sys.argv[2]))

@@ -1,0 +1,370 @@
+"""Sandboxes: each invocation of a function runs in a worker process of that function, as on Lambda.
+
+- **Start-up.** A sandbox is forked from the runtime image (runtime.py: one process that has imported boto3,
+  botocore, pydantic and Powertools; never a fork of the stack's own threaded process) and starts with what Lambda
+  gives a sandbox: the function's own environment (template Globals merged with its `Environment`, or what
+  `update-function-configuration` set since), `AWS_LAMBDA_FUNCTION_NAME`, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`,
+  `AWS_REGION`, `_HANDLER`, `AWS_LAMBDA_LOG_GROUP_NAME`…, and the temporary credentials of the function's role
+  session as `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`: moto's IAM step (iam.py) knows the
+  caller by that key, so everything the process does, its own threads included, is checked against its role.
+  Two local additions: `AWS_ENDPOINT_URL` (the local endpoint) and `POWERTOOLS_TRACE_DISABLED` (no X-Ray daemon).
+- **Warm and cold.** A free warm sandbox of the function is reused; when none is free a new one starts, up to
+  `max_per_function`. Its first invocation is a cold start: the function's module is imported then, and the REPORT
+  line Lambda writes after each invocation carries `Init Duration` on that one only. A sandbox whose function's
+  configuration changed (environment, code, role, memory, timeout) is not reused.
+- **At the cap.** An invocation waits for a free sandbox (the cap stands for this machine's resources, not for
+  Lambda's concurrency, which is 1000 per account) up to `throttle_after_s`, then fails with
+  TooManyRequestsException as Lambda throttles. One exception keeps a self-triggering function from deadlocking:
+  an invocation made *inside an AWS call of the same function* (a write whose stream moto delivers synchronously to
+  the writing function, NormalizeOperator on the operators table) never waits, since the sandbox it would wait for
+  is the one blocked on that call; it gets a new sandbox even past the cap (up to `nested_cap`).
+- **Timeout and crash.** Past the function's `Timeout` the sandbox is killed and the invocation fails with
+  `Sandbox.Timedout` ("RequestId: … Error: Task timed out after N.00 seconds"); a sandbox that exits mid-invocation
+  fails it with `Runtime.ExitError`. Either way the next invocation gets a fresh sandbox.
+- **Logs.** The sandbox's stdout lines (Powertools' JSON, EMF metrics, prints) are written to this process's
+  sys.stdout, its stderr lines to the process's own stderr, and every logging record reaching its root logger is
+  handed to this process's root logger, by the invoking thread before the invocation returns (the console of
+  `make run`, pytest's capsys and caplog).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("callhook.local.sandbox")
+
+TAIL_BYTES = 4096  # Invoke's LogResult: the last 4 KB of the invocation's log
+INIT_LIMIT_S = 10.0  # Lambda's limit on a sandbox's init phase (on-demand), apart from the function's Timeout
+
+
+class Throttled(Exception):
+    """No sandbox of the function became free in time: Lambda's TooManyRequestsException."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a sandbox is started with. Sandboxes are reused only for an equal spec."""
+
+    function_name: str
+    module: str  # imported in the sandbox: functions.ingest.app, or a user zip's module
+    attribute: str
+    module_label: str  # how Lambda names the module in Runtime.ImportModuleError
+    env: tuple[tuple[str, str], ...]
+    timeout_s: float
+    memory_mb: int
+    task_root: str | None = None  # a user function's unpacked zip (first on sys.path, as /var/task)
+    access_key: str = ""  # the role session's key: an invocation inside a call signed with it is nested
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(repr(self).encode()).hexdigest()
+
+
+@dataclass
+class Outcome:
+    payload: str
+    errored: bool
+    logs: str  # the invocation's log (its output and Lambda's REPORT line), for Invoke's LogResult
+    pid: int = 0
+    cold: bool = False
+
+
+class RuntimeImage:
+    """The process sandboxes are forked from (runtime.py)."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        code = ("import sys, json; from callhook_local.runtime import main; "
+                "main(int(sys.argv[1]), json.loads(sys.argv[2]))")
+        path = [p for p in sys.path if p]
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "HOME", "TZ", "TMPDIR")}
+        env["PYTHONPATH"] = os.pathsep.join(path)
+        self.process = subprocess.Popen([sys.executable, "-c", code, str(theirs.fileno()), json.dumps(path)],
+                                        pass_fds=[theirs.fileno()], env=env, close_fds=True)
+        theirs.close()
+        self.control = ours
+        self.lock = threading.Lock()
+        ready = self.control.recv(1)
+        if ready != b"R":
+            raise RuntimeError("the sandboxes' runtime image did not start")
+
+    def fork(self) -> tuple[int, Connection]:
+        ours, theirs = socket.socketpair()
+        with self.lock:
+            socket.send_fds(self.control, [b"F"], [theirs.fileno()])
+            pid = struct.unpack("!i", _recv_exactly(self.control, 4))[0]
+        theirs.close()
+        return pid, Connection(ours.detach())
+
+    def reap(self, pid: int) -> int:
+        """Wait for the sandbox `pid` (the image is its parent) and return its wait status."""
+        with self.lock:
+            self.control.sendall(b"W" + str(pid).encode())
+            return int(struct.unpack("!i", _recv_exactly(self.control, 4))[0])
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.control.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise RuntimeError("the sandboxes' runtime image exited")
+        data += chunk
+    return data
+
+
+class Sandbox:
+    """One worker process of one function."""
+
+    def __init__(self, image: RuntimeImage, spec: Spec, function_arn: str) -> None:
+        self.image, self.spec = image, spec
+        self.pid, self.conn = image.fork()
+        self.stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
+        env = dict(spec.env) | {"AWS_LAMBDA_LOG_STREAM_NAME": self.stream, "CALLHOOK_LOCAL_FUNCTION_ARN": function_arn}
+        self.conn.send({"env": env, "module": spec.module, "attribute": spec.attribute,
+                        "module_label": spec.module_label, "task_root": spec.task_root})
+        self.started = False  # False until the first invocation: that one is the cold start
+        self.init_ms: float | None = None
+        self.init_error: dict[str, Any] | None = None
+        self.alive = True
+
+    def kill(self) -> int:
+        """Stop the process (SIGKILL, as Lambda stops a sandbox) and return its wait status."""
+        if not self.alive:
+            return 0
+        self.alive = False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            self.conn.close()
+        return self.image.reap(self.pid)
+
+    def invoke(self, event: Any) -> Outcome:
+        request_id = str(uuid.uuid4())
+        began = time.monotonic()
+        cold = not self.started
+        self.started = True
+        lines: list[str] = []
+        try:
+            if cold:  # the init phase has its own limit; the function's Timeout starts with the invocation
+                if not self.initialise(lines):
+                    return self._timed_out(request_id, lines, cold, began)
+                if self.init_error is not None:
+                    self.kill()
+                    error = dict(self.init_error, requestId=request_id)
+                    return self._finish(request_id, json.dumps(error), True, lines, began, 0, cold)
+                began = time.monotonic()
+            deadline = began + self.spec.timeout_s
+            self.conn.send(("invoke", request_id, event, max(0.0, deadline - time.monotonic())))
+            result = self._until(deadline, lines, "result")
+            if result is None:
+                return self._timed_out(request_id, lines, cold, began)
+            _, errored, payload, duration_ms, memory_used = result
+            return self._finish(request_id, payload, errored, lines, began, memory_used, cold, duration_ms)
+        except (EOFError, OSError, BrokenPipeError):
+            status = self.kill() if self.alive else 0
+            code = os.waitstatus_to_exitcode(status) if status else 0
+            reason = (f"signal: {signal.Signals(-code).name.removeprefix('SIG').lower()}" if code < 0
+                      else f"exit status {code}")
+            error = {"errorType": "Runtime.ExitError", "requestId": request_id, "stackTrace": [],
+                     "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: {reason}"}
+            return self._finish(request_id, json.dumps(error), True, lines, began, 0, cold)
+
+    def initialise(self, lines: list[str]) -> bool:
+        """Wait for the init phase (the import of the function's module); False past Lambda's init limit."""
+        ready = self._until(time.monotonic() + INIT_LIMIT_S, lines, "ready")
+        if ready is None:
+            return False
+        _, self.init_ms, self.init_error = ready
+        return True
+
+    def _until(self, deadline: float, lines: list[str], kind: str) -> tuple[Any, ...] | None:
+        """Forward the sandbox's output and records until its `kind` message; None past the deadline."""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self.conn.poll(remaining):
+                return None
+            message = self.conn.recv()
+            if message[0] == kind:
+                return tuple(message)
+            if message[0] == "out":
+                _, stream, text = message
+                lines.append(text)
+                with contextlib.suppress(Exception):  # stderr (warnings, tracebacks) to this process's own
+                    (sys.stdout if stream == "stdout" else (sys.__stderr__ or sys.stderr)).write(text)
+            elif message[0] == "log":
+                record = logging.makeLogRecord(message[1])
+                logging.getLogger().handle(record)  # what propagation to the root logger did in-process
+
+    def _timed_out(self, request_id: str, lines: list[str], cold: bool, began: float) -> Outcome:
+        self.kill()
+        seconds = f"{self.spec.timeout_s:.2f}"
+        error = {"errorType": "Sandbox.Timedout", "requestId": request_id, "stackTrace": [],
+                 "errorMessage": f"RequestId: {request_id} Error: Task timed out after {seconds} seconds"}
+        return self._finish(request_id, json.dumps(error), True, lines, began, 0, cold)
+
+    def _finish(self, request_id: str, payload: str, errored: bool, lines: list[str], began: float,
+                memory_used: int, cold: bool, duration_ms: float | None = None) -> Outcome:
+        duration = duration_ms if duration_ms is not None else (time.monotonic() - began) * 1000
+        report = (f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
+                  f"Billed Duration: {math.ceil(duration)} ms\tMemory Size: {self.spec.memory_mb} MB\t"
+                  f"Max Memory Used: {memory_used} MB")
+        if cold and self.init_ms is not None:
+            report += f"\tInit Duration: {self.init_ms:.2f} ms"
+        if errored and json.loads(payload).get("errorType") in ("Sandbox.Timedout", "Runtime.ExitError"):
+            report += "\tStatus: error\tError Type: " + json.loads(payload)["errorType"]
+        with contextlib.suppress(Exception):
+            sys.stdout.write(report + "\n")
+        logs = "".join(lines) + report + "\n"
+        return Outcome(payload=payload, errored=errored, logs=logs[-TAIL_BYTES:], pid=self.pid, cold=cold)
+
+
+@dataclass
+class Pool:
+    """The sandboxes of one function."""
+
+    function_name: str
+    free: list[Sandbox] = field(default_factory=list)
+    running: set[Sandbox] = field(default_factory=set)  # every live sandbox, free or busy
+    busy: int = 0
+    invocations: int = 0
+    started: int = 0
+    cond: threading.Condition = field(default_factory=threading.Condition)
+
+
+class Sandboxes:
+    """Every function's pool, over one runtime image. One per local stack."""
+
+    def __init__(self, max_per_function: int = 10, throttle_after_s: float = 10.0) -> None:
+        self.max_per_function = max_per_function
+        self.nested_cap = 3 * max_per_function
+        self.throttle_after_s = throttle_after_s
+        self.pools: dict[str, Pool] = {}
+        self._lock = threading.Lock()
+        self._image: RuntimeImage | None = None
+        self._stopped = False
+
+    @property
+    def image(self) -> RuntimeImage:
+        with self._lock:
+            if self._image is None:
+                self._image = RuntimeImage()
+            return self._image
+
+    def pool(self, function_name: str) -> Pool:
+        with self._lock:
+            return self.pools.setdefault(function_name, Pool(function_name))
+
+    def invoke(self, spec: Spec, function_arn: str, event: Any, nested: bool = False) -> Outcome:
+        pool = self.pool(spec.function_name)
+        sandbox = self._acquire(pool, spec, function_arn, nested)
+        try:
+            return sandbox.invoke(event)
+        finally:
+            with pool.cond:
+                pool.busy -= 1
+                pool.invocations += 1
+                keep = sandbox.alive and not self._stopped
+                if keep:
+                    pool.free.append(sandbox)
+                else:
+                    pool.running.discard(sandbox)
+                pool.cond.notify()
+            if not keep:
+                with contextlib.suppress(Exception):
+                    sandbox.kill()
+
+    def _acquire(self, pool: Pool, spec: Spec, function_arn: str, nested: bool) -> Sandbox:
+        stale: list[Sandbox] = []
+        deadline = time.monotonic() + self.throttle_after_s
+        try:
+            with pool.cond:
+                while True:
+                    while pool.free:
+                        sandbox = pool.free.pop()  # the most recently used: warm
+                        if sandbox.spec == spec and sandbox.alive:
+                            pool.busy += 1
+                            return sandbox
+                        stale.append(sandbox)
+                    cap = self.nested_cap if nested else self.max_per_function
+                    if pool.busy < cap:
+                        pool.busy += 1
+                        pool.started += 1
+                        break
+                    remaining = deadline - time.monotonic()
+                    if nested or remaining <= 0:
+                        raise Throttled(f"{pool.function_name}: {pool.busy} sandboxes busy")
+                    pool.cond.wait(remaining)
+        finally:
+            for sandbox in stale:  # its function's configuration changed since it started
+                with pool.cond:
+                    pool.running.discard(sandbox)
+                sandbox.kill()
+        try:
+            started = Sandbox(self.image, spec, function_arn)
+            with pool.cond:
+                pool.running.add(started)
+            return started
+        except Exception:
+            with pool.cond:
+                pool.busy -= 1
+                pool.cond.notify()
+            raise
+
+    def stop(self) -> None:
+        self._stopped = True
+        for pool in list(self.pools.values()):
+            with pool.cond:  # busy ones too: an invocation still running when the stack stops is cut short
+                sandboxes, pool.free, pool.running = list(pool.running), [], set()
+            for sandbox in sandboxes:
+                with contextlib.suppress(Exception):
+                    sandbox.kill()
+        if self._image is not None:
+            self._image.stop()
+
+
+def lambda_environment(*, function_name: str, function_arn: str, handler: str, runtime: str, memory_mb: int,
+                       region: str, endpoint: str, variables: dict[str, str], access_key: str, secret_key: str,
+                       token: str, task_root: str) -> dict[str, str]:
+    """The environment of a sandbox: the function's variables, then what Lambda sets (its reserved keys win)."""
+    env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "en_US.UTF-8", "TZ": ":UTC",
+           "POWERTOOLS_TRACE_DISABLED": "true"}  # local: no X-Ray daemon to send segments to
+    env |= {k: str(v) for k, v in variables.items()}
+    env |= {
+        "AWS_ENDPOINT_URL": endpoint,  # local: the functions reach AWS at the local stack's endpoint
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}", "AWS_LAMBDA_FUNCTION_NAME": function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb), "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand", "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function_name}",
+        "AWS_REGION": region, "AWS_DEFAULT_REGION": region, "_HANDLER": handler,
+        "LAMBDA_TASK_ROOT": task_root, "LAMBDA_RUNTIME_DIR": str(Path(sys.executable).parent.parent),
+        "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key, "AWS_SESSION_TOKEN": token,
+    }
+    if not token:
+        env.pop("AWS_SESSION_TOKEN")
+    return env
