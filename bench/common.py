@@ -23,6 +23,9 @@ QUIET = {"LogLevel": "WARNING"}
 
 
 def quiet_functions() -> None:
+    """Before any callhook import: the functions' Logger takes its level when it is built, and in-process functions
+    share this process's one Logger, which a bench builds when it imports callhook before the stack starts."""
+    os.environ["POWERTOOLS_LOG_LEVEL"] = QUIET["LogLevel"]
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "callhook")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Callhook")
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
