@@ -6,6 +6,7 @@ import os
 import platform
 import socket
 import statistics
+from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -49,8 +50,10 @@ def machine() -> str:
 
 
 def write_result(name: str, markdown: str) -> Path:
+    """bench/results/NAME.md, stamped with the time of this run (BENCHMARKS.md gathers sections of several runs)."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.md"
-    path.write_text(markdown.rstrip() + "\n")
+    markdown = markdown.rstrip() + f"\n\n_Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC._\n"
+    path.write_text(markdown)
     print(markdown)
     return path
