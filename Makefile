@@ -13,7 +13,7 @@ run: setup ## Start the local stack (AWS on :5000, webhook API on :3000) with a 
 
 test: setup sysdeps ## Lint, then the whole suite offline (unit, integration on the local stack, SAM build checks)
 	$(VENV)/bin/ruff check layers functions cli local tests bench
-	$(VENV)/bin/mypy layers/common/python/callhook functions cli/callhook_cli
+	$(VENV)/bin/mypy layers/common/python/callhook functions cli/callhook_cli cli/callhook_admin
 	$(VENV)/bin/python -m pytest
 
 help: ## This list
@@ -35,7 +35,7 @@ sysdeps: ## Debian packages the tests need (CI runs as root)
 
 lint: setup ## ruff, mypy --strict, cfn-lint via sam validate --lint
 	$(VENV)/bin/ruff check layers functions cli local tests bench
-	$(VENV)/bin/mypy layers/common/python/callhook functions cli/callhook_cli
+	$(VENV)/bin/mypy layers/common/python/callhook functions cli/callhook_cli cli/callhook_admin
 	$(VENV)/bin/sam validate --lint --template template.yaml
 
 test-unit: setup ## Unit tests only

@@ -40,7 +40,7 @@ def _call(call_id: str) -> dict[str, str]:
 def main(n: int = N_LATENCY) -> int:
     quiet_functions()
     from callhook.models.dialog import make_dialog_id
-    from callhook.services.admin import put_channel
+    from callhook_admin.services.config import put_channel
     from callhook_local.stack import LocalStack
 
     stack = LocalStack(aws_port=free_port(), api_port=free_port(), name="callhook-bench",

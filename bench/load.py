@@ -35,7 +35,7 @@ def main(n: int = 5000, concurrency: int = 50, failing_share: float = 0.0) -> in
     quiet_functions()
     from callhook.models.dialog import make_dialog_id
     from callhook.repositories.dialogs import DialogRepository
-    from callhook.services.admin import put_channel
+    from callhook_admin.services.config import put_channel
     from callhook_local.stack import LocalStack
 
     stack = LocalStack(aws_port=free_port(), api_port=free_port(), name="callhook-load",

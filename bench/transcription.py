@@ -87,7 +87,7 @@ def end_to_end() -> tuple[dict[str, float], int]:
     """POST a call whose recording is the committed 16 kHz fixture; time until its execution ended."""
     quiet_functions()
     from callhook.models.dialog import make_dialog_id
-    from callhook.services.admin import put_channel, put_operator
+    from callhook_admin.services.config import put_channel, put_operator
     from callhook_local.fake_pbx import start_fake_pbx
     from callhook_local.stack import LocalStack
 

@@ -25,7 +25,7 @@ TARGET_MS = 500
 def main() -> int:
     quiet_functions()
     from callhook.models.dialog import make_dialog_id
-    from callhook.services.admin import put_channel
+    from callhook_admin.services.config import put_channel
     from callhook_local.demo import seed_demo
     from callhook_local.fake_pbx import start_fake_pbx
     from callhook_local.stack import LocalStack

@@ -1,6 +1,6 @@
 """Configuration items (CONTRACT §3): channel, operator, topic, action (with `action test`), settings.
 
-Every `put` validates with the model the functions use (callhook.models, through callhook.services.admin), prints
+Every `put` validates with the model the functions use (callhook.models, through callhook_admin.services.config), prints
 every problem with its field path, and writes nothing when one is found. Channels and actions are versioned: a file
 that carries `version` (as `get --json` prints it) is written only if nobody saved the item since; `--if-version N`
 says the same explicitly. Masked secrets (`********`) in a file mean "keep the stored value", so
@@ -15,47 +15,38 @@ import typer
 from pydantic import ValidationError
 from rich.text import Text
 
-from callhook.models.action import Action
-from callhook.models.channel import Channel
-from callhook.models.directory import (
-    DEFAULT_OPERATOR_ID,
-    DEFAULT_OPERATOR_SETTING,
-    Operator,
-    normalize_email,
-    parse_operator_id,
-)
-from callhook.models.problems import InvalidItem
-from callhook.presets import effective_channel
-from callhook.repositories.config import (
-    find_operator_by_email,
-    get_operator,
-    get_setting,
-    operator_entry,
-    operator_item,
-)
-from callhook.services.admin import (
-    KNOWN_SETTINGS,
-    ActionTestReport,
+from callhook.models.channel import Channel, effective_channel
+from callhook.models.directory import Operator, parse_operator_id
+from callhook.models.problems import InvalidItem, ItemProblem
+from callhook.services.auth import TOKEN_HEADER, TOKEN_QUERY
+from callhook.services.config_check import ItemKind, check_item, check_stored
+from callhook_admin.services.action_test import ActionTestReport, try_action
+from callhook_admin.services.config import (
+    Listed,
     action_item,
-    action_items,
     channel_item,
-    channel_items,
     delete_channel,
+    listed_actions,
+    listed_channels,
+    operator,
     operator_items,
+    operators_sharing_email,
     parse_setting,
     put_action,
     put_channel,
     put_operator,
     put_topic,
+    restore_masked_secrets,
     set_setting,
-    setting_items,
+    setting,
+    setting_warning,
+    settings_view,
+    token_generated,
     topic_items,
-    try_action,
+    update_operator,
 )
-from callhook.services.auth import TOKEN_HEADER, TOKEN_QUERY
-from callhook.services.config_check import ItemCheck, ItemKind, check_item, check_stored
 from callhook_cli.context import State, state
-from callhook_cli.errors import CliError, invalid, validation_problems
+from callhook_cli.errors import CliError, invalid
 from callhook_cli.files import read_object
 from callhook_cli.output import MASK
 
@@ -91,28 +82,6 @@ def _expected_version(data: dict[str, Any], if_version: int | None) -> int | Non
     return int(version)
 
 
-def _keep_masked_secrets(data: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
-    """A masked value in the file stands for the stored one (a file made by `channel get --json`)."""
-    data = dict(data)
-    stored = current or {}
-    if data.get("webhook_token") == MASK:
-        if not stored.get("webhook_token"):
-            raise CliError(f"webhook_token is the mask {MASK} but the channel has no stored token: give a token, "
-                           "or leave the key out to have one generated")
-        data["webhook_token"] = stored["webhook_token"]
-    signature = data.get("signature")
-    if isinstance(signature, dict):
-        stored_signature = stored.get("signature") or {}
-        signature = dict(signature)
-        for key, value in signature.items():
-            if value == MASK:
-                if key not in stored_signature:
-                    raise CliError(f"signature.{key} is the mask {MASK} but no value is stored: give the real value")
-                signature[key] = stored_signature[key]
-        data["signature"] = signature
-    return data
-
-
 # ------------------------------------------------------------------------------------------------------------ channel
 def _authentication(channel: Channel) -> str:
     signature = effective_channel(channel).signature
@@ -130,9 +99,9 @@ def channel_put(ctx: typer.Context, file: FileArg, if_version: IfVersion = None)
     table = target.settings.channels_table
     data = read_object(file, "channel")
     current = channel_item(table, str(data["channel_id"])) if isinstance(data.get("channel_id"), str) else None
-    data = _keep_masked_secrets(data, current)
+    data = restore_masked_secrets(data, current, MASK)
     expected = _expected_version(data, if_version)
-    generated = not data.get("webhook_token") and not data.get("signature")
+    generated = token_generated(data)
     try:  # the channel model is the whole check (its preset merge included), the one ingest and CheckConfig run
         saved = put_channel(table, data, expected_version=expected)
     except ValidationError as exc:
@@ -170,48 +139,53 @@ def channel_get(ctx: typer.Context, channel_id: str) -> None:
 
     def render() -> None:
         st.out.pretty_json(shown)
-        _print_problems(st, Channel, item)
+        _print_problems(st, "channel", item)
         st.out.line(f"webhook URL: {target.webhook_url(channel_id)}")
 
     st.out.emit(shown, render)
 
 
-def _print_problems(st: State, model: type[Channel] | type[Action], item: dict[str, Any]) -> None:
-    try:
-        model.model_validate(item)
-    except ValidationError as exc:
-        problems = validation_problems(exc)
+def _print_problems(st: State, kind: ItemKind, item: dict[str, Any]) -> None:
+    problems = check_item(kind, item).problems
+    if problems:
         st.out.table(f"This item is invalid ({len(problems)} problems): its webhooks fail until it is fixed",
                      ["field", "problem"], [(p.path, p.message) for p in problems])
 
 
-def _with_verdict(shown: dict[str, Any], check: ItemCheck) -> dict[str, Any]:
+def _with_verdict(shown: dict[str, Any], problems: list[ItemProblem]) -> dict[str, Any]:
     """A listed item; an invalid one carries its problems (`problems`), so a listing never fails on it."""
-    if check.valid:
+    if not problems:
         return shown
-    return shown | {"problems": [p.model_dump() for p in check.problems]}
+    return shown | {"problems": [p.model_dump() for p in problems]}
 
 
-def _verdict_cell(check: ItemCheck) -> Text:
-    if check.valid:
+def _verdict_cell(listed: Listed[Any]) -> Text:
+    if listed.valid:
         return Text("yes", style="green")
-    return Text("INVALID: " + ", ".join(check.invalid_fields), style="bold red")
+    return Text("INVALID: " + ", ".join(p.path for p in listed.problems), style="bold red")
 
 
 @channel_app.command("list")
 def channel_list(ctx: typer.Context) -> None:
     """All channels; an invalid item is marked with the fields to fix (`channel check` says why)."""
     st = state(ctx)
-    stored = channel_items(st.target().settings.channels_table)
-    checks = [check_item("channel", i) for i in stored]
-    items = [_with_verdict(st.out.channel(i), c) for i, c in zip(stored, checks, strict=True)]
+    listed = listed_channels(st.target().settings.channels_table)
+    items = [_with_verdict(st.out.channel(c.item), c.problems) for c in listed]
     st.out.emit(items, lambda: st.out.table(
         f"{len(items)} channel(s)", ["channel_id", "name", "active", "enrich action", "on enrich error",
                                      "auto transcription", "preset", "version", "valid"],
-        [(i.get("channel_id"), i.get("name"), i.get("active", True), i.get("webhook_enrich_action"),
-          i.get("enrich_error_action", "do_not_assign"), i.get("auto_transcription", False),
-          (i.get("advanced_config") or {}).get("preset") if isinstance(i.get("advanced_config"), dict) else None,
-          i.get("version"), _verdict_cell(c)) for i, c in zip(items, checks, strict=True)]))
+        [_channel_row(c) for c in listed]))
+
+
+def _channel_row(listed: Listed[Channel]) -> tuple[Any, ...]:
+    """A valid channel as its model reads it (defaults included); an invalid one as stored."""
+    c, i = listed.model, listed.item
+    if c is None:
+        return (i.get("channel_id"), i.get("name"), i.get("active"), i.get("webhook_enrich_action"),
+                i.get("enrich_error_action"), i.get("auto_transcription"), None, i.get("version"),
+                _verdict_cell(listed))
+    return (c.channel_id, c.name, c.active, c.webhook_enrich_action, c.enrich_error_action.value,
+            c.auto_transcription, c.advanced_config.preset, c.version, _verdict_cell(listed))
 
 
 def _check_command(st: State, kind: ItemKind, table: str, item_id: str | None) -> None:
@@ -281,23 +255,20 @@ def operator_put(
     table = st.target().settings.operators_table
     options = {k: v for k, v in {"user_id": user_id, "email": email, "name": name, "ext": ext,
                                  "active": active}.items() if v is not None}
-    if file is not None:
-        data = read_object(file, "operator") | options
-    elif user_id is None:
+    if file is None and user_id is None:
         raise CliError("give a FILE or --user-id (with --email for a new operator)", exit_code=2)
-    else:
-        current = get_operator(table, user_id)
-        data = (current.model_dump(mode="json", exclude_none=True) if current else {}) | options
     try:
-        operator = put_operator(table, data)
+        if file is not None:
+            saved = put_operator(table, read_object(file, "operator") | options)
+        else:
+            saved = update_operator(table, int(options["user_id"]), options)
     except ValidationError as exc:
         raise invalid(f"operator{' in ' + file if file else ''}", exc) from exc
-    shared = [o.user_id for o in find_operator_by_email(table, normalize_email(operator.email))
-              if o.user_id != operator.user_id]
-    dumped = operator.model_dump(mode="json")
+    shared = operators_sharing_email(table, saved)
+    dumped = saved.model_dump(mode="json")
 
     def render() -> None:
-        st.out.fields(f"operator {operator.user_id} saved", list(dumped.items()), style="green")
+        st.out.fields(f"operator {saved.user_id} saved", list(dumped.items()), style="green")
         if shared:
             st.out.note(f"operators {shared} have the same email: assignment picks the lowest active user_id")
 
@@ -309,11 +280,11 @@ def operator_get(ctx: typer.Context, user_id: int) -> None:
     """One operator (an invalid item is printed as stored, with its problems)."""
     st = state(ctx)
     table = st.target().settings.operators_table
-    entry = operator_entry(table, user_id)
+    entry, item = operator(table, user_id)
     if entry is None:
         raise CliError(f"no operator with user_id {user_id}")
     if isinstance(entry, InvalidItem):
-        stored = operator_item(table, user_id) or {}
+        stored = item or {}
         invalid_entry = entry
 
         def render_invalid() -> None:
@@ -397,15 +368,8 @@ def action_put(ctx: typer.Context, file: FileArg, if_version: IfVersion = None) 
         raise invalid(f"action in {file}", exc) from exc
     dumped = saved.model_dump(mode="json", exclude_none=True)
     st.out.emit(dumped, lambda: st.out.fields(f"action {saved.action_id} saved (version {saved.version})", [
-        ("type", saved.type), ("request", _action_target(dumped)), ("result", ", ".join(saved.result) or "-"),
+        ("type", saved.type), ("request", saved.target), ("result", ", ".join(saved.result) or "-"),
         ("secrets", ", ".join(f"{k} <- {v}" for k, v in saved.secrets.items()) or "-")], style="green"))
-
-
-def _action_target(item: dict[str, Any]) -> str:
-    if item.get("type") == "lambda":
-        return f"lambda:{item.get('function_name')}"
-    request = item.get("request") or {}
-    return f"{request.get('method', 'GET')} {request.get('url', '?')}"
 
 
 @action_app.command("get")
@@ -418,7 +382,7 @@ def action_get(ctx: typer.Context, action_id: str) -> None:
 
     def render() -> None:
         st.out.pretty_json(item)
-        _print_problems(st, Action, item)
+        _print_problems(st, "action", item)
 
     st.out.emit(item, render)
 
@@ -427,15 +391,15 @@ def action_get(ctx: typer.Context, action_id: str) -> None:
 def action_list(ctx: typer.Context) -> None:
     """All actions; an invalid item is marked with the fields to fix (`action check` says why)."""
     st = state(ctx)
-    stored = action_items(st.target().settings.actions_table)
-    checks = [check_item("action", i) for i in stored]
-    items = [_with_verdict(i, c) for i, c in zip(stored, checks, strict=True)]
+    listed = listed_actions(st.target().settings.actions_table)
+    items = [_with_verdict(a.item, a.problems) for a in listed]
     st.out.emit(items, lambda: st.out.table(
         f"{len(items)} action(s)", ["action_id", "type", "request", "result keys", "description", "version",
                                     "valid"],
-        [(i.get("action_id"), i.get("type", "http"), _action_target(i),
-          ", ".join(i["result"]) if isinstance(i.get("result"), dict) else None,
-          i.get("description"), i.get("version"), _verdict_cell(c)) for i, c in zip(items, checks, strict=True)]))
+        [(a.model.action_id, a.model.type, a.model.target, ", ".join(a.model.result), a.model.description,
+          a.model.version, _verdict_cell(a)) if a.model is not None else
+         (a.item.get("action_id"), a.item.get("type"), "-", None, a.item.get("description"), a.item.get("version"),
+          _verdict_cell(a)) for a in listed]))
 
 
 @action_app.command("check")
@@ -511,23 +475,14 @@ def settings_get(ctx: typer.Context,
     """Instance settings (a known setting that is not stored shows its default)."""
     st = state(ctx)
     table = st.target().settings.settings_table
-    defaults = {DEFAULT_OPERATOR_SETTING: DEFAULT_OPERATOR_ID}
     if key is not None:
-        sentinel = object()
-        value = get_setting(table, key, sentinel)
-        if value is sentinel:
-            if key not in defaults:
-                raise CliError(f"no setting {key!r}; known: {', '.join(sorted(KNOWN_SETTINGS))}")
-            payload = {"key": key, "value": defaults[key], "default": True}
-        else:
-            payload = {"key": key, "value": value, "default": False}
-        st.out.emit(payload, lambda: st.out.line(
-            f"{key} = {payload['value']!r}" + (" (default, not stored)" if payload["default"] else "")))
+        one = setting(table, key)
+        st.out.emit(one.model_dump(mode="json"), lambda: st.out.line(
+            f"{key} = {one.value!r}" + (" (default, not stored)" if one.default else "")))
         return
-    stored = setting_items(table)
-    merged = {**defaults, **stored}
-    st.out.emit(merged, lambda: st.out.table("settings", ["key", "value", "stored"],
-                                             [(k, v, k in stored) for k, v in sorted(merged.items())]))
+    values = settings_view(table)
+    st.out.emit({v.key: v.value for v in values}, lambda: st.out.table(
+        "settings", ["key", "value", "stored"], [(v.key, v.value, not v.default) for v in values]))
 
 
 @settings_app.command("set")
@@ -542,15 +497,7 @@ def settings_set(ctx: typer.Context, key: str, value: str,
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     set_setting(target.settings.settings_table, key, parsed)
-    warning = None
-    if key == DEFAULT_OPERATOR_SETTING:
-        operator = operator_entry(target.settings.operators_table, parsed)
-        if operator is None:
-            warning = f"operator {parsed} does not exist"
-        elif isinstance(operator, InvalidItem):
-            warning = f"operator {parsed}'s item is invalid: {operator.summary()}"
-        elif not operator.active:
-            warning = f"operator {parsed} is inactive"
+    warning = setting_warning(key, parsed, target.settings.operators_table)
 
     def render() -> None:
         st.out.line(f"{key} = {parsed!r}", "green")
@@ -558,4 +505,3 @@ def settings_set(ctx: typer.Context, key: str, value: str,
             st.out.note(f"warning: {warning}")
 
     st.out.emit({"key": key, "value": parsed} | ({"warning": warning} if warning else {}), render)
-

@@ -6,7 +6,6 @@ import base64
 import binascii
 import json
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -15,16 +14,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from callhook import aws
 from callhook.errors import DialogNotFoundError, InvalidPhoneNumberError
-from callhook.models.dialog import Dialog, make_dialog_id
+from callhook.models.dialog import Dialog
 from callhook.models.erasure import ErasurePlan, ErasureRecord
-from callhook.repositories.dialogs import DialogRepository
-from callhook.repositories.events import EventRepository
-from callhook.services.admin import EventReplay, replay_dialog, replay_event, replayable_events
-from callhook.services.diagnosis import Diagnosis, explain_dialog
-from callhook.services.erasure import ErasureTarget, erase, plan_dialog_erasure, plan_phone_erasure
-from callhook.services.history import DialogHistory, ExecutionTimeline, dialog_history
+from callhook_admin.errors import ExecutionStillRunningError
+from callhook_admin.services.diagnosis import Diagnosis, explain_dialog
+from callhook_admin.services.dialogs import find_dialog, get_dialog, list_dialogs, list_events
+from callhook_admin.services.erasure import ErasureTarget, erase, plan_dialog_erasure, plan_phone_erasure
+from callhook_admin.services.history import DialogHistory, ExecutionTimeline, dialog_history
+from callhook_admin.services.replay import (
+    EventReplay,
+    replay_dialog,
+    replay_event,
+    replayable_events,
+    wait_for_execution,
+)
 from callhook_cli.context import State, state
 from callhook_cli.errors import USAGE, CliError
 from callhook_cli.output import mask_raw_event
@@ -86,7 +90,7 @@ def decode_token(token: str | None) -> dict[str, Any] | None:
 
 
 def _dialog_or_fail(st: State, dialog_id: str) -> Dialog:
-    dialog = DialogRepository(st.target().settings.dialogs_table).get(dialog_id)
+    dialog = get_dialog(st.target().settings.dialogs_table, dialog_id)
     if dialog is None:
         raise CliError(f"no dialog {dialog_id!r}")
     return dialog
@@ -111,8 +115,7 @@ def dialog_find(ctx: typer.Context,
                 call_id: Annotated[str, typer.Option("--call-id", help="The provider's call id.")]) -> None:
     """Print the dialog of a provider's call (its id is derived from channel and call id)."""
     st = state(ctx)
-    dialog_id = make_dialog_id(channel, call_id)
-    dialog = DialogRepository(st.target().settings.dialogs_table).get(dialog_id)
+    dialog_id, dialog = find_dialog(st.target().settings.dialogs_table, channel, call_id)
     if dialog is None:
         raise CliError(f"no dialog for call {call_id!r} on channel {channel!r} (it would be {dialog_id}); "
                        f"rejected webhooks are listed by `callhook events list --channel {channel}`")
@@ -132,9 +135,9 @@ def dialog_list(
 ) -> None:
     """A channel's dialogs, newest first, through the by-channel index (paginated with --next)."""
     st = state(ctx)
-    dialogs, last = DialogRepository(st.target().settings.dialogs_table).list_by_channel(
-        channel, since=parse_when(since, "--since") if since else None,
-        until=parse_when(until, "--until") if until else None, limit=limit, start_key=decode_token(next_token))
+    dialogs, last = list_dialogs(
+        st.target().settings.dialogs_table, channel, since=parse_when(since, "--since") if since else None,
+        until=parse_when(until, "--until") if until else None, limit=limit, start=decode_token(next_token))
     token = encode_token(last)
 
     def render() -> None:
@@ -166,7 +169,10 @@ def dialog_replay(
         raise CliError(str(exc)) from exc
     payload: dict[str, Any] = replay.model_dump(mode="json")
     if wait:
-        payload["status"] = _wait_execution(replay.execution_arn, timeout)
+        try:
+            payload["status"] = wait_for_execution(replay.execution_arn, timeout)
+        except ExecutionStillRunningError as exc:
+            raise CliError(str(exc)) from exc
 
     def render() -> None:
         st.out.line(f"replay {replay.replay} of dialog {dialog_id} started: execution {replay.execution_name}",
@@ -179,18 +185,6 @@ def dialog_replay(
     if wait and payload["status"] != "SUCCEEDED":
         raise CliError(f"execution {replay.execution_name} ended {payload['status']}: "
                        f"see `callhook execution history {dialog_id}`")
-
-
-def _wait_execution(arn: str, timeout: float) -> str:
-    sfn = aws.client("stepfunctions")
-    deadline = time.monotonic() + timeout
-    while True:
-        status = str(sfn.describe_execution(executionArn=arn)["status"])
-        if status in TERMINAL:
-            return status
-        if time.monotonic() > deadline:
-            raise CliError(f"execution {arn.rsplit(':', 1)[-1]} still {status} after {timeout:g}s")
-        time.sleep(0.2)
 
 
 @dialog_app.command("erase")
@@ -285,8 +279,8 @@ def events_list(ctx: typer.Context,
     invalid; they become dialogs once it is fixed) and what they became, early updates, replayed ones (credentials
     masked unless --show-secrets)."""
     st = state(ctx)
-    events, last = EventRepository(st.target().settings.events_table).list_by_channel(
-        channel, limit=limit, start_key=decode_token(next_token))
+    events, last = list_events(st.target().settings.events_table, channel, limit=limit,
+                               start=decode_token(next_token))
     token = encode_token(last)
 
     def render() -> None:

@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
-from callhook.models.deadletter import DeadLetterQueue, QueueListing, RedriveReport
-from callhook.services.deadletters import list_dead_letters, redrive
+from callhook_admin.models.deadletter import DeadLetterQueue, QueueListing, RedriveReport
+from callhook_admin.services.deadletters import list_dead_letters, redrive
 from callhook_cli.context import State, state
 from callhook_cli.errors import CliError
 

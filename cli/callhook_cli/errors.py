@@ -19,7 +19,8 @@ from botocore.exceptions import (
 from pydantic import ValidationError
 
 from callhook.errors import ActionError, CallhookError, DependencyUnavailableError
-from callhook.repositories.config import VersionConflictError
+from callhook.models.problems import problems_of
+from callhook_admin.services.config import VersionConflictError
 
 FAILURE = 1
 USAGE = 2
@@ -51,11 +52,8 @@ class Translation:
 
 
 def validation_problems(exc: ValidationError) -> list[Problem]:
-    problems = []
-    for err in exc.errors():
-        path = ".".join(str(p) for p in err["loc"]) or "(item)"
-        problems.append(Problem(path=path, message=str(err["msg"]).removeprefix("Value error, ")))
-    return problems
+    """callhook.models.problems' wording (the one CheckConfig logs and `check` prints)."""
+    return [Problem(path=p.path, message=p.message) for p in problems_of(exc)]
 
 
 def invalid(what: str, exc: ValidationError) -> CliError:

@@ -14,9 +14,9 @@ from callhook.models.workflow import WorkflowState
 from callhook.observability import logger, metrics, tracer
 from callhook.repositories.dialogs import DialogRepository
 from callhook.repositories.directory import DynamoActions, DynamoChannels
+from callhook.repositories.recording_requests import KeepRecordingRequests
 from callhook.services.actions import run_action
 from callhook.services.enrichment import enrich
-from callhook.services.recordings import KeepRecordingRequests
 from callhook.settings import CommonSettings, load_settings
 
 

@@ -1,14 +1,22 @@
 """Expire: the dialogs table's stream, filtered on AWS to DynamoDB TTL's own removals. For each expired dialog,
 deletes its recording and transcript objects and its Transcribe job (the item and its raw events expire by TTL)."""
 
+import functools
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from callhook.aws import from_item
 from callhook.observability import logger, metrics, tracer
+from callhook.repositories.erasure import AwsLeftovers
 from callhook.services.retention import forget_removed_dialog
 from callhook.settings import CommonSettings, load_settings
+
+
+@functools.cache
+def adapters(settings: CommonSettings) -> AwsLeftovers:
+    """The composition root: built once per sandbox (per settings), handed to services/retention.py."""
+    return AwsLeftovers(settings.recordings_bucket)
 
 
 def _removed(event: dict[str, Any]) -> list[dict[str, Any]]:
@@ -28,8 +36,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def _forget(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    bucket = load_settings(CommonSettings).recordings_bucket
-    done = [forget_removed_dialog(from_item(image), bucket) for image in _removed(event)]
+    leftovers = adapters(load_settings(CommonSettings))
+    done = [forget_removed_dialog(from_item(image), leftovers) for image in _removed(event)]
     logger.info("expired dialogs forgotten", dialogs=[d.dialog_id for d in done],
                 objects=sum(len(d.object_keys) for d in done))
     return {"forgotten": [d.dialog_id for d in done]}

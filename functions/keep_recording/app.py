@@ -1,6 +1,10 @@
 """KeepRecording (invoked asynchronously): copies the call's recording into the recordings bucket while its link
-still works, records where it is or why not, then lets transcription continue."""
+still works, records where it is or why not, then lets transcription continue.
 
+The composition root: the adapters (the download, the bucket, the secrets and transcription's) are built once per
+sandbox (per settings) and handed to services/recordings.py."""
+
+import functools
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -8,8 +12,24 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from callhook.models.transcription import KeepRecordingRequest
 from callhook.observability import logger, metrics, tracer
-from callhook.services.recordings import KeepRecordingSettings, keep_recording
+from callhook.repositories.dialogs import DialogRepository
+from callhook.repositories.directory import DynamoChannels
+from callhook.repositories.recordings import OutboundDownloads, ResolvedSecrets, S3RecordingObjects
+from callhook.repositories.transcribe import AmazonTranscribe, S3Transcripts, StepFunctionsTaskTokens
+from callhook.repositories.transcriptions import TranscriptionRepository
+from callhook.services.recordings import KeepRecordingSettings, RecordingPorts, keep_recording
+from callhook.services.transcription import TranscriptionPorts
 from callhook.settings import load_settings
+
+
+@functools.cache
+def adapters(settings: KeepRecordingSettings) -> RecordingPorts:
+    transcription = TranscriptionPorts(
+        dialogs=DialogRepository(settings.dialogs_table), store=TranscriptionRepository(settings.dialogs_table),
+        channels=DynamoChannels(settings.channels_table), jobs=AmazonTranscribe(),
+        transcripts=S3Transcripts(settings.recordings_bucket), tokens=StepFunctionsTaskTokens())
+    return RecordingPorts(transcription=transcription, downloads=OutboundDownloads(),
+                          objects=S3RecordingObjects(settings.recordings_bucket), secrets=ResolvedSecrets())
 
 
 @logger.inject_lambda_context(correlation_id_path="dialog_id")
@@ -17,5 +37,6 @@ from callhook.settings import load_settings
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @event_parser(model=KeepRecordingRequest)
 def handler(request: KeepRecordingRequest, context: LambdaContext) -> dict[str, Any] | None:
-    recording = keep_recording(request, load_settings(KeepRecordingSettings))
+    settings = load_settings(KeepRecordingSettings)
+    recording = keep_recording(request, adapters(settings), settings)
     return None if recording is None else recording.model_dump(mode="json")

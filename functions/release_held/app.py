@@ -1,6 +1,9 @@
 """Channels table stream: when a channel item is written, its held webhooks become dialogs if it is valid now
-(services/kept.py). A still-invalid item leaves them held; the reconciler retries on its schedule."""
+(services/kept.py). A still-invalid item leaves them held; the reconciler retries on its schedule.
 
+The composition root: adapters built once per sandbox (per settings), handed to the service."""
+
+import functools
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -10,8 +13,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from callhook.aws import from_item
 from callhook.models.stream import StreamEvent
 from callhook.observability import logger, metrics, tracer
-from callhook.services.kept import release_held
+from callhook.repositories.directory import DynamoChannels
+from callhook.repositories.events import EventRepository
+from callhook.repositories.spool import SpoolStore
+from callhook.services.ingest import KeptRequestsIngest
+from callhook.services.kept import KeptPorts, release_held
 from callhook.settings import IngestSettings, load_settings
+
+
+@functools.cache
+def adapters(settings: IngestSettings) -> KeptPorts:
+    return KeptPorts(events=EventRepository(settings.events_table), spool=SpoolStore(settings.recordings_bucket),
+                     channels=DynamoChannels(settings.channels_table), ingest=KeptRequestsIngest(settings))
 
 
 @logger.inject_lambda_context
@@ -19,9 +32,9 @@ from callhook.settings import IngestSettings, load_settings
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @event_parser(model=StreamEvent)
 def handler(event: StreamEvent, context: LambdaContext) -> dict[str, Any]:
-    settings = load_settings(IngestSettings)
+    io = adapters(load_settings(IngestSettings))
     channel_ids = sorted({str(from_item(record.dynamodb.keys)["channel_id"]) for record in event.records
                           if record.event_name in ("INSERT", "MODIFY")})  # FilterCriteria on AWS; moto ignores it
-    released = {channel_id: release_held(channel_id, settings).released for channel_id in channel_ids}
+    released = {channel_id: release_held(channel_id, io).released for channel_id in channel_ids}
     metrics.add_metric(name="HeldReleased", unit=MetricUnit.Count, value=sum(map(len, released.values())))
     return {"released": released}

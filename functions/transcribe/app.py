@@ -1,6 +1,10 @@
 """Transcribe task (`lambda:invoke.waitForTaskToken`): decides whether the call is transcribed (CONTRACT §4) and
-starts the job; the state's result is the token's answer (from here when skipped, else from the completion)."""
+starts the job; the state's result is the token's answer (from here when skipped, else from the completion).
 
+The composition root of the transcription step: the adapters are built once per sandbox (per settings, which tests
+may switch) and handed to services/transcription.py."""
+
+import functools
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -8,8 +12,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from callhook.models.transcription import TranscribeTask
 from callhook.observability import logger, metrics, tracer
-from callhook.services.transcription import TranscriptionSettings, transcribe
-from callhook.settings import load_settings
+from callhook.repositories.dialogs import DialogRepository
+from callhook.repositories.directory import DynamoChannels
+from callhook.repositories.transcribe import AmazonTranscribe, S3Transcripts, StepFunctionsTaskTokens
+from callhook.repositories.transcriptions import TranscriptionRepository
+from callhook.services.transcription import TranscriptionPorts, transcribe
+from callhook.settings import TranscriptionSettings, load_settings
+
+
+@functools.cache
+def adapters(settings: TranscriptionSettings) -> TranscriptionPorts:
+    return TranscriptionPorts(
+        dialogs=DialogRepository(settings.dialogs_table), store=TranscriptionRepository(settings.dialogs_table),
+        channels=DynamoChannels(settings.channels_table), jobs=AmazonTranscribe(),
+        transcripts=S3Transcripts(settings.recordings_bucket), tokens=StepFunctionsTaskTokens())
 
 
 @logger.inject_lambda_context(correlation_id_path="state.dialog_id")
@@ -17,4 +33,5 @@ from callhook.settings import load_settings
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @event_parser(model=TranscribeTask)
 def handler(task: TranscribeTask, context: LambdaContext) -> dict[str, Any]:
-    return transcribe(task, load_settings(TranscriptionSettings)).model_dump(mode="json")
+    settings = load_settings(TranscriptionSettings)
+    return transcribe(task, adapters(settings), settings).model_dump(mode="json")

@@ -1,5 +1,8 @@
-"""RecordWorkflowFailure task: the Catch target of every step but Enrich (whose Catch is the error policy)."""
+"""RecordWorkflowFailure task: the Catch target of every step but Enrich (whose Catch is the error policy).
 
+The composition root: the dialogs adapter built once per sandbox (per settings), handed to the service."""
+
+import functools
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -8,8 +11,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from callhook.models.workflow import WorkflowState
 from callhook.observability import logger, metrics, tracer
-from callhook.services.workflow import record_workflow_failure
+from callhook.repositories.dialogs import DialogRepository
+from callhook.services.workflow_steps import record_workflow_failure
 from callhook.settings import CommonSettings, load_settings
+
+
+@functools.cache
+def adapters(settings: CommonSettings) -> DialogRepository:
+    return DialogRepository(settings.dialogs_table)
 
 
 @logger.inject_lambda_context(correlation_id_path="dialog_id")
@@ -18,5 +27,4 @@ from callhook.settings import CommonSettings, load_settings
 @event_parser(model=WorkflowState)
 def handler(state: WorkflowState, context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="WorkflowStepFailed", unit=MetricUnit.Count, value=1)
-    settings = load_settings(CommonSettings)
-    return record_workflow_failure(state, dialogs_table=settings.dialogs_table).output()
+    return record_workflow_failure(state, adapters(load_settings(CommonSettings))).output()

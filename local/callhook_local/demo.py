@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any
 
-from callhook.services.admin import put_action, put_channel, put_operator, put_topic
+from callhook_admin.services.config import put_action, put_channel, put_operator, put_topic
 from callhook_local.fake_pbx import FakePBX
 from callhook_local.stack import LocalStack
 from callhook_local.template import ROOT

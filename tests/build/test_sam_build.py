@@ -77,3 +77,13 @@ def test_built_template_points_at_the_built_artefacts(build_dir: Path) -> None:
     text = (build_dir / "template.yaml").read_text()
     assert "CodeUri: IngestFunction" in text
     assert "ContentUri: CallhookLayer" in text
+
+
+def test_sam_build_layer_ships_the_callhook_package_as_in_the_source(build_dir: Path) -> None:
+    # The build copies the layer's source as it is: tests/unit/test_layer_contents.py, which proves that source
+    # holds exactly what the functions import, therefore speaks for the deployed layer too
+    layer = build_dir / "CallhookLayer" / "python"
+    source = ROOT / "layers" / "common" / "python"
+    built = {p.relative_to(layer).as_posix() for p in (layer / "callhook").rglob("*.py")}
+    assert built == {p.relative_to(source).as_posix() for p in (source / "callhook").rglob("*.py")}
+    assert not (layer / "callhook_admin").exists() and not (layer / "callhook_cli").exists()

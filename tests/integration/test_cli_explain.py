@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from callhook.services.diagnosis import (
+from callhook_admin.services.diagnosis import (
     ENRICHED_FIELDS_MISSING,
     OPERATOR_NOT_ASSIGNED,
     REAL_CALL_DIFFERS,

@@ -22,7 +22,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from callhook.models.dialog import Dialog
-from callhook.services.admin import put_action, put_operator, put_topic
+from callhook_admin.services.config import put_action, put_operator, put_topic
 from callhook_cli.main import app
 from callhook_local.stack import LocalStack
 from tests.support.stack import StackClient

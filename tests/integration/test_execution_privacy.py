@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from callhook.services.admin import put_action
+from callhook_admin.services.config import put_action
 from callhook_local.demo import DEMO_SECRET_NAME
 from callhook_local.fake_pbx import FakePBX
 from tests.support.stack import StackClient, unique

@@ -12,7 +12,7 @@ import textwrap
 
 SCRIPT = textwrap.dedent('''
     import time, requests
-    from callhook.services.admin import put_channel
+    from callhook_admin.services.config import put_channel
     from callhook_local.stack import LocalStack
     from tests.conftest import free_port
 

@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from callhook.models.dialog import Dialog
 from callhook.repositories.config import ConfigTable
-from callhook.services.admin import put_channel
 from callhook.settings import clear_settings_cache
+from callhook_admin.services.config import put_channel
 from callhook_local.fake_pbx import FakePBX, start_fake_pbx
 from callhook_local.faults import lambda_fails
 from tests.support.stack import StackClient, unique
@@ -255,7 +255,7 @@ def test_recording_from_an_update_before_the_call_is_kept(stack: StackClient, ch
 def test_recording_url_returned_by_enrichment_is_kept(stack: StackClient, channel, served, demo: FakePBX) -> None:
     # Given a provider that never sends the URL: the enrichment action fetches it
     stack_env = stack.env
-    from callhook.services.admin import put_action
+    from callhook_admin.services.config import put_action
 
     put_action(stack_env["ACTIONS_TABLE"], {
         "action_id": "recording-lookup", "type": "http", "params": {"base_url": demo.url},

@@ -107,7 +107,7 @@ def test_retention_zero_keeps_forever(stack: StackClient, pbx: FakePBX, channel,
 
 
 def test_channel_rejects_a_negative_retention(stack: StackClient) -> None:
-    from callhook.services.admin import put_channel
+    from callhook_admin.services.config import put_channel
 
     with pytest.raises(Exception, match="retention_days"):
         put_channel(stack.env["CHANNELS_TABLE"], {"channel_id": unique("ch"), "webhook_token": "t" * 32,

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from callhook.aws import from_item
-from callhook.services.admin import put_action
+from callhook_admin.services.config import put_action
 from callhook_local.fake_pbx import DEFAULT_API_KEY, FakePBX
 from tests.support.stack import StackClient, unique
 

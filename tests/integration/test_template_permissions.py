@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from callhook.services.admin import put_action
+from callhook_admin.services.config import put_action
 from callhook_local import iam
 from callhook_local.stack import LocalStack
 from tests.support.stack import StackClient, unique

@@ -8,16 +8,40 @@ cases on the fakes and on the DynamoDB adapters, so a fake that drifts from the 
 from __future__ import annotations
 
 import copy
-from typing import Any
+import json
+from typing import IO, Any, BinaryIO
 
 from pydantic import ValidationError
 
-from callhook.errors import ActionNotFoundError
+from callhook.errors import (
+    ActionNotFoundError,
+    ActionResponseTooLargeError,
+    ChannelInactiveError,
+    ChannelMisconfiguredError,
+    ChannelNotFoundError,
+    DialogStoreUnavailableError,
+    MissingCallIdError,
+    SecretUnreadableError,
+    TranscriptMissingError,
+)
 from callhook.models.action import Action, ActionRun
+from callhook.models.api import WebhookAnswer, WebhookRequest
 from callhook.models.channel import Channel
-from callhook.models.dialog import Dialog, FeedEntry
+from callhook.models.dialog import (
+    Dialog,
+    FeedEntry,
+    Recording,
+    RecordingStatus,
+    Transcription,
+    TranscriptionStatus,
+    make_dialog_id,
+)
 from callhook.models.directory import Operator, OperatorLookup, normalize_email, normalize_ext
+from callhook.models.event import RawEvent, RawEventKind, SpooledRequest
 from callhook.models.problems import InvalidItem, problems_of
+from callhook.models.transcription import Fetched, JobStart, TranscribeJob
+from callhook.models.workflow import WorkflowState
+from callhook.services.retention import expires_at
 
 
 class FakeDialogs:
@@ -152,3 +176,355 @@ class FakeRecordingRequests:
 
     def request(self, dialog_id: str) -> None:
         self.requested.append(dialog_id)
+
+
+# ------------------------------------------------------------------------------------------- the transcription side
+
+JOB_ATTRIBUTE, TOKEN_ATTRIBUTE = "transcription_job", "transcription_task_token"  # as repositories/transcriptions.py
+
+
+class FakeTranscriptionStore:
+    """The conditional writes of `TranscriptionRepository`, on the items of a `FakeDialogs` (the job and token
+    attributes live on the item beside the sections, as on DynamoDB)."""
+
+    def __init__(self, dialogs: FakeDialogs) -> None:
+        self.items = dialogs.items
+
+    def _section(self, dialog_id: str) -> dict[str, Any]:
+        return self.items[dialog_id].get("transcription") or {}
+
+    def _code(self, dialog_id: str) -> str | None:
+        return (self._section(dialog_id).get("reason") or {}).get("code")
+
+    def set_recording(self, dialog_id: str, recording: Recording) -> bool:
+        item = self.items.get(dialog_id)
+        if item is None or (recording.status != RecordingStatus.KEPT
+                            and (item.get("recording") or {}).get("status") == RecordingStatus.KEPT.value):
+            return False
+        item["recording"] = recording.model_dump(mode="json")
+        item.pop("recording_pending", None)
+        item.pop("recording_requested_at", None)
+        return True
+
+    def record_decision(self, dialog_id: str, transcription: Transcription) -> bool:
+        item = self.items.get(dialog_id)
+        if item is None or JOB_ATTRIBUTE in item:
+            return False
+        item["transcription"] = transcription.model_dump(mode="json")
+        return True
+
+    def park(self, dialog_id: str, waiting: Transcription, task_token: str) -> bool:
+        item = self.items.get(dialog_id)
+        if item is None or JOB_ATTRIBUTE in item:
+            return False
+        item["transcription"] = waiting.model_dump(mode="json")
+        item[TOKEN_ATTRIBUTE] = task_token
+        return True
+
+    def claim(self, dialog_id: str, started: Transcription, *, task_token: str | None = None,
+              only_after: tuple[str, ...] = ()) -> tuple[bool, str | None]:
+        item = self.items.get(dialog_id)
+        if item is None or JOB_ATTRIBUTE in item or (only_after and self._code(dialog_id) not in only_after):
+            return False, None
+        item["transcription"] = started.model_dump(mode="json")
+        item[JOB_ATTRIBUTE] = started.job_name
+        if task_token is not None:
+            item[TOKEN_ATTRIBUTE] = task_token
+        return True, item.get(TOKEN_ATTRIBUTE)
+
+    def attach_token(self, dialog_id: str, task_token: str) -> bool:
+        item = self.items.get(dialog_id)
+        if item is None or self._section(dialog_id).get("status") != TranscriptionStatus.STARTED.value:
+            return False
+        item[TOKEN_ATTRIBUTE] = task_token
+        return True
+
+    def finish(self, dialog_id: str, final: Transcription, *, over_timeout: bool = False,
+               ) -> tuple[bool, str | None, dict[str, Any] | None]:
+        item = self.items.get(dialog_id)
+        status = self._section(dialog_id).get("status") if item is not None else None
+        timed_out = status == TranscriptionStatus.FAILED.value and self._code(dialog_id) == "timeout"
+        if item is None or not (status == TranscriptionStatus.STARTED.value or (over_timeout and timed_out)):
+            return False, None, None
+        before = copy.deepcopy(item)
+        item["transcription"] = final.model_dump(mode="json")
+        item.pop(TOKEN_ATTRIBUTE, None)
+        return True, before.get(TOKEN_ATTRIBUTE), before
+
+    def resolve_waiting(self, dialog_id: str, final: Transcription, waiting_code: str) -> tuple[bool, str | None]:
+        item = self.items.get(dialog_id)
+        if item is None or JOB_ATTRIBUTE in item or self._code(dialog_id) != waiting_code:
+            return False, None
+        token = item.pop(TOKEN_ATTRIBUTE, None)
+        item["transcription"] = final.model_dump(mode="json")
+        return True, token
+
+
+class FakeTranscribe:
+    """Amazon Transcribe: `jobs` by name (their record); `refuse` makes the next start a refusal; `started` keeps the
+    requests it took, in order."""
+
+    def __init__(self, *, refuse: str | None = None) -> None:
+        self.jobs: dict[str, TranscribeJob] = {}
+        self.refuse = refuse
+        self.started: list[dict[str, Any]] = []
+
+    def start(self, request: dict[str, Any]) -> JobStart:
+        name = request["TranscriptionJobName"]
+        if self.refuse is not None:
+            return JobStart(outcome="refused", message=self.refuse)
+        if name in self.jobs:
+            return JobStart(outcome="exists")
+        self.started.append(request)
+        self.jobs[name] = TranscribeJob(name=name, status="IN_PROGRESS")
+        return JobStart(outcome="started")
+
+    def get(self, job_name: str) -> TranscribeJob:
+        return self.jobs.get(job_name) or TranscribeJob(
+            name=job_name, status="FAILED", failure_reason=f"the job {job_name} is unknown to Transcribe")
+
+    def end(self, job_name: str, status: str = "COMPLETED", *, failure_reason: str | None = None,
+            language_code: str | None = "en-US") -> None:
+        self.jobs[job_name] = TranscribeJob(name=job_name, status=status, failure_reason=failure_reason,
+                                            language_code=language_code)
+
+
+class FakeTranscripts:
+    """The transcript objects by key; a missing key is what S3's NoSuchKey is to the adapter."""
+
+    def __init__(self, **objects: bytes) -> None:
+        self.objects = dict(objects)
+
+    def read(self, key: str) -> bytes:
+        if key not in self.objects:
+            raise TranscriptMissingError("S3 answered NoSuchKey")
+        return self.objects[key]
+
+
+class FakeTaskTokens:
+    """Step Functions' waiting states: `waiting` tokens may be answered once; `answers` keeps (token, output)."""
+
+    def __init__(self, *waiting: str) -> None:
+        self.waiting = set(waiting)
+        self.answers: list[tuple[str, dict[str, Any]]] = []
+        self.heartbeats: list[str] = []
+
+    def succeed(self, token: str, output: str) -> bool:
+        if token not in self.waiting:
+            return False
+        self.waiting.discard(token)
+        self.answers.append((token, json.loads(output)))
+        return True
+
+    def heartbeat(self, token: str) -> None:
+        self.heartbeats.append(token)
+
+
+# ------------------------------------------------------------------------------- workflow edges, kept requests
+
+
+class FakeRawEvents:
+    """The raw events table: items by event id; `held` and `pending_updates` read its sparse indexes, oldest first."""
+
+    def __init__(self, *events: RawEvent) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        for event in events:
+            self.put(event)
+
+    def put(self, event: RawEvent) -> None:
+        self.items[event.event_id] = event.model_dump(mode="json", exclude_none=True)
+
+    def get(self, event_id: str) -> RawEvent:
+        return RawEvent.model_validate(self.items[event_id])
+
+    def held(self, channel_id: str, *, limit: int = 100) -> list[RawEvent]:
+        found = sorted((i for i in self.items.values() if i.get("held_channel") == channel_id),
+                       key=lambda i: i["received_at"])
+        return [RawEvent.model_validate(copy.deepcopy(i)) for i in found[:limit]]
+
+    def pending_updates(self, dialog_id: str) -> list[RawEvent]:
+        found = sorted((i for i in self.items.values() if i.get("dialog_id") == dialog_id
+                        and i.get("kind") == RawEventKind.PENDING_UPDATE.value), key=lambda i: i["received_at"])
+        return [RawEvent.model_validate(copy.deepcopy(i)) for i in found]
+
+    def mark(self, event_id: str, kind: RawEventKind, *, remove: tuple[str, ...] = (), **fields: Any) -> None:
+        item = self.items[event_id]
+        item.update({"kind": kind.value, **fields})
+        for name in remove:
+            item.pop(name, None)
+
+
+class FakeSpool:
+    """The spool bucket: records by key (arrival time first, as SpoolStore names them)."""
+
+    def __init__(self, *records: SpooledRequest) -> None:
+        self.objects = {f"spool/{r.received_at}-{r.event_id}.json": r for r in records}
+
+    def keys(self, *, limit: int = 100) -> list[str]:
+        return sorted(self.objects)[:limit]
+
+    def get(self, key: str) -> SpooledRequest | None:
+        return self.objects.get(key)
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+
+class FakeChannelIds:
+    def __init__(self, *channel_ids: str) -> None:
+        self.channel_ids = list(channel_ids)
+
+    def ids(self) -> list[str]:
+        return list(self.channel_ids)
+
+
+class FakeIngest:
+    """Ingest as kept requests meet it: `channels` by id (a string instead of a Channel: the item is invalid, with
+    these problems); a JSON body's call id (the channel's `call_id` mapping, a top-level key) makes the dialog id as
+    ingest does; the first request of a call is `accepted`, a later one `duplicate`. The tables fail (as
+    DialogStoreUnavailableError) for the next `fail_next` calls and for the call ids in `failing`; `accepted` keeps
+    (dialog id, status, received_at) in the order they came."""
+
+    def __init__(self, *channels: Channel | tuple[str, str], default_retention_days: int = 0) -> None:
+        self.channels: dict[str, Channel | str] = {}
+        for channel in channels:
+            if isinstance(channel, Channel):
+                self.channels[channel.channel_id] = channel
+            else:
+                self.channels[channel[0]] = channel[1]
+        self.default_retention_days = default_retention_days
+        self.fail_next = 0
+        self.failing: set[str] = set()
+        self.dialogs: dict[str, str] = {}  # dialog id -> the received_at it was stored with
+        self.accepted: list[tuple[str, str, str]] = []
+
+    def channel(self, channel_id: str) -> Channel:
+        found = self.channels.get(channel_id)
+        if found is None:
+            raise ChannelNotFoundError(f"no channel {channel_id!r}")
+        if isinstance(found, str):
+            raise ChannelMisconfiguredError(found)
+        return found
+
+    def accept(self, channel: Channel, request: WebhookRequest, received_at: str) -> WebhookAnswer:
+        if not channel.active:
+            raise ChannelInactiveError(f"channel {channel.channel_id!r} is not active")
+        call_id = json.loads(request.body or b"{}").get(channel.advanced_config.mapping_for("call_id") or "call_id")
+        if not call_id:
+            raise MissingCallIdError("no call_id after mapping")
+        if self.fail_next > 0 or call_id in self.failing:
+            self.fail_next = max(0, self.fail_next - 1)
+            raise DialogStoreUnavailableError("DynamoDB ThrottlingException")
+        dialog_id = make_dialog_id(channel.channel_id, str(call_id))
+        status = "duplicate" if dialog_id in self.dialogs else "accepted"
+        self.dialogs.setdefault(dialog_id, received_at)
+        self.accepted.append((dialog_id, status, received_at))
+        return WebhookAnswer(status=status, dialog_id=dialog_id)
+
+    def expiry(self, channel: Channel | None, received_at: str) -> int | None:
+        days = self.default_retention_days if channel is None or channel.retention_days is None else \
+            channel.retention_days
+        return expires_at(received_at, days)
+
+
+class FakeExecutions:
+    """Step Functions' executions by name: `status` of each; `started` keeps the (name, input) of every start."""
+
+    def __init__(self, **statuses: str) -> None:
+        self.statuses = dict(statuses)
+        self.started: list[tuple[str, dict[str, Any]]] = []
+
+    def start(self, name: str, state: WorkflowState) -> str:
+        self.started.append((name, state.execution_input()))
+        self.statuses.setdefault(name, "RUNNING")
+        return f"arn:aws:states:us-east-1:123456789012:execution:wf:{name}"
+
+    def status(self, name: str) -> str | None:
+        return self.statuses.get(name)
+
+
+class FakePendingDialogs:
+    """The reconciliation indexes of a `FakeDialogs`: `workflow_pending` and `recording_requested_at` on the items."""
+
+    def __init__(self, dialogs: FakeDialogs) -> None:
+        self.items = dialogs.items
+
+    def list_workflow_pending(self, *, older_than: str, limit: int = 100) -> list[Dialog]:
+        found = sorted((i for i in self.items.values() if i.get("workflow_pending") and i["created_at"] < older_than),
+                       key=lambda i: i["created_at"])
+        return [Dialog.model_validate(copy.deepcopy(i)) for i in found[:limit]]
+
+    def clear_workflow_pending(self, dialog_id: str) -> None:
+        self.items[dialog_id].pop("workflow_pending", None)
+
+    def list_recording_pending(self, *, requested_before: str, limit: int = 100) -> list[str]:
+        found = sorted((i for i in self.items.values() if i.get("recording_pending")
+                        and i.get("recording_requested_at", "") < requested_before),
+                       key=lambda i: i["recording_requested_at"])
+        return [i["dialog_id"] for i in found[:limit]]
+
+
+# ------------------------------------------------------------------------------------------- keeping recordings
+
+
+class FakeSecrets:
+    """References to values; an unknown reference is unreadable, as a missing parameter is (unless `default`)."""
+
+    def __init__(self, default: str | None = None, **values: str) -> None:
+        self.default, self.values = default, values
+
+    def read(self, reference: str) -> str:
+        if reference in self.values:
+            return self.values[reference]
+        if self.default is not None:
+            return self.default
+        raise SecretUnreadableError(reference, "ParameterNotFound", f"secret {reference} could not be read "
+                                    "(ParameterNotFound)")
+
+
+class FakeDownloads:
+    """Recording URLs and what each answers: (status, content type, body), or an exception the outbound rules
+    raise; `fetched` keeps (url, headers, auth) of every fetch."""
+
+    def __init__(self, **answers: tuple[int, str, bytes] | Exception) -> None:
+        self.answers: dict[str, tuple[int, str, bytes] | Exception] = dict(answers)
+        self.fetched: list[tuple[str, dict[str, str], tuple[str, str] | None]] = []
+
+    def fetch(self, url: str, sink: BinaryIO, *, allow_private_network: bool, timeout_s: float, max_bytes: int,
+              headers: dict[str, str], auth: tuple[str, str] | None) -> Fetched:
+        self.fetched.append((url, dict(headers), auth))
+        answer = self.answers[url]
+        if isinstance(answer, Exception):
+            raise answer
+        status, content_type, body = answer
+        if len(body) > max_bytes:
+            raise ActionResponseTooLargeError(f"more than {max_bytes} bytes")
+        sink.write(body)
+        return Fetched(status=status, content_type=content_type)
+
+
+class FakeRecordingObjects:
+    """The recordings bucket: key -> (bytes, content type)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+
+    def store(self, body: IO[bytes], key: str, content_type: str) -> None:
+        self.objects[key] = (body.read(), content_type)
+
+
+class FakeLeftovers:
+    """A removed dialog's objects and Transcribe jobs; keys in `undeletable` fail with AccessDenied."""
+
+    def __init__(self, objects: set[str], jobs: set[str], undeletable: set[str] | None = None) -> None:
+        self.objects, self.jobs, self.undeletable = set(objects), set(jobs), undeletable or set()
+
+    def delete_objects(self, keys: list[str]) -> list[str]:
+        failed = [f"{k}: AccessDenied" for k in keys if k in self.undeletable]
+        self.objects -= set(keys) - self.undeletable
+        return failed
+
+    def delete_transcription_job(self, name: str) -> bool:
+        found = name in self.jobs
+        self.jobs.discard(name)
+        return found

@@ -11,7 +11,7 @@ import requests
 
 from callhook.models.dialog import Dialog, make_dialog_id
 from callhook.repositories.dialogs import DialogRepository
-from callhook.services.admin import put_channel
+from callhook_admin.services.config import put_channel
 from callhook_local.stack import LocalStack
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}

@@ -29,7 +29,7 @@ from callhook.errors import (
     BlockedDestinationError,
     DependencyUnavailableError,
 )
-from callhook.models.action import Action, EnrichmentResult
+from callhook.models.action import Action, EnrichmentResult, parse_action
 from callhook.services.actions import map_result, render, render_json, run_action
 from callhook_local.fake_pbx import INACTIVE_EMAIL, UNKNOWN_EMAIL, UNKNOWN_TOPIC, FakePBX, start_fake_pbx
 
@@ -92,7 +92,7 @@ def _action(pbx: FakePBX | None = None, **changes: Any) -> Action:
             item["request"] = {**item["request"], **value}
         else:
             item[key] = value
-    return Action.model_validate(item)
+    return parse_action(item)
 
 
 def _state(call_id: str = "c-1", **telephony: Any) -> dict[str, Any]:
@@ -407,7 +407,7 @@ def test_map_result_coerces_known_keys_and_keeps_other_keys_in_extra() -> None:
 def test_run_action_maps_the_answer_of_a_lambda_action() -> None:
     # Given a lambda action and a Lambda client that answers
     invoker = FakeLambda({"agent": {"email": "ann@example.com"}, "topic": "offline"})
-    action = Action.model_validate(
+    action = parse_action(
         {
             "action_id": "crm",
             "type": "lambda",
@@ -428,7 +428,7 @@ def test_run_action_maps_the_answer_of_a_lambda_action() -> None:
 def test_run_action_raises_function_error_when_the_lambda_raises() -> None:
     # Given a function that raised
     invoker = FakeLambda({"errorType": "KeyError", "errorMessage": "'agent'"}, function_error="Unhandled")
-    action = Action.model_validate({"action_id": "crm", "type": "lambda", "function_name": "crm-lookup"})
+    action = parse_action({"action_id": "crm", "type": "lambda", "function_name": "crm-lookup"})
     # When / Then
     with pytest.raises(ActionFunctionError, match="crm-lookup raised KeyError") as caught:
         run_action(action, _state(), lambda_invoker=invoker)
@@ -438,7 +438,7 @@ def test_run_action_raises_function_error_when_the_lambda_raises() -> None:
 def test_run_action_lambda_throttling_is_dependency_unavailable() -> None:
     # Given a throttled Lambda service
     invoker = FakeLambda(error_code="TooManyRequestsException")
-    action = Action.model_validate({"action_id": "crm", "type": "lambda", "function_name": "crm-lookup"})
+    action = parse_action({"action_id": "crm", "type": "lambda", "function_name": "crm-lookup"})
     # When / Then
     with pytest.raises(DependencyUnavailableError, match="TooManyRequestsException"):
         run_action(action, _state(), lambda_invoker=invoker)

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from callhook.mapping import validate_timezone
-from callhook.models.action import Action
+from callhook.models.action import parse_action
 from callhook.models.channel import Channel
 from callhook.models.directory import Operator, normalize_ext, operator_derived_attributes, parse_operator_id
 from callhook.models.problems import problems_of
@@ -88,17 +88,17 @@ def _action(**overrides: Any) -> dict[str, Any]:
 
 def test_action_result_expressions_are_checked_with_our_functions() -> None:
     with pytest.raises(ValidationError) as exc:
-        Action.model_validate(_action(result={"operator_email": "nosuchfn(data)"}))
+        parse_action(_action(result={"operator_email": "nosuchfn(data)"}))
     assert "unknown function nosuchfn()" in _paths(exc)["result.operator_email"]
-    assert Action.model_validate(_action(result={"topic": "map_value(data.line, `{\"1\": \"online\"}`)"}))
+    assert parse_action(_action(result={"topic": "map_value(data.line, `{\"1\": \"online\"}`)"}))
 
 
 def test_action_secret_references_name_a_kind_and_a_name() -> None:
     with pytest.raises(ValidationError) as exc:
-        Action.model_validate(_action(secrets={"k": "ssm:"}))
+        parse_action(_action(secrets={"k": "ssm:"}))
     assert "secrets.k" in _paths(exc)
     with pytest.raises(ValidationError):
-        Action.model_validate(_action(secrets={"k": "plain"}))
+        parse_action(_action(secrets={"k": "plain"}))
 
 
 def test_check_item_names_every_invalid_field_path() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 from pydantic_core import PydanticUndefined
 
 import callhook.errors as errors
-from callhook.services.recordings import KeepRecordingSettings, RecordingRequestSettings
-from callhook.settings import CommonSettings
+from callhook.services.recordings import KeepRecordingSettings
+from callhook.settings import CommonSettings, RecordingRequestSettings
 from callhook_local.template import load_template, resources_of_type
 
 ROOT = Path(__file__).resolve().parents[2]

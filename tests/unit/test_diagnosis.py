@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from callhook.models.action import Action
+from callhook.models.action import parse_action
 from callhook.models.call import Telephony
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus, Policy, WorkflowStatus
 from callhook.models.directory import Operator
 from callhook.models.workflow import StateEnrichment, StepError, WorkflowState
 from callhook.services.assignment import assign_operator
-from callhook.services.diagnosis import (
+from callhook.services.enrich_error_policy import apply_enrich_error_policy
+from callhook.services.topics import set_topic
+from callhook_admin.services.diagnosis import (
     ENRICHED_FIELDS_MISSING,
     OPERATOR_NOT_ASSIGNED,
     REAL_CALL_DIFFERS,
@@ -19,12 +21,10 @@ from callhook.services.diagnosis import (
     Diagnosis,
     diagnose,
 )
-from callhook.services.enrich_error_policy import apply_enrich_error_policy
-from callhook.services.topics import set_topic
 from tests.support.fakes import FakeDialogs, FakeInstanceSettings, FakeOperators, FakeTopics
 
 ANN = {"user_id": 17, "email": "ann@example.com", "active": False}
-ACTION = Action.model_validate({
+ACTION = parse_action({
     "action_id": "crm", "type": "http", "request": {"url": "https://crm.example.com/{telephony.caller}"},
     "result": {"operator_email": "agent.email", "topic": "line"}})
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from callhook.errors import ActionHTTPError, ActionNotFoundError, DependencyUnavailableError
-from callhook.models.action import Action, ActionRun, ActionRunRequest, EnrichmentResult
+from callhook.models.action import ActionRun, ActionRunRequest, EnrichmentResult, parse_action
 from callhook.models.call import Telephony
 from callhook.models.channel import Channel
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus
@@ -14,7 +14,7 @@ from callhook.models.workflow import StateEnrichment, WorkflowState
 from callhook.services.enrichment import enrich
 from tests.support.fakes import FakeActions, FakeChannels, FakeDialogs, FakeRecordingRequests, FakeRunner
 
-ACTION = Action.model_validate({"action_id": "crm", "type": "http", "request": {"url": "https://crm.example.com/x"},
+ACTION = parse_action({"action_id": "crm", "type": "http", "request": {"url": "https://crm.example.com/x"},
                                 "result": {"operator_email": "agent.email"}})
 CHANNEL = Channel(channel_id="ch", name="Main line", webhook_token="t" * 24, webhook_enrich_action="crm")
 STATE = WorkflowState(dialog_id="d-1", channel_id="ch", call_id="c-1", enrich_action="crm")

@@ -9,7 +9,7 @@ import pytest
 
 from callhook.errors import InvalidPhoneNumberError
 from callhook.models.event import RawEvent, RawEventKind, StoredRequest
-from callhook.services.erasure import mentions_number, parse_phone, same_number
+from callhook_admin.services.erasure import mentions_number, parse_phone, same_number
 
 WANTED = "12025550143"
 

@@ -7,7 +7,7 @@ import json
 import boto3
 
 from callhook.repositories.events import EventRepository
-from callhook.services.admin import put_channel
+from callhook_admin.services.config import put_channel
 from functions.ingest import app
 from tests.unit.conftest import FakeContext, load_event
 

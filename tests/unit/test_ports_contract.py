@@ -7,7 +7,7 @@ this file is what stops that.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -84,3 +84,401 @@ def test_the_default_operator_setting(world: Callable[..., Any], stored: Any, ex
     operator_id, problem = instance.default_operator_id()
     assert operator_id == expected
     assert (problem is not None) == (stored == "seven")
+
+
+# ------------------------------------------------------------------------------------------- the transcription side
+
+def _transcription_world(kind: str, request: pytest.FixtureRequest) -> tuple[Any, Any, Any, Any]:
+    """(store, dialogs, Transcribe, transcripts) over stored dialogs d-1..d-4: fakes, or the adapters on moto."""
+    from callhook.models.call import Telephony
+    from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus
+    from tests.support.fakes import FakeDialogs, FakeTranscribe, FakeTranscriptionStore, FakeTranscripts
+
+    stored = [Dialog(dialog_id=f"d-{n}", channel_id="ch", call_id=f"c{n}", created_at="2026-12-01T00:00:00Z",
+                     telephony=Telephony(call_id=f"c{n}"), enrichment=Enrichment(status=EnrichmentStatus.DISABLED))
+              for n in (1, 2, 3, 4)]
+    if kind == "fake":
+        dialogs = FakeDialogs(*stored)
+        return FakeTranscriptionStore(dialogs), dialogs, FakeTranscribe(), FakeTranscripts()
+    from callhook.repositories.dialogs import DialogRepository
+    from callhook.repositories.transcribe import AmazonTranscribe, S3Transcripts
+    from callhook.repositories.transcriptions import TranscriptionRepository
+    env = request.getfixturevalue("aws")
+    for dialog in stored:
+        DialogRepository(env["DIALOGS_TABLE"]).put_new(dialog)
+    return (TranscriptionRepository(env["DIALOGS_TABLE"]), DialogRepository(env["DIALOGS_TABLE"]), AmazonTranscribe(),
+            S3Transcripts(env["RECORDINGS_BUCKET"]))
+
+
+@pytest.fixture(params=["fake", "adapter"])
+def transcription_world(request: pytest.FixtureRequest) -> tuple[Any, Any, Any, Any]:
+    return _transcription_world(request.param, request)
+
+
+def _one_actor_claims_and_one_answers(transcription_world: Any, dialog_id: str) -> None:
+    from callhook.models.dialog import Reason, Transcription, TranscriptionStatus
+
+    store, dialogs, _, _ = transcription_world
+    waiting = Transcription(status=TranscriptionStatus.STARTED,
+                            reason=Reason(code="waiting_for_recording", message="copying"))
+    started = Transcription(status=TranscriptionStatus.STARTED, job_name="stack-d-1")
+    done = Transcription(status=TranscriptionStatus.COMPLETED, job_name="stack-d-1", text="hi")
+    # A parked token, then a claim only after the wait: the claim holds the parked token
+    assert store.park(dialog_id, waiting, "tok-1") is True
+    assert store.claim(dialog_id, started, only_after=("no_recording",)) == (False, None)
+    assert store.claim(dialog_id, started, only_after=("waiting_for_recording",)) == (True, "tok-1")
+    # Nobody claims twice, a decision no longer lands, a newer token replaces the parked one
+    assert store.claim(dialog_id, started, task_token="tok-2")[0] is False
+    assert store.record_decision(dialog_id, Transcription(status=TranscriptionStatus.SKIPPED)) is False
+    assert store.attach_token(dialog_id, "tok-2") is True
+    # Exactly one finish answers, with the token and the item before
+    applied, token, before = store.finish(dialog_id, done)
+    assert (applied, token) == (True, "tok-2") and before is not None and before["dialog_id"] == dialog_id
+    assert store.finish(dialog_id, done)[:2] == (False, None)
+    assert store.attach_token(dialog_id, "tok-3") is False
+    assert dialogs.get(dialog_id).transcription.text == "hi"
+
+
+def _a_transcript_after_a_timeout_lands_only_when_told(transcription_world: Any, dialog_id: str) -> None:
+    from callhook.models.dialog import Reason, Transcription, TranscriptionStatus
+
+    store, dialogs, _, _ = transcription_world
+    store.claim(dialog_id, Transcription(status=TranscriptionStatus.STARTED, job_name="stack-d-1"), task_token="tok-1")
+    timeout = Transcription(status=TranscriptionStatus.FAILED, job_name="stack-d-1",
+                            reason=Reason(code="timeout", message="stopped waiting"))
+    done = Transcription(status=TranscriptionStatus.COMPLETED, job_name="stack-d-1", text="late")
+    assert store.finish(dialog_id, timeout)[:2] == (True, "tok-1")
+    assert store.finish(dialog_id, done)[0] is False
+    assert store.finish(dialog_id, done, over_timeout=True)[:2] == (True, None)
+    assert dialogs.get(dialog_id).transcription.text == "late"
+
+
+def _a_wait_without_a_job_resolves_once(transcription_world: Any, dialog_id: str) -> None:
+    from callhook.models.dialog import Reason, Transcription, TranscriptionStatus
+
+    store, dialogs, _, _ = transcription_world
+    waiting = Transcription(status=TranscriptionStatus.STARTED,
+                            reason=Reason(code="waiting_for_recording", message="copying"))
+    skipped = Transcription(status=TranscriptionStatus.SKIPPED,
+                            reason=Reason(code="recording_not_kept", message="expired"))
+    assert store.record_decision(dialog_id, Transcription(status=TranscriptionStatus.SKIPPED)) is True
+    assert store.resolve_waiting(dialog_id, skipped, "waiting_for_recording") == (False, None)
+    store.park(dialog_id, waiting, "tok-1")
+    assert store.resolve_waiting(dialog_id, skipped, "waiting_for_recording") == (True, "tok-1")
+    assert store.resolve_waiting(dialog_id, skipped, "waiting_for_recording") == (False, None)
+    assert dialogs.get(dialog_id).transcription.status == TranscriptionStatus.SKIPPED
+
+
+def _a_failed_copy_never_overwrites_a_kept_recording(transcription_world: Any, dialog_id: str) -> None:
+    from callhook.models.dialog import Reason, Recording, RecordingStatus
+
+    store, dialogs, _, _ = transcription_world
+    kept = Recording(status=RecordingStatus.KEPT, s3_key="recordings/ch/d-1.wav")
+    assert store.set_recording(dialog_id, kept) is True
+    assert store.set_recording(dialog_id, Recording(status=RecordingStatus.FAILED,
+                                                reason=Reason(code="recording_expired", message="404"))) is False
+    assert dialogs.get(dialog_id).recording.status == RecordingStatus.KEPT
+    assert store.set_recording("missing", kept) is False
+
+
+def _transcribe_starts_a_name_once_and_knows_no_unknown_job(transcription_world: Any, dialog_id: str) -> None:
+    _, _, jobs, _ = transcription_world
+    request = {"TranscriptionJobName": "stack-d-1", "Media": {"MediaFileUri": "s3://unit-recordings/r.wav"},
+               "OutputBucketName": "unit-recordings", "OutputKey": "transcripts/ch/d-1.json",
+               "LanguageCode": "en-US"}
+    assert jobs.start(request).outcome == "started"
+    assert jobs.start(request).outcome == "exists"
+    assert jobs.get("stack-d-1").status in ("QUEUED", "IN_PROGRESS")
+    unknown = jobs.get("stack-nobody")
+    assert unknown.status == "FAILED" and unknown.failure_reason == "the job stack-nobody is unknown to Transcribe"
+
+
+def _a_missing_transcript_is_transcript_missing(transcription_world: Any, dialog_id: str) -> None:
+    from callhook.errors import TranscriptMissingError
+
+    _, _, _, transcripts = transcription_world
+    with pytest.raises(TranscriptMissingError, match="S3 answered NoSuchKey"):
+        transcripts.read("transcripts/ch/none.json")
+
+
+def test_the_transcription_store_keeps_its_conditions(transcription_world: Any) -> None:
+    # One claimer, one answer; a transcript after a timeout only when told; a wait without a job ends once; a
+    # failed copy never overwrites a kept recording (one stored dialog each, on one world: moto is set up once)
+    _one_actor_claims_and_one_answers(transcription_world, "d-1")
+    _a_transcript_after_a_timeout_lands_only_when_told(transcription_world, "d-2")
+    _a_wait_without_a_job_resolves_once(transcription_world, "d-3")
+    _a_failed_copy_never_overwrites_a_kept_recording(transcription_world, "d-4")
+
+
+def test_transcribe_and_the_transcripts_bucket(transcription_world: Any) -> None:
+    _transcribe_starts_a_name_once_and_knows_no_unknown_job(transcription_world, "d-1")
+    _a_missing_transcript_is_transcript_missing(transcription_world, "d-1")
+
+
+@pytest.mark.parametrize(("code", "expected"), [("TaskTimedOut", False), ("InvalidToken", False),
+                                                ("TaskDoesNotExist", False), (None, True)])
+def test_a_dead_task_token_is_false_on_the_fake_and_the_adapter(code: str | None, expected: bool,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # moto answers any token: the adapter's reading of Step Functions' codes is checked on a stubbed client
+    from botocore.stub import Stubber
+
+    from callhook.repositories import transcribe as adapter_module
+    from tests.support.fakes import FakeTaskTokens
+
+    sfn = boto3.client("stepfunctions", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(sfn) as stub:
+        if code is None:
+            stub.add_response("send_task_success", {}, {"taskToken": "tok", "output": "{}"})
+        else:
+            stub.add_client_error("send_task_success", service_error_code=code)
+        monkeypatch.setattr(adapter_module, "client", lambda service: sfn)
+        assert adapter_module.StepFunctionsTaskTokens().succeed("tok", "{}") is expected
+    fake = FakeTaskTokens(*([] if code else ["tok"]))
+    assert fake.succeed("tok", "{}") is expected
+
+
+def test_throttled_step_functions_is_a_retryable_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.stub import Stubber
+
+    from callhook.errors import DependencyUnavailableError
+    from callhook.repositories import transcribe as adapter_module
+
+    sfn = boto3.client("stepfunctions", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(sfn) as stub:
+        stub.add_client_error("send_task_success", service_error_code="ThrottlingException")
+        monkeypatch.setattr(adapter_module, "client", lambda service: sfn)
+        with pytest.raises(DependencyUnavailableError, match="SendTaskSuccess: ThrottlingException"):
+            adapter_module.StepFunctionsTaskTokens().succeed("tok", "{}")
+
+
+# ------------------------------------------------------------------------------- workflow edges, kept requests
+
+CONSOLE_CHANNELS: list[dict[str, Any]] = [
+    {"channel_id": "main", "webhook_token": "main-channel-token-0001", "active": True},
+    {"channel_id": "broken", "webhook_token": "broken-channel-token-01", "advanced_config": {"field_mapping": "x"}},
+]
+
+
+def _kept_world(kind: str, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The ports of the reconciler and of kept requests, as fakes or as the adapters on moto, with two console
+    channel items (one invalid) and four dialogs stored long ago, d-1 and d-3 still workflow-pending."""
+    from callhook.models.call import Telephony
+    from callhook.models.channel import Channel
+    from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus
+    from tests.support.fakes import (
+        FakeChannelIds,
+        FakeDialogs,
+        FakeExecutions,
+        FakeIngest,
+        FakePendingDialogs,
+        FakeRawEvents,
+        FakeSpool,
+    )
+
+    stored = [Dialog(dialog_id=f"d-{n}", channel_id="main", call_id=f"c{n}", created_at=f"2026-01-0{n}T00:00:00Z",
+                     telephony=Telephony(call_id=f"c{n}"), enrichment=Enrichment(status=EnrichmentStatus.DISABLED))
+              for n in (3, 1, 2)]
+    if kind == "fake":
+        dialogs = FakeDialogs(*stored)
+        for item in dialogs.items.values():
+            item["workflow_pending"] = "pending-0"
+        dialogs.items["d-2"].pop("workflow_pending")
+        return {"events": FakeRawEvents(), "spool": FakeSpool(), "channels": FakeChannelIds("main", "broken"),
+                "ingest": FakeIngest(Channel.model_validate(CONSOLE_CHANNELS[0]), ("broken", "field_mapping")),
+                "executions": FakeExecutions(), "pending": FakePendingDialogs(dialogs)}
+    from callhook.repositories.dialogs import DialogRepository
+    from callhook.repositories.directory import DynamoChannels
+    from callhook.repositories.events import EventRepository
+    from callhook.repositories.executions import StepFunctionsExecutions
+    from callhook.repositories.spool import SpoolStore
+    from callhook.services.ingest import KeptRequestsIngest
+    from callhook.settings import IngestSettings, load_settings
+    env = request.getfixturevalue("aws")
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    for item in CONSOLE_CHANNELS:
+        ddb.put_item(TableName=env["CHANNELS_TABLE"], Item=to_item(item))
+    repository = DialogRepository(env["DIALOGS_TABLE"])
+    for dialog in stored:
+        repository.put_new(dialog)
+    repository.clear_workflow_pending("d-2")
+    return {"events": EventRepository(env["EVENTS_TABLE"]), "spool": SpoolStore(env["RECORDINGS_BUCKET"]),
+            "channels": DynamoChannels(env["CHANNELS_TABLE"]), "ingest": KeptRequestsIngest(
+                load_settings(IngestSettings)), "executions": StepFunctionsExecutions(env["STATE_MACHINE_ARN"]),
+            "pending": repository}
+
+
+@pytest.fixture(params=["fake", "adapter"])
+def kept_world(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return _kept_world(request.param, request)
+
+
+def _stored(body: bytes) -> Any:
+    import base64
+
+    from callhook.models.event import StoredRequest
+    return StoredRequest(method="POST", url="https://hooks.example/webhooks/main",
+                         headers={"content-type": "application/json"}, body_b64=base64.b64encode(body).decode())
+
+
+def _raw_events_list_held_and_early_updates_oldest_first(kept_world: dict[str, Any]) -> None:
+    from callhook.models.event import RawEvent, RawEventKind
+
+    events = kept_world["events"]
+    for n in (3, 1, 2):
+        events.put(RawEvent(event_id=f"e-{n}", channel_id="main", received_at=f"2026-12-01T10:00:0{n}Z",
+                            kind=RawEventKind.HELD, held_channel="main", request=_stored(b"{}")))
+    for n in (5, 4):
+        events.put(RawEvent(event_id=f"e-{n}", channel_id="main", received_at=f"2026-12-01T10:00:0{n}Z",
+                            kind=RawEventKind.PENDING_UPDATE, dialog_id="d-9", update_fields={"duration": n},
+                            request=_stored(b"{}")))
+    assert [e.event_id for e in events.held("main")] == ["e-1", "e-2", "e-3"]
+    assert [e.event_id for e in events.held("main", limit=1)] == ["e-1"]
+    events.mark("e-1", RawEventKind.RELEASED, remove=("held_channel",), dialog_id="d-1")
+    assert [e.event_id for e in events.held("main")] == ["e-2", "e-3"]
+    assert [e.event_id for e in events.pending_updates("d-9")] == ["e-4", "e-5"]
+    events.mark("e-4", RawEventKind.APPLIED_UPDATE)
+    assert [e.event_id for e in events.pending_updates("d-9")] == ["e-5"]
+
+
+def _the_spool_lists_oldest_first_and_forgets_what_was_deleted(kept_world: dict[str, Any]) -> None:
+    from callhook.models.event import SpooledRequest
+    from callhook.repositories.spool import SpoolStore
+
+    spool = kept_world["spool"]
+    records = [SpooledRequest(event_id=f"s-{n}", channel_id="main", received_at=f"2026-12-01T10:00:0{n}Z",
+                              reason="dialog_store_unavailable", request=_stored(b"{}")) for n in (2, 1)]
+    for record in records:  # the fake is built with its records; the adapter takes them as ingest puts them
+        if isinstance(spool, SpoolStore):
+            spool.put(record)
+        else:
+            spool.objects[SpoolStore.key_for(record)] = record
+    keys = spool.keys()
+    assert keys == [SpoolStore.key_for(records[1]), SpoolStore.key_for(records[0])]
+    found = spool.get(keys[0])
+    assert found is not None and found.event_id == "s-1"
+    spool.delete(keys[0])
+    assert spool.get(keys[0]) is None and spool.keys() == keys[1:]
+
+
+def _executions_start_once_per_name(kept_world: dict[str, Any]) -> None:
+    from callhook.models.workflow import WorkflowState
+
+    executions = kept_world["executions"]
+    state = WorkflowState(dialog_id="d-1", channel_id="main", call_id="c1")
+    assert executions.status("d-1") is None
+    arn = executions.start("d-1", state)
+    assert arn.endswith(":d-1") and executions.start("d-1", state) == arn
+    assert executions.status("d-1") in ("RUNNING", "SUCCEEDED")
+
+
+def _pending_dialogs_are_listed_oldest_first_until_cleared(kept_world: dict[str, Any]) -> None:
+    pending = kept_world["pending"]
+    assert [d.dialog_id for d in pending.list_workflow_pending(older_than="2026-06-01T00:00:00Z")] == ["d-1", "d-3"]
+    assert pending.list_workflow_pending(older_than="2026-01-02T00:00:00Z")[0].dialog_id == "d-1"
+    pending.clear_workflow_pending("d-1")
+    assert [d.dialog_id for d in pending.list_workflow_pending(older_than="2026-06-01T00:00:00Z")] == ["d-3"]
+
+
+def _ingest_gives_kept_requests_their_dialog_ids_once(kept_world: dict[str, Any]) -> None:
+    from callhook.errors import ChannelMisconfiguredError, ChannelNotFoundError, MissingCallIdError
+    from callhook.models.dialog import make_dialog_id
+    from callhook.services.raw_events import webhook_request_from
+
+    ingest = kept_world["ingest"]
+    assert sorted(kept_world["channels"].ids()) == ["broken", "main"]
+    with pytest.raises(ChannelMisconfiguredError):
+        ingest.channel("broken")
+    with pytest.raises(ChannelNotFoundError):
+        ingest.channel("gone")
+    channel = ingest.channel("main")
+    call = webhook_request_from("main", _stored(b'{"call_id": "c-77"}'))
+    first = ingest.accept(channel, call, "2026-12-01T10:00:00.000000Z")
+    again = ingest.accept(channel, call, "2026-12-01T10:00:05.000000Z")
+    assert (first.status, first.dialog_id) == ("accepted", make_dialog_id("main", "c-77"))
+    assert (again.status, again.dialog_id) == ("duplicate", first.dialog_id)
+    with pytest.raises(MissingCallIdError):
+        ingest.accept(channel, webhook_request_from("main", _stored(b'{"other": 1}')), "2026-12-01T10:00:09Z")
+    assert ingest.expiry(channel, "2026-12-01T10:00:00Z") is None  # retention 0: kept forever, on both
+
+
+def test_the_reconciler_and_kept_request_ports(kept_world: dict[str, Any]) -> None:
+    # One world each (moto is set up once): the raw events' indexes, the spool, the executions, the pending
+    # dialogs and ingest as kept requests meet it
+    _raw_events_list_held_and_early_updates_oldest_first(kept_world)
+    _the_spool_lists_oldest_first_and_forgets_what_was_deleted(kept_world)
+    _executions_start_once_per_name(kept_world)
+    _pending_dialogs_are_listed_oldest_first_until_cleared(kept_world)
+    _ingest_gives_kept_requests_their_dialog_ids_once(kept_world)
+
+
+# ------------------------------------------------------------------------------------------- keeping recordings
+
+
+@pytest.fixture
+def fresh_parameter_providers() -> Iterator[None]:
+    """Powertools keeps one SSM provider per process, its boto3 client bound to the endpoint of its first use: one
+    made inside moto's mock would serve the local stack's functions later in the same run. Made and dropped here."""
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    saved = dict(DEFAULT_PROVIDERS)
+    DEFAULT_PROVIDERS.clear()
+    parameters.clear_caches()
+    yield
+    DEFAULT_PROVIDERS.clear()
+    DEFAULT_PROVIDERS.update(saved)
+    parameters.clear_caches()
+
+
+@pytest.mark.parametrize("kind", ["fake", "adapter"])
+def test_the_recordings_bucket_and_the_secrets(kind: str, request: pytest.FixtureRequest) -> None:
+    import io
+
+    from callhook.errors import SecretUnreadableError
+    from tests.support.fakes import FakeRecordingObjects, FakeSecrets
+
+    if kind == "fake":
+        objects: Any = FakeRecordingObjects()
+        secrets: Any = FakeSecrets(**{"ssm:/callhook/pbx/token": "pbx-secret"})
+
+        def stored(key: str) -> tuple[bytes, str]:
+            return objects.objects[key]
+    else:
+        from callhook.repositories.recordings import ResolvedSecrets, S3RecordingObjects
+        env = request.getfixturevalue("aws")
+        request.getfixturevalue("fresh_parameter_providers")
+        boto3.client("ssm", region_name="us-east-1").put_parameter(Name="/callhook/pbx/token", Value="pbx-secret",
+                                                                   Type="SecureString")
+        objects, secrets = S3RecordingObjects(env["RECORDINGS_BUCKET"]), ResolvedSecrets()
+
+        def stored(key: str) -> tuple[bytes, str]:
+            found = boto3.client("s3", region_name="us-east-1").get_object(Bucket=env["RECORDINGS_BUCKET"], Key=key)
+            return found["Body"].read(), found["ContentType"]
+    objects.store(io.BytesIO(b"RIFF...."), "recordings/ch/d-1.wav", "audio/wav")
+    assert stored("recordings/ch/d-1.wav") == (b"RIFF....", "audio/wav")
+    assert secrets.read("ssm:/callhook/pbx/token") == "pbx-secret"
+    with pytest.raises(SecretUnreadableError, match=r"ssm:/callhook/none could not be read \(ParameterNotFound\)"):
+        secrets.read("ssm:/callhook/none")
+
+
+@pytest.mark.parametrize("kind", ["fake", "adapter"])
+def test_leftovers_of_a_removed_dialog_go_once(kind: str, request: pytest.FixtureRequest) -> None:
+    from tests.support.fakes import FakeLeftovers
+
+    keys = ["recordings/ch/d-1.wav", "transcripts/ch/d-1.json"]
+    if kind == "fake":
+        leftovers: Any = FakeLeftovers(set(keys), {"stack-d-1"})
+    else:
+        from callhook.repositories.erasure import AwsLeftovers
+        env = request.getfixturevalue("aws")
+        s3 = boto3.client("s3", region_name="us-east-1")
+        for key in keys:
+            s3.put_object(Bucket=env["RECORDINGS_BUCKET"], Key=key, Body=b"x")
+        boto3.client("transcribe", region_name="us-east-1").start_transcription_job(
+            TranscriptionJobName="stack-d-1", Media={"MediaFileUri": f"s3://{env['RECORDINGS_BUCKET']}/{keys[0]}"},
+            OutputBucketName=env["RECORDINGS_BUCKET"], LanguageCode="en-US")
+        leftovers = AwsLeftovers(env["RECORDINGS_BUCKET"])
+    assert leftovers.delete_objects([*keys, "recordings/ch/never.wav"]) == []
+    assert leftovers.delete_objects(keys) == []
+    assert leftovers.delete_transcription_job("stack-d-1") is True
+    assert leftovers.delete_transcription_job("stack-d-1") is False

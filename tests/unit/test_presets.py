@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from callhook.models.api import WebhookRequest
-from callhook.models.channel import Channel
-from callhook.presets import effective_channel, get_preset, list_presets, preset_names
+from callhook.models.channel import Channel, effective_channel
+from callhook.presets import get_preset, list_presets, preset_names
 from callhook.services.handshakes import handshake_answer
 from functions.ingest.app import request_url
 

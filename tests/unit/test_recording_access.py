@@ -6,15 +6,11 @@ from typing import Any
 
 import pytest
 
-from callhook.models.channel import Channel
-from callhook.presets import effective_channel
-from callhook.services import recordings
+from callhook.models.channel import Channel, effective_channel
 from callhook.services.recordings import recording_access
+from tests.support.fakes import FakeSecrets
 
-
-@pytest.fixture(autouse=True)
-def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(recordings, "resolve_secret", lambda reference: "tok-123")
+SECRETS = FakeSecrets(default="tok-123")
 
 
 def _channel(**item: Any) -> Channel:
@@ -27,7 +23,7 @@ RECORDING = "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1.mp3"
 
 
 def test_the_presets_host_over_https_gets_the_credentials() -> None:
-    access = recording_access(RECORDING, _channel(**TWILIO))
+    access = recording_access(RECORDING, _channel(**TWILIO), SECRETS)
     assert access.auth == ("AC1", "tok-123")
     assert access.warning is None
 
@@ -40,7 +36,7 @@ def test_the_presets_host_over_https_gets_the_credentials() -> None:
     ("not a url", "(no host) is not in recording_auth.hosts"),
 ])
 def test_any_other_url_gets_none_and_the_warning_says_why(url: str, says: str) -> None:
-    access = recording_access(url, _channel(**TWILIO))
+    access = recording_access(url, _channel(**TWILIO), SECRETS)
     assert (access.auth, access.headers) == (None, {})
     assert access.warning is not None
     assert access.warning.code == "recording_credentials_withheld"
@@ -50,15 +46,16 @@ def test_any_other_url_gets_none_and_the_warning_says_why(url: str, says: str) -
 def test_a_header_credential_is_bound_the_same_way() -> None:
     channel = _channel(recording_auth={"type": "header", "header": "X-Media-Key", "value": "ssm:/k",
                                        "hosts": ["media.example.com"]})
-    assert recording_access("https://media.example.com/r.wav", channel).headers == {"X-Media-Key": "tok-123"}
-    assert recording_access("https://other.example.com/r.wav", channel).headers == {}
+    assert recording_access("https://media.example.com/r.wav", channel, SECRETS).headers == {"X-Media-Key": "tok-123"}
+    assert recording_access("https://other.example.com/r.wav", channel, SECRETS).headers == {}
 
 
 def test_plain_http_to_a_local_address_is_the_local_stacks_case() -> None:
     channel = _channel(recording_auth={"type": "bearer", "token": "ssm:/k", "hosts": ["127.0.0.1"]})
-    assert recording_access("http://127.0.0.1:8080/r.wav", channel).headers == {"Authorization": "Bearer tok-123"}
+    access = recording_access("http://127.0.0.1:8080/r.wav", channel, SECRETS)
+    assert access.headers == {"Authorization": "Bearer tok-123"}
 
 
 def test_a_channel_without_recording_auth_sends_nothing_and_warns_of_nothing() -> None:
-    access = recording_access("http://anything.example/r.wav", _channel())
+    access = recording_access("http://anything.example/r.wav", _channel(), SECRETS)
     assert (access.auth, access.headers, access.warning) == (None, {}, None)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from callhook.services.retention import expires_at, outside_the_table, retention_days
+from callhook.services.retention import expires_at, forget_removed_dialog, outside_the_table, retention_days
+from tests.support.fakes import FakeLeftovers
 
 
 @pytest.mark.parametrize(("channel", "default", "days"), [(None, 30, 30), (7, 30, 7), (0, 30, 0), (None, 0, 0)])
@@ -27,3 +28,26 @@ def test_what_of_a_removed_dialog_lives_outside_the_table() -> None:
     assert found.transcription_job == "stack-d-1"
     assert outside_the_table({"dialog_id": "d-2", "recording": None}).object_keys == []
 
+
+
+EXPIRED = {"dialog_id": "d-1", "channel_id": "ch", "transcription_job": "stack-d-1",
+           "recording": {"s3_key": "recordings/ch/d-1.wav"},
+           "transcription": {"job_name": "stack-d-1", "transcript_s3_key": "transcripts/ch/d-1.json"}}
+
+
+def test_an_expired_dialog_takes_its_objects_and_its_job_with_it() -> None:
+    leftovers = FakeLeftovers({"recordings/ch/d-1.wav", "transcripts/ch/d-1.json", "recordings/ch/d-2.wav"},
+                              {"stack-d-1", "stack-d-2"})
+    # When
+    done = forget_removed_dialog(EXPIRED, leftovers)
+    # Then only what the dialog names goes; a retried batch finds nothing left and is harmless
+    assert done.object_keys == ["recordings/ch/d-1.wav", "transcripts/ch/d-1.json"]
+    assert leftovers.objects == {"recordings/ch/d-2.wav"} and leftovers.jobs == {"stack-d-2"}
+    assert forget_removed_dialog(EXPIRED, leftovers).dialog_id == "d-1"
+
+
+def test_an_object_that_could_not_be_deleted_fails_the_batch_so_the_stream_retries() -> None:
+    leftovers = FakeLeftovers({"recordings/ch/d-1.wav"}, {"stack-d-1"}, undeletable={"recordings/ch/d-1.wav"})
+    with pytest.raises(RuntimeError, match=r"recordings/ch/d-1\.wav: AccessDenied"):
+        forget_removed_dialog(EXPIRED, leftovers)
+    assert leftovers.jobs == {"stack-d-1"}  # the job waits for the retry too

@@ -23,6 +23,7 @@ from callhook.errors import (
     DependencyUnavailableError,
 )
 from callhook.models.channel import RecordingAuth
+from callhook.repositories.recordings import ResolvedSecrets
 from callhook.secrets_resolver import SecretUnreadableError, read_secret
 from callhook.services import actions, recordings, signatures
 from callhook.services.recordings import RecordingNotKeptError
@@ -38,7 +39,8 @@ def _ssm_answers(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
 
 
 def _recording_secret(reference: str) -> None:
-    recordings.recording_credentials(RecordingAuth(type="bearer", token=reference, hosts=["media.example.com"]))
+    recordings.recording_credentials(RecordingAuth(type="bearer", token=reference, hosts=["media.example.com"]),
+                                     ResolvedSecrets())
 
 
 READERS: dict[str, Callable[[str], Any]] = {

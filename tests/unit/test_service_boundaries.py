@@ -13,6 +13,10 @@ from tests.unit.conftest import ROOT
 PURE = ["callhook.ports", "callhook.clock", "callhook.models.reasons", "callhook.services.steps",
         "callhook.services.assignment", "callhook.services.enrich_error_policy", "callhook.services.topics",
         "callhook.services.transcription_decision", "callhook.services.enrichment"]
+PURE += ["callhook.services.transcript", "callhook.services.transcription_job", "callhook.services.transcription",
+         "callhook.services.workflow_steps", "callhook.services.reconcile", "callhook.services.kept",
+         "callhook.services.raw_events", "callhook.services.recordings",
+         "callhook.services.retention"]
 FORBIDDEN = ["boto3", "callhook.aws", "callhook.repositories"]
 
 

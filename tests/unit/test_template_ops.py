@@ -70,7 +70,8 @@ def _alarmed_queues() -> set[str]:
 def test_the_asynchronous_functions_are_the_ones_this_test_expects() -> None:
     assert _asynchronous_functions() == {"KeepRecordingFunction", "TranscribeCallbackFunction"}
     # the code that makes the asynchronous invokes is where the list above says
-    assert 'InvocationType="Event"' in (ROOT / "layers/common/python/callhook/services/recordings.py").read_text()
+    requests = ROOT / "layers/common/python/callhook/repositories/recording_requests.py"
+    assert 'InvocationType="Event"' in requests.read_text()
 
 
 @pytest.mark.parametrize("logical", sorted(_asynchronous_functions()))

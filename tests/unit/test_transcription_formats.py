@@ -15,8 +15,10 @@ from callhook.models.channel import Channel, RecordingAuth
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus, Recording, RecordingStatus
 from callhook.models.workflow import StepError, WorkflowState
 from callhook.services.recordings import RecordingNotKeptError, audio_info, sniff_format, wav_info
-from callhook.services.transcription import TranscriptionSettings, job_request, parse_transcript
+from callhook.services.transcript import parse_transcript
 from callhook.services.transcription_decision import transcription_decision
+from callhook.services.transcription_job import job_request
+from callhook.settings import TranscriptionSettings
 from callhook_local.transcribe import (
     MediaError,
     Word,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from callhook.models.dialog import Transcription, TranscriptionStatus
-from callhook.services.transcription import _audio_minutes
+from callhook.services.transcript import audio_minutes as _audio_minutes
 
 
 def test_transcription_minutes_are_the_recordings_length() -> None:

@@ -216,3 +216,17 @@ class ActionTooManyRedirectsError(ActionResponseError):
     """The external system redirected more times than allowed."""
 
     code = "too_many_redirects"
+
+
+class TranscriptMissingError(TerminalError):
+    """The transcript Transcribe says it wrote is not there, or not ours to read (S3 NoSuchKey, 404, AccessDenied)."""
+
+
+class SecretUnreadableError(Exception):
+    """The reference names no readable parameter or secret (missing, not allowed, an unknown kind): the admin's
+    fix, never retried. `code` is AWS's error code (or the kind's problem). Raised by callhook.secrets_resolver;
+    each caller names it in its own terms."""
+
+    def __init__(self, reference: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.reference, self.code, self.message = reference, code, message

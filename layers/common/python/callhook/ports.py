@@ -8,12 +8,16 @@ in-memory fakes of `tests/support/fakes.py`. Protocols are structural: an adapte
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import IO, Any, BinaryIO, Protocol
 
 from callhook.models.action import Action, ActionRun
+from callhook.models.api import WebhookAnswer, WebhookRequest
 from callhook.models.channel import Channel
-from callhook.models.dialog import Dialog, FeedEntry
+from callhook.models.dialog import Dialog, FeedEntry, Recording, Transcription
 from callhook.models.directory import Operator, OperatorLookup
+from callhook.models.event import RawEvent, RawEventKind, SpooledRequest
+from callhook.models.transcription import Fetched, JobStart, TranscribeJob
+from callhook.models.workflow import WorkflowState
 
 
 class Dialogs(Protocol):
@@ -87,4 +91,202 @@ class ActionRunner(Protocol):
 class RecordingRequests(Protocol):
     def request(self, dialog_id: str) -> None:
         """Ask for the dialog's recording to be copied, apart from the caller's work; never raises."""
+        ...
+
+
+# ------------------------------------------------------------------------------------------- the transcription side
+
+
+class TranscriptionStore(Protocol):
+    """The dialog's recording and transcription sections, written with conditions (three actors race on them: the
+    Transcribe step, KeepRecording, the completion). `repositories/transcriptions.py` says why each condition."""
+
+    def set_recording(self, dialog_id: str, recording: Recording) -> bool:
+        """A failure never overwrites a kept recording."""
+        ...
+
+    def record_decision(self, dialog_id: str, transcription: Transcription) -> bool:
+        """`not_requested`/`skipped`, unless a job was claimed meanwhile."""
+        ...
+
+    def park(self, dialog_id: str, waiting: Transcription, task_token: str) -> bool:
+        """Keep the token while the recording is being copied; False if a job is claimed."""
+        ...
+
+    def claim(self, dialog_id: str, started: Transcription, *, task_token: str | None = None,
+              only_after: tuple[str, ...] = ()) -> tuple[bool, str | None]:
+        """True for exactly one claimer; returns the task token held after the claim."""
+        ...
+
+    def attach_token(self, dialog_id: str, task_token: str) -> bool:
+        """Hand a newer token to a started job; False when it is not started (it ended)."""
+        ...
+
+    def finish(self, dialog_id: str, final: Transcription, *, over_timeout: bool = False,
+               ) -> tuple[bool, str | None, dict[str, Any] | None]:
+        """End a started transcription: (applied, the token to answer, the item before)."""
+        ...
+
+    def resolve_waiting(self, dialog_id: str, final: Transcription, waiting_code: str) -> tuple[bool, str | None]:
+        """End a transcription that waited for its recording without a job: (applied, the token to answer)."""
+        ...
+
+
+class TranscribeJobs(Protocol):
+    """Amazon Transcribe. Raises DependencyUnavailableError for throttling and transport faults only."""
+
+    def start(self, request: dict[str, Any]) -> JobStart: ...
+
+    def get(self, job_name: str) -> TranscribeJob:
+        """Transcribe's record of the job; an unknown job is FAILED with a reason."""
+        ...
+
+
+class Transcripts(Protocol):
+    def read(self, key: str) -> bytes:
+        """Raises TranscriptMissingError (no such object, not ours) or DependencyUnavailableError."""
+        ...
+
+
+class TaskTokens(Protocol):
+    """Answers to the waiting Transcribe state."""
+
+    def succeed(self, token: str, output: str) -> bool:
+        """SendTaskSuccess; False when the wait already ended. Raises DependencyUnavailableError."""
+        ...
+
+    def heartbeat(self, token: str) -> None:
+        """Best effort: never raises."""
+        ...
+
+
+# ------------------------------------------------------------------------------------------- the workflow's edges
+
+
+class Executions(Protocol):
+    """The dialog workflow's executions (Step Functions), one per dialog, named after it."""
+
+    def start(self, name: str, state: WorkflowState) -> str:
+        """StartExecution, idempotent (an existing execution of that name is it); its ARN.
+        Raises DependencyUnavailableError."""
+        ...
+
+    def status(self, name: str) -> str | None:
+        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED; None when there is no such execution."""
+        ...
+
+
+class PendingUpdates(Protocol):
+    """The raw events table as BeginWorkflow sees it: update events that arrived before their call."""
+
+    def pending_updates(self, dialog_id: str) -> list[RawEvent]:
+        """Oldest first."""
+        ...
+
+    def mark(self, event_id: str, kind: RawEventKind, *, remove: tuple[str, ...] = (), **fields: Any) -> None: ...
+
+
+class PendingDialogs(Protocol):
+    """The reconciliation indexes of the dialogs table."""
+
+    def list_workflow_pending(self, *, older_than: str, limit: int = 100) -> list[Dialog]:
+        """Dialogs stored before `older_than` whose workflow never began, oldest first."""
+        ...
+
+    def clear_workflow_pending(self, dialog_id: str) -> None: ...
+
+    def list_recording_pending(self, *, requested_before: str, limit: int = 100) -> list[str]:
+        """Ids of dialogs whose recording was asked for before `requested_before` and has no outcome yet."""
+        ...
+
+
+# ------------------------------------------------------------------------------------------- kept requests
+
+
+class RawEvents(Protocol):
+    """The raw events table as the release of held requests sees it."""
+
+    def held(self, channel_id: str, *, limit: int = 100) -> list[RawEvent]:
+        """The channel's held events, oldest first (an eventually consistent index: may list one just released)."""
+        ...
+
+    def put(self, event: RawEvent) -> None: ...
+
+    def mark(self, event_id: str, kind: RawEventKind, *, remove: tuple[str, ...] = (), **fields: Any) -> None: ...
+
+
+class Spool(Protocol):
+    """Requests kept in S3 when the tables failed; keys sort by arrival."""
+
+    def keys(self, *, limit: int = 100) -> list[str]:
+        """The oldest first. Raises DependencyUnavailableError."""
+        ...
+
+    def get(self, key: str) -> SpooledRequest | None:
+        """None: another pass took it first."""
+        ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class ChannelIds(Protocol):
+    def ids(self) -> list[str]:
+        """Every channel's id (a small table; the reconciler's safety net reads it)."""
+        ...
+
+
+class Ingest(Protocol):
+    """Ingest's processing of an authenticated request (services/ingest.py), which kept requests go through again."""
+
+    def channel(self, channel_id: str) -> Channel:
+        """The channel as ingest uses it, read fresh. Raises ChannelMisconfiguredError, ChannelNotFoundError."""
+        ...
+
+    def accept(self, channel: Channel, request: WebhookRequest, received_at: str) -> WebhookAnswer:
+        """The dialog it would have been then (same id). Raises WebhookRejectedError, DependencyUnavailableError,
+        DialogStoreUnavailableError."""
+        ...
+
+    def expiry(self, channel: Channel | None, received_at: str) -> int | None:
+        """When a raw event received then expires: the channel's retention, else (None) the stack's."""
+        ...
+
+
+# ------------------------------------------------------------------------------------------- keeping recordings
+
+
+class RecordingDownloads(Protocol):
+    """The outbound GET of a recording URL (callhook.outbound's rules: no private address unless allowed, size and
+    time capped, secret headers never follow a redirect to another origin)."""
+
+    def fetch(self, url: str, sink: BinaryIO, *, allow_private_network: bool, timeout_s: float, max_bytes: int,
+              headers: dict[str, str], auth: tuple[str, str] | None) -> Fetched:
+        """Raises BlockedDestinationError, ActionResponseTooLargeError, ActionTooManyRedirectsError,
+        ActionTimeoutError, ActionConnectionError."""
+        ...
+
+
+class RecordingObjects(Protocol):
+    """The recordings bucket."""
+
+    def store(self, body: IO[bytes], key: str, content_type: str) -> None:
+        """Raises DependencyUnavailableError."""
+        ...
+
+
+class Secrets(Protocol):
+    def read(self, reference: str) -> str:
+        """An `ssm:` / `secretsmanager:` reference's value. Raises SecretUnreadableError."""
+        ...
+
+
+class Leftovers(Protocol):
+    """What of a removed dialog lives outside the table (Expire deletes it)."""
+
+    def delete_objects(self, keys: list[str]) -> list[str]:
+        """Delete the keys (a missing one is no error); the keys S3 could not delete, with the error code."""
+        ...
+
+    def delete_transcription_job(self, name: str) -> bool:
+        """False when the job is gone already."""
         ...

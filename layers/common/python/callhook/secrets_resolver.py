@@ -14,18 +14,10 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 
 from callhook.aws_errors import error_code, is_throttling
 from callhook.errors import DependencyUnavailableError
+from callhook.errors import SecretUnreadableError as SecretUnreadableError  # defined with the errors; read here too
 from callhook.models.validators import SECRET_KINDS
 
 MAX_AGE_S = 300
-
-
-class SecretUnreadableError(Exception):
-    """The reference names no readable parameter or secret (missing, not allowed, an unknown kind): the admin's
-    fix, never retried. `code` is AWS's error code (or the kind's problem)."""
-
-    def __init__(self, reference: str, code: str, message: str) -> None:
-        super().__init__(message)
-        self.reference, self.code, self.message = reference, code, message
 
 
 def is_reference(value: str) -> bool:

@@ -51,3 +51,16 @@ def load_settings(model: type[S]) -> S:
 
 def clear_settings_cache() -> None:
     _from_env.cache_clear()
+
+
+class TranscriptionSettings(CommonSettings):
+    """Job names are `<prefix><dialog_id>`: the prefix (the stack name) keeps stacks in one account apart and is
+    what the EventBridge rule matches."""
+
+    job_prefix: str = Field(alias="TRANSCRIBE_JOB_PREFIX", min_length=1, pattern=r"^[0-9a-zA-Z._-]+$")
+
+
+class RecordingRequestSettings(CommonSettings):
+    """Where the functions that learn a recording URL send it (not set on the KeepRecording function itself)."""
+
+    keep_recording_function: str | None = Field(alias="KEEP_RECORDING_FUNCTION", default=None)

@@ -8,9 +8,20 @@ fails when the item is read (``callhook action put``), not in the middle of a ca
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, InitErrorDetails
 
 from callhook.models.validators import SECRET_KINDS, JMESPathExpression, SecretReference
 
@@ -64,51 +75,57 @@ class HttpRequestSpec(BaseModel):
         return headers
 
 
-class Action(BaseModel):
-    """An Action Jail item: a request built from the state, its parameters and secrets, and a result mapping."""
+class _ActionBase(BaseModel):
+    """What every Action Jail item has: an id, parameters, a result mapping and its limits."""
 
     model_config = ConfigDict(extra="forbid")
 
     action_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
-    type: Literal["http", "lambda"] = "http"
     description: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
-    secrets: dict[str, SecretReference] = Field(default_factory=dict)
-    request: HttpRequestSpec | None = None
     result: dict[str, JMESPathExpression] = Field(default_factory=dict)
     # Nothing is required unless the admin says so: an enrichment without an email is a success (CONTRACT §4 falls
     # back to the webhook's own operator fields), so only a listed key turns an empty match into a failure.
     required: list[str] = Field(default_factory=list)
     allow_private_network: bool = False
     max_response_bytes: int = Field(default=1_048_576, gt=0, le=16 * 1_048_576)
-    function_name: str | None = Field(default=None, min_length=1)
     version: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
-    def _check_consistency(self) -> Action:
-        if self.type == "http" and self.request is None:
-            raise ValueError("an http action needs `request`")
-        if self.type == "lambda":
-            if not self.function_name:
-                raise ValueError("a lambda action needs `function_name`")
-            if self.request is not None:
-                raise ValueError("a lambda action takes no `request` (the function receives the state)")
-            if self.secrets:
-                raise ValueError("a lambda action takes no `secrets` (its function reads its own)")
+    def _check_required(self) -> Self:
         unmapped = [key for key in self.required if key not in self.result]
         if unmapped:
             raise ValueError(f"required keys {unmapped} have no expression in `result`")
-        if self.request is not None:
-            self._check_placeholders(self.request)
         return self
 
-    def _check_placeholders(self, request: HttpRequestSpec) -> None:
+
+class HttpAction(_ActionBase):
+    """`"type": "http"` (the default): a request built from the state, its parameters and secrets."""
+
+    type: Literal["http"] = "http"
+    secrets: dict[str, SecretReference] = Field(default_factory=dict)
+    request: HttpRequestSpec
+
+    @property
+    def target(self) -> str:
+        """Where the action goes, for people: `GET https://pbx.example.com/calls/{telephony.call_id}`."""
+        return f"{self.request.method} {self.request.url}"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _explain_missing_request(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("request") is None:
+            raise ValueError("an http action needs `request`")
+        return data
+
+    @model_validator(mode="after")
+    def _check_placeholders(self) -> Self:
         """Catch typos at save time: unknown roots, undeclared secrets and unknown parameters."""
         templates = {
-            "request.url": request.url,
-            "request.headers": request.headers,
-            "request.query": request.query,
-            "request.json_body": request.json_body,
+            "request.url": self.request.url,
+            "request.headers": self.request.headers,
+            "request.query": self.request.query,
+            "request.json_body": self.request.json_body,
         }
         for where, template in templates.items():
             for path in placeholders(template):
@@ -123,6 +140,82 @@ class Action(BaseModel):
                     raise ValueError(f"{where}: placeholder {{{path}}} uses a secret not declared in `secrets`")
                 if root == "params" and first not in self.params:
                     raise ValueError(f"{where}: placeholder {{{path}}} uses a parameter not set in `params`")
+        return self
+
+
+class LambdaAction(_ActionBase):
+    """`"type": "lambda"`: the named function receives the state and answers JSON."""
+
+    type: Literal["lambda"]
+    function_name: str = Field(min_length=1)
+
+    @property
+    def target(self) -> str:
+        return f"lambda:{self.function_name}"
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        """None: the function reads its own (so both kinds answer `secrets`)."""
+        return {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _explain_http_fields(cls, data: Any) -> Any:
+        """The keys of an http action, named with why a lambda action has none (rather than "extra inputs")."""
+        if isinstance(data, dict):
+            if not data.get("function_name"):
+                raise ValueError("a lambda action needs `function_name`")
+            if data.get("request") is not None:
+                raise ValueError("a lambda action takes no `request` (the function receives the state)")
+            if data.get("secrets"):
+                raise ValueError("a lambda action takes no `secrets` (its function reads its own)")
+        return data
+
+
+ActionType = Literal["http", "lambda"]
+ACTION_TYPES: tuple[ActionType, ...] = ("http", "lambda")
+
+
+def _action_type(value: Any) -> str | None:
+    """The discriminator: `type`, which an item may leave out for `http` (CONTRACT §3)."""
+    if isinstance(value, dict):
+        return str(value.get("type", "http"))
+    return getattr(value, "type", None)
+
+
+Action = Annotated[
+    Annotated[HttpAction, Tag("http")] | Annotated[LambdaAction, Tag("lambda")],
+    Discriminator(_action_type),
+]
+"""An Action Jail item (CONTRACT §3): `HttpAction | LambdaAction`, told apart by `type`; parse with `parse_action`."""
+
+_ACTIONS: TypeAdapter[HttpAction | LambdaAction] = TypeAdapter(Action)
+
+
+def parse_action(data: Any) -> HttpAction | LambdaAction:
+    """The action an item (a dict as stored, or JSON) describes.
+
+    Errors name the item's own field paths (`request.url`, `type`), as a single model's would: pydantic puts the
+    union's tag in front of each path, which this drops.
+
+    Raises:
+        pydantic.ValidationError: titled `Action`, one error per problem.
+    """
+    try:
+        return _ACTIONS.validate_python(data)
+    except ValidationError as exc:
+        raise ValidationError.from_exception_data("Action", [_without_tag(e) for e in exc.errors()]) from None
+
+
+def _without_tag(error: ErrorDetails) -> InitErrorDetails:
+    if error["type"] == "union_tag_invalid":
+        expected = " or ".join(repr(t) for t in ACTION_TYPES)
+        return {"type": "literal_error", "loc": ("type",), "input": error["input"].get("type"),
+                "ctx": {"expected": expected}}
+    if error["type"] == "union_tag_not_found":
+        return {"type": "model_type", "loc": (), "input": error["input"], "ctx": {"class_name": "Action"}}
+    return {"type": error["type"], "loc": error["loc"][1:], "input": error["input"], **(
+        {"ctx": error["ctx"]} if "ctx" in error else {})}  # type: ignore[typeddict-item]
 
 
 class EnrichmentResult(BaseModel):
@@ -152,7 +245,7 @@ class ActionRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action_id: str
-    type: Literal["http", "lambda"]
+    type: ActionType
     request: ActionRunRequest
     status_code: int
     elapsed_ms: int = Field(ge=0)

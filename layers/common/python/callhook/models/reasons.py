@@ -2,7 +2,8 @@
 
 A dialog stores them as plain strings (`assignment.reason.code`, `topic_resolution.reason.code`,
 `transcription.reason.code`); these enums are the one list of what each step can say, so a step and
-`services/diagnosis.py` cannot drift apart on a spelling.
+`dialog explain` (cli/callhook_admin/services/diagnosis.py, with its own rows and conclusions: ExplainSymptom,
+ExplainCause) cannot drift apart on a spelling.
 """
 
 from __future__ import annotations
@@ -45,3 +46,41 @@ class TranscriptionReason(StrEnum):
     JOB_FAILED = "transcribe_job_failed"
     TRANSCRIPT_UNREADABLE = "transcript_unreadable"
     TIMEOUT = "timeout"
+
+
+class ExplainSymptom(StrEnum):
+    """`callhook dialog explain`: the rows of the seed's common-problems table (`findings[].symptom`)."""
+
+    OPERATOR_NOT_ASSIGNED = "operator_not_assigned"
+    TOPIC_NOT_SET = "topic_not_set"
+    REAL_CALL_DIFFERS = "action_test_works_real_call_does_not"
+    ENRICHED_FIELDS_MISSING = "enriched_fields_missing"
+
+
+class ExplainCause(StrEnum):
+    """`dialog explain`'s own cause codes (`findings[].causes[].code`): what it concludes from a dialog beyond the
+    reason a step stored, which it passes on as that step's code."""
+
+    EMAIL_MATCHES_NO_OPERATOR = "email_matches_no_operator"
+    EXT_MATCHES_NO_OPERATOR = "ext_matches_no_operator"
+    TOPIC_ALIAS_UNKNOWN = "topic_alias_unknown"
+    MAPPING_LEFT_FIELDS_EMPTY = "mapping_left_fields_empty"
+    MAPPING_WARNINGS = "mapping_warnings"
+    ACTION_PLACEHOLDER_EMPTY = "action_placeholder_empty"
+    MAPPED_FIELDS_EMPTY = "mapped_fields_empty"
+    RESULT_KEYS_EMPTY = "result_keys_empty"
+    ENRICHMENT_ERROR = "enrichment_error"
+    UNKNOWN = "unknown"  # a stored reason with a code no step writes (kept in the cause's evidence as `code`)
+
+
+CauseCode = AssignmentReason | TopicReason | TranscriptionReason | ExplainCause
+"""Every code a `dialog explain` cause can carry: a step's own reason, or one of explain's conclusions."""
+
+
+def cause_code(code: str | None) -> CauseCode:
+    """The enum member a stored reason code is; `ExplainCause.UNKNOWN` for none or one no step writes."""
+    kinds: tuple[type[CauseCode], ...] = (AssignmentReason, TopicReason, TranscriptionReason, ExplainCause)
+    for kind in kinds:
+        if code is not None and code in kind._value2member_map_:
+            return kind(code)
+    return ExplainCause.UNKNOWN

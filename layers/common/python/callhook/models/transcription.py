@@ -15,6 +15,8 @@ from callhook.models.dialog import Transcription, TranscriptionStatus
 from callhook.models.workflow import StepError, WorkflowState
 
 JOB_STATE_CHANGE = "Transcribe Job State Change"
+# The dialog item's attribute naming the claimed Transcribe job (repositories/transcriptions.py says why).
+JOB_ATTRIBUTE = "transcription_job"
 
 
 class TranscribeTask(BaseModel):
@@ -74,3 +76,33 @@ class KeepRecordingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dialog_id: str = Field(min_length=1)
+
+
+class JobStart(BaseModel):
+    """What StartTranscriptionJob answered (`callhook.ports.TranscribeJobs.start`): started; `exists` (a job of
+    that name is ours already, and may be over); `refused` with Transcribe's message (a request it will never take)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["started", "exists", "refused"]
+    message: str | None = None
+
+
+class TranscribeJob(BaseModel):
+    """Transcribe's own record of a job (GetTranscriptionJob); an unknown job is FAILED with a reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    status: str | None = None  # QUEUED, IN_PROGRESS, COMPLETED, FAILED
+    failure_reason: str | None = None
+    language_code: str | None = None
+
+
+class Fetched(BaseModel):
+    """What a recording URL answered (`callhook.ports.RecordingDownloads.fetch`); the body went to the sink."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: int
+    content_type: str = ""  # lower case, without parameters

@@ -53,3 +53,8 @@ class WorkflowState(BaseModel):
     def execution_input(self) -> dict[str, Any]:
         return self.model_dump(mode="json", include={
             "dialog_id", "channel_id", "call_id", "enrich_action", "enrich_error_action", "auto_transcription"})
+
+
+def execution_arn_for(state_machine_arn: str, execution_name: str) -> str:
+    """Execution ARNs are derived from the machine's ARN and the name: known before the execution exists."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":" + execution_name

@@ -10,8 +10,8 @@ Expressions are JMESPath with callhook's functions (CONTRACT §3). Conventions u
 
 from __future__ import annotations
 
-from callhook.models.channel import HandshakeConfig
-from callhook.presets import Preset
+from callhook.models.channel_config import HandshakeConfig
+from callhook.models.preset import Preset
 
 URL = "https://API_DOMAIN/webhooks/CHANNEL_ID"
 TOKEN_URL = f"{URL}?token=WEBHOOK_TOKEN"

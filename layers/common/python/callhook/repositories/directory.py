@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from callhook.errors import ActionNotFoundError
-from callhook.models.action import Action
+from callhook.models.action import Action, parse_action
 from callhook.models.channel import Channel, describe_validation_error
 from callhook.models.directory import Operator, OperatorLookup
 from callhook.repositories.config import (
@@ -65,7 +65,7 @@ def load_action(actions_table: str, action_id: str) -> Action:
     if item is None:
         raise ActionNotFoundError(f"no action {action_id!r} in Action Jail", action_id=action_id)
     try:
-        return Action.model_validate(item)
+        return parse_action(item)
     except ValidationError as exc:
         raise ActionNotFoundError(f"action {action_id!r} is invalid: {describe_validation_error(exc)}",
                                   action_id=action_id) from exc
@@ -85,3 +85,7 @@ class DynamoChannels:
 
     def get(self, channel_id: str) -> Channel | None:
         return get_channel(self.table, channel_id)
+
+    def ids(self) -> list[str]:
+        return [str(item["channel_id"]) for item in ConfigTable(self.table, "channel_id").scan_all()
+                if item.get("channel_id")]

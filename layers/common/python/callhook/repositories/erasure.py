@@ -3,6 +3,8 @@ identity, and the erasure records."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from botocore.exceptions import ClientError
 
 from callhook.aws import client, to_item
@@ -63,3 +65,17 @@ def delete_transcription_job(name: str) -> bool:
 def caller_identity() -> str:
     """The ARN of whoever runs the erasure (an IAM user or an assumed role's session)."""
     return str(client("sts").get_caller_identity()["Arn"])
+
+
+@dataclass(frozen=True)
+class AwsLeftovers:
+    """The `callhook.ports.Leftovers` adapter: a removed dialog's objects in the recordings bucket, its Transcribe
+    job."""
+
+    bucket: str
+
+    def delete_objects(self, keys: list[str]) -> list[str]:
+        return delete_objects(self.bucket, keys)
+
+    def delete_transcription_job(self, name: str) -> bool:
+        return delete_transcription_job(name)

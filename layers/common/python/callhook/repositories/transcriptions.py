@@ -18,10 +18,10 @@ from botocore.exceptions import ClientError
 
 from callhook.aws import client, from_item, to_value
 from callhook.models.dialog import Recording, RecordingStatus, Transcription, TranscriptionStatus
+from callhook.models.transcription import JOB_ATTRIBUTE as JOB_ATTRIBUTE  # erasure reads it here
 from callhook.repositories._dynamo import translated_errors
 from callhook.repositories.dialogs import utc_now
 
-JOB_ATTRIBUTE = "transcription_job"
 TOKEN_ATTRIBUTE = "transcription_task_token"
 
 

@@ -46,7 +46,16 @@ from callhook.errors import (
     DependencyUnavailableError,
 )
 from callhook.mapping.functions import search
-from callhook.models.action import KNOWN_RESULT_KEYS, PLACEHOLDER, Action, ActionRun, ActionRunRequest, EnrichmentResult
+from callhook.models.action import (
+    KNOWN_RESULT_KEYS,
+    PLACEHOLDER,
+    Action,
+    ActionRun,
+    ActionRunRequest,
+    EnrichmentResult,
+    HttpAction,
+    LambdaAction,
+)
 from callhook.observability import logger, tracer
 from callhook.outbound import OutboundResponse, safe_request
 from callhook.secrets_resolver import SecretUnreadableError, read_secret
@@ -93,7 +102,7 @@ def run_action(
     """
     secret_values: list[str] = []
     with _secrets_scrubbed(secret_values):
-        if action.type == "lambda":
+        if isinstance(action, LambdaAction):
             run = _run_lambda(action, state, lambda_invoker or aws.client("lambda"))
         else:
             secrets = resolve_secrets(action.secrets, secrets_resolver or resolve_secret)
@@ -194,10 +203,8 @@ def map_result(action: Action, document: Any) -> EnrichmentResult:
     return EnrichmentResult(**known, extra=found)
 
 
-def _run_http(action: Action, state: Mapping[str, Any], secrets: Mapping[str, str]) -> ActionRun:
+def _run_http(action: HttpAction, state: Mapping[str, Any], secrets: Mapping[str, str]) -> ActionRun:
     spec = action.request
-    if spec is None:  # Action's validation rules this out; kept for the type checker
-        raise ActionTemplateError(f"action {action.action_id}: an http action needs `request`", where="request")
     context = _context(action, state, secrets)
     masked = _context(action, state, dict.fromkeys(secrets, _MASK_TOKEN))
     url = render(spec.url, context, where="request.url", in_url=True)
@@ -243,9 +250,9 @@ def _run_http(action: Action, state: Mapping[str, Any], secrets: Mapping[str, st
     )
 
 
-def _run_lambda(action: Action, state: Mapping[str, Any], invoker: LambdaInvoker) -> ActionRun:
+def _run_lambda(action: LambdaAction, state: Mapping[str, Any], invoker: LambdaInvoker) -> ActionRun:
     """Invoke the action's function with the state (plus ``action_id`` and ``params``) and map its JSON answer."""
-    name = action.function_name or ""
+    name = action.function_name
     payload = json.dumps({"action_id": action.action_id, "params": action.params, **state}, default=str)
     started = time.monotonic()
     try:
@@ -290,7 +297,7 @@ def _run_lambda(action: Action, state: Mapping[str, Any], invoker: LambdaInvoker
     )
 
 
-def _context(action: Action, state: Mapping[str, Any], secrets: Mapping[str, str]) -> dict[str, Any]:
+def _context(action: HttpAction, state: Mapping[str, Any], secrets: Mapping[str, str]) -> dict[str, Any]:
     return {
         "params": action.params,
         "secrets": secrets,
@@ -353,9 +360,9 @@ def _masked_request(
 def preview_request(action: Action, state: Mapping[str, Any]) -> ActionRunRequest | None:
     """The request ``action`` sends for ``state``, secrets as ``***``, without sending it (what a failed action test
     shows; a run shows the same view). None when it cannot even be rendered (a placeholder with no value)."""
-    spec = action.request
-    if spec is None:
+    if isinstance(action, LambdaAction):
         return ActionRunRequest(method="INVOKE", url=f"lambda:{action.function_name}")
+    spec = action.request
     masked = _context(action, state, dict.fromkeys(action.secrets, _MASK_TOKEN))
     try:
         if spec.json_body is not None:

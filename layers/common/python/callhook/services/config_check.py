@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from callhook.aws import from_item
-from callhook.models.action import Action
+from callhook.models.action import parse_action
 from callhook.models.channel import Channel
 from callhook.models.problems import ItemProblem, problems_of
 from callhook.models.stream import StreamRecord
@@ -52,7 +52,7 @@ def channel_problems(item: dict[str, Any]) -> list[ItemProblem]:
 
 def action_problems(item: dict[str, Any]) -> list[ItemProblem]:
     try:
-        Action.model_validate(item)
+        parse_action(item)
     except ValidationError as exc:
         return problems_of(exc)
     return []

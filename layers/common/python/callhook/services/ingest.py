@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
@@ -25,18 +22,19 @@ from callhook.errors import (
 from callhook.mapping import evaluate_condition, map_telephony, parse_body, parse_query
 from callhook.models.api import SPOOLED_REASON, HandshakeAnswer, WebhookAnswer, WebhookRequest
 from callhook.models.call import MappingWarning, Telephony
-from callhook.models.channel import Channel
+from callhook.models.channel import Channel, effective_channel
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus, Policy, Recording, make_dialog_id
-from callhook.models.event import RawEvent, RawEventKind, SpooledRequest, StoredRequest
+from callhook.models.event import RawEvent, RawEventKind, SpooledRequest
 from callhook.observability import logger
-from callhook.presets import effective_channel
 from callhook.repositories.config import ConfigTable, get_channel, parse_channel
 from callhook.repositories.dialogs import DialogExistsError, DialogRepository, utc_now
 from callhook.repositories.events import EventRepository
+from callhook.repositories.recording_requests import request_keep_recording
 from callhook.repositories.spool import SpoolStore
 from callhook.services.auth import authenticate
 from callhook.services.handshakes import handshake_answer
-from callhook.services.recordings import request_keep_recording
+from callhook.services.raw_events import new_event_id, rejected_event, stored_request
+from callhook.services.raw_events import webhook_request_from as webhook_request_from  # replay reads it here
 from callhook.services.retention import expires_at, retention_days
 from callhook.services.workflow import execution_arn_for, start_workflow
 from callhook.settings import IngestSettings
@@ -351,31 +349,29 @@ def keep_rejected(request: WebhookRequest, exc: WebhookRejectedError, received_a
               event_id=event.event_id)
 
 
-def webhook_request_from(channel_id: str, stored: StoredRequest) -> WebhookRequest:
-    """A kept request as ingest sees requests again (it was kept without its credentials)."""
-    return WebhookRequest(channel_id=channel_id, method=stored.method, url=stored.url, headers=stored.headers,
-                          raw_query=stored.raw_query, query=dict(parse_qsl(stored.raw_query)), body=stored.body)
-
-
-def new_event_id() -> str:
-    return "e-" + uuid.uuid4().hex
-
-
-def stored_request(request: WebhookRequest) -> StoredRequest:
-    """What we keep of a request: the request as authenticated, which `authenticate` has stripped of every
-    credential (services/auth.strip_credentials), so nothing secret reaches an item, the spool or a log."""
-    return StoredRequest(method=request.method, url=request.url, headers=request.headers,
-                         raw_query=request.raw_query, body_b64=base64.b64encode(request.body).decode())
-
-
-def rejected_event(request: WebhookRequest, exc: WebhookRejectedError, *, received_at: str | None = None,
-                   event_id: str | None = None, expires: int | None = None) -> RawEvent:
-    return RawEvent(event_id=event_id or new_event_id(), channel_id=request.channel_id,
-                    received_at=received_at or utc_now(),
-                    kind=RawEventKind.REJECTED, reason=exc.reason, message=exc.message,
-                    status_code=exc.status_code, request=stored_request(request), expires_at=expires)
-
-
 def expiry(channel: Channel, settings: IngestSettings, received_at: str) -> int | None:
     """When a raw event of the channel received at `received_at` expires (its retention_days, else the stack's)."""
     return expires_at(received_at, retention_days(channel.retention_days, settings.default_retention_days))
+
+
+@dataclass(frozen=True)
+class KeptRequestsIngest:
+    """The `callhook.ports.Ingest` adapter: ingest as kept requests go through it again (services/kept.py), with
+    the channel read fresh (uncached: its item was just fixed)."""
+
+    settings: IngestSettings
+
+    @property
+    def _fresh(self) -> IngestSettings:
+        return self.settings.model_copy(update={"channel_cache_seconds": 0})
+
+    def channel(self, channel_id: str) -> Channel:
+        return load_channel(channel_id, self._fresh)
+
+    def accept(self, channel: Channel, request: WebhookRequest, received_at: str) -> WebhookAnswer:
+        return accept_authenticated(channel, request, self._fresh, received_at=received_at)
+
+    def expiry(self, channel: Channel | None, received_at: str) -> int | None:
+        if channel is None:
+            return expires_at(received_at, self.settings.default_retention_days)
+        return expiry(channel, self.settings, received_at)

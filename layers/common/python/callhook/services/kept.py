@@ -11,9 +11,11 @@ the reconciler may both run it at once.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
+from callhook.clock import utc_now
 from callhook.errors import (
     ChannelMisconfiguredError,
     ChannelNotFoundError,
@@ -24,19 +26,18 @@ from callhook.errors import (
 from callhook.models.channel import Channel
 from callhook.models.event import RawEvent, RawEventKind
 from callhook.observability import logger
-from callhook.repositories.config import ConfigTable
-from callhook.repositories.dialogs import utc_now
-from callhook.repositories.events import EventRepository
-from callhook.repositories.spool import SpoolStore
-from callhook.services.ingest import (
-    accept_authenticated,
-    expiry,
-    load_channel,
-    rejected_event,
-    webhook_request_from,
-)
-from callhook.services.retention import expires_at
-from callhook.settings import IngestSettings
+from callhook.ports import ChannelIds, Ingest, RawEvents, Spool
+from callhook.services.raw_events import rejected_event, webhook_request_from
+
+
+@dataclass(frozen=True)
+class KeptPorts:
+    """What turning kept requests into dialogs needs; built once per sandbox by ReleaseHeld and Reconcile."""
+
+    events: RawEvents
+    spool: Spool
+    channels: ChannelIds
+    ingest: Ingest
 
 
 class KeptReport(BaseModel):
@@ -48,24 +49,22 @@ class KeptReport(BaseModel):
     spool_waiting: int = 0  # spooled requests left for the next pass (the tables still fail)
 
 
-def release_held(channel_id: str, settings: IngestSettings, *, batch: int = 100) -> KeptReport:
+def release_held(channel_id: str, io: KeptPorts, *, batch: int = 100) -> KeptReport:
     """Process the channel's held events, oldest first, if its item is valid now; else leave them held.
 
     Stops at the first event the tables cannot take, so that later events never overtake an earlier one (an update
     must not arrive before its call).
     """
     report = KeptReport()
-    fresh = settings.model_copy(update={"channel_cache_seconds": 0})
     try:
-        channel = load_channel(channel_id, fresh)
+        channel = io.ingest.channel(channel_id)
     except (ChannelMisconfiguredError, ChannelNotFoundError):
         report.still_held.append(channel_id)
         return report
-    events = EventRepository(settings.events_table)
     # The index is eventually consistent: a page may still list events just released. Stop when it lists nothing new.
-    while fresh_events := [e for e in events.held(channel_id, limit=batch) if e.event_id not in report.released]:
+    while fresh_events := [e for e in io.events.held(channel_id, limit=batch) if e.event_id not in report.released]:
         for event in fresh_events:
-            if not _release(event, channel, events, fresh):
+            if not _release(event, channel, io):
                 return report
             report.released.append(event.event_id)
     if report.released:
@@ -73,18 +72,18 @@ def release_held(channel_id: str, settings: IngestSettings, *, batch: int = 100)
     return report
 
 
-def _release(event: RawEvent, channel: Channel, events: EventRepository, settings: IngestSettings) -> bool:
+def _release(event: RawEvent, channel: Channel, io: KeptPorts) -> bool:
     """One held event through ingest; False when the tables failed (the event stays held for the next pass)."""
     request = webhook_request_from(event.channel_id, event.request)
     # Held under the stack's default retention (the item's own could not be read then); now the channel's applies.
-    expires = expiry(channel, settings, event.received_at)
+    expires = io.ingest.expiry(channel, event.received_at)
     marks: dict[str, object] = {"released_at": utc_now(), **({} if expires is None else {"expires_at": expires})}
     remove = ("held_channel",) if expires is not None else ("held_channel", "expires_at")  # None: kept forever
     try:
-        answer = accept_authenticated(channel, request, settings, received_at=event.received_at)
+        answer = io.ingest.accept(channel, request, event.received_at)
     except WebhookRejectedError as exc:  # what it would have been answered then: kept as a rejected raw event
-        events.mark(event.event_id, RawEventKind.REJECTED, remove=remove, reason=exc.reason,
-                    message=exc.message, status_code=exc.status_code, **marks)
+        io.events.mark(event.event_id, RawEventKind.REJECTED, remove=remove, reason=exc.reason,
+                       message=exc.message, status_code=exc.status_code, **marks)
         return True
     except (DependencyUnavailableError, DialogStoreUnavailableError) as exc:
         logger.warning("held webhook not released yet: the tables failed", event_id=event.event_id, error=str(exc))
@@ -92,33 +91,31 @@ def _release(event: RawEvent, channel: Channel, events: EventRepository, setting
     marks["release_status"] = answer.status
     if answer.dialog_id:
         marks["dialog_id"] = answer.dialog_id
-    events.mark(event.event_id, RawEventKind.RELEASED, remove=remove, **marks)
+    io.events.mark(event.event_id, RawEventKind.RELEASED, remove=remove, **marks)
     return True
 
 
-def release_all_held(settings: IngestSettings) -> KeptReport:
+def release_all_held(io: KeptPorts) -> KeptReport:
     """The safety net behind the channels table's stream: every channel's held events (the table is small)."""
     report = KeptReport()
-    for item in ConfigTable(settings.channels_table, "channel_id").scan_all():
-        channel_id = str(item.get("channel_id", ""))
-        if not channel_id or not EventRepository(settings.events_table).held(channel_id, limit=1):
+    for channel_id in io.channels.ids():
+        if not io.events.held(channel_id, limit=1):
             continue
-        one = release_held(channel_id, settings)
+        one = release_held(channel_id, io)
         report.released += one.released
         report.still_held += one.still_held
     return report
 
 
-def drain_spool(settings: IngestSettings, *, page: int = 100, budget_s: float = 60) -> KeptReport:
+def drain_spool(io: KeptPorts, *, page: int = 100, budget_s: float = 60) -> KeptReport:
     """Turn spooled requests into what they would have been, oldest first, page after page for up to `budget_s`
     (the reconciler's timeout leaves room for its other work); stop while the tables still fail."""
     report = KeptReport()
-    spool = SpoolStore(settings.recordings_bucket)
     deadline = time.monotonic() + budget_s
-    while time.monotonic() < deadline and (keys := spool.keys(limit=page)):
+    while time.monotonic() < deadline and (keys := io.spool.keys(limit=page)):
         for position, key in enumerate(keys):
             try:
-                event_id = _process_spooled(spool, key, settings)
+                event_id = _process_spooled(key, io)
             except (DependencyUnavailableError, DialogStoreUnavailableError) as exc:
                 logger.warning("spooled webhooks wait: the tables still fail", error=str(exc))
                 report.spool_waiting = len(keys) - position
@@ -130,34 +127,33 @@ def drain_spool(settings: IngestSettings, *, page: int = 100, budget_s: float = 
     return report
 
 
-def _process_spooled(spool: SpoolStore, key: str, settings: IngestSettings) -> str | None:
+def _process_spooled(key: str, io: KeptPorts) -> str | None:
     """One spooled request through ingest, then out of the spool; its event id (None: another pass took it).
 
     Raises:
         DependencyUnavailableError, DialogStoreUnavailableError: the tables still fail (it stays spooled).
     """
-    record = spool.get(key)
+    record = io.spool.get(key)
     if record is None:
         return None
-    events = EventRepository(settings.events_table)
-    fresh = settings.model_copy(update={"channel_cache_seconds": 0})
     request = webhook_request_from(record.channel_id, record.request)
     try:
-        channel = load_channel(record.channel_id, fresh)
+        channel = io.ingest.channel(record.channel_id)
     except ChannelMisconfiguredError as exc:  # broken since: held, as it would be if it arrived now
-        events.put(RawEvent(event_id=record.event_id, channel_id=record.channel_id, received_at=record.received_at,
-                            kind=RawEventKind.HELD, held_channel=record.channel_id, reason="channel_misconfigured",
-                            message=exc.message, request=record.request,
-                            expires_at=expires_at(record.received_at, settings.default_retention_days)))
+        io.events.put(RawEvent(event_id=record.event_id, channel_id=record.channel_id,
+                               received_at=record.received_at, kind=RawEventKind.HELD,
+                               held_channel=record.channel_id, reason="channel_misconfigured", message=exc.message,
+                               request=record.request, expires_at=io.ingest.expiry(None, record.received_at)))
     except ChannelNotFoundError as exc:  # deleted since: kept visible rather than dropped
-        events.put(rejected_event(request, exc, received_at=record.received_at, event_id=record.event_id,
-                                  expires=expires_at(record.received_at, settings.default_retention_days)))
+        io.events.put(rejected_event(request, exc, received_at=record.received_at, event_id=record.event_id,
+                                     expires=io.ingest.expiry(None, record.received_at)))
     else:
         try:
-            accept_authenticated(channel, request, fresh, received_at=record.received_at)
+            io.ingest.accept(channel, request, record.received_at)
         except WebhookRejectedError as exc:
             if exc.store_raw_event:
-                events.put(rejected_event(request, exc, received_at=record.received_at, event_id=record.event_id,
-                                          expires=expiry(channel, fresh, record.received_at)))
-    spool.delete(key)
+                io.events.put(rejected_event(request, exc, received_at=record.received_at,
+                                             event_id=record.event_id, expires=io.ingest.expiry(channel,
+                                                                                                record.received_at)))
+    io.spool.delete(key)
     return record.event_id

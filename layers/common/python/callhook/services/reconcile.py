@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from callhook.aws import client
 from callhook.observability import logger
-from callhook.repositories.dialogs import DialogRepository
-from callhook.services.recordings import request_keep_recording
-from callhook.services.workflow import execution_arn_for, start_workflow
+from callhook.ports import Executions, PendingDialogs, RecordingRequests
+from callhook.services.workflow_steps import workflow_input
 
 
 class ReconcileReport(BaseModel):
@@ -26,21 +23,18 @@ class ReconcileReport(BaseModel):
     closed: list[str] = []  # dialogs whose execution exists but ended before its first step marked it
 
 
-def reconcile_pending(dialogs_table: str, state_machine_arn: str, *, older_than_s: float = 120,
+def reconcile_pending(dialogs: PendingDialogs, executions: Executions, *, older_than_s: float = 120,
                       limit: int = 100) -> ReconcileReport:
     """Start the workflow of every dialog stored more than `older_than_s` ago that is still workflow-pending.
 
     The grace period leaves ingest's own StartExecution (and the first step) time to happen.
     """
-    cutoff = (datetime.now(UTC) - timedelta(seconds=older_than_s)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    dialogs = DialogRepository(dialogs_table)
-    pending = dialogs.list_workflow_pending(older_than=cutoff, limit=limit)
+    pending = dialogs.list_workflow_pending(older_than=_ago(older_than_s), limit=limit)
     report = ReconcileReport(found=len(pending))
     for dialog in pending:
-        arn = execution_arn_for(state_machine_arn, dialog.dialog_id)
-        status = _status(arn)
+        status = executions.status(dialog.dialog_id)
         if status in (None, "RUNNING"):
-            start_workflow(state_machine_arn, dialog)
+            executions.start(dialog.dialog_id, workflow_input(dialog))
             report.started.append(dialog.dialog_id)
         else:  # it ran and ended without BeginWorkflow marking it (a FAILED execution: redrive from the CLI)
             dialogs.clear_workflow_pending(dialog.dialog_id)
@@ -51,26 +45,21 @@ def reconcile_pending(dialogs_table: str, state_machine_arn: str, *, older_than_
     return report
 
 
-def _status(execution_arn: str) -> str | None:
-    try:
-        return str(client("stepfunctions").describe_execution(executionArn=execution_arn)["status"])
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ExecutionDoesNotExist":
-            return None
-        raise
-
-
-def reconcile_recordings(dialogs_table: str, *, older_than_s: float = 300, limit: int = 100) -> list[str]:
+def reconcile_recordings(dialogs: PendingDialogs, recordings: RecordingRequests, *, older_than_s: float = 300,
+                         limit: int = 100) -> list[str]:
     """Ask again for recordings asked for more than `older_than_s` ago that have no outcome (kept or refused).
 
     The KeepRecording function records an outcome within its timeout (180 s) in every case it runs, so a dialog
     still waiting after that means the asynchronous request itself was lost. Asking again is safe: a recording that
     is kept is never fetched twice.
     """
-    cutoff = (datetime.now(UTC) - timedelta(seconds=older_than_s)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    dialog_ids = DialogRepository(dialogs_table).list_recording_pending(requested_before=cutoff, limit=limit)
+    dialog_ids = dialogs.list_recording_pending(requested_before=_ago(older_than_s), limit=limit)
     for dialog_id in dialog_ids:
-        request_keep_recording(dialog_id)
+        recordings.request(dialog_id)
     if dialog_ids:
         logger.warning("reconciliation asked again for recordings", count=len(dialog_ids))
     return dialog_ids
+
+
+def _ago(seconds: float) -> str:
+    return (datetime.now(UTC) - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -4,10 +4,13 @@ Why at once, and apart from the workflow: providers' links expire within minutes
 for about ten) or need credentials (Twilio: HTTP Basic with the account SID and token), so a slow or retried
 enrichment must not make us lose the recording. Ingest (first event), the update path, BeginWorkflow (updates
 that came early) and Enrich (a URL the action returned) each ask the KeepRecording function asynchronously
-(`request_keep_recording`); it downloads with the outbound rules of actions (no private addresses unless the
-channel says `allow_private_network`), streamed and size-capped, checks that the bytes are audio Transcribe reads,
-stores them, and records on the dialog where they are or why they could not be kept. Then it lets transcription
-continue (`services.transcription.continue_after_recording`).
+(`ports.RecordingRequests`, adapter `repositories/recording_requests.py`); it downloads with the outbound rules of
+actions (no private addresses unless the channel says `allow_private_network`), streamed and size-capped, checks that
+the bytes are audio Transcribe reads, stores them, and records on the dialog where they are or why they could not be
+kept. Then it lets transcription continue (`services.transcription.continue_after_recording`).
+
+Over `callhook.ports` (`RecordingPorts`): `functions/keep_recording/app.py` builds the adapters,
+`tests/unit/test_keep_recording.py` hands in fakes.
 """
 
 from __future__ import annotations
@@ -15,14 +18,13 @@ from __future__ import annotations
 import json
 import tempfile
 from dataclasses import dataclass, field
-from typing import IO, Any, BinaryIO, cast
+from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field
 
-from callhook.aws import client
+from callhook.clock import utc_now
 from callhook.errors import (
     ActionConnectionError,
     ActionResponseTooLargeError,
@@ -31,21 +33,17 @@ from callhook.errors import (
     BlockedDestinationError,
     ChannelConfigError,
     DependencyUnavailableError,
+    SecretUnreadableError,
 )
 from callhook.media import is_wav, wav_layout
-from callhook.models.channel import RECORDING_SECRET_PREFIXES, Channel, RecordingAuth
+from callhook.models.channel import RECORDING_SECRET_PREFIXES, Channel, RecordingAuth, effective_channel
 from callhook.models.dialog import Dialog, Reason, Recording, RecordingStatus
-from callhook.models.transcription import KeepRecordingRequest
+from callhook.models.transcription import Fetched, KeepRecordingRequest
 from callhook.observability import logger, metrics, tracer
-from callhook.outbound import OutboundResponse, classify_address, safe_request
-from callhook.presets import effective_channel
-from callhook.repositories.config import get_channel
-from callhook.repositories.dialogs import DialogRepository, utc_now
-from callhook.repositories.transcriptions import TranscriptionRepository
-from callhook.secrets_resolver import SecretUnreadableError
-from callhook.secrets_resolver import read_secret as resolve_secret
-from callhook.services.transcription import TranscriptionSettings, continue_after_recording
-from callhook.settings import CommonSettings, load_settings
+from callhook.outbound import classify_address
+from callhook.ports import Channels, RecordingDownloads, RecordingObjects, Secrets
+from callhook.services.transcription import TranscriptionPorts, continue_after_recording
+from callhook.settings import TranscriptionSettings
 
 # Content types that can never be a recording: an expired link often answers 200 with an HTML or JSON page.
 _NOT_AUDIO_TYPES = ("text/", "application/json", "application/xml", "application/xhtml", "application/problem")
@@ -54,12 +52,6 @@ CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac", 
                  "webm": "audio/webm", "amr": "audio/amr", "mp4": "video/mp4", "m4a": "audio/mp4"}
 _SNIFF_BYTES = 64 * 1024  # enough for a WAV header with LIST/fact chunks before `data`
 _SPOOL_BYTES = 8 * 1024 * 1024  # past this the copy spills from memory to /tmp
-
-
-class RecordingRequestSettings(CommonSettings):
-    """Where the functions that learn a recording URL send it (not set on the KeepRecording function itself)."""
-
-    keep_recording_function: str | None = Field(alias="KEEP_RECORDING_FUNCTION", default=None)
 
 
 class KeepRecordingSettings(TranscriptionSettings):
@@ -86,49 +78,22 @@ class AudioInfo:
     duration_s: float | None = None
 
 
-# ---------------------------------------------------------------------------------------------------- asking
+@dataclass(frozen=True)
+class RecordingPorts:
+    """What keeping a recording needs from the world; built once per sandbox by KeepRecording's `app.py`."""
 
-
-class KeepRecordingRequests:
-    """The `RecordingRequests` adapter of the workflow steps: `request_keep_recording`, built once per sandbox."""
-
-    def request(self, dialog_id: str) -> None:
-        request_keep_recording(dialog_id)
-
-
-def request_keep_recording(dialog_id: str, *, marked: bool = False) -> bool:
-    """Ask the KeepRecording function to copy the dialog's recording, without waiting (InvocationType=Event).
-
-    The dialog is first put in the recording-reconciliation index (`marked`: the caller's own write did it), so a
-    request that is lost — the invoke failing, or the process dying — is asked again by the reconciler.
-
-    Never raises: the caller's own work (a stored webhook, a workflow step) succeeded either way.
-    """
-    settings = load_settings(RecordingRequestSettings)
-    if not marked:
-        try:
-            DialogRepository(settings.dialogs_table).mark_recording_requested(dialog_id)
-        except (ClientError, BotoCoreError, DependencyUnavailableError) as exc:
-            logger.error("recording request not marked", dialog_id=dialog_id, error=str(exc))
-    function = settings.keep_recording_function
-    if not function:
-        logger.warning("recording not requested: KEEP_RECORDING_FUNCTION is not configured", dialog_id=dialog_id)
-        return False
-    payload = KeepRecordingRequest(dialog_id=dialog_id).model_dump_json()
-    try:
-        client("lambda").invoke(FunctionName=function, InvocationType="Event", Payload=payload.encode())
-    except (ClientError, BotoCoreError) as exc:
-        logger.error("recording request failed", dialog_id=dialog_id, error=str(exc))
-        metrics.add_metric(name="RecordingRequestFailed", unit=MetricUnit.Count, value=1)
-        return False
-    return True
+    transcription: TranscriptionPorts
+    downloads: RecordingDownloads
+    objects: RecordingObjects
+    secrets: Secrets
 
 
 # ---------------------------------------------------------------------------------------------------- keeping
 
 
 @tracer.capture_method(capture_response=False)
-def keep_recording(request: KeepRecordingRequest, settings: KeepRecordingSettings) -> Recording | None:
+def keep_recording(request: KeepRecordingRequest, io: RecordingPorts,
+                   settings: KeepRecordingSettings) -> Recording | None:
     """Copy the recording once, record the outcome on the dialog, then let transcription continue.
 
     Returns None when there is nothing to copy (no dialog, no URL).
@@ -137,30 +102,30 @@ def keep_recording(request: KeepRecordingRequest, settings: KeepRecordingSetting
         DependencyUnavailableError: the provider answered 5xx / timed out / was unreachable, or S3 or DynamoDB
             throttled. The outcome is on the dialog already; Lambda's asynchronous retries try again.
     """
-    dialogs = DialogRepository(settings.dialogs_table)
-    dialog = dialogs.get(request.dialog_id)
+    dialog = io.transcription.dialogs.get(request.dialog_id)
     if dialog is None or not dialog.telephony.recording_url:
         logger.info("nothing to keep", dialog_id=request.dialog_id, has_dialog=dialog is not None)
         return None
     if dialog.recording is not None and dialog.recording.status == RecordingStatus.KEPT:
-        continue_after_recording(dialog.dialog_id, settings)  # idempotent: a repeated request only re-checks
+        # idempotent: a repeated request only re-checks
+        continue_after_recording(dialog.dialog_id, io.transcription, settings)
         return dialog.recording
     failure: RecordingNotKeptError | None = None
     access: RecordingAccess | None = None
     try:
-        channel = _channel(dialog, settings)
-        access = recording_access(dialog.telephony.recording_url or "", channel)
-        recording = _copy(dialog, channel, access, settings)
+        channel = _channel(dialog, io.transcription.channels)
+        access = recording_access(dialog.telephony.recording_url or "", channel, io.secrets)
+        recording = _copy(dialog, channel, access, io, settings)
     except RecordingNotKeptError as exc:
         failure = exc
         recording = Recording(status=RecordingStatus.FAILED, reason=exc.reason(), source_host=_host(dialog),
                               warning=access.warning if access else None)
-    stored = TranscriptionRepository(settings.dialogs_table).set_recording(dialog.dialog_id, recording)
+    stored = io.transcription.store.set_recording(dialog.dialog_id, recording)
     logger.info("recording kept" if recording.status == RecordingStatus.KEPT else "recording not kept",
                 code=recording.reason.code if recording.reason else None, size=recording.size, stored=stored)
     metrics.add_metric(name="RecordingKept" if recording.status == RecordingStatus.KEPT else "RecordingNotKept",
                        unit=MetricUnit.Count, value=1)
-    continue_after_recording(dialog.dialog_id, settings)
+    continue_after_recording(dialog.dialog_id, io.transcription, settings)
     if failure is not None and failure.retryable:
         raise DependencyUnavailableError(failure.message)
     return recording
@@ -175,7 +140,7 @@ class RecordingAccess:
     warning: Reason | None = None  # the credentials were withheld: the dialog and the log say so
 
 
-def recording_access(url: str, channel: Channel | None) -> RecordingAccess:
+def recording_access(url: str, channel: Channel | None, secrets: Secrets) -> RecordingAccess:
     """The channel's recording_auth for `url` when the URL's host is in `recording_auth.hosts`, else nothing.
 
     A recording URL comes from the provider's event, which an attacker may have forged, or from an update: the
@@ -192,7 +157,7 @@ def recording_access(url: str, channel: Channel | None) -> RecordingAccess:
     elif parts.scheme.lower() != "https" and not _local_address(host):
         why = f"the URL is {parts.scheme}://, and credentials are sent over https only"
     if why is None:
-        auth, headers = recording_credentials(auth_config)
+        auth, headers = recording_credentials(auth_config, secrets)
         return RecordingAccess(auth=auth, headers=headers)
     warning = Reason(code="recording_credentials_withheld", message=f"the channel's recording_auth was not sent: "
                      f"{why}; the recording was fetched without credentials", host=host, hosts=auth_config.hosts)
@@ -210,63 +175,62 @@ def _local_address(host: str | None) -> bool:
         return False
 
 
-def _copy(dialog: Dialog, channel: Channel | None, access: RecordingAccess,
+def _copy(dialog: Dialog, channel: Channel | None, access: RecordingAccess, io: RecordingPorts,
           settings: KeepRecordingSettings) -> Recording:
     url = dialog.telephony.recording_url or ""
     allow_private = bool(channel and channel.allow_private_network)
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as body:
-        response = _download(url, cast(BinaryIO, body), allow_private=allow_private, access=access,
-                             settings=settings)
+        response = _download(io.downloads, url, cast(BinaryIO, body), allow_private=allow_private,
+                             access=access, settings=settings)
         size = body.tell()
         body.seek(0)
         head = body.read(_SNIFF_BYTES)
-        declared = (response.headers.get("content-type") or "").split(";")[0].strip().lower()
+        declared = response.content_type
         info = audio_info(head, size, declared)
         key = f"recordings/{dialog.channel_id}/{dialog.dialog_id}.{info.media_format}"
         body.seek(0)
-        _store(body, settings.recordings_bucket, key, CONTENT_TYPES[info.media_format])
+        io.objects.store(body, key, CONTENT_TYPES[info.media_format])
     return Recording(status=RecordingStatus.KEPT, s3_key=key, size=size, content_type=declared or None,
                      media_format=info.media_format, duration_s=info.duration_s, channels=info.channels,
                      sample_rate_hz=info.sample_rate_hz, source_host=_host(dialog), warning=access.warning,
                      kept_at=utc_now())
 
 
-def _channel(dialog: Dialog, settings: KeepRecordingSettings) -> Channel | None:
+def _channel(dialog: Dialog, channels: Channels) -> Channel | None:
     """The channel as ingest uses it: with its preset's media hosts filled into recording_auth.hosts."""
     try:
-        channel = get_channel(settings.channels_table, dialog.channel_id)
+        channel = channels.get(dialog.channel_id)
         return effective_channel(channel) if channel is not None else None
     except ChannelConfigError as exc:
         raise RecordingNotKeptError("channel_invalid", f"the channel item is invalid: {exc}") from exc
 
 
-def recording_credentials(auth: RecordingAuth | None) -> tuple[tuple[str, str] | None, dict[str, str]]:
+def recording_credentials(auth: RecordingAuth | None,
+                          secrets: Secrets) -> tuple[tuple[str, str] | None, dict[str, str]]:
     """The channel's recording credentials as (basic auth, headers), secrets read from SSM / Secrets Manager."""
     if auth is None:
         return None, {}
     try:
         if auth.type == "basic":
-            return (_secret_or_value(auth.username or ""), resolve_secret(auth.password or "")), {}
+            return (_secret_or_value(auth.username or "", secrets), secrets.read(auth.password or "")), {}
         if auth.type == "bearer":
-            return None, {"Authorization": f"Bearer {resolve_secret(auth.token or '')}"}
-        return None, {auth.header or "": resolve_secret(auth.value or "")}
+            return None, {"Authorization": f"Bearer {secrets.read(auth.token or '')}"}
+        return None, {auth.header or "": secrets.read(auth.value or "")}
     except SecretUnreadableError as exc:
         raise RecordingNotKeptError("recording_credentials", f"the channel's recording_auth could not be read: "
                                     f"{exc.message}") from exc
 
 
-def _secret_or_value(value: str) -> str:
-    return resolve_secret(value) if value.startswith(RECORDING_SECRET_PREFIXES) else value
+def _secret_or_value(value: str, secrets: Secrets) -> str:
+    return secrets.read(value) if value.startswith(RECORDING_SECRET_PREFIXES) else value
 
 
-def _download(url: str, sink: BinaryIO, *, allow_private: bool, access: RecordingAccess,
-              settings: KeepRecordingSettings) -> OutboundResponse:
+def _download(downloads: RecordingDownloads, url: str, sink: BinaryIO, *, allow_private: bool,
+              access: RecordingAccess, settings: KeepRecordingSettings) -> Fetched:
     host = urlsplit(url).hostname or "(no host)"
     try:
-        # Every header of recording_auth carries a secret: none follows a redirect to another origin.
-        response = safe_request("GET", url, allow_private_network=allow_private, timeout_s=settings.timeout_s,
-                                max_bytes=settings.max_bytes, headers=access.headers, auth=access.auth,
-                                stream_to=sink, secret_headers=list(access.headers))
+        response = downloads.fetch(url, sink, allow_private_network=allow_private, timeout_s=settings.timeout_s,
+                                   max_bytes=settings.max_bytes, headers=access.headers, auth=access.auth)
     except BlockedDestinationError as exc:
         raise RecordingNotKeptError("recording_blocked", f"the recording URL was refused: {exc.message}",
                                     host=host) from exc
@@ -298,13 +262,6 @@ def _download(url: str, sink: BinaryIO, *, allow_private: bool, access: Recordin
         raise RecordingNotKeptError("recording_http_status", f"{host} answered {status} for the recording",
                                     host=host, http_status=status)
     return response
-
-
-def _store(body: IO[bytes], bucket: str, key: str, content_type: str) -> None:
-    try:
-        client("s3").upload_fileobj(body, bucket, key, ExtraArgs={"ContentType": content_type})
-    except (ClientError, BotoCoreError) as exc:
-        raise DependencyUnavailableError(f"storing the recording in S3 failed: {exc}") from exc
 
 
 def _host(dialog: Dialog) -> str | None:

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from callhook.models.erasure import DialogErasure
-from callhook.repositories import erasure as store
-from callhook.repositories.transcriptions import JOB_ATTRIBUTE
+from callhook.models.transcription import JOB_ATTRIBUTE
+from callhook.ports import Leftovers
 
 TTL_ATTRIBUTE = "expires_at"
 
@@ -42,16 +42,16 @@ def outside_the_table(old_image: dict[str, Any]) -> DialogErasure:
                              "job_name"))
 
 
-def forget_removed_dialog(old_image: dict[str, Any], bucket: str) -> DialogErasure:
+def forget_removed_dialog(old_image: dict[str, Any], leftovers: Leftovers) -> DialogErasure:
     """Delete the removed dialog's objects and Transcribe job (both idempotent: a retried batch is harmless).
 
     Raises:
         ClientError: S3 or Transcribe refused; the stream retries the batch.
     """
     target = outside_the_table(old_image)
-    failed = store.delete_objects(bucket, target.object_keys)
+    failed = leftovers.delete_objects(target.object_keys)
     if failed:
         raise RuntimeError(f"objects of {target.dialog_id} not deleted: {failed}")
     if target.transcription_job:
-        store.delete_transcription_job(target.transcription_job)
+        leftovers.delete_transcription_job(target.transcription_job)
     return target

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from callhook.errors import ActionNotFoundError, ChannelConfigError, DialogNotFoundError
 from callhook.mapping import map_telephony
-from callhook.models.action import Action, placeholders
+from callhook.models.action import Action, HttpAction, placeholders
 from callhook.models.call import CANONICAL_FIELDS
-from callhook.models.channel import Channel
+from callhook.models.channel import Channel, effective_channel
 from callhook.models.dialog import (
     AssignmentSource,
     AssignmentStatus,
@@ -29,20 +29,27 @@ from callhook.models.dialog import (
     WorkflowStatus,
 )
 from callhook.models.directory import Operator
-from callhook.models.reasons import AssignmentReason, TopicReason, TranscriptionReason
-from callhook.presets import effective_channel
+from callhook.models.reasons import (
+    AssignmentReason,
+    CauseCode,
+    ExplainCause,
+    ExplainSymptom,
+    TopicReason,
+    TranscriptionReason,
+    cause_code,
+)
 from callhook.repositories.config import get_channel, get_operator, get_topic
 from callhook.repositories.dialogs import DialogRepository
 from callhook.repositories.directory import load_action
 from callhook.settings import CommonSettings
 
-OPERATOR_NOT_ASSIGNED = "operator_not_assigned"
-TOPIC_NOT_SET = "topic_not_set"
-REAL_CALL_DIFFERS = "action_test_works_real_call_does_not"
-ENRICHED_FIELDS_MISSING = "enriched_fields_missing"
+OPERATOR_NOT_ASSIGNED = ExplainSymptom.OPERATOR_NOT_ASSIGNED
+TOPIC_NOT_SET = ExplainSymptom.TOPIC_NOT_SET
+REAL_CALL_DIFFERS = ExplainSymptom.REAL_CALL_DIFFERS
+ENRICHED_FIELDS_MISSING = ExplainSymptom.ENRICHED_FIELDS_MISSING
 
 # The seed's table, row by row: (symptom, what to check).
-SYMPTOMS: dict[str, tuple[str, str]] = {
+SYMPTOMS: dict[ExplainSymptom, tuple[str, str]] = {
     OPERATOR_NOT_ASSIGNED: ("Operator was not assigned",
                             "The email in telephony matches the user email, and the user is active."),
     TOPIC_NOT_SET: ("Topic was not set",
@@ -61,7 +68,7 @@ class Cause(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    code: str
+    code: CauseCode  # a step's reason code (models/reasons.py), or one of explain's own (ExplainCause)
     message: str
     evidence: dict[str, Any] = Field(default_factory=dict)
 
@@ -71,7 +78,7 @@ class Finding(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    symptom: str
+    symptom: ExplainSymptom
     title: str
     check: str
     applies: bool
@@ -153,7 +160,7 @@ def diagnose(dialog: Dialog, *, channel: Channel | None, action: Action | None, 
                      workflow_status=status.value, notes=notes, findings=findings)
 
 
-def _finding(symptom: str, applies: bool, summary: str, causes: list[Cause] | None = None) -> Finding:
+def _finding(symptom: ExplainSymptom, applies: bool, summary: str, causes: list[Cause] | None = None) -> Finding:
     title, check = SYMPTOMS[symptom]
     return Finding(symptom=symptom, title=title, check=check, applies=applies, summary=summary, causes=causes or [])
 
@@ -193,8 +200,7 @@ def _operator_finding(dialog: Dialog, action: Action | None, operator_lookup: Op
         summary = "; ".join(c.message for c in causes) or (assignment.reason.message if assignment.reason else
                                                               "no operator was assigned")
     if not causes and assignment.reason is not None:
-        causes.append(Cause(code=assignment.reason.code, message=assignment.reason.message,
-                            evidence=_extra(assignment.reason)))
+        causes.append(_stored_cause(assignment.reason))
     return _finding(OPERATOR_NOT_ASSIGNED, True, summary, causes)
 
 
@@ -209,12 +215,12 @@ def _attempt_cause(attempt: Reason, operator_lookup: OperatorLookup) -> Cause:
                      message=f"the {source} email {_compared(evidence)} belongs to inactive operator(s) "
                              f"{stored or evidence.get('operator_ids')}")
     if attempt.code == AssignmentReason.NO_SUCH_OPERATOR and "ext" in evidence:
-        return Cause(code="ext_matches_no_operator", evidence=evidence,
+        return Cause(code=ExplainCause.EXT_MATCHES_NO_OPERATOR, evidence=evidence,
                      message=f"the webhook's operator_ext {evidence['ext']!r} matches no operator's ext")
     if attempt.code == AssignmentReason.NO_SUCH_OPERATOR:
-        return Cause(code="email_matches_no_operator", evidence=evidence,
+        return Cause(code=ExplainCause.EMAIL_MATCHES_NO_OPERATOR, evidence=evidence,
                      message=f"the {source} email {_compared(evidence)} matches no operator")
-    return Cause(code=attempt.code, message=attempt.message, evidence=evidence)
+    return _stored_cause(attempt, evidence)
 
 
 # ------------------------------------------------------------------------------------------------------------- topic
@@ -234,7 +240,7 @@ def _topic_finding(dialog: Dialog, action: Action | None, topic_lookup: TopicLoo
         message += f"; nearest existing aliases: {', '.join(map(repr, nearest))}" if nearest else "; no alias is close"
         if evidence["exists_now"]:
             message += "; a topic with this alias exists now: `callhook dialog replay` sets it"
-        cause = Cause(code="topic_alias_unknown", message=message, evidence=evidence)
+        cause = Cause(code=ExplainCause.TOPIC_ALIAS_UNKNOWN, message=message, evidence=evidence)
     elif code == TopicReason.NO_TOPIC_RETURNED:
         expression = action.result.get("topic") if action else None
         cause = Cause(code=TopicReason.NO_TOPIC_RETURNED, evidence={"result": dialog.enrichment.result,
@@ -248,8 +254,7 @@ def _topic_finding(dialog: Dialog, action: Action | None, topic_lookup: TopicLoo
         cause = Cause(code=TopicReason.ENRICHMENT_DISABLED, message="enrichment is disabled for this call: topics "
                       "come only from the enrich action (set the channel's webhook_enrich_action)")
     else:
-        cause = Cause(code=code or "unknown", message=reason.message if reason else "no topic was set",
-                      evidence=_extra(reason) if reason else {})
+        cause = _stored_cause(reason) if reason else Cause(code=ExplainCause.UNKNOWN, message="no topic was set")
     return _finding(TOPIC_NOT_SET, True, cause.message, [cause])
 
 
@@ -280,21 +285,21 @@ def _mapping_finding(dialog: Dialog, channel: Channel | None, action: Action | N
             f" empty; the webhook body has the keys {keys_text}"
         if now:
             message += f"; the channel's current mapping fills {', '.join(sorted(now))} for new calls"
-        causes.append(Cause(code="mapping_left_fields_empty", message=message, evidence={
+        causes.append(Cause(code=ExplainCause.MAPPING_LEFT_FIELDS_EMPTY, message=message, evidence={
             "empty_fields": {f: expressions[f] for f in blocking}, "needed_by": {f: needed[f] for f in blocking},
             "raw_keys": raw_keys, "filled_by_current_mapping": now}))
     if dialog.mapping_warnings:
-        causes.append(Cause(code="mapping_warnings", evidence={
+        causes.append(Cause(code=ExplainCause.MAPPING_WARNINGS, evidence={
             "warnings": [w.model_dump(mode="json") for w in dialog.mapping_warnings]},
             message="values the mapping could not use: " + "; ".join(
                 f"{w.field}: {w.reason}" for w in dialog.mapping_warnings)))
     error = dialog.enrichment.error or {}
     if dialog.enrichment.status == EnrichmentStatus.FAILED and error.get("code") == "template":
-        causes.append(Cause(code="action_placeholder_empty", message=str(error.get("message")), evidence={
+        causes.append(Cause(code=ExplainCause.ACTION_PLACEHOLDER_EMPTY, message=str(error.get("message")), evidence={
             "placeholder": error.get("placeholder"), "raw_keys": raw_keys}))
     applies = bool(causes)
     if other:
-        causes.append(Cause(code="mapped_fields_empty", evidence={
+        causes.append(Cause(code=ExplainCause.MAPPED_FIELDS_EMPTY, evidence={
             "empty_fields": {f: expressions[f] for f in other}, "raw_keys": raw_keys},
             message="mapped but empty in this call, and not needed by the action or the workflow: " + ", ".join(
                 f"{f} (from {expressions[f]!r})" for f in other) + f"; the webhook body has the keys {keys_text}"))
@@ -321,7 +326,7 @@ def _needed_by_workflow(dialog: Dialog, mapped: set[str]) -> list[str]:
 
 
 def _telephony_placeholders(action: Action | None) -> list[str]:
-    if action is None or action.request is None:
+    if not isinstance(action, HttpAction):
         return []
     spec = action.request
     paths = placeholders([spec.url, spec.headers, spec.query, spec.json_body])
@@ -373,7 +378,7 @@ def _enrichment_finding(dialog: Dialog, action: Action | None) -> Finding:
     missing = [k for k in mapped if result.get(k) is None and (result.get("extra") or {}).get(k) is None]
     if not missing:
         return _finding(ENRICHED_FIELDS_MISSING, False, f"the action {enrichment.action_id} returned every key it maps")
-    cause = Cause(code="result_keys_empty", evidence={
+    cause = Cause(code=ExplainCause.RESULT_KEYS_EMPTY, evidence={
         "action_id": enrichment.action_id, "empty": {k: action.result.get(k) if action else None for k in missing},
         "result": result},
         message=f"the action {enrichment.action_id} answered, but " + ", ".join(
@@ -389,7 +394,7 @@ def _enrichment_failed_cause(dialog: Dialog) -> Cause:
     outcome = (f"the default operator {dialog.assignment.operator_id} was assigned" if policy == "assign_admin"
                else "the call was left unassigned, without transcription")
     return Cause(
-        code="enrichment_error",
+        code=ExplainCause.ENRICHMENT_ERROR,
         message=f"enrichment failed ({error.get('type', 'error')}: {error.get('message', 'no detail stored')}); "
                 f"enrich_error_action is {policy}: {outcome}",
         evidence={"action_id": dialog.enrichment.action_id, "error": error, "enrich_error_action": policy,
@@ -398,6 +403,15 @@ def _enrichment_failed_cause(dialog: Dialog) -> Cause:
 
 def _compared(evidence: dict[str, Any]) -> str:
     return f"{evidence.get('email')!r} (compared as {evidence.get('compared_as')!r})"
+
+
+def _stored_cause(reason: Reason, evidence: dict[str, Any] | None = None) -> Cause:
+    """A step's stored reason as a cause, under its own code (an unrecognised one is kept in the evidence)."""
+    code = cause_code(reason.code)
+    evidence = _extra(reason) if evidence is None else evidence
+    if code == ExplainCause.UNKNOWN and reason.code != ExplainCause.UNKNOWN:
+        evidence = {"code": reason.code, **evidence}
+    return Cause(code=code, message=reason.message, evidence=evidence)
 
 
 def _code(reason: Reason | None) -> str | None:

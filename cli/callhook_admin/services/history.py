@@ -110,6 +110,11 @@ def dialog_executions(state_machine_arn: str, dialog_id: str) -> list[dict[str, 
             raise
 
 
+def execution_status(execution_arn: str) -> str:
+    """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED."""
+    return str(aws.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"])
+
+
 def dialog_history(state_machine_arn: str, dialog_id: str) -> DialogHistory:
     """Every execution of the dialog, oldest first, each folded into its timeline."""
     executions = [timeline(desc, replay) for replay, desc in

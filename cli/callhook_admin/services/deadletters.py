@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from callhook.models.deadletter import DeadLetter, DeadLetterQueue, QueueListing, RedriveFailure, RedriveReport
-from callhook.repositories.queues import QueueRepository, invoke_async
+from callhook_admin.models.deadletter import DeadLetter, DeadLetterQueue, QueueListing, RedriveFailure, RedriveReport
+from callhook_admin.repositories.queues import QueueRepository, invoke_async
 
 REDRIVE_VISIBILITY_S = 60  # a message being redriven is hidden this long; one that fails reappears after it
 EMPTY_RECEIVES = 3

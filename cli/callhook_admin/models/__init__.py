@@ -1,0 +1,1 @@
+"""See callhook_admin."""

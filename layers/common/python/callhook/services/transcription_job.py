@@ -1,0 +1,137 @@
+"""The Transcribe job and the task token: the request StartTranscriptionJob gets, starting it idempotently, reading
+its outcome (Transcribe's record, then the transcript), and answering the waiting Transcribe state.
+
+Over `callhook.ports` (TranscribeJobs, Transcripts, TaskTokens, Dialogs); `repositories/transcribe.py` holds the AWS
+calls. `services/transcription.py` runs the races around these; `tests/unit/test_transcription_job.py` proves them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from callhook.clock import utc_now
+from callhook.errors import TranscriptMissingError
+from callhook.models.channel import Channel, TranscriptionConfig
+from callhook.models.dialog import (
+    Dialog,
+    Reason,
+    Recording,
+    Transcription,
+    TranscriptionStatus,
+    Workflow,
+    WorkflowStatus,
+)
+from callhook.models.reasons import TranscriptionReason as Why
+from callhook.models.transcription import JobStart, TranscriptionOutcome
+from callhook.observability import logger, metrics
+from callhook.ports import Dialogs, TaskTokens, TranscribeJobs, Transcripts
+from callhook.services.transcript import read_transcript
+from callhook.settings import TranscriptionSettings
+
+TRANSCRIBE_MEDIA_FORMATS = frozenset({"amr", "flac", "m4a", "mp3", "mp4", "ogg", "wav", "webm"})
+
+
+def job_name_for(dialog: Dialog, settings: TranscriptionSettings) -> str:
+    """Deterministic per dialog: whatever the interleaving, a call is transcribed once."""
+    return f"{settings.job_prefix}{dialog.dialog_id}"
+
+
+def transcript_key_for(dialog: Dialog) -> str:
+    return f"transcripts/{dialog.channel_id}/{dialog.dialog_id}.json"
+
+
+def job_request(dialog: Dialog, channel: Channel | None, job_name: str,
+                settings: TranscriptionSettings) -> dict[str, Any]:
+    """StartTranscriptionJob's arguments: the kept recording, the channel's language, speaker separation on."""
+    recording = dialog.recording or Recording()
+    config = channel.advanced_config.transcription if channel else TranscriptionConfig()
+    request: dict[str, Any] = {
+        "TranscriptionJobName": job_name,
+        "Media": {"MediaFileUri": f"s3://{settings.recordings_bucket}/{recording.s3_key}"},
+        "OutputBucketName": settings.recordings_bucket,
+        "OutputKey": transcript_key_for(dialog),
+    }
+    if recording.media_format in TRANSCRIBE_MEDIA_FORMATS:
+        request["MediaFormat"] = recording.media_format
+    if recording.sample_rate_hz and 8000 <= recording.sample_rate_hz <= 48000:
+        request["MediaSampleRateHertz"] = recording.sample_rate_hz
+    if recording.channels == 2:  # two-channel calls: each party on its own channel (Transcribe: at most two)
+        request["Settings"] = {"ChannelIdentification": True}
+    else:
+        request["Settings"] = {"ShowSpeakerLabels": True, "MaxSpeakerLabels": config.max_speakers}
+    if config.language:
+        request["LanguageCode"] = config.language
+    elif len(config.languages) == 1:
+        request["LanguageCode"] = config.languages[0]
+    else:
+        request["IdentifyLanguage"] = True
+        request["LanguageOptions"] = list(config.languages)
+    return request
+
+
+def start_job(jobs: TranscribeJobs, tokens: TaskTokens, request: dict[str, Any], token: str | None) -> JobStart:
+    """StartTranscriptionJob; once it runs, a heartbeat tells the waiting state so (HeartbeatSeconds).
+
+    Raises:
+        DependencyUnavailableError: Transcribe throttled or unreachable (the step is retried with a new token).
+    """
+    started = jobs.start(request)
+    if started.outcome == "started":
+        logger.info("transcription job started", job_name=request["TranscriptionJobName"],
+                    media_format=request.get("MediaFormat"))
+        metrics.add_metric(name="TranscriptionStarted", unit=MetricUnit.Count, value=1)
+        if token is not None:
+            tokens.heartbeat(token)
+    elif started.outcome == "refused":
+        logger.warning("transcription job refused", detail=started.message)
+    return started
+
+
+def refused(started: Transcription, job_name: str, message: str) -> Transcription:
+    return Transcription(status=TranscriptionStatus.FAILED, job_name=job_name, started_at=started.started_at,
+                         finished_at=utc_now(), reason=Reason(code=Why.TRANSCRIBE_REJECTED.value, message=message))
+
+
+def job_outcome(jobs: TranscribeJobs, transcripts: Transcripts, dialog: Dialog, name: str, *,
+                event_reason: str | None = None) -> Transcription | None:
+    """The finished transcription from Transcribe's own record of the job; None while it still runs.
+
+    Raises:
+        DependencyUnavailableError: Transcribe or S3 throttled.
+    """
+    job = jobs.get(name)
+    base: dict[str, Any] = {"job_name": name, "language": job.language_code,
+                            "started_at": dialog.transcription.started_at, "finished_at": utc_now()}
+    if job.status == "FAILED":
+        reason = job.failure_reason or event_reason or "Transcribe reported the job FAILED without a reason"
+        return Transcription(status=TranscriptionStatus.FAILED, **base,
+                             reason=Reason(code=Why.JOB_FAILED.value, message=reason))
+    if job.status != "COMPLETED":
+        return None
+    key = transcript_key_for(dialog)
+    try:
+        content = read_transcript(transcripts.read(key))
+    except (TranscriptMissingError, ValueError, KeyError, TypeError) as exc:
+        return Transcription(status=TranscriptionStatus.FAILED, **base, reason=Reason(
+            code=Why.TRANSCRIPT_UNREADABLE.value, message=f"the transcript at {key} could not be read: {exc}"))
+    return Transcription(status=TranscriptionStatus.COMPLETED, **{**base, "language": base["language"] or
+                                                                  content.language},
+                         text=content.text, turns=content.turns, transcript_s3_key=key, truncated=content.truncated)
+
+
+def answer(dialogs: Dialogs, tokens: TaskTokens, dialog: Dialog, token: str | None,
+           transcription: Transcription) -> TranscriptionOutcome:
+    """Answer the waiting Transcribe state, if a token waits: the workflow ends with it."""
+    outcome = TranscriptionOutcome.of(transcription)
+    if token is not None:
+        complete_workflow(dialogs, dialog)
+        tokens.succeed(token, outcome.model_dump_json())
+    return outcome
+
+
+def complete_workflow(dialogs: Dialogs, dialog: Dialog) -> None:
+    """The Transcribe state is the workflow's last step: the wait ending is the workflow ending."""
+    done = Workflow(status=WorkflowStatus.COMPLETED, started_at=dialog.workflow.started_at, finished_at=utc_now())
+    dialogs.set_sections(dialog.dialog_id, {"workflow": done.model_dump(mode="json")})
