@@ -6,6 +6,7 @@ import os
 import platform
 import socket
 import statistics
+from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -23,6 +24,9 @@ QUIET = {"LogLevel": "WARNING"}
 
 
 def quiet_functions() -> None:
+    """Before any callhook import: the functions' Logger takes its level when it is built, and in-process functions
+    share this process's one Logger, which a bench builds when it imports callhook before the stack starts."""
+    os.environ["POWERTOOLS_LOG_LEVEL"] = QUIET["LogLevel"]
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "callhook")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Callhook")
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
@@ -46,8 +50,10 @@ def machine() -> str:
 
 
 def write_result(name: str, markdown: str) -> Path:
+    """bench/results/NAME.md, stamped with the time of this run (BENCHMARKS.md gathers sections of several runs)."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.md"
-    path.write_text(markdown.rstrip() + "\n")
+    markdown = markdown.rstrip() + f"\n\n_Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC._\n"
+    path.write_text(markdown)
     print(markdown)
     return path

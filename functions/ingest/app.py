@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import base64
 import functools
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, OpenAPI, Parameter
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,18 +19,23 @@ from callhook.observability import logger, metrics, tracer
 from callhook.services.ingest import ingest_webhook
 from callhook.settings import IngestSettings, load_settings
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
+
 app = APIGatewayHttpResolver()
 
 # OpenAPI (docs/openapi.json and GET /openapi.json): Powertools derives each operation from its route below (path,
 # channel_id, summary, the answers' schemas from WebhookAnswer and WebhookError). What a route's signature cannot
 # say is declared here: the handler reads the raw body (signatures are computed over its bytes), so the bodies it
 # accepts are stated rather than parsed by Powertools, and a GET carries the call's fields under any names.
+# Everything here is plain data: Powertools' OpenAPI models (pydantic models of the whole OpenAPI 3.1 schema, a
+# fifth of a cold start) load only when the document is asked for (openapi_document), never for a webhook.
 WEBHOOK_PATH = "/webhooks/{channel_id}"
 ChannelId = Annotated[str, Path(pattern=CHANNEL_ID_PATTERN, description="The channel's id (its item's key)")]
-TOKEN_SCHEMES = {
-    "webhookToken": APIKey(in_=APIKeyIn.query, name="token", description="The channel's webhook_token"),
-    "webhookTokenHeader": APIKey(in_=APIKeyIn.header, name="X-Webhook-Token",
-                                 description="The channel's webhook_token, as a header"),
+TOKEN_SCHEMES: dict[str, dict[str, str]] = {
+    "webhookToken": {"type": "apiKey", "in": "query", "name": "token", "description": "The channel's webhook_token"},
+    "webhookTokenHeader": {"type": "apiKey", "in": "header", "name": "X-Webhook-Token",
+                           "description": "The channel's webhook_token, as a header"},
 }
 TOKEN: list[dict[str, list[str]]] = [{name: []} for name in TOKEN_SCHEMES]
 AUTH_NOTE = ("Authentication: the channel's token as `?token=` or `X-Webhook-Token`, compared in constant time; a "
@@ -49,11 +53,11 @@ CALL_BODY = {
                                                          "additionalProperties": {"type": "string"}}},
     },
 }
-CALL_QUERY = Parameter.model_validate({
+CALL_QUERY = {
     "name": "call", "in": "query", "required": False, "style": "form", "explode": True,
     "description": "The call's fields as query parameters, under any names (bracket keys nest as in a form body)",
     "schema": {"type": "object", "additionalProperties": {"type": "string"}},
-})
+}
 
 
 def _error_answer(description: str) -> dict[str, Any]:
@@ -90,12 +94,16 @@ def openapi_document() -> str:
     The GET's free-form query is added to the generated model: Powertools builds parameters from a route's signature,
     which has no way to say "any names".
     """
+    # Imported here, not at the top: see the note above WEBHOOK_PATH (cold start).
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, Parameter
+
     document: OpenAPI = app.get_openapi_schema(
         title="callhook webhook API", version="1",
         description="Telephony providers' call webhooks (CONTRACT §2): one dialog per call, whatever the transport.",
-        security_schemes=TOKEN_SCHEMES,  # type: ignore[arg-type]
+        security_schemes={name: APIKey.model_validate(scheme) for name, scheme in TOKEN_SCHEMES.items()},
     )
-    document.paths[WEBHOOK_PATH].get.parameters.append(CALL_QUERY)  # type: ignore[index,union-attr]
+    document.paths[WEBHOOK_PATH].get.parameters.append(  # type: ignore[index,union-attr]
+        Parameter.model_validate(CALL_QUERY))
     return document.model_dump_json(by_alias=True, exclude_none=True, indent=2)
 
 

@@ -4,15 +4,25 @@ Importable in any order (STYLE §13): Powertools' metrics provider reads its nam
 environment once, when it is built; ours reads them when metrics are flushed, if nobody set them. So a module that
 imports this one may be imported before the environment is set (the local stack's demo seed, a test's imports), and
 every function still publishes under `POWERTOOLS_METRICS_NAMESPACE`.
+
+The Tracer's X-Ray SDK loads on first use (`XRayOnFirstUse`): Powertools' default provider imports
+`aws_xray_sdk.core` (its recorder, patchers and sampling client: the largest part of a cold start) when the Tracer
+is built, even where tracing is off. Where it is on (on Lambda with `Tracing: Active`), the Tracer patches the
+libraries when it is built, as Powertools does, so the SDK loads then; where it is off (POWERTOOLS_TRACE_DISABLED,
+outside Lambda, `sam local`), it never loads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 from aws_lambda_powertools.shared import constants
+from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
 
 class EnvironmentMetricsProvider(AmazonCloudWatchEMFProvider):
@@ -38,8 +48,88 @@ class EnvironmentMetricsProvider(AmazonCloudWatchEMFProvider):
         self._service = value
 
 
+class _NoSegment(BaseSegment):
+    """What a traced function gets while tracing is off (the X-Ray SDK's own DummySubsegment, without the SDK)."""
+
+    def close(self, end_time: int | None = None) -> None:
+        pass
+
+    def add_subsegment(self, subsegment: Any) -> None:
+        pass
+
+    def remove_subsegment(self, subsegment: Any) -> None:
+        pass
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        pass
+
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        pass
+
+    def add_exception(self, exception: BaseException, stack: Any, remote: bool = False) -> None:
+        pass
+
+
+class XRayOnFirstUse(BaseProvider):
+    """The X-Ray SDK's recorder (Powertools' default provider), imported the first time tracing needs it.
+
+    `tracing` is the Tracer's decision (set right after it is built): while it is False, the subsegments that
+    Powertools still opens around a traced handler are no-ops and the SDK is never imported.
+    """
+
+    tracing = False
+
+    def __init__(self) -> None:
+        self._recorder: Any = None
+
+    def recorder(self) -> Any:
+        if self._recorder is None:
+            from aws_xray_sdk.core import xray_recorder  # type: ignore[import-untyped]
+
+            # What Powertools does for its X-Ray provider: send each subsegment as it closes (its issue #283).
+            xray_recorder.configure(streaming_threshold=0)
+            self._recorder = xray_recorder
+        return self._recorder
+
+    @contextlib.contextmanager
+    def in_subsegment(self, name: str | None = None, **kwargs: Any) -> Iterator[BaseSegment]:
+        if not self.tracing:
+            yield _NoSegment()
+            return
+        with self.recorder().in_subsegment(name=name, **kwargs) as subsegment:
+            yield subsegment
+
+    @contextlib.asynccontextmanager
+    async def in_subsegment_async(self, name: str | None = None, **kwargs: Any) -> AsyncIterator[BaseSegment]:
+        if not self.tracing:
+            yield _NoSegment()
+            return
+        async with self.recorder().in_subsegment_async(name=name, **kwargs) as subsegment:
+            yield subsegment
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        self.recorder().put_annotation(key=key, value=value)
+
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        self.recorder().put_metadata(key=key, value=value, namespace=namespace)
+
+    def patch(self, modules: Sequence[str]) -> None:
+        from aws_xray_sdk.core import patch
+
+        self.recorder()
+        patch(modules)
+
+    def patch_all(self) -> None:
+        from aws_xray_sdk.core import patch_all
+
+        self.recorder()
+        patch_all()
+
+
 logger = Logger()
-tracer = Tracer()
+xray = XRayOnFirstUse()
+tracer = Tracer(provider=xray)
+xray.tracing = not tracer.disabled
 metrics = Metrics(provider=EnvironmentMetricsProvider(
     metric_set=Metrics._metrics, dimension_set=Metrics._dimensions, metadata_set=Metrics._metadata,
     default_dimensions=Metrics._default_dimensions))

@@ -1,0 +1,95 @@
+"""What a cold start loads (issue 13, performance): behaviour, not timing (the timing is bench/cold_import.py).
+
+* With tracing off (the local stack, `sam local`, POWERTOOLS_TRACE_DISABLED), no function loads the X-Ray SDK's
+  recorder, and ingest does not load Powertools' OpenAPI models until GET /openapi.json is asked for.
+* With tracing on (on Lambda, `Tracing: Active`), the Tracer still patches the AWS SDK and sends the handler's
+  subsegment to the X-Ray daemon, as Powertools' default provider did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+from tests.unit.conftest import ROOT
+
+XRAY = "aws_xray_sdk.core"
+OPENAPI_MODELS = "aws_lambda_powertools.event_handler.openapi.models"
+FUNCTIONS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/app.py"))
+
+
+def _run(probe: str, **env: str) -> dict[str, object]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_", "LAMBDA_", "_X_AMZN"))}
+    base |= {"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_METRICS_NAMESPACE": "Callhook"}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env={**base, **env})
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_ingest_cold_start_loads_neither_the_xray_sdk_nor_the_openapi_models() -> None:
+    # Given a fresh interpreter with tracing off, as the local stack runs functions
+    probe = (
+        "import json, sys\n"
+        "import functions.ingest.app as app\n"
+        f"after_import = sorted(m for m in ({XRAY!r}, {OPENAPI_MODELS!r}) if m in sys.modules)\n"
+        "event = json.load(open('events/ingest/get_call.json'))\n"
+        "event.update(rawPath='/openapi.json', rawQueryString='', queryStringParameters=None)\n"
+        "event['requestContext']['http'].update(method='GET', path='/openapi.json')\n"
+        "from tests.unit.conftest import FakeContext\n"
+        "answer = app.handler(event, FakeContext())\n"
+        "print(json.dumps({'after_import': after_import, 'status': answer['statusCode'],\n"
+        f"                  'after_openapi': {OPENAPI_MODELS!r} in sys.modules,\n"
+        f"                  'xray_after_openapi': {XRAY!r} in sys.modules}}))\n")
+    # When ingest is imported, then asked for its OpenAPI document
+    result = _run(probe, POWERTOOLS_TRACE_DISABLED="true")
+    # Then the import loaded neither; the document loads the models when it is asked for (and still no X-Ray)
+    assert result == {"after_import": [], "status": 200, "after_openapi": True, "xray_after_openapi": False}
+
+
+def test_no_function_loads_the_xray_sdk_with_tracing_off() -> None:
+    # Given every function's module, imported in one fresh interpreter with tracing off
+    probe = (
+        "import importlib, json, sys\n"
+        f"for name in {FUNCTIONS!r}:\n"
+        "    importlib.import_module(f'functions.{name}.app')\n"
+        f"print(json.dumps({{'xray': {XRAY!r} in sys.modules, 'openapi': {OPENAPI_MODELS!r} in sys.modules}}))\n")
+    # When / Then
+    assert _run(probe, POWERTOOLS_TRACE_DISABLED="true") == {"xray": False, "openapi": False}
+    # And outside Lambda (no LAMBDA_TASK_ROOT) tracing is off too, as Powertools decides
+    assert _run(probe) == {"xray": False, "openapi": False}
+
+
+def test_with_tracing_on_the_sdk_is_patched_and_the_handler_subsegment_reaches_the_daemon() -> None:
+    # Given a UDP socket standing for the X-Ray daemon and a Lambda environment with an active, sampled trace
+    daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    daemon.bind(("127.0.0.1", 0))
+    daemon.settimeout(10)
+    probe = (
+        "import json, sys\n"
+        "from callhook.observability import tracer\n"
+        "from aws_xray_sdk.core import patcher\n"
+        "@tracer.capture_lambda_handler(capture_response=False)\n"
+        "def handler(event, context):\n"
+        "    return {'ok': True}\n"
+        "handler({}, None)\n"
+        "print(json.dumps({'patched': sorted(patcher._PATCHED_MODULES)}))\n")
+    try:
+        # When a traced handler runs
+        result = _run(probe, LAMBDA_TASK_ROOT=str(ROOT), AWS_LAMBDA_FUNCTION_NAME="callhook-ingest",
+                      POWERTOOLS_SERVICE_NAME="callhook",
+                      AWS_XRAY_DAEMON_ADDRESS=f"127.0.0.1:{daemon.getsockname()[1]}",
+                      _X_AMZN_TRACE_ID="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+        datagram, _ = daemon.recvfrom(65536)
+    finally:
+        daemon.close()
+    # Then boto (botocore) and requests are patched, and the daemon got the handler's subsegment in the trace
+    assert {"botocore", "requests"} <= set(result["patched"])  # type: ignore[call-overload]
+    header, document = datagram.decode().split("\n", 1)
+    assert json.loads(header) == {"format": "json", "version": 1}
+    subsegment = json.loads(document)
+    assert subsegment["name"] == "## handler" and subsegment["trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
+    assert subsegment["annotations"] == {"ColdStart": True, "Service": "callhook"}
