@@ -65,8 +65,9 @@ def main(n: int = N) -> int:
     table = "\n".join(f"| {name} | {p50:.0f} | {low:.0f} | {high:.0f} |" for name, p50, low, high in rows)
     write_result("cold_start", f"""## Cold start (bench/cold_start.py)
 Machine: {machine()}. Init Duration as Lambda's REPORT line gives it: the import of each function's module in a
-fresh sandbox forked from the runtime image (boto3, botocore, pydantic, Powertools and the X-Ray SDK pre-imported),
-{n} fresh sandboxes per function. The runtime image starts once per local stack in {image_ms:.0f} ms. Load average
+fresh sandbox forked from the runtime image (boto3, botocore, pydantic and Powertools pre-imported, where on
+Lambda they load in the init phase too: bench/cold_import.py measures whole imports), {n} fresh sandboxes per function.
+The runtime image starts once per local stack in {image_ms:.0f} ms. Load average
 at the end of the run (1/5/15 min): {load}.
 
 | function | p50 ms | min ms | max ms |

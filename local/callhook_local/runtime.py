@@ -35,7 +35,9 @@ from typing import Any
 PRELOAD = ("boto3", "botocore.session", "botocore.client", "botocore.credentials", "botocore.endpoint",
            "botocore.parsers", "botocore.serialize", "boto3.dynamodb.types", "pydantic", "jmespath",
            "aws_lambda_powertools", "aws_lambda_powertools.logging", "aws_lambda_powertools.metrics",
-           "aws_lambda_powertools.tracing", "aws_xray_sdk.core", "requests", "urllib3")
+           "aws_lambda_powertools.tracing", "requests", "urllib3")
+# Not the X-Ray SDK: callhook.observability loads it on first use only, and the local stack runs with tracing off,
+# so a sandbox never imports it (tests/unit/test_cold_start_imports.py); preloading it would cost every stack start.
 
 
 def main(control_fd: int, path: list[str]) -> None:
