@@ -12,22 +12,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from callhook.models.transcription import KeepRecordingRequest
 from callhook.observability import logger, metrics, tracer
-from callhook.repositories.dialogs import DialogRepository
-from callhook.repositories.directory import DynamoChannels
 from callhook.repositories.recordings import OutboundDownloads, ResolvedSecrets, S3RecordingObjects
-from callhook.repositories.transcribe import AmazonTranscribe, S3Transcripts, StepFunctionsTaskTokens
-from callhook.repositories.transcriptions import TranscriptionRepository
 from callhook.services.recordings import KeepRecordingSettings, RecordingPorts, keep_recording
-from callhook.services.transcription import TranscriptionPorts
 from callhook.settings import load_settings
+from callhook.wiring import transcription_ports
 
 
 @functools.cache
 def adapters(settings: KeepRecordingSettings) -> RecordingPorts:
-    transcription = TranscriptionPorts(
-        dialogs=DialogRepository(settings.dialogs_table), store=TranscriptionRepository(settings.dialogs_table),
-        channels=DynamoChannels(settings.channels_table), jobs=AmazonTranscribe(),
-        transcripts=S3Transcripts(settings.recordings_bucket), tokens=StepFunctionsTaskTokens())
+    transcription = transcription_ports(dialogs_table=settings.dialogs_table, channels_table=settings.channels_table,
+                                        recordings_bucket=settings.recordings_bucket)
     return RecordingPorts(transcription=transcription, downloads=OutboundDownloads(),
                           objects=S3RecordingObjects(settings.recordings_bucket), secrets=ResolvedSecrets())
 

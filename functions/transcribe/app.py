@@ -12,20 +12,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from callhook.models.transcription import TranscribeTask
 from callhook.observability import logger, metrics, tracer
-from callhook.repositories.dialogs import DialogRepository
-from callhook.repositories.directory import DynamoChannels
-from callhook.repositories.transcribe import AmazonTranscribe, S3Transcripts, StepFunctionsTaskTokens
-from callhook.repositories.transcriptions import TranscriptionRepository
 from callhook.services.transcription import TranscriptionPorts, transcribe
 from callhook.settings import TranscriptionSettings, load_settings
+from callhook.wiring import transcription_ports
 
 
 @functools.cache
 def adapters(settings: TranscriptionSettings) -> TranscriptionPorts:
-    return TranscriptionPorts(
-        dialogs=DialogRepository(settings.dialogs_table), store=TranscriptionRepository(settings.dialogs_table),
-        channels=DynamoChannels(settings.channels_table), jobs=AmazonTranscribe(),
-        transcripts=S3Transcripts(settings.recordings_bucket), tokens=StepFunctionsTaskTokens())
+    return transcription_ports(dialogs_table=settings.dialogs_table, channels_table=settings.channels_table,
+                               recordings_bucket=settings.recordings_bucket)
 
 
 @logger.inject_lambda_context(correlation_id_path="state.dialog_id")

@@ -12,12 +12,9 @@ from pydantic import TypeAdapter
 
 from callhook.models.transcription import JobStateChangeEvent, TranscriptionWaitEnded
 from callhook.observability import logger, metrics, tracer
-from callhook.repositories.dialogs import DialogRepository
-from callhook.repositories.directory import DynamoChannels
-from callhook.repositories.transcribe import AmazonTranscribe, S3Transcripts, StepFunctionsTaskTokens
-from callhook.repositories.transcriptions import TranscriptionRepository
 from callhook.services.transcription import TranscriptionPorts, complete_transcription
 from callhook.settings import TranscriptionSettings, load_settings
+from callhook.wiring import transcription_ports
 
 _MESSAGE: TypeAdapter[JobStateChangeEvent | TranscriptionWaitEnded] = TypeAdapter(
     JobStateChangeEvent | TranscriptionWaitEnded)
@@ -25,10 +22,8 @@ _MESSAGE: TypeAdapter[JobStateChangeEvent | TranscriptionWaitEnded] = TypeAdapte
 
 @functools.cache
 def adapters(settings: TranscriptionSettings) -> TranscriptionPorts:
-    return TranscriptionPorts(
-        dialogs=DialogRepository(settings.dialogs_table), store=TranscriptionRepository(settings.dialogs_table),
-        channels=DynamoChannels(settings.channels_table), jobs=AmazonTranscribe(),
-        transcripts=S3Transcripts(settings.recordings_bucket), tokens=StepFunctionsTaskTokens())
+    return transcription_ports(dialogs_table=settings.dialogs_table, channels_table=settings.channels_table,
+                               recordings_bucket=settings.recordings_bucket)
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.TranscriptionJobName || dialog_id")
