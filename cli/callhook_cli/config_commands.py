@@ -19,12 +19,13 @@ from callhook.models.channel import Channel, effective_channel
 from callhook.models.directory import Operator, parse_operator_id
 from callhook.models.problems import InvalidItem, ItemProblem
 from callhook.services.auth import TOKEN_HEADER, TOKEN_QUERY
-from callhook.services.config_check import ItemKind, check_item, check_stored
+from callhook.services.config_check import ItemKind, check_item
 from callhook_admin.services.action_test import ActionTestReport, try_action
 from callhook_admin.services.config import (
     Listed,
     action_item,
     channel_item,
+    check_stored,
     delete_channel,
     listed_actions,
     listed_channels,

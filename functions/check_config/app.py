@@ -1,5 +1,7 @@
 """On the channels' and actions' streams: names every invalid field of an item as soon as it is saved, whoever saved
-it (a typo made in the DynamoDB console is otherwise found only when that channel's webhooks are held)."""
+it (a typo made in the DynamoDB console is otherwise found only when that channel's webhooks are held).
+
+The composition root: the stream's images are decoded here (repositories/streams.py); the verdicts are pure."""
 
 from typing import Any
 
@@ -9,7 +11,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from callhook.models.stream import StreamEvent
 from callhook.observability import logger, metrics, tracer
-from callhook.services.config_check import check_stream_records
+from callhook.repositories.streams import written_items
+from callhook.services.config_check import check_written
 
 
 @logger.inject_lambda_context
@@ -17,7 +20,7 @@ from callhook.services.config_check import check_stream_records
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @event_parser(model=StreamEvent)
 def handler(event: StreamEvent, context: LambdaContext) -> dict[str, Any]:
-    checks = check_stream_records(event.records)
+    checks = check_written(written_items(event.records))
     for check in checks:
         if check.valid:
             logger.info("configuration item valid", kind=check.kind, item_id=check.item_id)

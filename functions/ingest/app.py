@@ -1,4 +1,7 @@
-"""Webhook API: HTTP <-> domain only. Answers per CONTRACT §2; every decision is in callhook.services.ingest."""
+"""Webhook API: HTTP <-> domain only. Answers per CONTRACT §2; every decision is in callhook.services.ingest.
+
+The composition root of the webhook path: the adapters (callhook/ingest_wiring.py) are built once per sandbox (per
+settings, which tests may switch) and handed to the service."""
 
 from __future__ import annotations
 
@@ -13,10 +16,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from callhook.errors import ChannelMisconfiguredError, DependencyUnavailableError, WebhookRejectedError
+from callhook.ingest_wiring import ingest_ports
 from callhook.models.api import SPOOLED_REASON, HandshakeAnswer, WebhookAnswer, WebhookError, WebhookRequest
 from callhook.models.channel import CHANNEL_ID_PATTERN
 from callhook.observability import logger, metrics, tracer
-from callhook.services.ingest import ingest_webhook
+from callhook.services.ingest import IngestPorts, ingest_webhook
 from callhook.settings import IngestSettings, load_settings
 
 if TYPE_CHECKING:
@@ -159,8 +163,14 @@ def _first(value: str | None) -> str | None:
     return value.split(",", 1)[0].strip() if value else None
 
 
+@functools.cache
+def adapters(settings: IngestSettings) -> IngestPorts:
+    return ingest_ports(settings)
+
+
 def _receive(channel_id: str) -> Response[str]:
-    answer = ingest_webhook(webhook_request(channel_id), load_settings(IngestSettings))
+    settings = load_settings(IngestSettings)
+    answer = ingest_webhook(webhook_request(channel_id), adapters(settings), settings)
     if isinstance(answer, HandshakeAnswer):
         metrics.add_metric(name="WebhookHandshake", unit=MetricUnit.Count, value=1)
         return Response(status_code=200, content_type=answer.content_type, body=answer.body,

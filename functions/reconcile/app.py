@@ -12,13 +12,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from callhook.ingest_wiring import ingest_ports
 from callhook.observability import logger, metrics, tracer
 from callhook.repositories.dialogs import DialogRepository
 from callhook.repositories.directory import DynamoChannels
 from callhook.repositories.events import EventRepository
 from callhook.repositories.executions import StepFunctionsExecutions
 from callhook.repositories.recording_requests import LambdaRecordingRequests
-from callhook.repositories.spool import SpoolStore
 from callhook.services.ingest import KeptRequestsIngest
 from callhook.services.kept import KeptPorts, drain_spool, release_all_held
 from callhook.services.reconcile import reconcile_pending, reconcile_recordings
@@ -35,12 +35,13 @@ class Adapters:
 
 @functools.cache
 def adapters(settings: ReconcileSettings, ingest: IngestSettings, requests: RecordingRequestSettings) -> Adapters:
+    kept = ingest_ports(ingest, fresh=True)  # a kept request's channel is read uncached
     return Adapters(
         dialogs=DialogRepository(settings.dialogs_table),
         executions=StepFunctionsExecutions(settings.state_machine_arn),
         recordings=LambdaRecordingRequests(requests.dialogs_table, requests.keep_recording_function),
-        kept=KeptPorts(events=EventRepository(ingest.events_table), spool=SpoolStore(ingest.recordings_bucket),
-                       channels=DynamoChannels(ingest.channels_table), ingest=KeptRequestsIngest(ingest)))
+        kept=KeptPorts(events=EventRepository(ingest.events_table), spool=kept.spool,
+                       channels=DynamoChannels(ingest.channels_table), ingest=KeptRequestsIngest(kept, ingest)))
 
 
 @logger.inject_lambda_context

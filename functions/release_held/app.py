@@ -11,11 +11,11 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from callhook.aws import from_item
+from callhook.ingest_wiring import ingest_ports
 from callhook.models.stream import StreamEvent
 from callhook.observability import logger, metrics, tracer
 from callhook.repositories.directory import DynamoChannels
 from callhook.repositories.events import EventRepository
-from callhook.repositories.spool import SpoolStore
 from callhook.services.ingest import KeptRequestsIngest
 from callhook.services.kept import KeptPorts, release_held
 from callhook.settings import IngestSettings, load_settings
@@ -23,8 +23,9 @@ from callhook.settings import IngestSettings, load_settings
 
 @functools.cache
 def adapters(settings: IngestSettings) -> KeptPorts:
-    return KeptPorts(events=EventRepository(settings.events_table), spool=SpoolStore(settings.recordings_bucket),
-                     channels=DynamoChannels(settings.channels_table), ingest=KeptRequestsIngest(settings))
+    ingest = ingest_ports(settings, fresh=True)  # its item was just fixed: read it uncached
+    return KeptPorts(events=EventRepository(settings.events_table), spool=ingest.spool,
+                     channels=DynamoChannels(settings.channels_table), ingest=KeptRequestsIngest(ingest, settings))
 
 
 @logger.inject_lambda_context

@@ -17,7 +17,7 @@ from moto.transcribe.exceptions import BadRequestException
 from moto.transcribe.models import TranscribeBackend
 
 from callhook.models.dialog import Dialog
-from callhook.services.workflow import start_workflow
+from callhook_admin.services.workflow import start_workflow
 from callhook_local.demo import DEMO_CHANNEL, DEMO_TOKEN, demo_call
 from callhook_local.fake_pbx import FakePBX
 from callhook_local.faults import lambda_fails, start_execution_fails

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from callhook.models.directory import DEFAULT_OPERATOR_SETTING
-from callhook.services.workflow import start_workflow
 from callhook_admin.services.config import put_action, set_setting
+from callhook_admin.services.workflow import start_workflow
 from callhook_local.demo import DEMO_SECRET_NAME
 from callhook_local.fake_pbx import FakePBX
 from tests.support.stack import StackClient, unique

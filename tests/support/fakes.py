@@ -19,6 +19,8 @@ from callhook.errors import (
     ChannelInactiveError,
     ChannelMisconfiguredError,
     ChannelNotFoundError,
+    DependencyUnavailableError,
+    DialogExistsError,
     DialogStoreUnavailableError,
     MissingCallIdError,
     SecretUnreadableError,
@@ -26,7 +28,7 @@ from callhook.errors import (
 )
 from callhook.models.action import Action, ActionRun
 from callhook.models.api import WebhookAnswer, WebhookRequest
-from callhook.models.channel import Channel
+from callhook.models.channel import Channel, parse_channel
 from callhook.models.dialog import (
     Dialog,
     FeedEntry,
@@ -45,11 +47,24 @@ from callhook.services.retention import expires_at
 
 
 class FakeDialogs:
-    """The dialogs table: one stored dict per dialog; `writes` records every section write, in order."""
+    """The dialogs table: one stored dict per dialog; `writes` records every section write, in order. `down` set:
+    ingest's writes (put_new, fill_telephony) fail as the adapter says DynamoDB failed."""
 
     def __init__(self, *dialogs: Dialog) -> None:
         self.items: dict[str, dict[str, Any]] = {d.dialog_id: d.model_dump(mode="json") for d in dialogs}
         self.writes: list[dict[str, Any]] = []
+        self.down: str | None = None
+
+    def put_new(self, dialog: Dialog) -> None:
+        if self.down is not None:
+            raise DependencyUnavailableError(f"store dialog: {self.down}")
+        if dialog.dialog_id in self.items:
+            raise DialogExistsError(self.dialog(dialog.dialog_id))
+        item = dialog.model_dump(mode="json")
+        item["workflow_pending"] = "pending-0"  # the reconciliation indexes, as the adapter's write sets them
+        if dialog.recording is not None:
+            item["recording_pending"], item["recording_requested_at"] = "pending-0", dialog.created_at
+        self.items[dialog.dialog_id] = item
 
     def get(self, dialog_id: str) -> Dialog | None:
         item = self.items.get(dialog_id)
@@ -70,6 +85,8 @@ class FakeDialogs:
         return True
 
     def fill_telephony(self, dialog_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+        if self.down is not None:
+            raise DependencyUnavailableError(f"update dialog telephony: {self.down}")
         item = self.items.get(dialog_id)
         if item is None:
             return None
@@ -86,10 +103,11 @@ class FakeDialogs:
 
 
 class FakeOperators:
-    """The operators table from items as written in the console."""
+    """The operators table from items as written in the console; `writes` counts the derived keys' writes."""
 
     def __init__(self, *items: dict[str, Any]) -> None:
         self.items = list(items)
+        self.writes = 0
 
     def _lookup(self, matching: list[dict[str, Any]]) -> OperatorLookup:
         found = OperatorLookup()
@@ -112,6 +130,34 @@ class FakeOperators:
     def get(self, user_id: int) -> Operator | None:
         found = self._lookup([i for i in self.items if i.get("user_id") == user_id])
         return found.operators[0] if found.operators else None
+
+    def write_derived(self, item: dict[str, Any], wanted: dict[str, str | None]) -> bool:
+        stored = next((i for i in self.items if i.get("user_id") == item.get("user_id")), None)
+        same_source = stored is not None and all(stored.get(name) == item.get(name) and
+                                                 (name in stored) == (name in item) for name in ("email", "ext"))
+        if stored is None or not same_source or all(stored.get(k) == v for k, v in wanted.items()):
+            return False
+        for name, value in wanted.items():
+            if value is None:
+                stored.pop(name, None)
+            else:
+                stored[name] = value
+        self.writes += 1
+        return True
+
+
+class FakeConfigItems:
+    """A configuration table (channels, actions) of items as the console wrote them, by their key."""
+
+    def __init__(self, key: str, *items: dict[str, Any]) -> None:
+        self.items = {str(i[key]): copy.deepcopy(i) for i in items}
+
+    def get(self, key: Any) -> dict[str, Any] | None:
+        found = self.items.get(str(key))
+        return None if found is None else copy.deepcopy(found)
+
+    def scan_all(self) -> list[dict[str, Any]]:
+        return [copy.deepcopy(i) for i in self.items.values()]
 
 
 class FakeTopics:
@@ -148,11 +194,23 @@ class FakeActions:
 
 
 class FakeChannels:
-    def __init__(self, *channels: Channel) -> None:
-        self.channels = {c.channel_id: c for c in channels}
+    """The channels table: Channel models, or items as the console wrote them, which `get` parses as the adapter
+    does (an invalid one raises ChannelConfigError naming its problems)."""
+
+    def __init__(self, *channels: Channel | dict[str, Any]) -> None:
+        self.channels = {c.channel_id: c for c in channels if isinstance(c, Channel)}
+        self.items = {str(c["channel_id"]): c for c in channels if isinstance(c, dict)}
 
     def get(self, channel_id: str) -> Channel | None:
+        if channel_id in self.items:
+            return parse_channel(copy.deepcopy(self.items[channel_id]))
         return self.channels.get(channel_id)
+
+    def item(self, channel_id: str) -> dict[str, Any] | None:
+        if channel_id in self.items:
+            return copy.deepcopy(self.items[channel_id])
+        found = self.channels.get(channel_id)
+        return None if found is None else found.model_dump(mode="json", exclude_none=True)
 
 
 class FakeRunner:
@@ -171,11 +229,16 @@ class FakeRunner:
 
 
 class FakeRecordingRequests:
+    """`requested` keeps the dialog ids asked for, in order; `marked` those whose caller had marked them."""
+
     def __init__(self) -> None:
         self.requested: list[str] = []
+        self.marked: list[str] = []
 
-    def request(self, dialog_id: str) -> None:
+    def request(self, dialog_id: str, *, marked: bool = False) -> None:
         self.requested.append(dialog_id)
+        if marked:
+            self.marked.append(dialog_id)
 
 
 # ------------------------------------------------------------------------------------------- the transcription side
@@ -324,14 +387,18 @@ class FakeTaskTokens:
 
 
 class FakeRawEvents:
-    """The raw events table: items by event id; `held` and `pending_updates` read its sparse indexes, oldest first."""
+    """The raw events table: items by event id; `held` and `pending_updates` read its sparse indexes, oldest first.
+    `down` set: writes fail as ingest's adapter says DynamoDB failed."""
 
     def __init__(self, *events: RawEvent) -> None:
         self.items: dict[str, dict[str, Any]] = {}
+        self.down: str | None = None
         for event in events:
             self.put(event)
 
     def put(self, event: RawEvent) -> None:
+        if self.down is not None:
+            raise DependencyUnavailableError(f"store raw event: {self.down}")
         self.items[event.event_id] = event.model_dump(mode="json", exclude_none=True)
 
     def get(self, event_id: str) -> RawEvent:
@@ -348,6 +415,8 @@ class FakeRawEvents:
         return [RawEvent.model_validate(copy.deepcopy(i)) for i in found]
 
     def mark(self, event_id: str, kind: RawEventKind, *, remove: tuple[str, ...] = (), **fields: Any) -> None:
+        if self.down is not None:
+            raise DependencyUnavailableError(f"update raw event: {self.down}")
         item = self.items[event_id]
         item.update({"kind": kind.value, **fields})
         for name in remove:
@@ -355,10 +424,18 @@ class FakeRawEvents:
 
 
 class FakeSpool:
-    """The spool bucket: records by key (arrival time first, as SpoolStore names them)."""
+    """The spool bucket: records by key (arrival time first, as SpoolStore names them). `down` set: S3 fails."""
 
     def __init__(self, *records: SpooledRequest) -> None:
         self.objects = {f"spool/{r.received_at}-{r.event_id}.json": r for r in records}
+        self.down: str | None = None
+
+    def put(self, record: SpooledRequest) -> str:
+        if self.down is not None:
+            raise DependencyUnavailableError(f"spool the request: {self.down}")
+        key = f"spool/{record.received_at}-{record.event_id}.json"
+        self.objects[key] = record
+        return key
 
     def keys(self, *, limit: int = 100) -> list[str]:
         return sorted(self.objects)[:limit]
@@ -428,13 +505,17 @@ class FakeIngest:
 
 
 class FakeExecutions:
-    """Step Functions' executions by name: `status` of each; `started` keeps the (name, input) of every start."""
+    """Step Functions' executions by name: `status` of each; `started` keeps the (name, input) of every start.
+    `down` set: StartExecution fails (DependencyUnavailableError, as the adapter says any refusal)."""
 
     def __init__(self, **statuses: str) -> None:
         self.statuses = dict(statuses)
         self.started: list[tuple[str, dict[str, Any]]] = []
+        self.down: str | None = None
 
     def start(self, name: str, state: WorkflowState) -> str:
+        if self.down is not None:
+            raise DependencyUnavailableError(f"StartExecution failed: {self.down}")
         self.started.append((name, state.execution_input()))
         self.statuses.setdefault(name, "RUNNING")
         return f"arn:aws:states:us-east-1:123456789012:execution:wf:{name}"

@@ -1,8 +1,8 @@
 """Property tests: the ingest service from request to answer, on arbitrary requests.
 
 `callhook.services.ingest.ingest_webhook` runs for real (handshake, authentication, parsing, accept_when, mapping,
-update_when, the dialog or raw event it builds); only its I/O is replaced by in-memory fakes (DynamoDB writes,
-StartExecution, the recording copy). The fakes check every item the way DynamoDB would take it, and read it back as
+update_when, the dialog or raw event it builds), on in-memory ports (DynamoDB writes, StartExecution, the
+recording copy). The fakes check every item the way DynamoDB would take it, and read it back as
 the workflow's first step does, because a dialog that cannot be stored is a 500 and one that cannot be read back is
 a failed workflow. Properties: only WebhookRejectedError leaves escape (each a contract status whose answer is a
 WebhookError), and every answer and stored item is well formed. The mapping functions on their own are covered by
@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
-from unittest.mock import patch
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -26,15 +25,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from callhook.aws import from_item, to_item
-from callhook.errors import UnauthorizedError, WebhookRejectedError
+from callhook.errors import DialogExistsError, UnauthorizedError, WebhookRejectedError
 from callhook.models.api import HandshakeAnswer, WebhookAnswer, WebhookError, WebhookRequest
 from callhook.models.channel import SIGNATURE_SCHEMES, Channel
 from callhook.models.dialog import Dialog
 from callhook.models.event import RawEvent
+from callhook.models.workflow import WorkflowState
 from callhook.presets.catalog import PRESETS
-from callhook.repositories.dialogs import DialogExistsError
 from callhook.services import ingest
 from callhook.settings import IngestSettings
+from tests.support.fakes import FakeChannels, FakeRecordingRequests, FakeSpool
 
 PROPERTY = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 TOKEN = "fuzz-channel-token-0001"
@@ -168,9 +168,6 @@ def assert_storable(item: dict[str, Any]) -> dict[str, Any]:
 class FakeDialogs:
     stored: dict[str, Dialog] = {}
 
-    def __init__(self, table: str) -> None:
-        self.table = table
-
     def put_new(self, dialog: Dialog) -> None:
         read_back = assert_storable(dialog.model_dump(mode="json", exclude_none=False))
         Dialog.model_validate(read_back)  # what the workflow's steps do with it
@@ -185,14 +182,29 @@ class FakeDialogs:
 
 
 class FakeEvents:
-    def __init__(self, table: str) -> None:
-        self.table = table
-
     def put(self, event: RawEvent) -> None:
         RawEvent.model_validate(assert_storable(event.model_dump(mode="json", exclude_none=True)))
 
     def mark(self, event_id: str, kind: Any, **fields: Any) -> None:
         assert_storable({"kind": kind.value, **fields})
+
+
+class StartedDialogs:
+    """Step Functions: keeps the stored dialog of each execution started, and its input as a workflow reads it."""
+
+    def __init__(self, started: list[Dialog]) -> None:
+        self.started = started
+
+    def start(self, name: str, state: WorkflowState) -> str:
+        WorkflowState.model_validate_json(json.dumps(state.execution_input()))
+        self.started.append(FakeDialogs.stored[name])
+        return f"arn:aws:states:us-east-1:123456789012:execution:unit:{name}"
+
+    def status(self, name: str) -> str | None:
+        return None
+
+
+PORTS: list[ingest.IngestPorts] = []  # the ports of the fake_io in use
 
 
 @contextmanager
@@ -202,20 +214,16 @@ def fake_io(advanced_config: dict[str, Any], **item: Any) -> Iterator[list[Dialo
                                       **item})
     started: list[Dialog] = []
     FakeDialogs.stored = {}
-    with (
-        patch.object(ingest, "get_channel", lambda *_, **__: channel),
-        patch.object(ingest, "DialogRepository", FakeDialogs),
-        patch.object(ingest, "EventRepository", FakeEvents),
-        patch.object(ingest, "start_workflow", lambda _arn, dialog: started.append(dialog)),
-        patch.object(ingest, "request_keep_recording", lambda _dialog_id, **_kwargs: True),
-    ):
-        yield started
+    PORTS[:] = [ingest.IngestPorts(channels=FakeChannels(channel), dialogs=FakeDialogs(), events=FakeEvents(),
+                                   spool=FakeSpool(), executions=StartedDialogs(started),
+                                   recordings=FakeRecordingRequests())]
+    yield started
 
 
 def answer_or_rejection(request: WebhookRequest) -> WebhookAnswer | HandshakeAnswer | WebhookRejectedError:
     """The service's outcome; any exception other than a WebhookRejectedError leaf propagates and fails the test."""
     try:
-        return ingest.ingest_webhook(request, SETTINGS)
+        return ingest.ingest_webhook(request, PORTS[0], SETTINGS)
     except WebhookRejectedError as exc:
         rejection = exc
     assert type(rejection) is not WebhookRejectedError, "a leaf names the status"
@@ -368,7 +376,7 @@ def test_ingest_webhook_drops_a_member_name_of_64_kb():
     settings_ = SETTINGS.model_copy(update={"max_body_bytes": 100_000})
     with fake_io(CHANNELS[1]) as started:
         # When
-        outcome = ingest.ingest_webhook(request, settings_)
+        outcome = ingest.ingest_webhook(request, PORTS[0], settings_)
     # Then
     assert isinstance(outcome, WebhookAnswer) and outcome.status == "accepted"
     assert started[0].telephony.raw == {"call_id": "l1", "short": 2}

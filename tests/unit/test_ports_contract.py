@@ -286,6 +286,7 @@ def _kept_world(kind: str, request: pytest.FixtureRequest) -> dict[str, Any]:
         return {"events": FakeRawEvents(), "spool": FakeSpool(), "channels": FakeChannelIds("main", "broken"),
                 "ingest": FakeIngest(Channel.model_validate(CONSOLE_CHANNELS[0]), ("broken", "field_mapping")),
                 "executions": FakeExecutions(), "pending": FakePendingDialogs(dialogs)}
+    from callhook.ingest_wiring import ingest_ports
     from callhook.repositories.dialogs import DialogRepository
     from callhook.repositories.directory import DynamoChannels
     from callhook.repositories.events import EventRepository
@@ -301,10 +302,11 @@ def _kept_world(kind: str, request: pytest.FixtureRequest) -> dict[str, Any]:
     for dialog in stored:
         repository.put_new(dialog)
     repository.clear_workflow_pending("d-2")
+    settings = load_settings(IngestSettings)
     return {"events": EventRepository(env["EVENTS_TABLE"]), "spool": SpoolStore(env["RECORDINGS_BUCKET"]),
             "channels": DynamoChannels(env["CHANNELS_TABLE"]), "ingest": KeptRequestsIngest(
-                load_settings(IngestSettings)), "executions": StepFunctionsExecutions(env["STATE_MACHINE_ARN"]),
-            "pending": repository}
+                ingest_ports(settings, fresh=True), settings),
+            "executions": StepFunctionsExecutions(env["STATE_MACHINE_ARN"]), "pending": repository}
 
 
 @pytest.fixture(params=["fake", "adapter"])
@@ -347,11 +349,7 @@ def _the_spool_lists_oldest_first_and_forgets_what_was_deleted(kept_world: dict[
     spool = kept_world["spool"]
     records = [SpooledRequest(event_id=f"s-{n}", channel_id="main", received_at=f"2026-12-01T10:00:0{n}Z",
                               reason="dialog_store_unavailable", request=_stored(b"{}")) for n in (2, 1)]
-    for record in records:  # the fake is built with its records; the adapter takes them as ingest puts them
-        if isinstance(spool, SpoolStore):
-            spool.put(record)
-        else:
-            spool.objects[SpoolStore.key_for(record)] = record
+    assert [spool.put(record) for record in records] == [SpoolStore.key_for(record) for record in records]
     keys = spool.keys()
     assert keys == [SpoolStore.key_for(records[1]), SpoolStore.key_for(records[0])]
     found = spool.get(keys[0])
@@ -482,3 +480,237 @@ def test_leftovers_of_a_removed_dialog_go_once(kind: str, request: pytest.Fixtur
     assert leftovers.delete_objects(keys) == []
     assert leftovers.delete_transcription_job("stack-d-1") is True
     assert leftovers.delete_transcription_job("stack-d-1") is False
+
+
+# ------------------------------------------------------------------------------------------- the webhook path
+
+
+def _ingest_world(kind: str, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Ingest's own ports (channels, new dialogs, the raw event log, the spool) as fakes or as the adapters on moto,
+    with the console's channel items; `event` reads a raw event back (EventLog itself has no read)."""
+    if kind == "fake":
+        from tests.support.fakes import FakeChannels, FakeDialogs, FakeRawEvents, FakeSpool
+
+        events = FakeRawEvents()
+        return {"channels": FakeChannels(*CONSOLE_CHANNELS), "dialogs": FakeDialogs(), "events": events,
+                "event": events.get, "spool": FakeSpool()}
+    from callhook.repositories.events import EventRepository
+    from callhook.repositories.ingest import CachedChannels, IngestDialogs, IngestEvents
+    from callhook.repositories.spool import SpoolStore
+    env = request.getfixturevalue("aws")
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    for item in CONSOLE_CHANNELS:
+        ddb.put_item(TableName=env["CHANNELS_TABLE"], Item=to_item(item))
+    return {"channels": CachedChannels(env["CHANNELS_TABLE"], 30), "dialogs": IngestDialogs(env["DIALOGS_TABLE"]),
+            "events": IngestEvents(env["EVENTS_TABLE"]), "event": EventRepository(env["EVENTS_TABLE"]).get,
+            "spool": SpoolStore(env["RECORDINGS_BUCKET"])}
+
+
+@pytest.fixture(params=["fake", "adapter"])
+def ingest_world(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return _ingest_world(request.param, request)
+
+
+def test_ingest_reads_a_channel_parsed_or_its_item_as_written(ingest_world: dict[str, Any]) -> None:
+    from callhook.errors import ChannelConfigError
+
+    channels = ingest_world["channels"]
+    found = channels.get("main")
+    assert found is not None and found.channel_id == "main" and found.webhook_token == "main-channel-token-0001"
+    with pytest.raises(ChannelConfigError, match=r"channel 'broken' is invalid: .*field_mapping"):
+        channels.get("broken")
+    assert channels.get("gone") is None
+    assert channels.item("broken") == CONSOLE_CHANNELS[1]
+    assert channels.item("gone") is None
+
+
+def test_a_new_dialog_is_stored_once_and_its_empty_fields_filled_never_overwritten(
+        ingest_world: dict[str, Any]) -> None:
+    from callhook.errors import DialogExistsError
+    from callhook.models.call import Telephony
+    from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus
+
+    dialogs = ingest_world["dialogs"]
+    first = Dialog(dialog_id="d-1", channel_id="main", call_id="c1", created_at="2026-12-01T10:00:00Z",
+                   telephony=Telephony(call_id="c1", caller="+14155550100"),
+                   enrichment=Enrichment(status=EnrichmentStatus.DISABLED))
+    dialogs.put_new(first)
+    # The same call again: refused, with the dialog as stored first (a re-delivery costs no extra read)
+    again = first.model_copy(update={"created_at": "2026-12-01T10:00:09Z"})
+    with pytest.raises(DialogExistsError) as refused:
+        dialogs.put_new(again)
+    assert refused.value.existing.created_at == "2026-12-01T10:00:00Z"
+    # Empty fields are filled, a set one is kept; an unknown dialog is None
+    filled = dialogs.fill_telephony("d-1", {"caller": "+14155550199", "callee": "+14155550111", "duration": 7})
+    assert filled is not None
+    assert (filled["caller"], filled["callee"], filled["duration"]) == ("+14155550100", "+14155550111", 7)
+    assert dialogs.fill_telephony("d-9", {"caller": "+14155550199"}) is None
+
+
+def test_the_event_log_stores_and_marks_raw_events(ingest_world: dict[str, Any]) -> None:
+    from callhook.models.event import RawEvent, RawEventKind
+
+    events = ingest_world["events"]
+    events.put(RawEvent(event_id="e-1", channel_id="main", received_at="2026-12-01T10:00:00Z",
+                        kind=RawEventKind.PENDING_UPDATE, dialog_id="d-1", update_fields={"duration": 3},
+                        request=_stored(b"{}")))
+    events.mark("e-1", RawEventKind.APPLIED_UPDATE, applied_at="2026-12-01T10:00:01Z")
+    stored = ingest_world["event"]("e-1")
+    assert stored.kind == RawEventKind.APPLIED_UPDATE and stored.update_fields == {"duration": 3}
+
+
+def test_the_spool_takes_a_request_under_its_arrival_key(ingest_world: dict[str, Any]) -> None:
+    from callhook.models.event import SpooledRequest
+    from callhook.repositories.spool import SpoolStore
+
+    record = SpooledRequest(event_id="s-1", channel_id="main", received_at="2026-12-01T10:00:00Z",
+                            reason="dialog_store_unavailable", request=_stored(b'{"call_id": "c1"}'))
+    key = ingest_world["spool"].put(record)
+    assert key == SpoolStore.key_for(record)
+    found = ingest_world["spool"].get(key)
+    assert found is not None and found.request.body == b'{"call_id": "c1"}'
+
+
+@pytest.mark.parametrize("failure", ["ValidationException", "ResourceNotFoundException", "ThrottlingException",
+                                     "unreachable"])
+def test_any_aws_failure_of_ingest_s_writes_is_dependency_unavailable(failure: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ingest keeps the request in the next store whatever went wrong, so its adapters say "unavailable" for every
+    # AWS failure (not only throttling, as the workflow's adapters do); the fakes' `down` says the same
+    from botocore.exceptions import EndpointConnectionError
+    from botocore.stub import Stubber
+
+    from callhook.errors import DependencyUnavailableError
+    from callhook.models.call import Telephony
+    from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus
+    from callhook.models.event import RawEvent, RawEventKind
+    from callhook.repositories import dialogs as dialogs_module
+    from callhook.repositories import events as events_module
+    from callhook.repositories.ingest import IngestDialogs, IngestEvents
+    from tests.support.fakes import FakeDialogs, FakeRawEvents
+
+    dialog = Dialog(dialog_id="d-1", channel_id="main", call_id="c1", created_at="2026-12-01T10:00:00Z",
+                    telephony=Telephony(call_id="c1"), enrichment=Enrichment(status=EnrichmentStatus.DISABLED))
+    event = RawEvent(event_id="e-1", channel_id="main", received_at="2026-12-01T10:00:00Z",
+                     kind=RawEventKind.REJECTED, request=_stored(b"{}"))
+
+    class Unreachable:
+        def put_item(self, **_: Any) -> None:
+            raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+    ddb = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(ddb) as stub:
+        for _ in range(2):
+            stub.add_client_error("put_item", service_error_code=failure)
+        dynamodb = Unreachable() if failure == "unreachable" else ddb
+        monkeypatch.setattr(dialogs_module, "client", lambda service: dynamodb)
+        monkeypatch.setattr(events_module, "client", lambda service: dynamodb)
+        with pytest.raises(DependencyUnavailableError, match="store dialog"):
+            IngestDialogs("dialogs").put_new(dialog)
+        with pytest.raises(DependencyUnavailableError, match="store raw event"):
+            IngestEvents("events").put(event)
+    fakes = FakeDialogs(), FakeRawEvents()
+    fakes[0].down = fakes[1].down = failure
+    with pytest.raises(DependencyUnavailableError, match="store dialog"):
+        fakes[0].put_new(dialog)
+    with pytest.raises(DependencyUnavailableError, match="store raw event"):
+        fakes[1].put(event)
+
+
+def test_a_recording_request_never_raises_and_marks_the_dialog_unless_marked(aws: dict[str, str]) -> None:
+    # KEEP_RECORDING_FUNCTION unset (or its invoke failing) is logged, never raised: the call is kept either way;
+    # the reconciler asks again for what the index holds
+    from callhook.models.call import Telephony
+    from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus
+    from callhook.repositories.dialogs import DialogRepository
+    from callhook.repositories.recording_requests import KeepRecordingRequests
+    from tests.support.fakes import FakeRecordingRequests
+
+    repository = DialogRepository(aws["DIALOGS_TABLE"])
+    for n in (1, 2):
+        repository.put_new(Dialog(dialog_id=f"d-{n}", channel_id="main", call_id=f"c{n}",
+                                  created_at="2026-12-01T10:00:00Z", telephony=Telephony(call_id=f"c{n}"),
+                                  enrichment=Enrichment(status=EnrichmentStatus.DISABLED)))
+    assert repository.list_recording_pending(requested_before="9999") == []
+    for requests in (KeepRecordingRequests(), FakeRecordingRequests()):
+        requests.request("d-1")
+        requests.request("d-2", marked=True)
+    assert repository.list_recording_pending(requested_before="9999") == ["d-1"]
+
+
+# ------------------------------------------------------------------------------------------- configuration items
+
+
+@pytest.fixture(params=["fake", "dynamo"])
+def operators_index(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """An OperatorIndexKeys over the given console items, and a reader of one stored item."""
+    def build(*items: dict[str, Any]) -> tuple[Any, Callable[[int], dict[str, Any]]]:
+        if request.param == "fake":
+            fake = FakeOperators(*[dict(i) for i in items])
+            return fake, lambda user_id: next(i for i in fake.items if i["user_id"] == user_id)
+        env = request.getfixturevalue("aws")
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        for item in items:
+            ddb.put_item(TableName=env["OPERATORS_TABLE"], Item=to_item(item))
+
+        def read(user_id: int) -> dict[str, Any]:
+            from callhook.aws import from_item
+            return from_item(ddb.get_item(TableName=env["OPERATORS_TABLE"],
+                                          Key={"user_id": {"N": str(user_id)}})["Item"])
+        return DynamoOperators(env["OPERATORS_TABLE"]), read
+    return build
+
+
+def test_derived_keys_are_written_once_and_only_from_the_current_source(operators_index: Callable[..., Any]) -> None:
+    ann = {"user_id": 17, "email": "  Ann@Example.com ", "ext": 101}
+    operators, read = operators_index(ann, {"user_id": 18, "email": "new@example.com"})
+    wanted = {"email_key": "ann@example.com", "ext_key": "101"}
+    # Written once: the same write again changes nothing, so it is none (the stream's loop guard)
+    assert operators.write_derived(ann, wanted) is True
+    assert operators.write_derived(ann, wanted) is False
+    assert {k: read(17).get(k) for k in wanted} == wanted
+    # A record older than the stored item (its email changed since) writes nothing; None removes a key
+    assert operators.write_derived({"user_id": 18, "email": "old@example.com"},
+                                   {"email_key": "old@example.com", "ext_key": None}) is False
+    assert "email_key" not in read(18)
+    assert operators.write_derived(ann | {"ext": 101}, {"email_key": "ann@example.com", "ext_key": None}) is True
+    assert "ext_key" not in read(17)
+    # An operator that is gone is not written back
+    assert operators.write_derived({"user_id": 99, "email": "x@example.com"},
+                                   {"email_key": "x@example.com", "ext_key": None}) is False
+
+
+@pytest.mark.parametrize("kind", ["fake", "dynamo"])
+def test_config_items_read_one_or_all_as_written(kind: str, request: pytest.FixtureRequest) -> None:
+    from callhook.repositories.config import ConfigTable
+    from tests.support.fakes import FakeConfigItems
+
+    if kind == "fake":
+        items: Any = FakeConfigItems("channel_id", *CONSOLE_CHANNELS)
+    else:
+        env = request.getfixturevalue("aws")
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        for item in CONSOLE_CHANNELS:
+            ddb.put_item(TableName=env["CHANNELS_TABLE"], Item=to_item(item))
+        items = ConfigTable(env["CHANNELS_TABLE"], "channel_id")
+    assert items.get("broken") == CONSOLE_CHANNELS[1] and items.get("gone") is None
+    assert sorted(items.scan_all(), key=lambda i: i["channel_id"]) == sorted(CONSOLE_CHANNELS,
+                                                                            key=lambda i: i["channel_id"])
+
+
+def test_a_stream_image_decodes_as_a_get_item_reads_the_item(aws: dict[str, str]) -> None:
+    # The boundary of the config-stream services: what they decide on is what the table holds
+    from callhook.aws import from_item
+    from callhook.models.stream import StreamEvent
+    from callhook.repositories.streams import written_items
+
+    item = {"channel_id": "main", "webhook_token": "main-channel-token-0001", "retention_days": 7,
+            "advanced_config": {"field_mapping": {"caller": "from"}, "tags": ["a", 1]}}
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb.put_item(TableName=aws["CHANNELS_TABLE"], Item=to_item(item))
+    stored = ddb.get_item(TableName=aws["CHANNELS_TABLE"], Key={"channel_id": {"S": "main"}})["Item"]
+    event = StreamEvent.model_validate({"Records": [
+        {"eventName": "MODIFY", "dynamodb": {"Keys": {"channel_id": {"S": "main"}}, "NewImage": stored}},
+        {"eventName": "REMOVE", "dynamodb": {"Keys": {"channel_id": {"S": "old"}}}}]})
+    [written] = written_items(event.records)
+    assert written.keys == frozenset({"channel_id"}) and written.item == from_item(stored) == item

@@ -17,6 +17,8 @@ PURE += ["callhook.services.transcript", "callhook.services.transcription_job", 
          "callhook.services.workflow_steps", "callhook.services.reconcile", "callhook.services.kept",
          "callhook.services.raw_events", "callhook.services.recordings",
          "callhook.services.retention"]
+PURE += ["callhook.services.ingest", "callhook.services.auth", "callhook.services.handshakes",
+         "callhook.services.config_check", "callhook.services.operators"]
 FORBIDDEN = ["boto3", "callhook.aws", "callhook.repositories"]
 
 

@@ -35,7 +35,8 @@ from callhook.repositories.config import (
     operator_item,
     read_operator_item,
 )
-from callhook.services.config_check import ItemKind, check_item
+from callhook.services.config_check import KEYS, ItemCheck, ItemKind, check_item
+from callhook.services.config_check import check_stored as check_items
 from callhook_admin.errors import AdminError
 
 __all__ = ["VersionConflictError"]  # what a versioned write raises, for the CLI's one-line answer
@@ -317,3 +318,9 @@ def setting_warning(key: str, value: Any, operators_table: str) -> str | None:
     if not entry.active:
         return f"operator {value} is inactive"
     return None
+
+
+def check_stored(kind: ItemKind, table: str, item_id: str | None = None) -> list[ItemCheck]:
+    """`callhook channel check` / `action check`: the verdict on one stored item or on every item of the table
+    (services/config_check.check_stored over the table). Raises LookupError: `item_id` names no item."""
+    return check_items(kind, ConfigTable(table, KEYS[kind]), item_id)

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from callhook import aws
-from callhook.services.workflow import execution_arn_for
+from callhook.models.workflow import execution_arn_for
 
 REPLAY_SEPARATOR = "-r"
 _ATTEMPT_FAILURES = {"TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed", "LambdaFunctionFailed",

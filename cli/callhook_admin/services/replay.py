@@ -12,16 +12,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from callhook.errors import DialogNotFoundError, WebhookRejectedError
+from callhook.ingest_wiring import ingest_ports
 from callhook.models.api import WebhookAnswer, WebhookRequest
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus, Workflow
 from callhook.models.event import RawEvent, RawEventKind
 from callhook.repositories.dialogs import DialogRepository, utc_now
 from callhook.repositories.events import EventRepository
 from callhook.services import ingest
-from callhook.services.workflow import start_workflow
 from callhook.settings import IngestSettings
 from callhook_admin.errors import ExecutionStillRunningError, ItemNotFoundError, NotReplayableError
 from callhook_admin.services.history import dialog_executions, execution_name, execution_status
+from callhook_admin.services.workflow import start_workflow
 
 REPLAYABLE_KINDS = frozenset({RawEventKind.REJECTED, RawEventKind.REPLAYED})
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -92,11 +93,11 @@ def replay_event(event_id: str, settings: IngestSettings) -> EventReplay:
     refusal = event_refusal(event)
     if refusal is not None:
         raise NotReplayableError(refusal)
-    fresh = settings.model_copy(update={"channel_cache_seconds": 0})
+    io = ingest_ports(settings, fresh=True)
     request = stored_webhook_request(event)
     try:
-        channel = ingest.load_channel(event.channel_id, fresh)
-        answer = ingest.accept_authenticated(channel, request, fresh)
+        channel = ingest.load_channel(event.channel_id, io)
+        answer = ingest.accept_authenticated(channel, request, io, settings)
     except WebhookRejectedError as exc:
         events.mark(event_id, event.kind, **rejected_marks(exc, utc_now()))
         return EventReplay(event_id=event_id, channel_id=event.channel_id, outcome="rejected", reason=exc.reason,

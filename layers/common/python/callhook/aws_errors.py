@@ -51,3 +51,16 @@ def translated(what: str, service: str = "") -> Iterator[None]:
         raise
     except BotoCoreError as exc:  # endpoint unreachable, read timeout
         raise DependencyUnavailableError(f"{what}: {exc}") from exc
+
+
+@contextmanager
+def unavailable(what: str, service: str = "") -> Iterator[None]:
+    """Every AWS failure becomes DependencyUnavailableError: for the writes whose caller keeps the request elsewhere
+    whatever went wrong (ingest's dialog and raw event writes, then the spool; the spool, then 503). Exceptions that
+    are not AWS's (a duplicate dialog, a bug) propagate."""
+    try:
+        yield
+    except ClientError as exc:
+        raise DependencyUnavailableError(f"{what}: {service + ' ' if service else ''}{error_code(exc)}") from exc
+    except BotoCoreError as exc:
+        raise DependencyUnavailableError(f"{what}: {exc}") from exc

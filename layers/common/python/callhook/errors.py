@@ -18,12 +18,16 @@
       PayloadTooLargeError 413, UnsupportedContentTypeError 415, UnreadableBodyError 400,
       MissingCallIdError 422, ChannelMisconfiguredError 503
   x DialogStoreUnavailableError -> never answered: ingest spools the request (202) instead
+  x DialogExistsError          -> the same call again (a re-delivery): ingest answers `duplicate`
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from callhook.models.dialog import Dialog
 
 
 class CallhookError(Exception):
@@ -40,6 +44,14 @@ class TerminalError(CallhookError):
 
 class DependencyUnavailableError(RetryableError):
     """An AWS service or external system was throttled, timed out or answered 5xx."""
+
+
+class DialogExistsError(Exception):
+    """The conditional create found the dialog already stored (a re-delivery). Carries the stored one."""
+
+    def __init__(self, existing: Dialog) -> None:
+        super().__init__(existing.dialog_id)
+        self.existing = existing
 
 
 class DialogStoreUnavailableError(CallhookError):

@@ -8,6 +8,7 @@ in-memory fakes of `tests/support/fakes.py`. Protocols are structural: an adapte
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, Protocol
 
 from callhook.models.action import Action, ActionRun
@@ -89,8 +90,9 @@ class ActionRunner(Protocol):
 
 
 class RecordingRequests(Protocol):
-    def request(self, dialog_id: str) -> None:
-        """Ask for the dialog's recording to be copied, apart from the caller's work; never raises."""
+    def request(self, dialog_id: str, *, marked: bool = False) -> None:
+        """Ask for the dialog's recording to be copied, apart from the caller's work; never raises. The dialog is
+        first put in the recording-reconciliation index, unless `marked` (the caller's own write did it)."""
         ...
 
 
@@ -218,6 +220,10 @@ class RawEvents(Protocol):
 class Spool(Protocol):
     """Requests kept in S3 when the tables failed; keys sort by arrival."""
 
+    def put(self, record: SpooledRequest) -> str:
+        """Its key. Raises DependencyUnavailableError (any failure: nothing was kept)."""
+        ...
+
     def keys(self, *, limit: int = 100) -> list[str]:
         """The oldest first. Raises DependencyUnavailableError."""
         ...
@@ -250,6 +256,45 @@ class Ingest(Protocol):
     def expiry(self, channel: Channel | None, received_at: str) -> int | None:
         """When a raw event received then expires: the channel's retention, else (None) the stack's."""
         ...
+
+
+# ------------------------------------------------------------------------------------------- the webhook path
+
+
+class IngestChannels(Protocol):
+    """The channels table as ingest reads it on every webhook."""
+
+    def get(self, channel_id: str) -> Channel | None:
+        """The channel, cached briefly per sandbox (the adapter's `cache_seconds`; 0 reads fresh). None: no item.
+        Raises ChannelConfigError (the item fails validation), DependencyUnavailableError."""
+        ...
+
+    def item(self, channel_id: str) -> dict[str, Any] | None:
+        """The stored item as the console wrote it, read uncached (a cached one may be stale). None: no item.
+        Raises DependencyUnavailableError."""
+        ...
+
+
+class NewDialogs(Protocol):
+    """The dialogs table as ingest writes it. Every AWS failure is DependencyUnavailableError (the caller spools)."""
+
+    def put_new(self, dialog: Dialog) -> None:
+        """Create the dialog unless it exists (and put it in the reconciliation indexes).
+        Raises DialogExistsError with the stored one (a re-delivery), DependencyUnavailableError."""
+        ...
+
+    def fill_telephony(self, dialog_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Fill telephony fields that are still empty, never blanking one; None when no such dialog."""
+        ...
+
+
+class EventLog(Protocol):
+    """The raw events table as ingest writes it. Every AWS failure is DependencyUnavailableError (the caller
+    spools)."""
+
+    def put(self, event: RawEvent) -> None: ...
+
+    def mark(self, event_id: str, kind: RawEventKind, *, remove: tuple[str, ...] = (), **fields: Any) -> None: ...
 
 
 # ------------------------------------------------------------------------------------------- keeping recordings
@@ -289,4 +334,36 @@ class Leftovers(Protocol):
 
     def delete_transcription_job(self, name: str) -> bool:
         """False when the job is gone already."""
+        ...
+
+
+# ------------------------------------------------------------------------------------------- configuration items
+
+
+@dataclass(frozen=True)
+class WrittenItem:
+    """An item a table's stream delivered as written (INSERT, MODIFY), decoded at the boundary: the names of its
+    key and the item as a GetItem reads it (repositories/streams.py)."""
+
+    keys: frozenset[str]
+    item: dict[str, Any]
+
+
+class ConfigItems(Protocol):
+    """A configuration table's items as the console wrote them (channels, actions)."""
+
+    def get(self, key: Any) -> dict[str, Any] | None: ...
+
+    def scan_all(self) -> list[dict[str, Any]]:
+        """Every item (a small table; admin time only)."""
+        ...
+
+
+class OperatorIndexKeys(Protocol):
+    """The operators table's derived index keys (`email_key`, `ext_key`)."""
+
+    def write_derived(self, item: dict[str, Any], wanted: dict[str, str | None]) -> bool:
+        """Bring the stored operator's derived attributes to `wanted` (None: remove), only where they differ and
+        only while it still holds the `email` and `ext` of `item` (a newer write is normalised by its own record).
+        Whether it wrote: a write that would change nothing is none (the stream's loop guard)."""
         ...

@@ -107,6 +107,16 @@ class Channel(BaseModel):
 
 
 
+def parse_channel(item: dict[str, Any]) -> Channel:
+    """The channel of a stored item. Raises ChannelConfigError naming every problem: it fails that channel's
+    webhooks only."""
+    try:
+        return Channel.model_validate(item)
+    except ValidationError as exc:
+        raise ChannelConfigError(f"channel {item.get('channel_id')!r} is invalid: {describe_validation_error(exc)}") \
+            from exc
+
+
 def effective_channel(channel: Channel) -> Channel:
     """The channel as ingest uses it: its preset's fields filled in wherever the admin left them unset.
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from callhook.models.problems import InvalidItem
+from callhook.models.problems import InvalidItem, problems_of
 
 DEFAULT_OPERATOR_SETTING = "telephony_autotranscribe_default_operator_id"
 DEFAULT_OPERATOR_ID = 1  # the root admin (the seed)
@@ -105,6 +105,15 @@ class Operator(BaseModel):
         item = self.model_dump(mode="json", exclude_none=True)
         item |= {k: v for k, v in operator_derived_attributes(item).items() if v is not None}
         return item
+
+
+def read_operator_item(item: dict[str, Any]) -> Operator | InvalidItem:
+    """The operator of a stored item, or the item marked invalid with every problem: one broken item written in
+    the console must not break a listing or the workflow of calls that reach it (issue 10)."""
+    try:
+        return Operator.from_item(item)
+    except ValidationError as exc:
+        return InvalidItem(item_id=str(item.get("user_id")), problems=problems_of(exc))
 
 
 class OperatorLookup(BaseModel):

@@ -8,11 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import ValidationError
 
 from callhook.aws import client, from_item, to_item, to_value
-from callhook.errors import ChannelConfigError
-from callhook.models.channel import Channel, describe_validation_error
+from callhook.models.channel import Channel
+from callhook.models.channel import parse_channel as parse_channel  # where callers read it
 from callhook.models.directory import (
     DEFAULT_OPERATOR_ID,
     DEFAULT_OPERATOR_SETTING,
@@ -23,7 +22,8 @@ from callhook.models.directory import (
     normalize_ext,
     parse_operator_id,
 )
-from callhook.models.problems import InvalidItem, problems_of
+from callhook.models.directory import read_operator_item as read_operator_item  # where callers read it
+from callhook.models.problems import InvalidItem
 from callhook.repositories._dynamo import translated_errors
 
 OPERATOR_EMAIL_INDEX = "by_email"
@@ -109,15 +109,6 @@ def clear_channel_cache() -> None:
     _channel_cache.clear()
 
 
-def parse_channel(item: dict[str, Any]) -> Channel:
-    """Raises ChannelConfigError naming every problem: it fails that channel's webhooks only."""
-    try:
-        return Channel.model_validate(item)
-    except ValidationError as exc:
-        raise ChannelConfigError(f"channel {item.get('channel_id')!r} is invalid: {describe_validation_error(exc)}") \
-            from exc
-
-
 def get_channel(table: str, channel_id: str, *, cache_seconds: float = 0) -> Channel | None:
     """The channel by key, cached for `cache_seconds`. None if unknown.
 
@@ -132,15 +123,6 @@ def get_channel(table: str, channel_id: str, *, cache_seconds: float = 0) -> Cha
         if cache_seconds > 0:
             _channel_cache.set(cache_key, item)
     return parse_channel(item) if item else None
-
-
-def read_operator_item(item: dict[str, Any]) -> Operator | InvalidItem:
-    """The operator of a stored item, or the item marked invalid with every problem: one broken item written in
-    the console must not break a listing or the workflow of calls that reach it (issue 10)."""
-    try:
-        return Operator.from_item(item)
-    except ValidationError as exc:
-        return InvalidItem(item_id=str(item.get("user_id")), problems=problems_of(exc))
 
 
 def _lookup(items: list[dict[str, Any]], *, scanned: bool = False) -> OperatorLookup:

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from callhook.aws import client, from_item, to_item, to_value
 from callhook.clock import utc_now as utc_now  # re-exported: callers import it from here too
+from callhook.errors import DialogExistsError as DialogExistsError  # raised here; defined with the errors
 from callhook.models.dialog import Dialog, FeedEntry
 from callhook.repositories._dynamo import translated_errors
 
@@ -23,14 +24,6 @@ PENDING_SHARDS = 8
 
 def pending_shard(dialog_id: str) -> str:
     return f"pending-{int(hashlib.sha256(dialog_id.encode()).hexdigest()[:8], 16) % PENDING_SHARDS}"
-
-
-class DialogExistsError(Exception):
-    """The conditional create found the dialog already stored (a re-delivery). Carries the stored one."""
-
-    def __init__(self, existing: Dialog) -> None:
-        super().__init__(existing.dialog_id)
-        self.existing = existing
 
 
 class DialogRepository:

@@ -7,6 +7,7 @@ start serves every invocation of a warm sandbox. Error translation is the reposi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -23,6 +24,7 @@ from callhook.repositories.config import (
     get_topic,
     list_topic_aliases,
     read_default_operator_id,
+    write_operator_derived,
 )
 
 
@@ -38,6 +40,9 @@ class DynamoOperators:
 
     def get(self, user_id: int) -> Operator | None:
         return get_operator(self.table, user_id)
+
+    def write_derived(self, item: dict[str, Any], wanted: dict[str, str | None]) -> bool:
+        return write_operator_derived(self.table, item, wanted)
 
 
 @dataclass(frozen=True)

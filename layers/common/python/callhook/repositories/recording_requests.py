@@ -21,8 +21,8 @@ class LambdaRecordingRequests:
     dialogs_table: str
     function: str | None  # KEEP_RECORDING_FUNCTION (not set on the KeepRecording function itself)
 
-    def request(self, dialog_id: str) -> None:
-        self.ask(dialog_id)
+    def request(self, dialog_id: str, *, marked: bool = False) -> None:
+        self.ask(dialog_id, marked=marked)
 
     def ask(self, dialog_id: str, *, marked: bool = False) -> bool:
         """Whether the invoke was accepted. The dialog is first put in the recording-reconciliation index
@@ -50,15 +50,15 @@ class LambdaRecordingRequests:
 
 
 def request_keep_recording(dialog_id: str, *, marked: bool = False) -> bool:
-    """`LambdaRecordingRequests.ask` from the environment, for the callers that are not composition roots yet
-    (ingest, the update path). Never raises."""
+    """`LambdaRecordingRequests.ask` from the environment (KeepRecordingRequests' request). Never raises."""
     settings = load_settings(RecordingRequestSettings)
     return LambdaRecordingRequests(settings.dialogs_table, settings.keep_recording_function).ask(dialog_id,
                                                                                                 marked=marked)
 
 
 class KeepRecordingRequests:
-    """The `RecordingRequests` adapter Enrich builds once per sandbox: `request_keep_recording`."""
+    """The `RecordingRequests` adapter Enrich and Ingest build once per sandbox: `request_keep_recording`, which
+    reads KEEP_RECORDING_FUNCTION at each request."""
 
-    def request(self, dialog_id: str) -> None:
-        request_keep_recording(dialog_id)
+    def request(self, dialog_id: str, *, marked: bool = False) -> None:
+        request_keep_recording(dialog_id, marked=marked)

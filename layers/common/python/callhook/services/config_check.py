@@ -7,6 +7,9 @@ action), so "valid here" means "works on the webhook path and in the workflow". 
   console) is logged with every invalid field path and counted in the `InvalidConfigItem` metric (alarmed);
 * `callhook channel check [ID]` / `callhook action check [ID]`: the same lines, exit 1 when any item is invalid;
 * `callhook channel list` / `action list`: invalid items are marked rather than failing the listing.
+
+Pure (STYLE §13): the items arrive decoded (the stream's by repositories/streams.py, the table's through the
+`ConfigItems` port), so a verdict is proved on plain dicts.
 """
 
 from __future__ import annotations
@@ -15,12 +18,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from callhook.aws import from_item
 from callhook.models.action import parse_action
 from callhook.models.channel import Channel
 from callhook.models.problems import ItemProblem, problems_of
-from callhook.models.stream import StreamRecord
-from callhook.repositories.config import ConfigTable
+from callhook.ports import ConfigItems, WrittenItem
 
 ItemKind = Literal["channel", "action"]
 KEYS: dict[ItemKind, str] = {"channel": "channel_id", "action": "action_id"}
@@ -63,13 +64,12 @@ def check_item(kind: ItemKind, item: dict[str, Any]) -> ItemCheck:
     return ItemCheck(kind=kind, item_id=str(item.get(KEYS[kind])), valid=not problems, problems=problems)
 
 
-def check_stored(kind: ItemKind, table: str, item_id: str | None = None) -> list[ItemCheck]:
+def check_stored(kind: ItemKind, store: ConfigItems, item_id: str | None = None) -> list[ItemCheck]:
     """The verdict on one stored item (`item_id`), or on every item of the table, in key order.
 
     Raises:
         LookupError: `item_id` names no item.
     """
-    store = ConfigTable(table, KEYS[kind])
     if item_id is not None:
         item = store.get(item_id)
         if item is None:
@@ -78,16 +78,12 @@ def check_stored(kind: ItemKind, table: str, item_id: str | None = None) -> list
     return [check_item(kind, item) for item in sorted(store.scan_all(), key=lambda i: str(i.get(KEYS[kind])))]
 
 
-def check_stream_records(records: list[StreamRecord]) -> list[ItemCheck]:
-    """The verdict on each channel or action written in a stream batch (removals have nothing to check). The kind
-    comes from the record's key, so one function serves both tables' streams."""
+def check_written(written: list[WrittenItem]) -> list[ItemCheck]:
+    """The verdict on each channel or action a stream batch wrote (removals have nothing to check). The kind comes
+    from the item's key, so one function serves both tables' streams."""
     checks = []
-    for record in records:
-        image = record.dynamodb.new_image
-        if image is None:
-            continue
-        kind: ItemKind | None = next((k for k, key in KEYS.items() if key in record.dynamodb.keys), None)
+    for each in written:
+        kind: ItemKind | None = next((k for k, key in KEYS.items() if key in each.keys), None)
         if kind is not None:
-            checks.append(check_item(kind, from_item(image)))
+            checks.append(check_item(kind, each.item))
     return checks
-

@@ -1,19 +1,26 @@
-"""Webhook -> stored dialog -> started workflow (CONTRACT §2). Every decision of the webhook API lives here."""
+"""Webhook -> stored dialog -> started workflow (CONTRACT §2). Every decision of the webhook API lives here.
+
+Pure (STYLE §13): the channels, the dialogs and raw events tables, the spool, Step Functions and the recording
+request are `IngestPorts`, built once per sandbox by functions/ingest/app.py (callhook/ingest_wiring.py), and by
+the other doors that run a kept request through ingest again (Reconcile, ReleaseHeld, `callhook events replay`).
+The adapters translate AWS's errors; what is left here is which store keeps the request, and what is answered.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from callhook.clock import utc_now
 from callhook.errors import (
     ChannelConfigError,
     ChannelInactiveError,
     ChannelMisconfiguredError,
     ChannelNotFoundError,
     DependencyUnavailableError,
+    DialogExistsError,
     DialogStoreUnavailableError,
     MissingCallIdError,
     PayloadTooLargeError,
@@ -22,22 +29,21 @@ from callhook.errors import (
 from callhook.mapping import evaluate_condition, map_telephony, parse_body, parse_query
 from callhook.models.api import SPOOLED_REASON, HandshakeAnswer, WebhookAnswer, WebhookRequest
 from callhook.models.call import MappingWarning, Telephony
-from callhook.models.channel import Channel, effective_channel
+from callhook.models.channel import Channel, effective_channel, parse_channel
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus, Policy, Recording, make_dialog_id
 from callhook.models.event import RawEvent, RawEventKind, SpooledRequest
+from callhook.models.workflow import execution_arn_for
 from callhook.observability import logger
-from callhook.repositories.config import ConfigTable, get_channel, parse_channel
-from callhook.repositories.dialogs import DialogExistsError, DialogRepository, utc_now
-from callhook.repositories.events import EventRepository
-from callhook.repositories.recording_requests import request_keep_recording
-from callhook.repositories.spool import SpoolStore
 from callhook.services.auth import authenticate
 from callhook.services.handshakes import handshake_answer
 from callhook.services.raw_events import new_event_id, rejected_event, stored_request
 from callhook.services.raw_events import webhook_request_from as webhook_request_from  # replay reads it here
 from callhook.services.retention import expires_at, retention_days
-from callhook.services.workflow import execution_arn_for, start_workflow
+from callhook.services.workflow_steps import workflow_input
 from callhook.settings import IngestSettings
+
+if TYPE_CHECKING:  # annotations only: the ports add nothing to the webhook path's cold import
+    from callhook.ports import EventLog, Executions, IngestChannels, NewDialogs, RecordingRequests, Spool
 
 # DynamoDB items are capped at 400 KB: a value no telephony field needs this long would make the dialog (or its
 # update) unstorable on every retry. call_id keys the dialog, so an oversized one refuses the call (413); another
@@ -53,6 +59,19 @@ UNUSABLE_CHANNEL_MESSAGE = ("this channel's configuration is invalid and cannot 
 
 
 @dataclass(frozen=True)
+class IngestPorts:
+    """What ingest reads and writes. The adapters turn every AWS failure of a write into
+    DependencyUnavailableError, which ingest answers by keeping the request in the next store (or 503)."""
+
+    channels: IngestChannels  # cached per sandbox on the webhook path; fresh for kept requests and replays
+    dialogs: NewDialogs
+    events: EventLog
+    spool: Spool
+    executions: Executions
+    recordings: RecordingRequests
+
+
+@dataclass(frozen=True)
 class ChannelView:
     """The channel as ingest can use it. `problems` set: the stored item is invalid, and `channel` holds only the
     fields that authenticate its requests (their webhooks are then held, not processed)."""
@@ -61,7 +80,8 @@ class ChannelView:
     problems: str | None = None
 
 
-def ingest_webhook(request: WebhookRequest, settings: IngestSettings) -> WebhookAnswer | HandshakeAnswer:
+def ingest_webhook(request: WebhookRequest, io: IngestPorts,
+                   settings: IngestSettings) -> WebhookAnswer | HandshakeAnswer:
     """Authenticate, map and store one webhook, then start its workflow.
 
     Answered 2xx ⇔ durably kept (CONTRACT §2). After authentication the request is kept whatever fails next: as a
@@ -76,7 +96,7 @@ def ingest_webhook(request: WebhookRequest, settings: IngestSettings) -> Webhook
         WebhookRejectedError: a leaf per HTTP status of CONTRACT §2; authenticated 403/422 payloads are stored first.
         DependencyUnavailableError: no durable store took the request; answered 503 so that the provider retries.
     """
-    view = load_channel_view(request.channel_id, settings)
+    view = load_channel_view(request.channel_id, io)
     channel = view.channel
     handshake = handshake_answer(channel, request)
     if handshake is not None:
@@ -87,21 +107,21 @@ def ingest_webhook(request: WebhookRequest, settings: IngestSettings) -> Webhook
     request = authenticate(channel, request)
     received_at = utc_now()
     if view.problems is not None:
-        answer = hold(channel.channel_id, request, view.problems, received_at, settings)
+        answer = hold(channel.channel_id, request, view.problems, received_at, io, settings)
     else:
         try:
-            answer = accept_authenticated(channel, request, settings, received_at=received_at)
+            answer = accept_authenticated(channel, request, io, settings, received_at=received_at)
         except WebhookRejectedError as exc:
             if exc.store_raw_event:
-                keep_rejected(request, exc, received_at, settings, expires=expiry(channel, settings, received_at))
+                keep_rejected(request, exc, received_at, io, expires=expiry(channel, settings, received_at))
             raise
         except DialogStoreUnavailableError as exc:
-            answer = spool(request, received_at, settings, reason="dialog_store_unavailable", detail=str(exc),
+            answer = spool(request, received_at, io, reason="dialog_store_unavailable", detail=str(exc),
                            dialog_id=exc.dialog_id)
     return answer.model_copy(update={"overrides": channel.advanced_config.answer or {}})
 
 
-def load_channel_view(channel_id: str, settings: IngestSettings) -> ChannelView:
+def load_channel_view(channel_id: str, io: IngestPorts) -> ChannelView:
     """The channel, or, when its item is invalid, the part of it that still authenticates (its calls are held).
 
     Raises:
@@ -111,11 +131,11 @@ def load_channel_view(channel_id: str, settings: IngestSettings) -> ChannelView:
             configuration; the log and `callhook channel check` do.
     """
     try:
-        return ChannelView(load_channel(channel_id, settings))
+        return ChannelView(load_channel(channel_id, io))
     except ChannelMisconfiguredError:
         pass
     # The cached item may be stale (the admin may have fixed it a moment ago): one uncached read decides.
-    item = ConfigTable(settings.channels_table, "channel_id").get(channel_id)
+    item = io.channels.item(channel_id)
     if item is None:
         raise ChannelNotFoundError(f"no channel {channel_id!r}")
     try:
@@ -144,10 +164,10 @@ def credentials_only(item: dict[str, Any]) -> Channel | None:
         return None
 
 
-def load_channel(channel_id: str, settings: IngestSettings) -> Channel:
+def load_channel(channel_id: str, io: IngestPorts) -> Channel:
     """The channel as ingest uses it: the stored item with its preset's fields filled in (callhook.presets)."""
     try:
-        channel = get_channel(settings.channels_table, channel_id, cache_seconds=settings.channel_cache_seconds)
+        channel = io.channels.get(channel_id)
         if channel is None:
             raise ChannelNotFoundError(f"no channel {channel_id!r}")
         return effective_channel(channel)
@@ -162,7 +182,7 @@ def parse_request(request: WebhookRequest) -> dict[str, Any]:
     return parse_body(request.body, request.content_type)
 
 
-def accept_authenticated(channel: Channel, request: WebhookRequest, settings: IngestSettings, *,
+def accept_authenticated(channel: Channel, request: WebhookRequest, io: IngestPorts, settings: IngestSettings, *,
                          received_at: str | None = None) -> WebhookAnswer:
     """Everything after authentication: parse, select, map, store and start. `callhook events replay` and the
     processing of held and spooled requests run this too (a kept request carries no credentials), with the time
@@ -187,9 +207,9 @@ def accept_authenticated(channel: Channel, request: WebhookRequest, settings: In
     telephony, size_warnings = within_size_limits(telephony)
     warnings = [w.model_dump(mode="json") for w in mapping_warnings] + size_warnings
     if config.update_when and evaluate_condition(config.update_when, body, timezone=config.timezone):
-        return apply_update(channel, request, telephony, settings, received_at=received_at)
+        return apply_update(channel, request, telephony, io, settings, received_at=received_at)
     dialog = new_dialog(channel, telephony, warnings, settings, created_at=received_at)
-    return store_and_start(dialog, settings)
+    return store_and_start(dialog, io)
 
 
 def within_size_limits(telephony: Telephony) -> tuple[Telephony, list[dict[str, Any]]]:
@@ -228,7 +248,7 @@ def new_dialog(channel: Channel, telephony: Telephony, warnings: list[dict[str, 
     )
 
 
-def store_and_start(dialog: Dialog, settings: IngestSettings) -> WebhookAnswer:
+def store_and_start(dialog: Dialog, io: IngestPorts) -> WebhookAnswer:
     """Durable first, then the workflow. A re-delivery finds the stored dialog and (re)starts only if needed.
 
     Once the dialog is stored the call is kept: a workflow that cannot start now is started by the reconciler (the
@@ -239,19 +259,19 @@ def store_and_start(dialog: Dialog, settings: IngestSettings) -> WebhookAnswer:
     """
     status = "accepted"
     try:
-        DialogRepository(settings.dialogs_table).put_new(dialog)
+        io.dialogs.put_new(dialog)
     except DialogExistsError as exc:
         dialog, status = exc.existing, "duplicate"
-    except (DependencyUnavailableError, ClientError, BotoCoreError) as exc:
+    except DependencyUnavailableError as exc:
         raise DialogStoreUnavailableError(str(exc), dialog_id=dialog.dialog_id) from exc
     if status == "accepted" and dialog.telephony.recording_url:
         # Asynchronous: links expire in minutes, enrichment may be slow. put_new marked it for reconciliation.
-        request_keep_recording(dialog.dialog_id, marked=True)
+        io.recordings.request(dialog.dialog_id, marked=True)
     reason = None
     if status == "accepted" or dialog.workflow.status == "pending":
         # On a duplicate whose workflow never ran (StartExecution failed the first time), this is the recovery.
         try:
-            start_workflow(settings.state_machine_arn, dialog)
+            io.executions.start(dialog.dialog_id, workflow_input(dialog))
         except DependencyUnavailableError as exc:
             logger.warning("workflow not started; the reconciler starts it", dialog_id=dialog.dialog_id,
                            error=str(exc))
@@ -260,8 +280,8 @@ def store_and_start(dialog: Dialog, settings: IngestSettings) -> WebhookAnswer:
     return WebhookAnswer(status=status, dialog_id=dialog.dialog_id, reason=reason)
 
 
-def apply_update(channel: Channel, request: WebhookRequest, telephony: Telephony, settings: IngestSettings, *,
-                 received_at: str | None = None) -> WebhookAnswer:
+def apply_update(channel: Channel, request: WebhookRequest, telephony: Telephony, io: IngestPorts,
+                 settings: IngestSettings, *, received_at: str | None = None) -> WebhookAnswer:
     """Fill the call's empty fields; if the call is not stored yet, keep the update for when it is.
 
     Both sides write first and check second (here: store the pending update, then look for the dialog again; the
@@ -272,11 +292,10 @@ def apply_update(channel: Channel, request: WebhookRequest, telephony: Telephony
     """
     dialog_id = make_dialog_id(channel.channel_id, telephony.call_id)
     fields = {k: v for k, v in telephony.canonical().items() if k != "call_id"}
-    dialogs = DialogRepository(settings.dialogs_table)
-    events = EventRepository(settings.events_table)
+    dialogs, events = io.dialogs, io.events
     try:
         if dialogs.fill_telephony(dialog_id, fields) is not None:
-            return _update_applied(dialog_id, fields)
+            return _update_applied(dialog_id, fields, io)
         event = RawEvent(event_id=new_event_id(), channel_id=channel.channel_id,
                          received_at=received_at or utc_now(), kind=RawEventKind.PENDING_UPDATE,
                          dialog_id=dialog_id, update_fields=fields, reason="call_not_stored_yet",
@@ -285,19 +304,19 @@ def apply_update(channel: Channel, request: WebhookRequest, telephony: Telephony
         events.put(event)
         if dialogs.fill_telephony(dialog_id, fields) is not None:
             events.mark(event.event_id, RawEventKind.APPLIED_UPDATE, applied_at=utc_now())
-            return _update_applied(dialog_id, fields)
-    except (DependencyUnavailableError, ClientError, BotoCoreError) as exc:
+            return _update_applied(dialog_id, fields, io)
+    except DependencyUnavailableError as exc:
         raise DialogStoreUnavailableError(str(exc), dialog_id=dialog_id) from exc
     return WebhookAnswer(status="accepted", dialog_id=dialog_id, reason="update kept until the call arrives")
 
 
-def _update_applied(dialog_id: str, fields: dict[str, Any]) -> WebhookAnswer:
+def _update_applied(dialog_id: str, fields: dict[str, Any], io: IngestPorts) -> WebhookAnswer:
     if "recording_url" in fields:
-        request_keep_recording(dialog_id)  # KeepRecording is idempotent: a URL already kept is not fetched again
+        io.recordings.request(dialog_id)  # KeepRecording is idempotent: a URL already kept is not fetched again
     return WebhookAnswer(status="accepted", dialog_id=dialog_id, reason="update applied")
 
 
-def hold(channel_id: str, request: WebhookRequest, problems: str, received_at: str,
+def hold(channel_id: str, request: WebhookRequest, problems: str, received_at: str, io: IngestPorts,
          settings: IngestSettings) -> WebhookAnswer:
     """Keep an authenticated request of a channel whose item is invalid; it becomes a dialog once the item is fixed
     (callhook.services.kept). The problems are stored for the admin, never answered to the caller.
@@ -310,15 +329,14 @@ def hold(channel_id: str, request: WebhookRequest, problems: str, received_at: s
                      request=stored_request(request),  # the item is unreadable: the stack's default retention
                      expires_at=expires_at(received_at, settings.default_retention_days))
     try:
-        EventRepository(settings.events_table).put(event)
-    except (DependencyUnavailableError, ClientError, BotoCoreError) as exc:
-        spool(request, received_at, settings, reason="event_store_unavailable", detail=str(exc),
-              event_id=event.event_id)
+        io.events.put(event)
+    except DependencyUnavailableError as exc:
+        spool(request, received_at, io, reason="event_store_unavailable", detail=str(exc), event_id=event.event_id)
     logger.warning("webhook held: channel item invalid", event_id=event.event_id, channel_id=channel_id)
     return WebhookAnswer(status="held", reason="channel_misconfigured", event_id=event.event_id)
 
 
-def spool(request: WebhookRequest, received_at: str, settings: IngestSettings, *, reason: str, detail: str,
+def spool(request: WebhookRequest, received_at: str, io: IngestPorts, *, reason: str, detail: str,
           dialog_id: str | None = None, event_id: str | None = None) -> WebhookAnswer:
     """Keep the request in the spool (S3), the store that shares no failure with the tables; the reconciler makes
     it the dialog it would have been (same id).
@@ -328,14 +346,14 @@ def spool(request: WebhookRequest, received_at: str, settings: IngestSettings, *
     """
     record = SpooledRequest(event_id=event_id or new_event_id(), channel_id=request.channel_id,
                             received_at=received_at, reason=reason, message=detail, request=stored_request(request))
-    SpoolStore(settings.recordings_bucket).put(record)
+    io.spool.put(record)
     logger.warning("webhook spooled: the tables could not take it", event_id=record.event_id, reason=reason,
                    detail=detail, dialog_id=dialog_id)
     return WebhookAnswer(status="accepted", dialog_id=dialog_id, reason=SPOOLED_REASON, event_id=record.event_id)
 
 
-def keep_rejected(request: WebhookRequest, exc: WebhookRejectedError, received_at: str,
-                  settings: IngestSettings, *, expires: int | None = None) -> None:
+def keep_rejected(request: WebhookRequest, exc: WebhookRejectedError, received_at: str, io: IngestPorts, *,
+                  expires: int | None = None) -> None:
     """Store an authenticated request that cannot become a dialog (403, 422) as a raw event, or spool it.
 
     Raises:
@@ -343,9 +361,9 @@ def keep_rejected(request: WebhookRequest, exc: WebhookRejectedError, received_a
     """
     event = rejected_event(request, exc, received_at=received_at, expires=expires)
     try:
-        EventRepository(settings.events_table).put(event)
-    except (DependencyUnavailableError, ClientError, BotoCoreError) as store_exc:
-        spool(request, received_at, settings, reason="event_store_unavailable", detail=str(store_exc),
+        io.events.put(event)
+    except DependencyUnavailableError as store_exc:
+        spool(request, received_at, io, reason="event_store_unavailable", detail=str(store_exc),
               event_id=event.event_id)
 
 
@@ -356,20 +374,17 @@ def expiry(channel: Channel, settings: IngestSettings, received_at: str) -> int 
 
 @dataclass(frozen=True)
 class KeptRequestsIngest:
-    """The `callhook.ports.Ingest` adapter: ingest as kept requests go through it again (services/kept.py), with
-    the channel read fresh (uncached: its item was just fixed)."""
+    """The `callhook.ports.Ingest` adapter: ingest as kept requests go through it again (services/kept.py). Its
+    composition root builds `io` reading the channel fresh (uncached: its item was just fixed)."""
 
+    io: IngestPorts
     settings: IngestSettings
 
-    @property
-    def _fresh(self) -> IngestSettings:
-        return self.settings.model_copy(update={"channel_cache_seconds": 0})
-
     def channel(self, channel_id: str) -> Channel:
-        return load_channel(channel_id, self._fresh)
+        return load_channel(channel_id, self.io)
 
     def accept(self, channel: Channel, request: WebhookRequest, received_at: str) -> WebhookAnswer:
-        return accept_authenticated(channel, request, self._fresh, received_at=received_at)
+        return accept_authenticated(channel, request, self.io, self.settings, received_at=received_at)
 
     def expiry(self, channel: Channel | None, received_at: str) -> int | None:
         if channel is None:

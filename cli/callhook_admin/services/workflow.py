@@ -1,14 +1,14 @@
-"""Starting the dialog workflow: exactly one execution per dialog, named after it.
+"""Starting a dialog's workflow by hand (`callhook dialog replay`; tests that run a stored dialog's workflow): one
+execution per name, the dialog's id unless a replay names another.
 
-For the callers that are not composition roots yet (ingest, `callhook dialog replay`): the start itself is the
-`StepFunctionsExecutions` adapter (repositories/executions.py), the input `workflow_input` (services/workflow_steps.py,
-pure, as are the steps BeginWorkflow and RecordWorkflowFailure run).
+The start itself is the `StepFunctionsExecutions` adapter (repositories/executions.py), the input `workflow_input`
+(services/workflow_steps.py). Ingest and the reconciler start workflows through their `Executions` port; this
+admin door lives with the CLI, out of the Lambda layer, which ships only what functions import.
 """
 
 from __future__ import annotations
 
 from callhook.models.dialog import Dialog
-from callhook.models.workflow import execution_arn_for as execution_arn_for  # where ingest and history read it
 from callhook.repositories.executions import StepFunctionsExecutions
 from callhook.services.workflow_steps import workflow_input as workflow_input
 

@@ -1,0 +1,267 @@
+"""Ingest's decisions (CONTRACT §2, "answered 2xx ⇔ durably kept") on in-memory ports, in milliseconds: which store
+keeps an authenticated request when another fails, what is answered, when the workflow starts and when a recording
+is asked for. The same paths over HTTP on the local stack: tests/integration/test_storage_first.py and
+test_webhook_api.py; the fakes are held to the adapters by tests/unit/test_ports_contract.py.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from callhook.errors import (
+    ChannelInactiveError,
+    ChannelMisconfiguredError,
+    ChannelNotFoundError,
+    DependencyUnavailableError,
+    MissingCallIdError,
+    UnauthorizedError,
+)
+from callhook.models.api import HandshakeAnswer, WebhookAnswer, WebhookRequest
+from callhook.models.dialog import make_dialog_id
+from callhook.models.event import RawEventKind
+from callhook.services.ingest import IngestPorts, KeptRequestsIngest, ingest_webhook
+from callhook.settings import IngestSettings
+from tests.support.fakes import (
+    FakeChannels,
+    FakeDialogs,
+    FakeExecutions,
+    FakeRawEvents,
+    FakeRecordingRequests,
+    FakeSpool,
+)
+
+TOKEN = "main-channel-token-0001"
+SETTINGS = IngestSettings.model_validate({
+    "CHANNELS_TABLE": "channels", "DIALOGS_TABLE": "dialogs", "EVENTS_TABLE": "events",
+    "OPERATORS_TABLE": "operators", "TOPICS_TABLE": "topics", "ACTIONS_TABLE": "actions",
+    "SETTINGS_TABLE": "settings", "RECORDINGS_BUCKET": "recordings", "DEFAULT_RETENTION_DAYS": 30,
+    "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:unit",
+})
+MAIN: dict[str, Any] = {"channel_id": "main", "webhook_token": TOKEN,
+                        "advanced_config": {"accept_when": "status != 'test'", "update_when": "event == 'update'"}}
+
+
+class World:
+    """Ingest's ports as fakes, with the console's channel items."""
+
+    def __init__(self, *channels: dict[str, Any]) -> None:
+        self.channels = FakeChannels(*(channels or (MAIN,)))
+        self.dialogs, self.events, self.spool = FakeDialogs(), FakeRawEvents(), FakeSpool()
+        self.executions, self.recordings = FakeExecutions(), FakeRecordingRequests()
+
+    @property
+    def io(self) -> IngestPorts:
+        return IngestPorts(channels=self.channels, dialogs=self.dialogs, events=self.events, spool=self.spool,
+                           executions=self.executions, recordings=self.recordings)
+
+    def post(self, body: dict[str, Any], *, channel_id: str = "main", token: str | None = TOKEN,
+             ) -> WebhookAnswer | HandshakeAnswer:
+        headers = {"content-type": "application/json", **({"x-webhook-token": token} if token else {})}
+        request = WebhookRequest(channel_id=channel_id, method="POST", url=f"https://hooks.example/webhooks/{channel_id}",
+                                 headers=headers, raw_query="", query={}, body=json.dumps(body).encode())
+        return ingest_webhook(request, self.io, SETTINGS)
+
+    def event_kinds(self) -> list[str]:
+        return sorted(item["kind"] for item in self.events.items.values())
+
+
+def test_a_new_call_is_stored_then_its_workflow_started() -> None:
+    world = World()
+    answer = world.post({"call_id": "c1", "caller": "+14155550100"})
+    dialog_id = make_dialog_id("main", "c1")
+    assert isinstance(answer, WebhookAnswer)
+    assert (answer.status, answer.dialog_id, answer.reason, answer.status_code) == ("accepted", dialog_id, None, 200)
+    stored = world.dialogs.dialog(dialog_id)
+    assert stored.telephony.caller == "+14155550100"
+    assert stored.expires_at is not None  # the stack's 30 days: the channel sets none
+    assert [name for name, _ in world.executions.started] == [dialog_id]
+    assert world.recordings.requested == []  # no recording URL
+
+
+def test_a_recording_url_is_asked_for_once_the_dialog_is_stored_already_marked() -> None:
+    world = World()
+    answer = world.post({"call_id": "c1", "recording_url": "https://pbx.example.com/r.wav"})
+    assert world.recordings.marked == [answer.dialog_id]  # put_new put it in the recording index itself
+    assert world.dialogs.items[answer.dialog_id]["recording"]["status"] == "pending"
+
+
+def test_the_same_call_again_is_a_duplicate_that_starts_nothing_once_its_workflow_began() -> None:
+    world = World()
+    first = world.post({"call_id": "c1"})
+    world.dialogs.items[first.dialog_id]["workflow"]["status"] = "running"
+    again = world.post({"call_id": "c1", "caller": "+14155550100"})
+    assert (again.status, again.dialog_id) == ("duplicate", first.dialog_id)
+    assert len(world.executions.started) == 1
+    assert world.dialogs.dialog(first.dialog_id).telephony.caller is None  # the stored dialog is kept as it was
+
+
+def test_a_duplicate_whose_workflow_never_began_starts_it_again() -> None:
+    # The recovery of a StartExecution that failed the first time (the start itself is idempotent)
+    world = World()
+    world.executions.down = "ThrottlingException"
+    first = world.post({"call_id": "c1"})
+    world.executions.down = None
+    again = world.post({"call_id": "c1"})
+    assert (first.reason, again.status) == ("workflow_start_deferred", "duplicate")
+    assert [name for name, _ in world.executions.started] == [first.dialog_id]
+
+
+def test_a_workflow_that_cannot_start_still_answers_accepted_with_the_dialog_stored() -> None:
+    world = World()
+    world.executions.down = "ExecutionLimitExceeded"
+    answer = world.post({"call_id": "c1"})
+    assert (answer.status, answer.reason, answer.status_code) == ("accepted", "workflow_start_deferred", 200)
+    assert world.dialogs.items[answer.dialog_id]["workflow_pending"]  # the reconciler starts it
+    assert world.spool.objects == {}
+
+
+def test_a_dialog_store_failure_keeps_the_request_in_the_spool_with_its_dialog_id() -> None:
+    world = World()
+    world.dialogs.down = "DynamoDB ValidationException"
+    answer = world.post({"call_id": "c1"})
+    assert (answer.status, answer.reason, answer.status_code) == ("accepted", "spooled", 202)
+    assert answer.dialog_id == make_dialog_id("main", "c1")
+    [record] = world.spool.objects.values()
+    assert (record.event_id, record.reason, record.channel_id) == (answer.event_id, "dialog_store_unavailable", "main")
+    assert "ValidationException" in (record.message or "")
+    assert "x-webhook-token" not in record.request.headers  # kept without its credentials
+    assert world.executions.started == []
+
+
+def test_nothing_kept_is_503_so_that_the_provider_retries() -> None:
+    world = World()
+    world.dialogs.down = world.spool.down = "unreachable"
+    with pytest.raises(DependencyUnavailableError, match="spool the request"):
+        world.post({"call_id": "c1"})
+
+
+def test_accept_when_false_is_ignored_and_stores_nothing() -> None:
+    world = World()
+    answer = world.post({"call_id": "c1", "status": "test"})
+    assert (answer.status, answer.dialog_id) == ("ignored", None)
+    assert answer.reason == "accept_when is false: status != 'test'"
+    assert world.dialogs.items == {} and world.events.items == {} and world.executions.started == []
+
+
+def test_an_update_fills_the_stored_call_and_asks_for_a_new_recording() -> None:
+    world = World()
+    first = world.post({"call_id": "c1", "caller": "+14155550100"})
+    answer = world.post({"call_id": "c1", "event": "update", "caller": "+14155550199", "duration": 42,
+                         "recording_url": "https://pbx.example.com/r.wav"})
+    assert (answer.status, answer.dialog_id, answer.reason) == ("accepted", first.dialog_id, "update applied")
+    telephony = world.dialogs.dialog(first.dialog_id).telephony
+    assert (telephony.caller, telephony.duration) == ("+14155550100", 42)  # filled, never overwritten
+    assert world.recordings.requested == [first.dialog_id] and world.recordings.marked == []
+    assert len(world.executions.started) == 1
+
+
+def test_an_update_before_its_call_is_kept_until_the_call_arrives() -> None:
+    world = World()
+    answer = world.post({"call_id": "c1", "event": "update", "duration": 42})
+    assert (answer.status, answer.reason) == ("accepted", "update kept until the call arrives")
+    [event] = world.events.items.values()
+    assert (event["kind"], event["dialog_id"], event["update_fields"]["duration"]) == (
+        RawEventKind.PENDING_UPDATE.value, make_dialog_id("main", "c1"), 42)
+    assert world.dialogs.items == {} and world.executions.started == []
+
+
+def test_an_update_the_tables_cannot_take_is_spooled() -> None:
+    world = World()
+    world.dialogs.down = "ThrottlingException"
+    answer = world.post({"call_id": "c1", "event": "update", "duration": 42})
+    assert (answer.reason, answer.status_code) == ("spooled", 202)
+    assert [r.reason for r in world.spool.objects.values()] == ["dialog_store_unavailable"]
+
+
+@pytest.mark.parametrize(("channel", "body", "error"), [
+    ({**MAIN, "active": False}, {"call_id": "c1"}, ChannelInactiveError),
+    (MAIN, {"other": 1}, MissingCallIdError),
+])
+def test_an_authenticated_rejection_is_kept_as_a_raw_event(channel: dict[str, Any], body: dict[str, Any],
+                                                           error: type[Exception]) -> None:
+    world = World(channel)
+    with pytest.raises(error):
+        world.post(body)
+    [event] = world.events.items.values()
+    assert event["kind"] == RawEventKind.REJECTED.value and event["status_code"] in (403, 422)
+    assert world.dialogs.items == {}
+
+
+def test_a_rejection_the_event_table_cannot_take_is_spooled_and_still_answered_as_the_rejection() -> None:
+    world = World()
+    world.events.down = "ResourceNotFoundException"
+    with pytest.raises(MissingCallIdError):
+        world.post({"other": 1})
+    assert [r.reason for r in world.spool.objects.values()] == ["event_store_unavailable"]
+
+
+def test_a_rejection_that_no_store_takes_is_503_instead() -> None:
+    world = World()
+    world.events.down = world.spool.down = "unreachable"
+    with pytest.raises(DependencyUnavailableError):
+        world.post({"other": 1})
+
+
+def test_unauthenticated_requests_store_nothing() -> None:
+    world = World()
+    with pytest.raises(UnauthorizedError):
+        world.post({"call_id": "c1"}, token="wrong-token-wrong-token")
+    with pytest.raises(UnauthorizedError):
+        world.post({"call_id": "c1"}, token=None)
+    assert world.dialogs.items == {} and world.events.items == {} and world.spool.objects == {}
+
+
+def test_an_invalid_item_that_still_authenticates_holds_its_calls() -> None:
+    broken = {**MAIN, "advanced_config": {"field_mapping": "not a mapping"}}
+    world = World(broken)
+    answer = world.post({"call_id": "c1"})
+    assert (answer.status, answer.reason, answer.status_code) == ("held", "channel_misconfigured", 202)
+    event = world.events.items[answer.event_id or ""]
+    assert event["kind"] == RawEventKind.HELD.value and event["held_channel"] == "main"
+    assert "field_mapping" in event["message"] and "field_mapping" not in answer.body_json()
+    assert world.dialogs.items == {}
+
+
+def test_a_held_call_the_event_table_cannot_take_is_spooled() -> None:
+    world = World({**MAIN, "advanced_config": {"field_mapping": "not a mapping"}})
+    world.events.down = "ThrottlingException"
+    answer = world.post({"call_id": "c1"})
+    assert answer.status == "held"
+    [record] = world.spool.objects.values()
+    assert (record.event_id, record.reason) == (answer.event_id, "event_store_unavailable")
+
+
+def test_an_item_that_cannot_even_authenticate_refuses_and_stores_nothing() -> None:
+    world = World({"channel_id": "main", "webhook_token": "short", "advanced_config": {"field_mapping": "x"}})
+    with pytest.raises(ChannelMisconfiguredError) as refused:
+        world.post({"call_id": "c1"}, token="short")
+    assert "field_mapping" not in refused.value.message  # the caller may be anyone
+    assert world.events.items == {} and world.spool.objects == {}
+
+
+def test_an_unknown_channel_is_404() -> None:
+    with pytest.raises(ChannelNotFoundError):
+        World().post({"call_id": "c1"}, channel_id="gone")
+
+
+def test_a_provider_url_check_is_answered_before_authentication_and_stores_nothing() -> None:
+    world = World({**MAIN, "advanced_config": {"handshake": {"kind": "echo_query", "param": "zd_echo"}}})
+    request = WebhookRequest(channel_id="main", method="GET", url="https://hooks.example/webhooks/main?zd_echo=abc",
+                             headers={}, raw_query="zd_echo=abc", query={"zd_echo": "abc"}, body=b"")
+    answer = ingest_webhook(request, world.io, SETTINGS)
+    assert isinstance(answer, HandshakeAnswer) and answer.body == "abc"
+    assert world.dialogs.items == {} and world.events.items == {}
+
+
+def test_a_kept_request_becomes_the_dialog_it_would_have_been_then() -> None:
+    # Reconcile and ReleaseHeld run kept requests through ingest again, with the time they arrived
+    world = World()
+    kept = KeptRequestsIngest(world.io, SETTINGS)
+    request = WebhookRequest(channel_id="main", method="POST", url="https://hooks.example/webhooks/main",
+                             headers={"content-type": "application/json"}, body=b'{"call_id": "c1"}')
+    answer = kept.accept(kept.channel("main"), request, "2026-11-30T10:00:00.000000Z")
+    assert world.dialogs.dialog(answer.dialog_id or "").created_at == "2026-11-30T10:00:00.000000Z"
+    assert kept.expiry(None, "2026-11-30T10:00:00Z") == kept.expiry(kept.channel("main"), "2026-11-30T10:00:00Z")
