@@ -10,12 +10,14 @@ from __future__ import annotations
 import copy
 import json
 from typing import IO, Any, BinaryIO
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
 from callhook.errors import (
     ActionNotFoundError,
     ActionResponseTooLargeError,
+    BlockedDestinationError,
     ChannelInactiveError,
     ChannelMisconfiguredError,
     ChannelNotFoundError,
@@ -43,6 +45,7 @@ from callhook.models.event import RawEvent, RawEventKind, SpooledRequest
 from callhook.models.problems import InvalidItem, problems_of
 from callhook.models.transcription import Fetched, JobStart, TranscribeJob
 from callhook.models.workflow import WorkflowState
+from callhook.outbound import classify_address
 from callhook.services.retention import expires_at
 
 
@@ -565,7 +568,9 @@ class FakeSecrets:
 
 class FakeDownloads:
     """Recording URLs and what each answers: (status, content type, body), or an exception the outbound rules
-    raise; `fetched` keeps (url, headers, auth) of every fetch."""
+    raise; `fetched` keeps (url, headers, auth) of every fetch. As the adapter: an address that is not public is
+    refused unless allowed (callhook.outbound's table, for IP literals and `localhost`), a body over `max_bytes` is
+    refused, the content type is its lower-cased media type."""
 
     def __init__(self, **answers: tuple[int, str, bytes] | Exception) -> None:
         self.answers: dict[str, tuple[int, str, bytes] | Exception] = dict(answers)
@@ -573,6 +578,10 @@ class FakeDownloads:
 
     def fetch(self, url: str, sink: BinaryIO, *, allow_private_network: bool, timeout_s: float, max_bytes: int,
               headers: dict[str, str], auth: tuple[str, str] | None) -> Fetched:
+        host = urlsplit(url).hostname or ""
+        reason = "loopback address" if host == "localhost" else _address_reason(host)
+        if reason is not None and not allow_private_network:
+            raise BlockedDestinationError(f"{reason} {host} refused")
         self.fetched.append((url, dict(headers), auth))
         answer = self.answers[url]
         if isinstance(answer, Exception):
@@ -581,7 +590,14 @@ class FakeDownloads:
         if len(body) > max_bytes:
             raise ActionResponseTooLargeError(f"more than {max_bytes} bytes")
         sink.write(body)
-        return Fetched(status=status, content_type=content_type)
+        return Fetched(status=status, content_type=content_type.split(";")[0].strip().lower())
+
+
+def _address_reason(host: str) -> str | None:
+    try:
+        return classify_address(host)
+    except ValueError:  # a name: the fakes' URLs name public hosts
+        return None
 
 
 class FakeRecordingObjects:

@@ -459,6 +459,47 @@ def test_the_recordings_bucket_and_the_secrets(kind: str, request: pytest.Fixtur
         secrets.read("ssm:/callhook/none")
 
 
+WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(28)
+
+
+@pytest.mark.parametrize("kind", ["fake", "adapter"])
+def test_a_recording_download_keeps_the_outbound_rules(kind: str) -> None:
+    # The adapter is callhook.outbound's GET through real `requests`, against a local HTTP server (the fake PBX on
+    # 127.0.0.1: a private address, so allowed explicitly, as a channel's allow_private_network does)
+    import io
+
+    from callhook.errors import ActionResponseTooLargeError, BlockedDestinationError
+    from callhook_local.fake_pbx import start_fake_pbx
+    from tests.support.fakes import FakeDownloads
+
+    with start_fake_pbx(api_key=None) as pbx:
+        pbx.add_recording("r.wav", WAV, "Audio/WAV; rate=8000")
+        kept, missing = f"{pbx.url}/recordings/r.wav", f"{pbx.url}/recordings/none.wav"
+        if kind == "fake":
+            downloads: Any = FakeDownloads(**{kept: (200, "Audio/WAV; rate=8000", WAV),
+                                              missing: (404, "application/json", b'{"error": "recording not found"}')})
+        else:
+            from callhook.repositories.recordings import OutboundDownloads
+            downloads = OutboundDownloads()
+
+        def fetch(url: str, *, allow: bool = True, max_bytes: int = 1 << 20) -> tuple[Any, bytes]:
+            sink = io.BytesIO()
+            found = downloads.fetch(url, sink, allow_private_network=allow, timeout_s=5, max_bytes=max_bytes,
+                                    headers={"X-Api-Key": "pbx-secret"}, auth=("user", "pass"))
+            return found, sink.getvalue()
+
+        found, body = fetch(kept)
+        assert (found.status, found.content_type, body) == (200, "audio/wav", WAV)
+        assert fetch(missing)[0].status == 404  # any status is returned; the service decides what it means
+        with pytest.raises(ActionResponseTooLargeError):
+            fetch(kept, max_bytes=len(WAV) - 1)
+        with pytest.raises(BlockedDestinationError, match=r"loopback address 127\.0\.0\.1 refused"):
+            fetch(kept, allow=False)
+        if kind == "adapter":  # what the server received: the credentials, and nothing for the refused fetch
+            assert [(r.headers.get("X-Api-Key"), r.headers.get("Authorization", "")[:6]) for r in pbx.requests] == [
+                ("pbx-secret", "Basic ")] * 3
+
+
 @pytest.mark.parametrize("kind", ["fake", "adapter"])
 def test_leftovers_of_a_removed_dialog_go_once(kind: str, request: pytest.FixtureRequest) -> None:
     from tests.support.fakes import FakeLeftovers
