@@ -15,6 +15,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from callhook.aws import WEBHOOK_ANSWER_LIMITS, use_limits
 from callhook.errors import ChannelMisconfiguredError, DependencyUnavailableError, WebhookRejectedError
 from callhook.ingest_wiring import ingest_ports
 from callhook.models.api import SPOOLED_REASON, HandshakeAnswer, WebhookAnswer, WebhookError, WebhookRequest
@@ -165,6 +166,7 @@ def _first(value: str | None) -> str | None:
 
 @functools.cache
 def adapters(settings: IngestSettings) -> IngestPorts:
+    use_limits(WEBHOOK_ANSWER_LIMITS)  # the provider is waiting for the answer: see callhook/aws.py
     return ingest_ports(settings)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -14,8 +15,40 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=10)
+
+@dataclass(frozen=True)
+class ClientLimits:
+    """How long one AWS call may take: its attempts (botocore's standard retry mode, backoff included) and the
+    socket timeouts of each attempt."""
+
+    total_attempts: int = 4  # the first and three retries (botocore's `max_attempts` counts only the retries)
+    connect_timeout_s: float = 2
+    read_timeout_s: float = 10
+
+    def config(self) -> Config:
+        return Config(retries={"mode": "standard", "total_max_attempts": self.total_attempts},
+                      connect_timeout=self.connect_timeout_s, read_timeout=self.read_timeout_s)
+
+
+DEFAULT_LIMITS = ClientLimits()
+# Ingest answers a provider that gives up after 5 s (Vonage, Dialpad; Twilio 15 s) and mostly never retries a 5xx.
+# With the default limits a throttled dialog store and spool took 4-9 s together on the local stack (two calls, four
+# attempts and three backoffs each), up to Ingest's 10 s Timeout: a 5xx without a reason. With these, a store that
+# fails twice is spooled and a spool that fails twice is a 503 `temporarily_unavailable`, in 1.1-1.5 s locally.
+WEBHOOK_ANSWER_LIMITS = ClientLimits(total_attempts=2, connect_timeout_s=1, read_timeout_s=2)
+
+_limits = DEFAULT_LIMITS
 _lock = threading.Lock()
+
+
+def use_limits(limits: ClientLimits) -> None:
+    """A composition root whose caller is waiting sets its limits once, before its first call (clients made
+    earlier are dropped)."""
+    global _limits
+    with _lock:
+        if limits != _limits:
+            _limits = limits
+            _client.cache_clear()
 
 
 @functools.cache
@@ -31,7 +64,7 @@ def client(service: str) -> Any:
 
 @functools.cache
 def _client(service: str) -> Any:
-    return _session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+    return _session().client(service, config=_limits.config())  # type: ignore[call-overload]
 
 
 def reset_clients() -> None:
