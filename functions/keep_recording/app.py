@@ -12,7 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from callhook.models.transcription import KeepRecordingRequest
 from callhook.observability import logger, metrics, tracer
-from callhook.repositories.recordings import OutboundDownloads, ResolvedSecrets, S3RecordingObjects
+from callhook.repositories.recordings import OutboundDownloads, S3RecordingObjects
+from callhook.secrets_resolver import ResolvedSecrets
 from callhook.services.recordings import KeepRecordingSettings, RecordingPorts, keep_recording
 from callhook.settings import load_settings
 from callhook.wiring import transcription_ports

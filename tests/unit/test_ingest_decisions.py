@@ -30,6 +30,7 @@ from tests.support.fakes import (
     FakeExecutions,
     FakeRawEvents,
     FakeRecordingRequests,
+    FakeSecrets,
     FakeSpool,
 )
 
@@ -55,7 +56,7 @@ class World:
     @property
     def io(self) -> IngestPorts:
         return IngestPorts(channels=self.channels, dialogs=self.dialogs, events=self.events, spool=self.spool,
-                           executions=self.executions, recordings=self.recordings)
+                           executions=self.executions, recordings=self.recordings, secrets=FakeSecrets())
 
     def post(self, body: dict[str, Any], *, channel_id: str = "main", token: str | None = TOKEN,
              ) -> WebhookAnswer | HandshakeAnswer:

@@ -442,7 +442,8 @@ def test_the_recordings_bucket_and_the_secrets(kind: str, request: pytest.Fixtur
         def stored(key: str) -> tuple[bytes, str]:
             return objects.objects[key]
     else:
-        from callhook.repositories.recordings import ResolvedSecrets, S3RecordingObjects
+        from callhook.repositories.recordings import S3RecordingObjects
+        from callhook.secrets_resolver import ResolvedSecrets
         env = request.getfixturevalue("aws")
         request.getfixturevalue("fresh_parameter_providers")
         boto3.client("ssm", region_name="us-east-1").put_parameter(Name="/callhook/pbx/token", Value="pbx-secret",

@@ -23,10 +23,10 @@ from callhook.errors import (
     DependencyUnavailableError,
 )
 from callhook.models.channel import RecordingAuth
-from callhook.repositories.recordings import ResolvedSecrets
-from callhook.secrets_resolver import SecretUnreadableError, read_secret
+from callhook.secrets_resolver import ResolvedSecrets, SecretUnreadableError, read_secret
 from callhook.services import actions, recordings, signatures
 from callhook.services.recordings import RecordingNotKeptError
+from tests.support.fakes import FakeSecrets
 
 
 def _ssm_answers(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
@@ -45,7 +45,7 @@ def _recording_secret(reference: str) -> None:
 
 READERS: dict[str, Callable[[str], Any]] = {
     "action": actions.resolve_secret,
-    "signature": signatures.resolve_secret,
+    "signature": lambda reference: signatures.resolve_secret(reference, ResolvedSecrets(what="the signature secret")),
     "recording": _recording_secret,
 }
 
@@ -78,7 +78,7 @@ def test_an_unknown_kind_of_reference_is_unreadable_not_looked_up() -> None:
 
 
 def test_a_signature_secret_that_is_not_a_reference_is_the_secret_itself() -> None:
-    assert signatures.resolve_secret("whsec_plain") == "whsec_plain"
+    assert signatures.resolve_secret("whsec_plain", FakeSecrets()) == "whsec_plain"
 
 
 def test_translated_makes_throttling_and_transport_faults_retryable_and_lets_the_rest_through() -> None:

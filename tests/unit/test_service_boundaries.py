@@ -18,7 +18,7 @@ PURE += ["callhook.services.transcript", "callhook.services.transcription_job", 
          "callhook.services.raw_events", "callhook.services.recordings",
          "callhook.services.retention"]
 PURE += ["callhook.services.ingest", "callhook.services.auth", "callhook.services.handshakes",
-         "callhook.services.config_check", "callhook.services.operators"]
+         "callhook.services.config_check", "callhook.services.operators", "callhook.services.signatures"]
 FORBIDDEN = ["boto3", "callhook.aws", "callhook.repositories"]
 
 

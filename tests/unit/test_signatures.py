@@ -20,9 +20,23 @@ from callhook.errors import ChannelMisconfiguredError, UnauthorizedError
 from callhook.models.api import WebhookRequest
 from callhook.models.channel import SIGNATURE_SCHEMES, Channel
 from callhook.services import signatures
-from callhook.services.auth import authenticate
-from callhook.services.signatures import plivo_v3_signature, twilio_signature, verify_signature, zadarma_signature
+from callhook.services.auth import authenticate as authenticate_with
+from callhook.services.signatures import plivo_v3_signature, twilio_signature, zadarma_signature
+from callhook.services.signatures import verify_signature as verify_with
+from tests.support.fakes import FakeSecrets
 from tests.support.providers import TelnyxSigner
+
+# The secrets port as Ingest hands it in: these channels hold their secrets inline, so nothing is read from it.
+NO_SECRETS = FakeSecrets()
+
+
+def verify_signature(channel: Channel, request: WebhookRequest, *, now: float | None = None) -> bytes | None:
+    return verify_with(channel, request, NO_SECRETS, now=now)
+
+
+def authenticate(channel: Channel, request: WebhookRequest) -> WebhookRequest:
+    return authenticate_with(channel, request, NO_SECRETS)
+
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -219,14 +233,19 @@ def test_standard_webhooks_secret_in_the_wrong_form_fails_channel_validation(sec
         _channel("standard-webhooks", secret)
 
 
-def test_standard_webhooks_secret_in_the_wrong_form_from_ssm_fails_at_verification(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_standard_webhooks_secret_in_the_wrong_form_from_ssm_fails_at_verification() -> None:
     # Given a channel whose secret is an SSM reference holding a pasted signature
-    monkeypatch.setattr(signatures, "resolve_secret", lambda value: "v1,whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    secrets = FakeSecrets(**{"ssm:/callhook/sw/secret": "v1,whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})
     channel = _channel("standard-webhooks", "ssm:/callhook/sw/secret")
     # Then the answer names the admin's problem (503), not the provider's (401)
     with pytest.raises(ChannelMisconfiguredError, match="looks like a signature"):
-        verify_signature(channel, _sw_request(SW_SIGNATURE))
+        verify_with(channel, _sw_request(SW_SIGNATURE), secrets)
+
+
+def test_a_signature_secret_that_cannot_be_read_is_the_admins_problem_naming_the_reference() -> None:
+    channel = _channel("standard-webhooks", "ssm:/callhook/sw/missing")
+    with pytest.raises(ChannelMisconfiguredError, match="ssm:/callhook/sw/missing could not be read"):
+        verify_with(channel, _sw_request(SW_SIGNATURE), FakeSecrets())
 
 
 # -------------------------------------------------------------------------------------------------- Telnyx

@@ -9,6 +9,7 @@ from callhook.repositories.executions import StepFunctionsExecutions
 from callhook.repositories.ingest import CachedChannels, IngestDialogs, IngestEvents
 from callhook.repositories.recording_requests import KeepRecordingRequests
 from callhook.repositories.spool import SpoolStore
+from callhook.secrets_resolver import ResolvedSecrets
 from callhook.services.ingest import IngestPorts
 from callhook.settings import IngestSettings
 
@@ -20,4 +21,4 @@ def ingest_ports(settings: IngestSettings, *, fresh: bool = False) -> IngestPort
         channels=CachedChannels(settings.channels_table, 0 if fresh else settings.channel_cache_seconds),
         dialogs=IngestDialogs(settings.dialogs_table), events=IngestEvents(settings.events_table),
         spool=SpoolStore(settings.recordings_bucket), executions=StepFunctionsExecutions(settings.state_machine_arn),
-        recordings=KeepRecordingRequests())
+        recordings=KeepRecordingRequests(), secrets=ResolvedSecrets(what="the signature secret"))

@@ -24,6 +24,17 @@ def is_reference(value: str) -> bool:
     return value.startswith(SECRET_KINDS)
 
 
+class ResolvedSecrets:
+    """The `callhook.ports.Secrets` adapter a composition root hands its services (Ingest for signature secrets,
+    KeepRecording for recording credentials)."""
+
+    def __init__(self, what: str = "secret") -> None:
+        self.what = what
+
+    def read(self, reference: str) -> str:
+        return read_secret(reference, what=self.what)
+
+
 def read_secret(reference: str, *, what: str = "secret") -> str:
     """The value behind `ssm:NAME` or `secretsmanager:NAME`.
 

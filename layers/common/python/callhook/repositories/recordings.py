@@ -12,7 +12,6 @@ from callhook.aws import client
 from callhook.errors import DependencyUnavailableError
 from callhook.models.transcription import Fetched
 from callhook.outbound import safe_request
-from callhook.secrets_resolver import read_secret
 
 
 class OutboundDownloads:
@@ -38,9 +37,3 @@ class S3RecordingObjects:
         except (ClientError, BotoCoreError) as exc:
             raise DependencyUnavailableError(f"storing the recording in S3 failed: {exc}") from exc
 
-
-class ResolvedSecrets:
-    """callhook.secrets_resolver: Parameter Store and Secrets Manager, cached."""
-
-    def read(self, reference: str) -> str:
-        return read_secret(reference)

@@ -8,11 +8,15 @@ request as received.
 from __future__ import annotations
 
 import hmac
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote_plus
 
 from callhook.errors import UnauthorizedError
 from callhook.models.api import WebhookRequest
 from callhook.models.channel import Channel
+
+if TYPE_CHECKING:
+    from callhook.ports import Secrets
 
 TOKEN_HEADER = "x-webhook-token"
 TOKEN_QUERY = "token"
@@ -24,7 +28,7 @@ def presented_token(request: WebhookRequest) -> str | None:
     return request.headers.get(TOKEN_HEADER) or request.query.get(TOKEN_QUERY)
 
 
-def authenticate(channel: Channel, request: WebhookRequest) -> WebhookRequest:
+def authenticate(channel: Channel, request: WebhookRequest, secrets: Secrets) -> WebhookRequest:
     """Accept the request if its token or signature checks out, and return it stripped of every credential.
 
     A channel with a signature scheme requires the signature (a token alone would let anyone who saw the URL in a
@@ -38,9 +42,11 @@ def authenticate(channel: Channel, request: WebhookRequest) -> WebhookRequest:
         ChannelMisconfiguredError, DependencyUnavailableError: the signature secret cannot be read (503).
     """
     if channel.signature is not None:
+        # Loaded for the first signed channel only: the schemes' libraries (PyJWT, cryptography, standardwebhooks)
+        # are not on a token channel's path.
         from callhook.services.signatures import verify_signature
 
-        replacement = verify_signature(channel, request)
+        replacement = verify_signature(channel, request, secrets)
         if replacement is not None:
             headers = {**request.headers, "content-type": "application/json"}
             request = request.model_copy(update={"body": replacement, "headers": headers})

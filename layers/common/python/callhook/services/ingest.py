@@ -43,7 +43,7 @@ from callhook.services.workflow_steps import workflow_input
 from callhook.settings import IngestSettings
 
 if TYPE_CHECKING:  # annotations only: the ports add nothing to the webhook path's cold import
-    from callhook.ports import EventLog, Executions, IngestChannels, NewDialogs, RecordingRequests, Spool
+    from callhook.ports import EventLog, Executions, IngestChannels, NewDialogs, RecordingRequests, Secrets, Spool
 
 # DynamoDB items are capped at 400 KB: a value no telephony field needs this long would make the dialog (or its
 # update) unstorable on every retry. call_id keys the dialog, so an oversized one refuses the call (413); another
@@ -69,6 +69,7 @@ class IngestPorts:
     spool: Spool
     executions: Executions
     recordings: RecordingRequests
+    secrets: Secrets  # signature secrets given as `ssm:` references
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def ingest_webhook(request: WebhookRequest, io: IngestPorts,
         return handshake
     if len(request.body) > settings.max_body_bytes:
         raise PayloadTooLargeError(f"body is {len(request.body)} bytes; the limit is {settings.max_body_bytes}")
-    request = authenticate(channel, request)
+    request = authenticate(channel, request, io.secrets)
     received_at = utc_now()
     if view.problems is not None:
         answer = hold(channel.channel_id, request, view.problems, received_at, io, settings)

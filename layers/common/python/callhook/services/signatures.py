@@ -27,7 +27,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jwt
@@ -36,11 +36,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from jwt.warnings import InsecureKeyLengthWarning
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from callhook.errors import ChannelMisconfiguredError, UnauthorizedError
+from callhook.errors import ChannelMisconfiguredError, SecretUnreadableError, UnauthorizedError
 from callhook.mapping import parse_body, parse_query
 from callhook.models.api import WebhookRequest
 from callhook.models.channel import SECRET_REFERENCE_PREFIX, Channel, standard_webhooks_key
-from callhook.secrets_resolver import SecretUnreadableError, read_secret
+
+if TYPE_CHECKING:
+    from callhook.ports import Secrets
 
 DEFAULT_TOLERANCE_S = 300  # Telnyx's and Standard Webhooks' own libraries allow 5 minutes of clock drift
 DEFAULT_MAX_AGE_S = 300  # how old a Vonage JWT (`iat`) may be; option `max_age_seconds`
@@ -92,7 +94,8 @@ class _Check:
 Verifier = Callable[[_Check], bytes | None]
 
 
-def verify_signature(channel: Channel, request: WebhookRequest, *, now: float | None = None) -> bytes | None:
+def verify_signature(channel: Channel, request: WebhookRequest, secrets: Secrets, *,
+                     now: float | None = None) -> bytes | None:
     """Check the request against the channel's signature scheme; return a replacement body (JSON) or None.
 
     Raises:
@@ -109,7 +112,7 @@ def verify_signature(channel: Channel, request: WebhookRequest, *, now: float | 
     if sig.scheme in BODY_ONLY_SCHEMES and request.method.upper() == "GET" and _query_carries_data(request):
         raise UnauthorizedError(f"the {sig.scheme} scheme signs the body, not the query: a GET whose query carries "
                                 "data is refused, since nothing would authenticate it (have the provider POST)")
-    check = _Check(request=request, options=dict(sig.model_extra or {}), secret=resolve_secret(sig.secret),
+    check = _Check(request=request, options=dict(sig.model_extra or {}), secret=resolve_secret(sig.secret, secrets),
                    url=signed_url(channel, request), now=time.time() if now is None else now)
     return verifier(check)
 
@@ -119,7 +122,7 @@ def _query_carries_data(request: WebhookRequest) -> bool:
     return any(name != "token" for name, _ in parse_qsl(request.raw_query, keep_blank_values=True))
 
 
-def resolve_secret(value: str) -> str:
+def resolve_secret(value: str, secrets: Secrets) -> str:
     """The secret itself, or the decrypted Parameter Store value of `ssm:/name` (cached for five minutes).
 
     Raises:
@@ -129,7 +132,7 @@ def resolve_secret(value: str) -> str:
     if not value.startswith(SECRET_REFERENCE_PREFIX):
         return value
     try:
-        return read_secret(value, what="the signature secret")
+        return secrets.read(value)
     except SecretUnreadableError as exc:
         raise ChannelMisconfiguredError(f"the signature secret {value} could not be read ({exc.code})") from exc
 
