@@ -6,6 +6,11 @@ the floor and the functions alternate, round after round, so that both see the s
 p50(function) / p50(floor) over the same run. Tracing is off as on the local stack and under `sam local`
 (POWERTOOLS_TRACE_DISABLED); one row shows ingest with tracing on, as on Lambda with `Tracing: Active`, where the
 X-Ray SDK is loaded and patches the AWS SDK at init because every invocation uses it.
+The environment is the one template.yaml's Globals give every function (its literal values: POWERTOOLS_*,
+PYDANTIC_DISABLE_PLUGINS). Bytecode is as the caller's environment leaves it: the floor's packages come with theirs
+(pip compiles at install); callhook's modules are compiled at every import when PYTHONDONTWRITEBYTECODE is set and
+the tree has no __pycache__ (as from a layer `sam build` ships without bytecode), which the table says. One more row
+shows ingest with its bytecode cached (PYTHONPYCACHEPREFIX, warmed once): what shipping bytecode would give.
 Run: `make bench` or `.venv/bin/python -m bench.cold_import [rounds [rounds_of_the_other_functions]]`.
 """
 
@@ -13,12 +18,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from bench.common import machine, write_result
+from callhook_local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
 ROUNDS = 15
@@ -29,14 +37,22 @@ PROBE = ("import json, sys, time\n"
          "t0 = time.perf_counter()\n"
          "exec(sys.argv[1])\n"
          "elapsed = time.perf_counter() - t0\n"
+         "import importlib.util, os\n"
+         "ours = [m.__file__ for n, m in list(sys.modules.items()) if n.startswith('callhook') and m.__file__]\n"
          "print(json.dumps({'s': elapsed, 'xray': 'aws_xray_sdk.core' in sys.modules,\n"
-         "                  'openapi': 'aws_lambda_powertools.event_handler.openapi.models' in sys.modules}))\n")
+         "                  'openapi': 'aws_lambda_powertools.event_handler.openapi.models' in sys.modules,\n"
+         "                  'bytecode': bool(ours) and all(os.path.exists(importlib.util.cache_from_source(f))\n"
+         "                                                 for f in ours)}))\n")
 
 
-def _environment(tracing: bool) -> dict[str, str]:
+def _environment(tracing: bool, pycache: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_", "LAMBDA_", "_X_AMZN"))}
-    env |= {"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "callhook",
-            "POWERTOOLS_METRICS_NAMESPACE": "Callhook"}
+    globals_env = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    env |= {k: v for k, v in globals_env.items() if isinstance(v, str)}  # !Ref/!Sub values name resources
+    env["AWS_DEFAULT_REGION"] = "us-east-1"
+    if pycache:  # bytecode read from (and written to) its own cache, callhook's included
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = pycache
     if tracing:  # what Lambda sets with Tracing: Active (the daemon address is never reached by an import)
         env |= {"LAMBDA_TASK_ROOT": str(ROOT), "AWS_LAMBDA_FUNCTION_NAME": "callhook-ingest",
                 "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"}
@@ -45,47 +61,54 @@ def _environment(tracing: bool) -> dict[str, str]:
     return env
 
 
-def _once(statement: str, tracing: bool = False) -> dict[str, object]:
+def _once(statement: str, tracing: bool = False, pycache: str | None = None) -> dict[str, object]:
     out = subprocess.run([sys.executable, "-c", PROBE, statement], cwd=ROOT, capture_output=True, text=True,
-                         check=True, env=_environment(tracing))
+                         check=True, env=_environment(tracing, pycache))
     result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
 def main(rounds: int = ROUNDS, other_rounds: int = OTHER_ROUNDS) -> int:
     functions = sorted(p.parent.name for p in (ROOT / "functions").glob("*/app.py"))
-    targets: dict[str, tuple[str, bool]] = {"floor": (FLOOR, False), "ingest": ("import functions.ingest.app", False)}
-    extra: dict[str, tuple[str, bool]] = {"ingest, tracing on": ("import functions.ingest.app", True)}
-    extra |= {name: (f"import functions.{name}.app", False) for name in functions if name != "ingest"}
+    ingest = "import functions.ingest.app"
+    pycache = tempfile.mkdtemp(prefix="callhook-bench-pyc-")  # the "bytecode cached" row's own cache
+    targets: dict[str, tuple[str, bool, str | None]] = {"floor": (FLOOR, False, None), "ingest": (ingest, False, None)}
+    extra: dict[str, tuple[str, bool, str | None]] = {"ingest, tracing on": (ingest, True, None),
+                                                      "ingest, bytecode cached": (ingest, False, pycache)}
+    extra |= {name: (f"import functions.{name}.app", False, None) for name in functions if name != "ingest"}
     times: dict[str, list[float]] = {name: [] for name in targets | extra}
     loaded: dict[str, dict[str, object]] = {}
     _once(FLOOR)  # warm the page cache once; nothing of this run is counted
+    _once(ingest, pycache=pycache)  # writes the cached row's bytecode
     for r in range(rounds):
         chosen = targets | (extra if r < other_rounds else {})
-        for name, (statement, tracing) in chosen.items():
-            result = _once(statement, tracing)
+        for name, (statement, tracing, cache) in chosen.items():
+            result = _once(statement, tracing, cache)
             times[name].append(float(result["s"]))  # type: ignore[arg-type]
             loaded[name] = result
         print(f"round {r + 1}/{rounds}: " + ", ".join(f"{n} {times[n][-1] * 1000:.0f}" for n in chosen), flush=True)
     floor = statistics.median(times["floor"])
-    ingest = statistics.median(times["ingest"])
-    ratio = ingest / floor
+    ratio = statistics.median(times["ingest"]) / floor
     # The same pairs, each ingest import over the floor import next to it: steadier when the load swings.
     paired = statistics.median(i / f for i, f in zip(times["ingest"], times["floor"], strict=True))
     rows = []
     for name in ["ingest", *(name for name in extra if times[name])]:
         p50 = statistics.median(times[name])
         rows.append(f"| {name} | {len(times[name])} | {p50 * 1000:.0f} | {p50 / floor:.2f}x | "
-                    f"{'yes' if loaded[name]['xray'] else 'no'} | {'yes' if loaded[name]['openapi'] else 'no'} |")
+                    f"{'yes' if loaded[name]['xray'] else 'no'} | {'yes' if loaded[name]['openapi'] else 'no'} | "
+                    f"{'cached' if loaded[name]['bytecode'] else 'compiled'} |")
+    shutil.rmtree(pycache, ignore_errors=True)
     load = os.getloadavg()
     write_result("cold_import", f"""## Cold import (bench/cold_import.py)
 Machine: {machine()}, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end. Fresh interpreters,
-each timing its own import (start-up excluded), the floor and the functions alternating round after round; tracing
-off as on the local stack, except the row that says otherwise.
+each timing its own import (start-up excluded), the floor and the functions alternating round after round, in the
+environment template.yaml's Globals give a function; tracing off as on the local stack, except the row that says
+otherwise. "compiled": callhook's modules were compiled from source at each import (PYTHONDONTWRITEBYTECODE, no
+__pycache__: as from a layer `sam build` ships without bytecode), while the floor's packages have their bytecode.
 
-| import | n | p50 ms | / floor p50 | X-Ray SDK loaded | OpenAPI models loaded |
-|---|---|---|---|---|---|
-| floor: `{FLOOR}` | {len(times['floor'])} | {floor * 1000:.0f} | 1.00x | - | - |
+| import | n | p50 ms | / floor p50 | X-Ray SDK loaded | OpenAPI models loaded | callhook's bytecode |
+|---|---|---|---|---|---|---|
+| floor: `{FLOOR}` | {len(times['floor'])} | {floor * 1000:.0f} | 1.00x | - | - | - |
 {chr(10).join(rows)}
 
 **Ingest cold import / floor at p50: {ratio:.2f}x** (target <= {TARGET}x: {'met' if ratio <= TARGET else 'NOT met'});
