@@ -35,11 +35,13 @@ BUILT_ON_FIRST_USE = [
     "callhook.models.transcription:TranscriptionWaitEnded", "callhook.models.transcription:JobStateChangeEvent",
     "callhook.models.transcription:JobStart", "callhook.models.transcription:TranscribeJob",
     "callhook.models.transcription:Fetched",
+    "callhook.settings:ReconcileSettings", "callhook.settings:TranscriptionSettings",
 ]
 # What the webhook path validates or sends: built at import, as before.
 BUILT_AT_IMPORT = ["callhook.models.api:WebhookRequest", "callhook.models.channel:Channel",
                    "callhook.models.dialog:Dialog", "callhook.models.event:RawEvent",
-                   "callhook.models.transcription:KeepRecordingRequest", "callhook.models.workflow:WorkflowState"]
+                   "callhook.models.transcription:KeepRecordingRequest", "callhook.models.workflow:WorkflowState",
+                   "callhook.settings:IngestSettings", "callhook.settings:RecordingRequestSettings"]
 
 
 def _run(probe: str, **env: str) -> dict[str, object]:
