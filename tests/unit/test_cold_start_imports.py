@@ -4,6 +4,8 @@
   recorder, and ingest does not load Powertools' OpenAPI models until GET /openapi.json is asked for.
 * With tracing on (on Lambda, `Tracing: Active`), the Tracer still patches the AWS SDK and sends the handler's
   subsegment to the X-Ray daemon, as Powertools' default provider did.
+* Ingest's import loads no model module its webhook path does not use, and builds no validator of a model it
+  imports but never validates (those build on first use); a webhook still validates what it validated.
 """
 
 from __future__ import annotations
@@ -19,6 +21,27 @@ from tests.unit.conftest import ROOT
 XRAY = "aws_xray_sdk.core"
 OPENAPI_MODELS = "aws_lambda_powertools.event_handler.openapi.models"
 FUNCTIONS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/app.py"))
+# Model modules the webhook path never uses: ingest's cold import must not load them (callhook.ports names them
+# for type checking only).
+NOT_ON_THE_WEBHOOK_PATH = ["callhook.models.action", "callhook.models.stream"]
+# Models ingest imports but never validates: their validators build on first use (defer_build).
+BUILT_ON_FIRST_USE = [
+    "callhook.models.directory:Operator", "callhook.models.directory:OperatorLookup",
+    "callhook.models.directory:Topic", "callhook.models.directory:Setting",
+    "callhook.models.problems:ItemProblem", "callhook.models.problems:InvalidItem",
+    "callhook.models.erasure:DialogErasure", "callhook.models.erasure:ErasurePlan",
+    "callhook.models.erasure:ErasureRecord",
+    "callhook.models.transcription:TranscribeTask", "callhook.models.transcription:TranscriptionOutcome",
+    "callhook.models.transcription:TranscriptionWaitEnded", "callhook.models.transcription:JobStateChangeEvent",
+    "callhook.models.transcription:JobStart", "callhook.models.transcription:TranscribeJob",
+    "callhook.models.transcription:Fetched",
+    "callhook.settings:ReconcileSettings", "callhook.settings:TranscriptionSettings",
+]
+# What the webhook path validates or sends: built at import, as before.
+BUILT_AT_IMPORT = ["callhook.models.api:WebhookRequest", "callhook.models.channel:Channel",
+                   "callhook.models.dialog:Dialog", "callhook.models.event:RawEvent",
+                   "callhook.models.transcription:KeepRecordingRequest", "callhook.models.workflow:WorkflowState",
+                   "callhook.settings:IngestSettings", "callhook.settings:RecordingRequestSettings"]
 
 
 def _run(probe: str, **env: str) -> dict[str, object]:
@@ -48,6 +71,52 @@ def test_ingest_cold_start_loads_neither_the_xray_sdk_nor_the_openapi_models() -
     result = _run(probe, POWERTOOLS_TRACE_DISABLED="true")
     # Then the import loaded neither; the document loads the models when it is asked for (and still no X-Ray)
     assert result == {"after_import": [], "status": 200, "after_openapi": True, "xray_after_openapi": False}
+
+
+def test_ingest_cold_import_loads_only_what_the_webhook_path_uses() -> None:
+    # Given a fresh interpreter importing ingest as Lambda does (its folder first on the path, then the layer)
+    probe = (
+        "import importlib, json, sys\n"
+        f"sys.path[:0] = [{str(ROOT / 'functions' / 'ingest')!r}, {str(ROOT / 'layers' / 'common' / 'python')!r}]\n"
+        "import app\n"
+        "def built(name):\n"
+        "    module, cls = name.split(':')\n"
+        "    validator = getattr(importlib.import_module(module), cls).__pydantic_validator__\n"
+        "    return type(validator).__name__ != 'MockValSer'\n"
+        f"print(json.dumps({{'loaded': [m for m in {NOT_ON_THE_WEBHOOK_PATH!r} if m in sys.modules],\n"
+        f"                  'built': [n for n in {BUILT_ON_FIRST_USE!r} if built(n)],\n"
+        f"                  'not_built': [n for n in {BUILT_AT_IMPORT!r} if not built(n)]}}))\n")
+    # When
+    result = _run(probe, POWERTOOLS_TRACE_DISABLED="true")
+    # Then
+    assert result == {"loaded": [], "built": [], "not_built": []}
+
+
+def test_a_model_built_on_first_use_validates_as_before() -> None:
+    # Given models whose validators are deferred, in a fresh interpreter
+    probe = (
+        "import json\n"
+        "from pydantic import ValidationError\n"
+        "from callhook.models.directory import Operator\n"
+        "from callhook.models.transcription import TranscribeTask\n"
+        "errors = {}\n"
+        "for model, data in ((TranscribeTask, {'unexpected': 1}), (Operator, {'user_id': 'x'})):\n"
+        "    try:\n"
+        "        model.model_validate(data)\n"
+        "    except ValidationError as exc:\n"
+        "        errors[model.__name__] = sorted([e['type'], *e['loc']] for e in exc.errors())\n"
+        "print(json.dumps(errors))\n")
+    # When they validate bad input, Then they refuse it as they did when built at import
+    assert _run(probe) == {
+        "TranscribeTask": [["extra_forbidden", "unexpected"], ["missing", "state"], ["missing", "task_token"]],
+        "Operator": [["int_parsing", "user_id"], ["missing", "email"]],
+    }
+
+
+def test_functions_run_without_pydantic_plugins() -> None:
+    # The template disables pydantic's plugin discovery (a scan of every installed distribution at the first model)
+    from callhook_local.template import load_template
+    assert load_template()["Globals"]["Function"]["Environment"]["Variables"]["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
 
 
 def test_no_function_loads_the_xray_sdk_with_tracing_off() -> None:

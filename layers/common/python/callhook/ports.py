@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO, Protocol
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
 
-from callhook.models.action import Action, ActionRun
-from callhook.models.api import WebhookAnswer, WebhookRequest
-from callhook.models.channel import Channel
-from callhook.models.dialog import Dialog, FeedEntry, Recording, Transcription
-from callhook.models.directory import Operator, OperatorLookup
-from callhook.models.event import RawEvent, RawEventKind, SpooledRequest
-from callhook.models.transcription import Fetched, JobStart, TranscribeJob
-from callhook.models.workflow import WorkflowState
+if TYPE_CHECKING:  # annotations only: a function imports the models its own path uses (ingest's cold import)
+    from callhook.models.action import Action, ActionRun
+    from callhook.models.api import WebhookAnswer, WebhookRequest
+    from callhook.models.channel import Channel
+    from callhook.models.dialog import Dialog, FeedEntry, Recording, Transcription
+    from callhook.models.directory import Operator, OperatorLookup
+    from callhook.models.event import RawEvent, RawEventKind, SpooledRequest
+    from callhook.models.transcription import Fetched, JobStart, TranscribeJob
+    from callhook.models.workflow import WorkflowState
 
 
 class Dialogs(Protocol):

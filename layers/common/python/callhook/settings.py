@@ -32,6 +32,8 @@ class IngestSettings(CommonSettings):
 
 
 class ReconcileSettings(CommonSettings):
+    model_config = ConfigDict(defer_build=True)  # built on first use: every function imports this module (cold start)
+
     state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", pattern=r"^arn:aws[\w-]*:states:")
     reconcile_after_seconds: float = Field(alias="RECONCILE_AFTER_SECONDS", default=120, ge=0)
     recording_after_seconds: float = Field(alias="RECORDING_RECONCILE_AFTER_SECONDS", default=300, ge=0)
@@ -56,6 +58,8 @@ def clear_settings_cache() -> None:
 class TranscriptionSettings(CommonSettings):
     """Job names are `<prefix><dialog_id>`: the prefix (the stack name) keeps stacks in one account apart and is
     what the EventBridge rule matches."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use: every function imports this module (cold start)
 
     job_prefix: str = Field(alias="TRANSCRIBE_JOB_PREFIX", min_length=1, pattern=r"^[0-9a-zA-Z._-]+$")
 

@@ -5,6 +5,9 @@ as the console leaves it: an email in any case with spaces around it, `ext` as a
 attributes absent. The operators table's indexes are on *derived* attributes (`email_key`, `ext_key`) that
 callhook maintains for every writer (the NormalizeOperator function on the table's stream); nothing the workflow
 needs depends on them being there yet (callhook.repositories.config falls back to a scan).
+
+The models build their validators on first use (`defer_build`): ingest imports this module with
+callhook.repositories.config but never validates an operator, a topic or a setting (its cold import).
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ def parse_operator_id(value: Any) -> int | None:
 
 
 class Operator(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     user_id: int = Field(ge=0)
     email: str = Field(min_length=3)
@@ -119,7 +122,7 @@ def read_operator_item(item: dict[str, Any]) -> Operator | InvalidItem:
 class OperatorLookup(BaseModel):
     """The operators an email or extension matched, and the matching items that are invalid (skipped, reported)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     operators: list[Operator] = Field(default_factory=list)
     invalid: list[InvalidItem] = Field(default_factory=list)
@@ -127,14 +130,14 @@ class OperatorLookup(BaseModel):
 
 
 class Topic(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     alias: str = Field(min_length=1)
     name: str = ""
 
 
 class Setting(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     key: str = Field(min_length=1)
     value: Any

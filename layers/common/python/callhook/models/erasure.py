@@ -1,5 +1,8 @@
 """Erasure on request (`callhook dialog erase`): what is found for one dialog or one phone number, and the record
-left behind, which holds ids, counts, when and who, never personal data."""
+left behind, which holds ids, counts, when and who, never personal data.
+
+Built on first use (`defer_build`): ingest imports this module (with callhook.services.retention) but never erases.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class DialogErasure(BaseModel):
     """One dialog and everything of it: its raw events, its objects in the bucket, its Transcribe job."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     dialog_id: str
     channel_id: str
@@ -22,6 +25,8 @@ class DialogErasure(BaseModel):
 
 class ErasurePlan(BaseModel):
     """Everything to delete, found before anything is deleted (so a dry run and the real run agree)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     scope: Literal["dialog", "phone"]
     channel_id: str | None = None
@@ -37,7 +42,7 @@ class ErasureRecord(BaseModel):
     """What was erased, when and by whom. Ids are pseudonymous (a dialog id is a hash of channel and call id); the
     number asked for, names and emails are never stored."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     erasure_id: str
     erased_at: str

@@ -2,6 +2,7 @@
 
 The same list is logged by the stream-triggered check, printed by `callhook channel check` / `action check`, shown
 by `list` commands and written into a dialog when an invalid operator was skipped: one wording everywhere.
+Built on first use (`defer_build`): ingest imports this module but never reports an invalid operator (cold import).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 
 class ItemProblem(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     path: str  # e.g. "advanced_config.field_mapping.caller"; "(item)" for the item as a whole
     message: str
@@ -22,7 +23,7 @@ class ItemProblem(BaseModel):
 class InvalidItem(BaseModel):
     """A stored item that fails validation: its key and every problem."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     item_id: str
     problems: list[ItemProblem]

@@ -3,6 +3,9 @@ the timeout notice, and the KeepRecording request.
 
 The Transcribe state waits on a task token (`lambda:invoke.waitForTaskToken`); its answer lands at
 `$.transcription` of the execution state, so it is small (a status and a reason code), never the transcript.
+
+Every model but KeepRecordingRequest builds on first use (`defer_build`): ingest imports this module for
+KeepRecordingRequest, which it sends, and never validates the others (its cold import).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ JOB_ATTRIBUTE = "transcription_job"
 class TranscribeTask(BaseModel):
     """The Transcribe state's Payload: `{"state.$": "$", "task_token.$": "$$.Task.Token"}`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     state: WorkflowState
     task_token: str = Field(min_length=1)
@@ -31,7 +34,7 @@ class TranscribeTask(BaseModel):
 class TranscriptionOutcome(BaseModel):
     """What answers the waiting Transcribe state (SendTaskSuccess output) and ends up at `$.transcription`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     status: TranscriptionStatus
     reason: str | None = None  # the reason code, when there is one
@@ -46,14 +49,14 @@ class TranscriptionOutcome(BaseModel):
 class TranscriptionWaitEnded(BaseModel):
     """The workflow stopped waiting (TimeoutSeconds or HeartbeatSeconds passed): the Catch's `$.transcription`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     dialog_id: str
     error: StepError
 
 
 class JobStateChangeDetail(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     job_name: str = Field(alias="TranscriptionJobName", min_length=1)
     status: str = Field(alias="TranscriptionJobStatus")  # COMPLETED or FAILED (the only ones Transcribe sends)
@@ -63,7 +66,7 @@ class JobStateChangeDetail(BaseModel):
 class JobStateChangeEvent(BaseModel):
     """Amazon Transcribe's EventBridge event, as the rule in template.yaml delivers it to the completion function."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     source: Literal["aws.transcribe"]
     detail_type: Literal["Transcribe Job State Change"] = Field(alias="detail-type")
@@ -82,7 +85,7 @@ class JobStart(BaseModel):
     """What StartTranscriptionJob answered (`callhook.ports.TranscribeJobs.start`): started; `exists` (a job of
     that name is ours already, and may be over); `refused` with Transcribe's message (a request it will never take)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     outcome: Literal["started", "exists", "refused"]
     message: str | None = None
@@ -91,7 +94,7 @@ class JobStart(BaseModel):
 class TranscribeJob(BaseModel):
     """Transcribe's own record of a job (GetTranscriptionJob); an unknown job is FAILED with a reason."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str
     status: str | None = None  # QUEUED, IN_PROGRESS, COMPLETED, FAILED
@@ -102,7 +105,7 @@ class TranscribeJob(BaseModel):
 class Fetched(BaseModel):
     """What a recording URL answered (`callhook.ports.RecordingDownloads.fetch`); the body went to the sink."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     status: int
     content_type: str = ""  # lower case, without parameters
