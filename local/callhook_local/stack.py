@@ -68,6 +68,9 @@ class LocalStack:
     roles: dict[str, iam.Identity] = field(default_factory=dict)  # role logical id -> its session (iam.py)
     max_sandboxes: int = 10  # per function (sandbox.py)
     sandboxes: Sandboxes | None = None
+    # InvocationType=Event: Lambda retries a failed event after about 1 then 2 minutes; locally after these delays
+    async_retry_delays_s: tuple[float, ...] = (0.5, 1.0)
+    async_invokes: invoker.AsyncInvokes | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
 
     server: ThreadedMotoServer | None = None
@@ -93,6 +96,8 @@ class LocalStack:
         self._process_environment()
         self.sandboxes = Sandboxes(max_per_function=self.max_sandboxes)
         invoker.REGISTRY.sandboxes, invoker.REGISTRY.endpoint = self.sandboxes, self.endpoint
+        self.async_invokes = invoker.ASYNC = invoker.AsyncInvokes(invoker.invoke_function,
+                                                                  retry_delays_s=self.async_retry_delays_s)
         invoker.install()
         moto_speedups.install()
         iam.install()
@@ -113,14 +118,15 @@ class LocalStack:
         return self
 
     def _run_schedule(self, function_name: str, every: float, rule_arn: str) -> None:
-        """What an EventBridge schedule does: invoke the function with a scheduled event, every `every` seconds, as
-        events.amazonaws.com for the schedule's rule (the function's resource policy must allow it)."""
+        """What an EventBridge schedule does: invoke the function asynchronously with a scheduled event, every
+        `every` seconds, as events.amazonaws.com for the schedule's rule (the function's resource policy must allow
+        it); Lambda then retries a failure as for any asynchronous invoke."""
         lam = self.client("lambda")
         while not self._stopping.wait(every):
             event = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
             try:
                 with iam.acting_as(self.rule_identity(rule_arn)):
-                    lam.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
+                    lam.invoke(FunctionName=function_name, InvocationType="Event", Payload=json.dumps(event).encode())
             except Exception:
                 log.exception("scheduled invocation of %s failed", function_name)
 
@@ -140,10 +146,14 @@ class LocalStack:
             self.transcribe.stop()
         if self.ttl:
             self.ttl.stop()
+        if self.async_invokes:  # queued events are dropped, running ones get a few seconds to finish
+            self.async_invokes.stop()
         if self.server:
             self.server.stop()
         if self.sandboxes:
             self.sandboxes.stop()
+        if self.async_invokes:
+            self.async_invokes.join()
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -340,6 +350,9 @@ class LocalStack:
                                 Role=f"arn:aws:iam::{ACCOUNT}:role/{identity.name}", Handler=props["Handler"],
                                 Code={"ZipFile": _placeholder_zip()}, Environment={"Variables": env},
                                 Timeout=code.timeout_s, MemorySize=code.memory_mb)
+            if "EventInvokeConfig" in props:  # the asynchronous invoke's retries and destinations (invoker.py)
+                lam.put_function_event_invoke_config(FunctionName=name, **event_invoke_config(
+                    resolver.resolve(props["EventInvokeConfig"])))
             for event_name, event in props.get("Events", {}).items():
                 if event["Type"] == "HttpApi":
                     method, path = event["Properties"]["Method"].upper(), event["Properties"]["Path"]
@@ -362,6 +375,16 @@ class LocalStack:
             name=name, definition=substitute_definition(definition, substitutions),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/{role.name}", type=props.get("Type", "STANDARD"))["stateMachineArn"]
         iam.STATE_MACHINES[arn] = role
+
+
+def event_invoke_config(sam: dict[str, Any]) -> dict[str, Any]:
+    """SAM's `EventInvokeConfig` as PutFunctionEventInvokeConfig takes it (a destination with its ARN only)."""
+    config = {k: int(sam[k]) for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds") if k in sam}
+    destinations = {when: {"Destination": str(spec["Destination"])}
+                    for when, spec in (sam.get("DestinationConfig") or {}).items() if spec.get("Destination")}
+    if destinations:
+        config["DestinationConfig"] = destinations
+    return config
 
 
 def rate_seconds(expression: str) -> float:

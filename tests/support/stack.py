@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -64,6 +65,26 @@ class StackClient:
 
     def dialog_for(self, channel: dict[str, Any], call_id: str) -> Dialog | None:
         return self.dialog(make_dialog_id(channel["channel_id"], call_id))
+
+    def wait_dialog(self, dialog_id: str, until: Callable[[Dialog], bool], timeout: float = 30,
+                    what: str = "") -> Dialog:
+        """The dialog once `until(dialog)` holds: what an asynchronous step (the recording copy, which Lambda runs
+        after the invoke that asked for it has answered) writes later."""
+        deadline = time.monotonic() + timeout
+        while True:
+            dialog = self.dialog(dialog_id)
+            if dialog is not None and until(dialog):
+                return dialog
+            if time.monotonic() > deadline:
+                raise AssertionError(f"dialog {dialog_id} not {what or until} after {timeout}s: {dialog!r}")
+            time.sleep(0.05)
+
+    def wait_recording(self, dialog_id: str, *statuses: str, timeout: float = 30) -> Dialog:
+        """The dialog once its recording's status is one of `statuses` (any status but pending if none given)."""
+        def settled(dialog: Dialog) -> bool:
+            status = dialog.recording.status if dialog.recording is not None else None
+            return status in statuses if statuses else status not in (None, "pending")
+        return self.wait_dialog(dialog_id, settled, timeout, f"recording {' or '.join(statuses) or 'settled'}")
 
     def executions_of(self, dialog_id: str) -> list[dict[str, Any]]:
         found = []
