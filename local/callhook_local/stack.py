@@ -67,6 +67,7 @@ class LocalStack:
     schedules: list[tuple[str, float, str]] = field(default_factory=list)  # (function, every N seconds, rule ARN)
     roles: dict[str, iam.Identity] = field(default_factory=dict)  # role logical id -> its session (iam.py)
     max_sandboxes: int = 10  # per function (sandbox.py)
+    sandbox_idle_s: float = 300.0  # a sandbox free this long is reclaimed (sandbox.py)
     sandboxes: Sandboxes | None = None
     # InvocationType=Event: Lambda retries a failed event after about 1 then 2 minutes; locally after these delays
     async_retry_delays_s: tuple[float, ...] = (0.5, 1.0)
@@ -94,7 +95,7 @@ class LocalStack:
     def start(self) -> LocalStack:
         quiet_moto_noise()
         self._process_environment()
-        self.sandboxes = Sandboxes(max_per_function=self.max_sandboxes)
+        self.sandboxes = Sandboxes(max_per_function=self.max_sandboxes, idle_s=self.sandbox_idle_s)
         invoker.REGISTRY.sandboxes, invoker.REGISTRY.endpoint = self.sandboxes, self.endpoint
         self.async_invokes = invoker.ASYNC = invoker.AsyncInvokes(invoker.invoke_function,
                                                                   retry_delays_s=self.async_retry_delays_s)

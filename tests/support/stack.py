@@ -125,6 +125,12 @@ class StackClient:
         return dialog
 
 
+def function_output(caplog: Any) -> str:
+    """What the functions wrote (their stdout/stderr lines and REPORT lines) during the test, one line each: the
+    records of the `callhook_local.functions.<name>` loggers (sandbox.py), which pytest's caplog keeps per test."""
+    return "".join(f"{r.getMessage()}\n" for r in caplog.records if r.name.startswith("callhook_local.functions."))
+
+
 def dumps(obj: Any) -> str:
     return json.dumps(obj, indent=2, sort_keys=True, default=str)
 
