@@ -68,6 +68,9 @@ class LocalStack:
     roles: dict[str, iam.Identity] = field(default_factory=dict)  # role logical id -> its session (iam.py)
     max_sandboxes: int = 10  # per function (sandbox.py)
     sandbox_idle_s: float = 300.0  # a sandbox free this long is reclaimed (sandbox.py)
+    # Variables set on every function over the template's, as `sam local start-api --env-vars` does; by default
+    # from CALLHOOK_FUNCTION_ENV (a JSON object), e.g. {"POWERTOOLS_METRICS_DISABLED": "true"} in the benchmarks.
+    function_env: dict[str, str] | None = None
     sandboxes: Sandboxes | None = None
     # InvocationType=Event: Lambda retries a failed event after about 1 then 2 minutes; locally after these delays
     async_retry_delays_s: tuple[float, ...] = (0.5, 1.0)
@@ -94,6 +97,8 @@ class LocalStack:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalStack:
         quiet_moto_noise()
+        if self.function_env is None:
+            self.function_env = function_env_from(os.environ.get("CALLHOOK_FUNCTION_ENV", ""))
         self._process_environment()
         self.sandboxes = Sandboxes(max_per_function=self.max_sandboxes, idle_s=self.sandbox_idle_s)
         invoker.REGISTRY.sandboxes, invoker.REGISTRY.endpoint = self.sandboxes, self.endpoint
@@ -336,6 +341,7 @@ class LocalStack:
             name = resolver.refs[logical]
             env = {k: str(v) for k, v in resolver.resolve(
                 {**global_env, **props.get("Environment", {}).get("Variables", {})}).items()}
+            env |= self.function_env or {}
             for key, value in env.items():
                 self.env.setdefault(key, value)
             module, attribute = invoker.code_location(props["CodeUri"], props["Handler"])
@@ -376,6 +382,19 @@ class LocalStack:
             name=name, definition=substitute_definition(definition, substitutions),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/{role.name}", type=props.get("Type", "STANDARD"))["stateMachineArn"]
         iam.STATE_MACHINES[arn] = role
+
+
+def function_env_from(text: str) -> dict[str, str]:
+    """CALLHOOK_FUNCTION_ENV: a JSON object of variables for every function ('' for none)."""
+    if not text.strip():
+        return {}
+    try:
+        variables = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"CALLHOOK_FUNCTION_ENV is not a JSON object of variables: {exc}") from exc
+    if not isinstance(variables, dict):
+        raise ValueError("CALLHOOK_FUNCTION_ENV is not a JSON object of variables")
+    return {str(k): str(v) for k, v in variables.items()}
 
 
 def event_invoke_config(sam: dict[str, Any]) -> dict[str, Any]:
