@@ -169,31 +169,35 @@ def _invoke_asynchronously_or_in_sandbox(self: LambdaFunction, body: str, reques
     answers 202 with an empty payload at once and queues the event (`AsyncInvokes`); `DryRun` answers 204 without
     running; `RequestResponse` runs the function now. A payload that is not JSON is refused at once, as Lambda
     refuses it (InvalidRequestContentException)."""
-    kind = str((request_headers or {}).get("x-amz-invocation-type", "RequestResponse"))
-    text = body.decode() if isinstance(body, bytes) else str(body or "")
-    if request_headers:
+    kind = str((request_headers or {}).get("x-amz-invocation-type", "RequestResponse")).lower()
+    if request_headers and kind in ("event", "dryrun"):
+        text = body.decode() if isinstance(body, bytes) else str(body or "")
         try:
             event = json.loads(text) if text else {}
         except ValueError as exc:
-            error = JsonRESTError("InvalidRequestContentException",
-                                  f"Could not parse request body into json: {exc}")
-            error.code = 400
-            raise error from exc
-        if kind.lower() == "event":
-            if ASYNC is None:
-                raise RuntimeError("the local stack's asynchronous invokes are not started")
-            ASYNC.submit(self, text or "{}", event)
+            raise _invalid_content(exc) from exc
+        if kind == "dryrun":
             return ""
-        if kind.lower() == "dryrun":
-            return ""
+        if ASYNC is None:
+            raise RuntimeError("the local stack's asynchronous invokes are not started")
+        ASYNC.submit(self, text or "{}", event)
+        return ""
     try:
         return _MOTO_INVOKE(self, body, request_headers, response_headers)
+    except json.JSONDecodeError as exc:  # moto's parse of the payload (the only JSON it reads before the sandbox)
+        raise _invalid_content(exc) from exc
     except JsonRESTError as exc:
         if request_headers or exc.error_type != "TooManyRequestsException":
             raise
         # moto's own call (a stream's records, delivered inside a table write): the batch fails, the write stands
         response_headers["x-amz-function-error"] = "Unhandled"
         return _error_payload("TooManyRequestsException", "Rate Exceeded.")
+
+
+def _invalid_content(exc: Exception) -> JsonRESTError:
+    error = JsonRESTError("InvalidRequestContentException", f"Could not parse request body into json: {exc}")
+    error.code = 400
+    return error
 
 
 @dataclass
