@@ -238,7 +238,8 @@ class AsyncInvokes:
     """Lambda's asynchronous invocation, on the local stack.
 
     An `InvocationType=Event` invoke (after the caller's IAM check) puts the event in this queue and answers 202.
-    Worker threads run each event in a sandbox of its function (`run`, normally `invoke_function`). A function error
+    Each event runs when due, in a thread of its own, in a sandbox of its function (`run`, normally
+    `invoke_function`). A function error
     or timeout is retried `MaximumRetryAttempts` times (Lambda's default 2) after `retry_delays_s` — on Lambda about
     one then two minutes; locally short (0.5 s, 1 s: `LocalStack.async_retry_delays_s`) so that a failure reaches its
     dead-letter queue within seconds. A throttled event waits `throttle_delay_s` and is tried again, not counted as
@@ -247,7 +248,7 @@ class AsyncInvokes:
     sent with the function's role as Lambda sends them; a success goes to the on-success destination.
     """
 
-    def __init__(self, run: Callable[[LambdaFunction, Any], Outcome], *, workers: int = 4,
+    def __init__(self, run: Callable[[LambdaFunction, Any], Outcome], *,
                  retry_delays_s: tuple[float, ...] = (0.5, 1.0), throttle_delay_s: float = 0.5) -> None:
         self._run = run
         self.retry_delays_s = retry_delays_s or (0.0,)
@@ -258,10 +259,15 @@ class AsyncInvokes:
         self._running = 0
         self._accepting = True
         self._stopping = False
-        name = f"callhook-async-{id(self):x}"
-        self.threads = [threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True) for n in range(workers)]
-        for thread in self.threads:
-            thread.start()
+        self._name = f"callhook-async-{id(self):x}"
+        self._active: set[threading.Thread] = set()  # one thread per event running (Lambda runs them side by side)
+        self._scheduler = threading.Thread(target=self._schedule, name=f"{self._name}-scheduler", daemon=True)
+        self._scheduler.start()
+
+    @property
+    def threads(self) -> list[threading.Thread]:
+        with self._cond:
+            return [self._scheduler, *self._active]
 
     def submit(self, fn: LambdaFunction, payload: str, event: Any) -> AsyncEvent:
         queued = AsyncEvent(fn=fn, payload=payload, event=event)
@@ -291,7 +297,7 @@ class AsyncInvokes:
 
     def stop(self, drain_s: float = 5.0) -> None:
         """Take no new event, drop the queued ones (logged), let the running ones finish for up to `drain_s`, then
-        end the workers (the stack then stops the sandboxes, which cuts an invocation still running short)."""
+        end the scheduler (the stack then stops the sandboxes, which cuts an invocation still running short)."""
         with self._cond:
             self._accepting = False
             dropped, self._due = self._due, []
@@ -309,7 +315,9 @@ class AsyncInvokes:
         for thread in self.threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
-    def _work(self) -> None:
+    def _schedule(self) -> None:
+        """Start each event when it is due, in a thread of its own: a slow function (a recording copy waiting for
+        its host) never holds up another one's events, as on Lambda; the sandbox cap throttles instead."""
         while True:
             with self._cond:
                 while True:
@@ -321,14 +329,25 @@ class AsyncInvokes:
                         self._running += 1
                         break
                     self._cond.wait(self._due[0][0] - now if self._due else None)
-            try:
-                self._attempt(queued)
-            except Exception:
+                thread = threading.Thread(target=self._run_one, args=(queued,), daemon=True,
+                                          name=f"{self._name}-{queued.fn.function_name}")
+                self._active.add(thread)
+            thread.start()
+
+    def _run_one(self, queued: AsyncEvent) -> None:
+        try:
+            self._attempt(queued)
+        except Exception as exc:
+            if self._accepting:
                 log.exception("asynchronous invocation of %s failed in the local stack", queued.fn.function_name)
-            finally:
-                with self._cond:
-                    self._running -= 1
-                    self._cond.notify_all()
+            else:  # the stack is stopping under it (its endpoint gone): no traceback
+                log.warning("asynchronous invocation of %s cut short as the local stack stops: %s",
+                            queued.fn.function_name, exc)
+        finally:
+            with self._cond:
+                self._running -= 1
+                self._active.discard(threading.current_thread())
+                self._cond.notify_all()
 
     def _attempt(self, queued: AsyncEvent) -> None:
         config = EventInvokeConfig.of(queued.fn)

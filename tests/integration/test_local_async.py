@@ -155,28 +155,31 @@ def test_a_payload_that_is_not_json_is_refused_at_once(local_stack: LocalStack, 
 
 def test_stopping_drains_what_runs_and_drops_what_waits_without_a_traceback(
         caplog: pytest.LogCaptureFixture) -> None:
-    # Given a queue whose worker is busy and one event waiting behind it
+    # Given one event running and another one waiting for its retry
     started, release = threading.Event(), threading.Event()
     ran: list[Any] = []
 
     def run(fn: Any, event: Any) -> Outcome:
+        ran.append(event)
+        if event["n"] == 2:  # fails: its retry waits 30 s
+            return Outcome(payload=json.dumps({"errorType": "E", "errorMessage": "m"}), errored=True, logs="")
         started.set()
         release.wait(5)
-        ran.append(event)
         return Outcome(payload="null", errored=False, logs="")
 
     class Fn:
         function_name, function_arn, event_invoke_config = "f", "arn:aws:lambda:us-east-1:1:function:f", []
 
-    invokes = AsyncInvokes(run, workers=1)
+    invokes = AsyncInvokes(run, retry_delays_s=(30.0,))
+    invokes.submit(Fn(), "{}", {"n": 2})  # type: ignore[arg-type]
+    wait_for(lambda: ran == [{"n": 2}] and len(invokes.threads) == 1, what="the first attempt over")
     invokes.submit(Fn(), "{}", {"n": 1})  # type: ignore[arg-type]
     assert started.wait(5)
-    invokes.submit(Fn(), "{}", {"n": 2})  # type: ignore[arg-type]
     # When the stack stops while the first still runs
     threading.Timer(0.2, release.set).start()
     invokes.stop(drain_s=5)
     invokes.join()
-    # Then the running one finished, the waiting one was dropped and said so, and no thread is left
-    assert ran == [{"n": 1}]
+    # Then the running one finished, the waiting retry was dropped and said so, and no thread is left
+    assert ran == [{"n": 2}, {"n": 1}]
     assert any("dropped" in r.getMessage() for r in caplog.records)
-    assert invokes.threads and not any(t.is_alive() for t in invokes.threads)
+    assert not any(t.is_alive() for t in invokes.threads)
