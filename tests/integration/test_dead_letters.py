@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from callhook.models.dialog import Dialog
+from callhook.models.dialog import Dialog, make_dialog_id
 from callhook_local.fake_pbx import FakePBX
-from callhook_local.faults import lambda_fails
 from tests.integration.test_cli_support import Cli
 from tests.support.stack import StackClient, unique
 
@@ -44,10 +43,10 @@ def call_whose_copy_failed(stack: StackClient, pbx: FakePBX) -> Dialog:
     name = unique("rec") + ".wav"
     pbx.add_recording(name, (AUDIO / "call-16k.wav").read_bytes(), "audio/wav")
     channel = stack.channel(allow_private_network=True, advanced_config={"field_mapping": MAPPING})
-    queue = stack.stack.outputs["RecordingCopyDeadLetterQueue"]
-    with lambda_fails(stack.stack.physical("KeepRecordingFunction"), times=3, message="disk full (fault switch)"):
-        dialog = stack.process(channel, {"id": unique("call"), "recording": f"{pbx.url}/recordings/{name}"})
-        wait_for_message(stack, queue)  # the invoke was asynchronous: the copy fails after the webhook's answer
+    call_id = unique("call")
+    # the invoke is asynchronous: the copy fails (three times) after the webhook's answer; the block waits for that
+    with stack.recording_copy_fails(make_dialog_id(channel["channel_id"], call_id), "disk full (fault switch)"):
+        dialog = stack.process(channel, {"id": call_id, "recording": f"{pbx.url}/recordings/{name}"})
     assert dialog.recording is not None and dialog.recording.status == "pending"
     return dialog
 
@@ -116,7 +115,7 @@ def test_redrive_that_fails_again_ends_and_leaves_one_new_message(cli: Cli, stac
     # Given a failed copy, and KeepRecording still failing
     dialog = call_whose_copy_failed(stack, pbx)
     time.sleep(0.01)
-    with lambda_fails(stack.stack.physical("KeepRecordingFunction"), times=3, message="still broken"):
+    with stack.recording_copy_fails(dialog.dialog_id, "still broken"):
         (report,) = cli.json("dlq", "redrive", "--queue", "recordings")
         # Then the redrive ends once Lambda accepted the event again (the old message is gone); the redriven event
         # fails again in the background, after Lambda's retries, and lands in the queue for the next redrive (on

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +19,6 @@ from callhook.models.dialog import Dialog, make_dialog_id
 from callhook.repositories.config import ConfigTable
 from callhook_admin.services.config import put_channel
 from callhook_local.fake_pbx import FakePBX, start_fake_pbx
-from callhook_local.faults import lambda_fails
 from tests.support.stack import StackClient, unique
 
 AUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
@@ -75,13 +73,6 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"not {predicate} after {timeout}s"
-        time.sleep(0.05)
 
 
 def processed(stack: StackClient, channel: dict, body: dict) -> Dialog:
@@ -305,9 +296,9 @@ def test_repeated_requests_copy_the_recording_once(stack: StackClient, channel, 
 def test_copy_never_requested_stays_pending(stack: StackClient, channel, served) -> None:
     # Given the asynchronous request to copy is lost
     url, _ = served()
-    with lambda_fails(f"{stack.stack.name}-KeepRecordingFunction", times=3) as failures:
-        dialog = stack.process(channel(), {"id": unique("call"), "recording": url})
-        wait_until(lambda: failures.hits == 3)  # its attempt and Lambda's two retries failed
+    ch, call_id = channel(), unique("call")
+    with stack.recording_copy_fails(make_dialog_id(ch["channel_id"], call_id)):  # its attempt and Lambda's retries
+        dialog = stack.process(ch, {"id": call_id, "recording": url})
     # Then the dialog says the copy is pending (and the webhook was accepted all the same)
     dialog = stack.dialog(dialog.dialog_id)
     assert dialog.recording.status == "pending"

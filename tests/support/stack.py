@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
@@ -13,6 +14,7 @@ import requests
 from callhook.models.dialog import Dialog, make_dialog_id
 from callhook.repositories.dialogs import DialogRepository
 from callhook_admin.services.config import put_channel
+from callhook_local.faults import lambda_fails
 from callhook_local.stack import LocalStack
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -85,6 +87,16 @@ class StackClient:
             status = dialog.recording.status if dialog.recording is not None else None
             return status in statuses if statuses else status not in (None, "pending")
         return self.wait_dialog(dialog_id, settled, timeout, f"recording {' or '.join(statuses) or 'settled'}")
+
+    @contextlib.contextmanager
+    def recording_copy_fails(self, dialog_id: str, message: str = "fault switch") -> Iterator[Any]:
+        """KeepRecording fails every invocation for `dialog_id` inside the block (the asynchronous request, Lambda's
+        two retries, any repeated request; other dialogs' copies are untouched); the block ends once those
+        invocations are over (nothing queued or running), so the failures, dead letters included, are all in."""
+        with lambda_fails(self.stack.physical("KeepRecordingFunction"), times=1000, message=message,
+                          when=lambda event: isinstance(event, dict) and event.get("dialog_id") == dialog_id) as lost:
+            yield lost
+            assert self.stack.async_invokes is not None and self.stack.async_invokes.wait_idle(30)
 
     def executions_of(self, dialog_id: str) -> list[dict[str, Any]]:
         found = []
