@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import socket
@@ -24,8 +25,12 @@ QUIET = {"LogLevel": "WARNING"}
 
 
 def quiet_functions() -> None:
-    """Before any callhook import: the functions' Logger takes its level when it is built, and in-process functions
-    share this process's one Logger, which a bench builds when it imports callhook before the stack starts."""
+    """Before the stack starts: no EMF metrics from the functions (each sandbox gets the function's own environment,
+    so this goes through the stack's documented option, CALLHOOK_FUNCTION_ENV, as a user of `make run` would set
+    it); the log level is the template's LogLevel parameter (QUIET). This process's own callhook imports (the
+    bench's seeding) get the same values."""
+    os.environ["CALLHOOK_FUNCTION_ENV"] = json.dumps({"POWERTOOLS_METRICS_DISABLED": "true",
+                                                      "POWERTOOLS_LOG_LEVEL": QUIET["LogLevel"]})
     os.environ["POWERTOOLS_LOG_LEVEL"] = QUIET["LogLevel"]
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "callhook")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Callhook")

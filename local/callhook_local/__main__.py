@@ -9,6 +9,7 @@ import threading
 
 from callhook_local.demo import DEMO_CHANNEL, demo_curl, seed_demo
 from callhook_local.fake_pbx import start_fake_pbx
+from callhook_local.sandbox import log_functions_to
 from callhook_local.stack import LocalStack
 
 
@@ -16,6 +17,7 @@ def main() -> int:
     aws_port = int(os.environ.get("CALLHOOK_AWS_PORT", "5000"))
     api_port = int(os.environ.get("CALLHOOK_API_PORT", "3000"))
     pbx_port = int(os.environ.get("CALLHOOK_PBX_PORT", "8085"))
+    log_functions_to(sys.stdout)  # the functions' output and REPORT lines, as their log streams would show them
     try:
         stack = LocalStack(aws_port=aws_port, api_port=api_port).start()
     except OSError as exc:

@@ -60,13 +60,14 @@ def start_execution_fails(times: int, code: str = "ThrottlingException") -> cont
 
 @contextlib.contextmanager
 def lambda_fails(function_name: str, times: int, error: type[Exception] | None = None,
-                 message: str = "fault switch") -> Iterator[_Counter]:
-    """The function raises `error` (default: a ServiceException-named error) for its next `times` invocations."""
+                 message: str = "fault switch", when: Callable[[Any], bool] | None = None) -> Iterator[_Counter]:
+    """The function raises `error` (default: a ServiceException-named error) for its next `times` invocations
+    (only those whose event `when(event)` accepts, if given)."""
     counter = _Counter(times)
     exc_type = error or type("ServiceException", (Exception,), {})
 
-    def fault(_event: Any) -> None:
-        if counter.take():
+    def fault(event: Any) -> None:
+        if (when is None or when(event)) and counter.take():
             raise exc_type(message)
 
     invoker.REGISTRY.faults[function_name] = fault

@@ -11,7 +11,9 @@
 - **Warm and cold.** A free warm sandbox of the function is reused; when none is free a new one starts, up to
   `max_per_function`. Its first invocation is a cold start: the function's module is imported then, and the REPORT
   line Lambda writes after each invocation carries `Init Duration` on that one only. A sandbox whose function's
-  configuration changed (environment, code, role, memory, timeout) is not reused.
+  configuration changed (environment, code, role, memory, timeout) is not reused. A sandbox left free for
+  `idle_s` (default 5 minutes; Lambda reclaims idle environments after some minutes) is stopped, so a long
+  `make run` does not keep every sandbox it ever started; the next invocation is a cold start again.
 - **At the cap.** An invocation waits for a free sandbox (the cap stands for this machine's resources, not for
   Lambda's concurrency, which is 1000 per account) up to `throttle_after_s`, then fails with
   TooManyRequestsException as Lambda throttles. One exception keeps a self-triggering function from deadlocking:
@@ -21,10 +23,11 @@
 - **Timeout and crash.** Past the function's `Timeout` the sandbox is killed and the invocation fails with
   `Sandbox.Timedout` ("RequestId: … Error: Task timed out after N.00 seconds"); a sandbox that exits mid-invocation
   fails it with `Runtime.ExitError`. Either way the next invocation gets a fresh sandbox.
-- **Logs.** The sandbox's stdout lines (Powertools' JSON, EMF metrics, prints) are written to this process's
-  sys.stdout, its stderr lines to the process's own stderr, and every logging record reaching its root logger is
-  handed to this process's root logger, by the invoking thread before the invocation returns (the console of
-  `make run`, pytest's capsys and caplog).
+- **Logs.** The sandbox's stdout lines (Powertools' JSON, EMF metrics, prints) and Lambda's REPORT line become
+  INFO records, its stderr lines WARNING records, of the logger `callhook_local.functions.<function name>`; every
+  logging record reaching the sandbox's root logger is handed to this process's root logger. Both by the invoking
+  thread before the invocation returns, so pytest captures them with the test that caused them (caplog, "Captured
+  log") and `make run` prints them on its console (`log_functions_to`).
 """
 
 from __future__ import annotations
@@ -49,6 +52,23 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("callhook.local.sandbox")
+# What the functions write (their stdout/stderr lines and Lambda's REPORT line): one logger per function,
+# `callhook_local.functions.<function name>`, INFO (stdout, REPORT) and WARNING (stderr). pytest captures the records
+# per test; `make run` prints them on its console (`log_functions_to`).
+FUNCTIONS = logging.getLogger("callhook_local.functions")
+FUNCTIONS.setLevel(logging.INFO)
+
+
+def function_logger(function_name: str) -> logging.Logger:
+    return FUNCTIONS.getChild(function_name)
+
+
+def log_functions_to(stream: Any) -> logging.Handler:
+    """Print the functions' output on `stream` as they wrote it (the console of `make run`, as Lambda's log stream)."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    FUNCTIONS.addHandler(handler)
+    return handler
 
 TAIL_BYTES = 4096  # Invoke's LogResult: the last 4 KB of the invocation's log
 INIT_LIMIT_S = 10.0  # Lambda's limit on a sandbox's init phase (on-demand), apart from the function's Timeout
@@ -150,6 +170,7 @@ class Sandbox:
         self.conn.send({"env": env, "module": spec.module, "attribute": spec.attribute,
                         "module_label": spec.module_label, "task_root": spec.task_root})
         self.started = False  # False until the first invocation: that one is the cold start
+        self.last_used = time.monotonic()  # when it last became free (idle sandboxes are reclaimed)
         self.init_ms: float | None = None
         self.init_error: dict[str, Any] | None = None
         self.alive = True
@@ -216,8 +237,9 @@ class Sandbox:
             if message[0] == "out":
                 _, stream, text = message
                 lines.append(text)
-                with contextlib.suppress(Exception):  # stderr (warnings, tracebacks) to this process's own
-                    (sys.stdout if stream == "stdout" else (sys.__stderr__ or sys.stderr)).write(text)
+                function_logger(self.spec.function_name).log(
+                    logging.INFO if stream == "stdout" else logging.WARNING, "%s", text.rstrip("\n"),
+                    extra={"stream": stream})
             elif message[0] == "log":
                 record = logging.makeLogRecord(message[1])
                 logging.getLogger().handle(record)  # what propagation to the root logger did in-process
@@ -239,8 +261,7 @@ class Sandbox:
             report += f"\tInit Duration: {self.init_ms:.2f} ms"
         if errored and json.loads(payload).get("errorType") in ("Sandbox.Timedout", "Runtime.ExitError"):
             report += "\tStatus: error\tError Type: " + json.loads(payload)["errorType"]
-        with contextlib.suppress(Exception):
-            sys.stdout.write(report + "\n")
+        function_logger(self.spec.function_name).info("%s", report, extra={"stream": "report"})
         logs = "".join(lines) + report + "\n"
         return Outcome(payload=payload, errored=errored, logs=logs[-TAIL_BYTES:], pid=self.pid, cold=cold)
 
@@ -255,20 +276,60 @@ class Pool:
     busy: int = 0
     invocations: int = 0
     started: int = 0
+    reclaimed: int = 0  # idle sandboxes stopped
     cond: threading.Condition = field(default_factory=threading.Condition)
 
 
 class Sandboxes:
     """Every function's pool, over one runtime image. One per local stack."""
 
-    def __init__(self, max_per_function: int = 10, throttle_after_s: float = 10.0) -> None:
+    def __init__(self, max_per_function: int = 10, throttle_after_s: float = 10.0, idle_s: float = 300.0) -> None:
         self.max_per_function = max_per_function
         self.nested_cap = 3 * max_per_function
         self.throttle_after_s = throttle_after_s
+        self.idle_s = idle_s
         self.pools: dict[str, Pool] = {}
         self._lock = threading.Lock()
         self._image: RuntimeImage | None = None
         self._stopped = False
+        self._wake = threading.Event()
+        self._reaper = threading.Thread(target=self._reclaim_idle_ones, name="callhook-sandbox-reaper", daemon=True)
+        self._reaper.start()
+
+    def set_idle(self, seconds: float) -> None:
+        """Reclaim a sandbox once it has been free for `seconds` (from now on)."""
+        self.idle_s = seconds
+        self._wake.set()
+
+    def _reclaim_idle_ones(self) -> None:
+        while not self._stopped:
+            self._wake.wait(min(30.0, max(0.05, self.idle_s / 4)))
+            self._wake.clear()
+            if not self._stopped:
+                try:
+                    self.reclaim_idle()
+                except Exception:
+                    log.exception("reclaiming idle sandboxes failed")
+
+    def reclaim_idle(self) -> int:
+        """Stop the sandboxes free for `idle_s` or longer, as Lambda reclaims idle execution environments (after
+        some minutes); the function's next invocation then starts cold. Returns how many were stopped."""
+        cutoff = time.monotonic() - self.idle_s
+        idle: list[Sandbox] = []
+        for pool in list(self.pools.values()):
+            with pool.cond:
+                old = [sandbox for sandbox in pool.free if sandbox.last_used <= cutoff]
+                if old:
+                    pool.free = [sandbox for sandbox in pool.free if sandbox.last_used > cutoff]
+                    pool.running.difference_update(old)
+                    pool.reclaimed += len(old)
+            idle += old
+        for sandbox in idle:
+            with contextlib.suppress(Exception):
+                sandbox.kill()
+        if idle:
+            log.debug("reclaimed %d idle sandboxes", len(idle))
+        return len(idle)
 
     @property
     def image(self) -> RuntimeImage:
@@ -292,6 +353,7 @@ class Sandboxes:
                 pool.invocations += 1
                 keep = sandbox.alive and not self._stopped
                 if keep:
+                    sandbox.last_used = time.monotonic()
                     pool.free.append(sandbox)
                 else:
                     pool.running.discard(sandbox)
@@ -339,6 +401,8 @@ class Sandboxes:
 
     def stop(self) -> None:
         self._stopped = True
+        self._wake.set()
+        self._reaper.join(timeout=5)
         for pool in list(self.pools.values()):
             with pool.cond:  # busy ones too: an invocation still running when the stack stops is cut short
                 sandboxes, pool.free, pool.running = list(pool.running), [], set()

@@ -67,7 +67,14 @@ class LocalStack:
     schedules: list[tuple[str, float, str]] = field(default_factory=list)  # (function, every N seconds, rule ARN)
     roles: dict[str, iam.Identity] = field(default_factory=dict)  # role logical id -> its session (iam.py)
     max_sandboxes: int = 10  # per function (sandbox.py)
+    sandbox_idle_s: float = 300.0  # a sandbox free this long is reclaimed (sandbox.py)
+    # Variables set on every function over the template's, as `sam local start-api --env-vars` does; by default
+    # from CALLHOOK_FUNCTION_ENV (a JSON object), e.g. {"POWERTOOLS_METRICS_DISABLED": "true"} in the benchmarks.
+    function_env: dict[str, str] | None = None
     sandboxes: Sandboxes | None = None
+    # InvocationType=Event: Lambda retries a failed event after about 1 then 2 minutes; locally after these delays
+    async_retry_delays_s: tuple[float, ...] = (0.5, 1.0)
+    async_invokes: invoker.AsyncInvokes | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
 
     server: ThreadedMotoServer | None = None
@@ -90,9 +97,13 @@ class LocalStack:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalStack:
         quiet_moto_noise()
+        if self.function_env is None:
+            self.function_env = function_env_from(os.environ.get("CALLHOOK_FUNCTION_ENV", ""))
         self._process_environment()
-        self.sandboxes = Sandboxes(max_per_function=self.max_sandboxes)
+        self.sandboxes = Sandboxes(max_per_function=self.max_sandboxes, idle_s=self.sandbox_idle_s)
         invoker.REGISTRY.sandboxes, invoker.REGISTRY.endpoint = self.sandboxes, self.endpoint
+        self.async_invokes = invoker.ASYNC = invoker.AsyncInvokes(invoker.invoke_function,
+                                                                  retry_delays_s=self.async_retry_delays_s)
         invoker.install()
         moto_speedups.install()
         iam.install()
@@ -113,14 +124,15 @@ class LocalStack:
         return self
 
     def _run_schedule(self, function_name: str, every: float, rule_arn: str) -> None:
-        """What an EventBridge schedule does: invoke the function with a scheduled event, every `every` seconds, as
-        events.amazonaws.com for the schedule's rule (the function's resource policy must allow it)."""
+        """What an EventBridge schedule does: invoke the function asynchronously with a scheduled event, every
+        `every` seconds, as events.amazonaws.com for the schedule's rule (the function's resource policy must allow
+        it); Lambda then retries a failure as for any asynchronous invoke."""
         lam = self.client("lambda")
         while not self._stopping.wait(every):
             event = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
             try:
                 with iam.acting_as(self.rule_identity(rule_arn)):
-                    lam.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
+                    lam.invoke(FunctionName=function_name, InvocationType="Event", Payload=json.dumps(event).encode())
             except Exception:
                 log.exception("scheduled invocation of %s failed", function_name)
 
@@ -140,10 +152,14 @@ class LocalStack:
             self.transcribe.stop()
         if self.ttl:
             self.ttl.stop()
+        if self.async_invokes:  # queued events are dropped, running ones get a few seconds to finish
+            self.async_invokes.stop()
         if self.server:
             self.server.stop()
         if self.sandboxes:
             self.sandboxes.stop()
+        if self.async_invokes:
+            self.async_invokes.join()
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -325,6 +341,7 @@ class LocalStack:
             name = resolver.refs[logical]
             env = {k: str(v) for k, v in resolver.resolve(
                 {**global_env, **props.get("Environment", {}).get("Variables", {})}).items()}
+            env |= self.function_env or {}
             for key, value in env.items():
                 self.env.setdefault(key, value)
             module, attribute = invoker.code_location(props["CodeUri"], props["Handler"])
@@ -340,6 +357,9 @@ class LocalStack:
                                 Role=f"arn:aws:iam::{ACCOUNT}:role/{identity.name}", Handler=props["Handler"],
                                 Code={"ZipFile": _placeholder_zip()}, Environment={"Variables": env},
                                 Timeout=code.timeout_s, MemorySize=code.memory_mb)
+            if "EventInvokeConfig" in props:  # the asynchronous invoke's retries and destinations (invoker.py)
+                lam.put_function_event_invoke_config(FunctionName=name, **event_invoke_config(
+                    resolver.resolve(props["EventInvokeConfig"])))
             for event_name, event in props.get("Events", {}).items():
                 if event["Type"] == "HttpApi":
                     method, path = event["Properties"]["Method"].upper(), event["Properties"]["Path"]
@@ -362,6 +382,29 @@ class LocalStack:
             name=name, definition=substitute_definition(definition, substitutions),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/{role.name}", type=props.get("Type", "STANDARD"))["stateMachineArn"]
         iam.STATE_MACHINES[arn] = role
+
+
+def function_env_from(text: str) -> dict[str, str]:
+    """CALLHOOK_FUNCTION_ENV: a JSON object of variables for every function ('' for none)."""
+    if not text.strip():
+        return {}
+    try:
+        variables = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"CALLHOOK_FUNCTION_ENV is not a JSON object of variables: {exc}") from exc
+    if not isinstance(variables, dict):
+        raise ValueError("CALLHOOK_FUNCTION_ENV is not a JSON object of variables")
+    return {str(k): str(v) for k, v in variables.items()}
+
+
+def event_invoke_config(sam: dict[str, Any]) -> dict[str, Any]:
+    """SAM's `EventInvokeConfig` as PutFunctionEventInvokeConfig takes it (a destination with its ARN only)."""
+    config = {k: int(sam[k]) for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds") if k in sam}
+    destinations = {when: {"Destination": str(spec["Destination"])}
+                    for when, spec in (sam.get("DestinationConfig") or {}).items() if spec.get("Destination")}
+    if destinations:
+        config["DestinationConfig"] = destinations
+    return config
 
 
 def rate_seconds(expression: str) -> float:

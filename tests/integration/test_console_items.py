@@ -21,7 +21,7 @@ from callhook_local.demo import DEMO_SECRET_NAME
 from callhook_local.fake_pbx import FakePBX
 from callhook_local.faults import lambda_fails
 from tests.integration.test_cli_support import Cli
-from tests.support.stack import StackClient, unique
+from tests.support.stack import StackClient, function_output, unique
 
 # CONTRACT §3, verbatim
 CONTRACT_OPERATOR = {"user_id": 17, "email": "ann@example.com", "active": True, "name": "Ann", "ext": "101"}
@@ -283,11 +283,9 @@ def _check_logs(caplog: pytest.LogCaptureFixture, item_id: str) -> list[dict[str
 
 
 def test_an_invalid_channel_put_raw_is_logged_with_every_invalid_field_and_counted(
-        stack: StackClient, console: Console, cli: Cli, capsys: pytest.CaptureFixture[str],
-        caplog: pytest.LogCaptureFixture) -> None:
+        stack: StackClient, console: Console, cli: Cli, caplog: pytest.LogCaptureFixture) -> None:
     # Given an admin saves a channel with two typos in the console
     channel_id = unique("broken")
-    capsys.readouterr()
     console.put("CHANNELS_TABLE", {"channel_id": channel_id, "webhook_token": uuid.uuid4().hex, "advanced_config": {
         "field_mapping": {"call_id": "id", "caller": "call.from[["}, "accept_when": "nosuchfn(a)"}})
     # Then the stream-triggered check logged the item with every invalid field path, and counted it
@@ -295,7 +293,7 @@ def test_an_invalid_channel_put_raw_is_logged_with_every_invalid_field_and_count
     assert log["kind"] == "channel" and log["levelname"] == "ERROR"
     assert sorted(log["invalid_fields"]) == BROKEN_CHANNEL_FIELDS
     assert any("unknown function nosuchfn()" in p for p in log["problems"])
-    lines = _json_lines(capsys.readouterr().out)  # Powertools prints its metrics (EMF) to stdout
+    lines = _json_lines(function_output(caplog))  # Powertools prints its metrics (EMF) to the function's stdout
     [metric] = [line for line in lines if "InvalidConfigItem" in line and "_aws" in line]
     assert metric["InvalidConfigItem"] in (1, 1.0, [1.0])
     assert metric["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Callhook"

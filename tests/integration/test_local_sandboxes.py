@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from callhook_local.sandbox import FUNCTIONS, log_functions_to
 from callhook_local.stack import LocalStack
 from tests.support.stack import StackClient, unique
 
@@ -273,29 +274,50 @@ def test_an_exception_is_the_python_runtime_s_error_payload(local_stack: LocalSt
     assert "Init Duration" not in report(log)
 
 
-def test_output_and_log_records_reach_the_stack_s_console(
+def test_output_and_log_records_reach_the_stack_s_logging_not_its_stdout(
         local_stack: LocalStack, probe: Callable[..., str], capsys: pytest.CaptureFixture[str],
         caplog: pytest.LogCaptureFixture) -> None:
     name = probe()
     capsys.readouterr()
     _, log, _ = invoke(local_stack, name, {"op": "log"})
-    out = capsys.readouterr().out
-    assert "printed by the probe\n" in out and "printed by the probe\n" in log
-    assert "REPORT RequestId: " in out
+    # The function's output and Lambda's REPORT line are records of its logger (pytest keeps them with this test),
+    # never writes to the stack's stdout from whichever thread ran the invocation
+    assert "printed by the probe" not in capsys.readouterr().out
+    lines = [r for r in caplog.records if r.name == f"callhook_local.functions.{name}"]
+    assert [r.getMessage() for r in lines if r.stream == "stdout"] == ["printed by the probe"]
+    [report_line] = [r.getMessage() for r in lines if r.stream == "report"]
+    assert report_line.startswith("REPORT RequestId: ")
+    assert "printed by the probe\n" in log
     [record] = [r for r in caplog.records if r.name == "sandbox.probe"]
     assert record.getMessage() == "logged by the probe with args"
     assert record.levelname == "WARNING" and record.probe_key == "probe value"
 
 
-def test_a_template_function_runs_in_its_sandbox(stack: StackClient, capsys: pytest.CaptureFixture[str]) -> None:
+def test_make_run_prints_the_functions_output_on_its_console(local_stack: LocalStack,
+                                                            probe: Callable[..., str]) -> None:
+    name = probe()
+    console = io.StringIO()
+    handler = log_functions_to(console)
+    try:
+        invoke(local_stack, name, {"op": "log"})
+    finally:
+        FUNCTIONS.removeHandler(handler)
+    printed = console.getvalue().splitlines()
+    assert "printed by the probe" in printed
+    assert printed[-1].startswith("REPORT RequestId: ")
+
+
+def test_a_template_function_runs_in_its_sandbox(stack: StackClient, caplog: pytest.LogCaptureFixture) -> None:
     # The webhook's function is served by a sandbox of its own: Lambda's REPORT line with its memory size
-    pool = stack.stack.sandboxes.pools[stack.stack.physical("IngestFunction")]  # type: ignore[union-attr]
+    name = stack.stack.physical("IngestFunction")
+    pool = stack.stack.sandboxes.pools[name]  # type: ignore[union-attr]
     before = pool.invocations
-    capsys.readouterr()
     resp = stack.post(stack.channel(), json_body={"call_id": unique("call")})
     assert resp.status_code == 200
     assert pool.invocations == before + 1
-    assert "\tMemory Size: 256 MB\t" in capsys.readouterr().out
+    reports = [r.getMessage() for r in caplog.records if r.name == f"callhook_local.functions.{name}"
+               and r.getMessage().startswith("REPORT ")]
+    assert len(reports) == 1 and "\tMemory Size: 256 MB\t" in reports[0]
 
 
 def test_the_webhook_front_calls_the_function_directly_under_its_resource_policy(stack: StackClient) -> None:
@@ -377,3 +399,48 @@ def test_past_the_cap_an_invocation_waits_then_is_throttled_as_lambda_throttles(
     assert throttled.value.response["Error"]["Code"] == "TooManyRequestsException"
     assert throttled.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
     assert not failed and "Init Duration" not in report(log)
+
+
+def test_an_idle_sandbox_is_reclaimed_and_a_busy_one_is_not(local_stack: LocalStack,
+                                                            probe: Callable[..., str]) -> None:
+    import time
+    sandboxes = local_stack.sandboxes
+    assert sandboxes is not None
+    name = probe()
+    pool = sandboxes.pool(name)
+    # Given two warm sandboxes of a function
+    pair = [threading.Thread(target=invoke, args=(local_stack, name, {"op": "sleep", "seconds": 0.5}))
+            for _ in range(2)]
+    for thread in pair:
+        thread.start()
+    for thread in pair:
+        thread.join()
+    pids = {sandbox.pid for sandbox in pool.free}
+    assert len(pids) == 2
+    # When one of them is busy and the other stays free past the idle time
+    busy: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: busy.update(result=invoke(local_stack, name, {
+        "op": "sleep", "seconds": 1.5})))
+    worker.start()
+    while pool.busy == 0:
+        time.sleep(0.01)
+    before = sandboxes.idle_s
+    sandboxes.set_idle(0.3)  # Lambda: some minutes; the local default is 5 minutes
+    try:
+        deadline = time.monotonic() + 10
+        while pool.reclaimed == 0:
+            assert time.monotonic() < deadline, "the idle sandbox was not reclaimed"
+            time.sleep(0.05)
+        worker.join()
+    finally:
+        sandboxes.set_idle(before)
+    # Then the idle one is gone, and the busy one finished its invocation
+    payload, _, failed = busy["result"]
+    assert not failed and payload["pid"] in pids
+    (idle_pid,) = pids - {payload["pid"]}
+    with pytest.raises(ProcessLookupError):
+        os.kill(idle_pid, 0)
+    assert pool.reclaimed == 1
+    # And the next invocation is warm on the one that was busy
+    after, log, _ = invoke(local_stack, name, {})
+    assert after["pid"] == payload["pid"] and "Init Duration" not in report(log)

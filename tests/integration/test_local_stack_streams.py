@@ -49,8 +49,11 @@ TEMPLATE = textwrap.dedent('''
 SCRIPT = textwrap.dedent('''
     import json, sys
     from pathlib import Path
+    from callhook_local.sandbox import log_functions_to
     from callhook_local.stack import LocalStack
     from tests.conftest import free_port
+
+    log_functions_to(sys.stdout)  # the functions' output and REPORT lines, as `make run` prints them
 
     stack = LocalStack(aws_port=free_port(), api_port=free_port(), name="callhook-streams",
                        template_path=Path(sys.argv[1]), max_sandboxes=1).start()

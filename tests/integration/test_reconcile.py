@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from callhook.models.dialog import make_dialog_id
-from callhook_local.faults import lambda_fails, start_execution_fails
+from callhook_local.faults import start_execution_fails
 from tests.support.stack import StackClient, reconcile, unique
 
 _reconcile = reconcile
@@ -53,15 +53,16 @@ def test_a_lost_recording_request_is_asked_again(stack: StackClient, pbx) -> Non
     pbx.add_recording(name, (Path(__file__).resolve().parents[1] / "fixtures" / "audio" / "call-16k.wav").read_bytes())
     channel = stack.channel(allow_private_network=True,
                             advanced_config={"field_mapping": {"call_id": "id", "recording_url": "recording"}})
-    with lambda_fails(f"{stack.stack.name}-KeepRecordingFunction", times=1):
-        dialog = stack.process(channel, {"id": unique("call"), "recording": f"{pbx.url}/recordings/{name}"})
+    call_id = unique("call")
+    with stack.recording_copy_fails(make_dialog_id(channel["channel_id"], call_id)):
+        dialog = stack.process(channel, {"id": call_id, "recording": f"{pbx.url}/recordings/{name}"})
     assert dialog.recording is not None
     assert dialog.recording.status == "pending"
     # When the reconciler runs
     report = _reconcile(stack, recordings_older_than_s=0)
     # Then it asked again: the recording is kept, and it is not asked for a third time
     assert dialog.dialog_id in report["recordings_requested"]
-    again = stack.dialog(dialog.dialog_id)
+    again = stack.wait_recording(dialog.dialog_id)  # the reconciler's request is an asynchronous invoke too
     assert again is not None and again.recording is not None
     assert again.recording.status == "kept"
     assert dialog.dialog_id not in _reconcile(stack, recordings_older_than_s=0)["recordings_requested"]

@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from callhook.models.dialog import Dialog
+from callhook.models.dialog import Dialog, make_dialog_id
 from callhook.repositories.config import ConfigTable
 from callhook_admin.services.config import put_channel
 from callhook_local.fake_pbx import FakePBX, start_fake_pbx
-from callhook_local.faults import lambda_fails
 from tests.support.stack import StackClient, unique
 
 AUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
@@ -76,11 +75,17 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+def processed(stack: StackClient, channel: dict, body: dict) -> Dialog:
+    """POST the call, wait for its workflow, then for its recording copy to settle (kept or failed): the copy is an
+    asynchronous invoke, which Lambda runs after the invoke that asked for it has answered."""
+    return stack.wait_recording(stack.process(channel, body).dialog_id)
+
+
 def test_recording_is_kept_with_what_it_is(stack: StackClient, channel, served) -> None:
     # Given a channel that does not even transcribe, and a call with a recording
     url, _ = served()
     # When
-    dialog = stack.process(channel(), {"id": unique("call"), "recording": url})
+    dialog = processed(stack, channel(), {"id": unique("call"), "recording": url})
     # Then the recording is in the bucket, and the dialog says where and what it is
     recording = dialog.recording
     assert recording is not None
@@ -104,7 +109,7 @@ def test_recording_is_fetched_with_the_channels_basic_credentials(stack: StackCl
                                  "password": "ssm:/callhook/test/recording-token", "hosts": ["127.0.0.1"]})
     url, key = served()
     # When
-    dialog = stack.process(ch, {"id": unique("call"), "recording": url})
+    dialog = processed(stack, ch, {"id": unique("call"), "recording": url})
     # Then
     assert dialog.recording.status == "kept"
     sent = requests_for(pbx, key)[0].headers["Authorization"]
@@ -117,7 +122,7 @@ def test_missing_recording_secret_says_so(stack: StackClient, channel, served) -
                                  "hosts": ["127.0.0.1"]})
     url, _ = served()
     # When
-    dialog = stack.process(ch, {"id": unique("call"), "recording": url})
+    dialog = processed(stack, ch, {"id": unique("call"), "recording": url})
     # Then
     assert dialog.recording.status == "failed"
     assert dialog.recording.reason.code == "recording_credentials"
@@ -137,7 +142,7 @@ def test_recording_that_cannot_be_fetched_leaves_the_reason(stack: StackClient, 
     url, key = served()
     pbx.set_behaviour(key, **behaviour)
     # When
-    dialog = stack.process(channel(), {"id": unique("call"), "recording": url})
+    dialog = processed(stack, channel(), {"id": unique("call"), "recording": url})
     # Then the dialog says why there is no copy
     recording = dialog.recording
     assert recording.status == "failed"
@@ -157,7 +162,7 @@ def test_answer_that_is_not_audio_is_not_kept(stack: StackClient, channel, serve
     # Given a 200 answer that is not a recording
     url, _ = served(data, content_type)
     # When
-    dialog = stack.process(channel(), {"id": unique("call"), "recording": url})
+    dialog = processed(stack, channel(), {"id": unique("call"), "recording": url})
     # Then
     assert dialog.recording.status == "failed"
     assert dialog.recording.reason.code == code
@@ -167,7 +172,7 @@ def test_mp3_recording_is_kept_as_mp3(stack: StackClient, channel, served) -> No
     # Given an MP3 labelled loosely (providers send application/octet-stream)
     url, _ = served(b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 100, "application/octet-stream")
     # When
-    dialog = stack.process(channel(), {"id": unique("call"), "recording": url})
+    dialog = processed(stack, channel(), {"id": unique("call"), "recording": url})
     # Then the bytes decide the format
     assert dialog.recording.status == "kept"
     assert dialog.recording.media_format == "mp3"
@@ -179,7 +184,7 @@ def test_unreachable_recording_url_says_so(stack: StackClient, channel) -> None:
     # Given a URL nobody listens on
     url = f"http://127.0.0.1:{closed_port()}/recordings/gone.wav"
     # When
-    dialog = stack.process(channel(), {"id": unique("call"), "recording": url})
+    dialog = processed(stack, channel(), {"id": unique("call"), "recording": url})
     # Then
     assert dialog.recording.status == "failed"
     assert dialog.recording.reason.code == "recording_unreachable"
@@ -191,7 +196,7 @@ def test_private_recording_url_is_refused_unless_the_channel_allows_it(stack: St
     # Given a channel without allow_private_network, and a recording on loopback
     url, key = served()
     # When
-    dialog = stack.process(channel(allow_private_network=False), {"id": unique("call"), "recording": url})
+    dialog = processed(stack, channel(allow_private_network=False), {"id": unique("call"), "recording": url})
     # Then nothing was fetched
     assert dialog.recording.status == "failed"
     assert dialog.recording.reason.code == "recording_blocked"
@@ -205,7 +210,7 @@ def test_hanging_recording_url_times_out(stack: StackClient, channel, served, pb
     url, key = served()
     pbx.set_behaviour(key, delay_s=3)
     # When
-    dialog = stack.process(channel(), {"id": unique("call"), "recording": url})
+    dialog = processed(stack, channel(), {"id": unique("call"), "recording": url})
     # Then
     assert dialog.recording.status == "failed"
     assert dialog.recording.reason.code == "recording_timeout"
@@ -217,7 +222,7 @@ def test_recording_over_the_size_cap_is_not_kept(stack: StackClient, channel, se
     keep_settings(RECORDING_MAX_BYTES="10000")
     url, _ = served()
     # When
-    dialog = stack.process(channel(), {"id": unique("call"), "recording": url})
+    dialog = processed(stack, channel(), {"id": unique("call"), "recording": url})
     # Then
     assert dialog.recording.status == "failed"
     assert dialog.recording.reason.code == "recording_too_large"
@@ -228,13 +233,13 @@ def test_recording_from_an_update_event_is_kept(stack: StackClient, channel, ser
     # Given the recording URL comes in a later event
     ch = channel(advanced_config={"update_when": "status == 'recorded'"})
     call_id = unique("call")
-    first = stack.process(ch, {"id": call_id})
+    first = stack.process(ch, {"id": call_id})  # no recording yet
     assert first.recording is None
     url, _ = served()
     # When
     assert stack.post(ch, json_body={"id": call_id, "status": "recorded", "recording": url}).status_code == 200
-    # Then
-    dialog = stack.dialog_for(ch, call_id)
+    # Then (the copy runs after the update's answer: Ingest asked for it with an asynchronous invoke)
+    dialog = stack.wait_recording(make_dialog_id(ch["channel_id"], call_id))
     assert dialog.recording.status == "kept"
     assert kept_bytes(stack, dialog) == (AUDIO / "call-16k.wav").read_bytes()
 
@@ -247,7 +252,7 @@ def test_recording_from_an_update_before_the_call_is_kept(stack: StackClient, ch
     early = stack.post(ch, json_body={"id": call_id, "status": "recorded", "recording": url})
     assert early.json()["reason"] == "update kept until the call arrives"
     # When the call arrives
-    dialog = stack.process(ch, {"id": call_id})
+    dialog = processed(stack, ch, {"id": call_id})
     # Then BeginWorkflow applied the update and asked for the copy
     assert dialog.telephony.recording_url == url
     assert dialog.recording.status == "kept"
@@ -269,7 +274,7 @@ def test_recording_url_returned_by_enrichment_is_kept(stack: StackClient, channe
     call_id = unique("call")
     demo.set_call(call_id, email="ann@example.com", recording=url)
     # When
-    dialog = stack.process(channel(webhook_enrich_action="recording-lookup"), {"id": call_id})
+    dialog = processed(stack, channel(webhook_enrich_action="recording-lookup"), {"id": call_id})
     # Then
     assert dialog.telephony.recording_url == url
     assert dialog.recording.status == "kept"
@@ -278,7 +283,7 @@ def test_recording_url_returned_by_enrichment_is_kept(stack: StackClient, channe
 def test_repeated_requests_copy_the_recording_once(stack: StackClient, channel, served, pbx: FakePBX) -> None:
     # Given a kept recording
     url, key = served()
-    dialog = stack.process(channel(), {"id": unique("call"), "recording": url})
+    dialog = processed(stack, channel(), {"id": unique("call"), "recording": url})
     # When the KeepRecording function is asked again (an asynchronous retry, a repeated update)
     answer = stack.stack.client("lambda").invoke(FunctionName=f"{stack.stack.name}-KeepRecordingFunction",
                                                   Payload=json.dumps({"dialog_id": dialog.dialog_id}).encode())
@@ -291,9 +296,11 @@ def test_repeated_requests_copy_the_recording_once(stack: StackClient, channel, 
 def test_copy_never_requested_stays_pending(stack: StackClient, channel, served) -> None:
     # Given the asynchronous request to copy is lost
     url, _ = served()
-    with lambda_fails(f"{stack.stack.name}-KeepRecordingFunction", times=1):
-        dialog = stack.process(channel(), {"id": unique("call"), "recording": url})
+    ch, call_id = channel(), unique("call")
+    with stack.recording_copy_fails(make_dialog_id(ch["channel_id"], call_id)):  # its attempt and Lambda's retries
+        dialog = stack.process(ch, {"id": call_id, "recording": url})
     # Then the dialog says the copy is pending (and the webhook was accepted all the same)
+    dialog = stack.dialog(dialog.dialog_id)
     assert dialog.recording.status == "pending"
     assert dialog.workflow.status == "completed"
 
@@ -323,12 +330,12 @@ def test_a_forged_update_pointing_at_another_host_gets_no_credentials(stack: Sta
         update = stack.post(ch, form={"CallSid": call_sid, "RecordingStatus": "completed",
                                       "RecordingUrl": f"{attacker.url}/recordings/steal.wav"})
         assert update.json()["reason"] == "update applied", update.text
-        # Then the attacker saw the request, without any credential
+        # Then the attacker saw the request (once the copy asked for by the update has run), without any credential
+        dialog = stack.wait_recording(make_dialog_id(ch["channel_id"], call_sid))
         [request] = [r for r in attacker.requests if r.path == "/recordings/steal.wav"]
         assert "Authorization" not in request.headers
         assert "tok-123" not in json.dumps(request.headers)
     # And the dialog says, readably, that the credentials were withheld and why
-    dialog = stack.dialog_for(ch, call_sid)
     assert dialog.recording.status == "kept"
     assert dialog.recording.warning.code == "recording_credentials_withheld"
     assert "127.0.0.1 is not in recording_auth.hosts ['api.twilio.com']" in dialog.recording.warning.message
@@ -340,7 +347,7 @@ def test_a_401_from_a_host_not_listed_says_the_credentials_were_withheld(stack: 
     ch = channel(recording_auth={**TWILIO_AUTH, "hosts": ["api.twilio.com"]})
     url, key = served()
     pbx.set_behaviour(key, status=401)
-    dialog = stack.process(ch, {"id": unique("call"), "recording": url})
+    dialog = processed(stack, ch, {"id": unique("call"), "recording": url})
     assert dialog.recording.reason.code == "recording_unauthorized"
     assert "not in recording_auth.hosts" in dialog.recording.reason.message
     assert dialog.recording.warning.code == "recording_credentials_withheld"
@@ -360,7 +367,7 @@ def test_a_recording_auth_header_does_not_follow_a_redirect_to_another_origin(st
         first = unique("rec") + ".wav"
         pbx.set_behaviour(f"recordings/{first}", redirect_to=f"{storage.url}/recordings/{name}")
         # When
-        dialog = stack.process(ch, {"id": unique("call"), "recording": f"{pbx.url}/recordings/{first}"})
+        dialog = processed(stack, ch, {"id": unique("call"), "recording": f"{pbx.url}/recordings/{first}"})
         # Then the origin got the key, the redirect's target did not, and the recording was kept
         assert requests_for(pbx, f"recordings/{first}")[0].headers["X-Media-Key"] == "media-key-1"
         [followed] = requests_for(storage, f"recordings/{name}")

@@ -10,7 +10,7 @@ import pytest
 from callhook.aws import from_item
 from callhook_admin.services.config import put_action
 from callhook_local.fake_pbx import DEFAULT_API_KEY, FakePBX
-from tests.support.stack import StackClient, unique
+from tests.support.stack import StackClient, function_output, unique
 
 
 def _scan(stack: StackClient, table: str) -> str:
@@ -22,7 +22,8 @@ def _scan(stack: StackClient, table: str) -> str:
 
 
 def test_known_secrets_are_nowhere_after_a_full_run(stack: StackClient, demo: FakePBX,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+                                                    capsys: pytest.CaptureFixture[str],
+                                                    caplog: pytest.LogCaptureFixture) -> None:
     # Given an action whose API key is a known secret in SSM, and the PBX expecting that key
     secret = f"S3CRET-{uuid.uuid4().hex}"
     name = f"/callhook/test/{unique('key')}"
@@ -58,7 +59,7 @@ def test_known_secrets_are_nowhere_after_a_full_run(stack: StackClient, demo: Fa
         "execution history": json.dumps(
             [stack.history(failed.execution_arn), stack.history(stack.dialog(ok.json()["dialog_id"]).execution_arn)],
             default=str),
-        "logs": capsys.readouterr().out,
+        "logs": function_output(caplog) + capsys.readouterr().out,
     }
     assert places["logs"], "the functions' logs were captured"
     for where, text in places.items():

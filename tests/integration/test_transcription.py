@@ -16,11 +16,11 @@ import pytest
 from moto.transcribe.exceptions import BadRequestException
 from moto.transcribe.models import TranscribeBackend
 
-from callhook.models.dialog import Dialog
+from callhook.models.dialog import Dialog, make_dialog_id
 from callhook_admin.services.workflow import start_workflow
 from callhook_local.demo import DEMO_CHANNEL, DEMO_TOKEN, demo_call
 from callhook_local.fake_pbx import FakePBX
-from callhook_local.faults import lambda_fails, start_execution_fails
+from callhook_local.faults import start_execution_fails
 from callhook_local.transcribe import TranscribeEngine, job_state_change
 from tests.support.stack import TERMINAL, StackClient, unique
 
@@ -414,8 +414,9 @@ def test_lost_completion_event_is_made_up_for_when_the_wait_ends(stack: StackCli
 def test_recording_never_kept_fails_the_wait_with_timeout(stack: StackClient, channel, recording,
                                                          short_wait: str) -> None:
     # Given the copy of the recording never happens (the KeepRecording invocation is lost)
-    with lambda_fails(f"{stack.stack.name}-KeepRecordingFunction", times=1):
-        dialog = stored_without_execution(stack, channel(), call(recording()))
+    ch, body = channel(), call(recording())
+    with stack.recording_copy_fails(make_dialog_id(ch["channel_id"], body["id"])):  # retries included
+        dialog = stored_without_execution(stack, ch, body)
     assert dialog.recording.status == "pending"
     # When
     desc = wait_arn(stack, start_workflow(short_wait, dialog))
@@ -432,16 +433,17 @@ def test_recording_never_kept_fails_the_wait_with_timeout(stack: StackClient, ch
 
 def test_workflow_waits_for_a_recording_still_being_copied(stack: StackClient, channel, recording,
                                                           engine) -> None:
-    # Given the first copy attempt fails (Lambda retries asynchronous invocations), so the Transcribe state finds
-    # the recording pending and parks its token
-    with lambda_fails(f"{stack.stack.name}-KeepRecordingFunction", times=1):
-        resp = stack.post(channel(), json_body=call(recording()))
-    dialog_id = resp.json()["dialog_id"]
-    wait_for(lambda: stack.dialog(dialog_id).transcription.reason is not None)
+    # Given the copy's asynchronous invoke fails (its attempt and Lambda's two retries), so the Transcribe state
+    # finds the recording pending and parks its token
+    ch, body = channel(), call(recording())
+    with stack.recording_copy_fails(make_dialog_id(ch["channel_id"], body["id"])):
+        resp = stack.post(ch, json_body=body)
+        dialog_id = resp.json()["dialog_id"]
+        wait_for(lambda: stack.dialog(dialog_id).transcription.reason is not None)
     parked = stack.dialog(dialog_id)
     assert (parked.transcription.status, parked.transcription.reason.code) == ("started", "waiting_for_recording")
     assert stack.sfn.describe_execution(executionArn=parked.execution_arn)["status"] == "RUNNING"
-    # When the retry copies it
+    # When a later request copies it (a redrive from the dead-letter queue)
     stack.stack.client("lambda").invoke(FunctionName=f"{stack.stack.name}-KeepRecordingFunction",
                                         InvocationType="Event", Payload=json.dumps({"dialog_id": dialog_id}).encode())
     # Then the job starts with the parked token, and its completion ends the workflow
@@ -453,13 +455,14 @@ def test_workflow_waits_for_a_recording_still_being_copied(stack: StackClient, c
 
 
 def test_waiting_workflow_ends_when_the_copy_fails(stack: StackClient, channel, recording, pbx: FakePBX) -> None:
-    # Given a parked token (first copy attempt lost)
+    # Given a parked token (the copy's invoke failed, retries included)
     url = recording()
-    with lambda_fails(f"{stack.stack.name}-KeepRecordingFunction", times=1):
-        resp = stack.post(channel(), json_body=call(url))
-    dialog_id = resp.json()["dialog_id"]
-    wait_for(lambda: stack.dialog(dialog_id).transcription.reason is not None)
-    # When the retry finds the link expired
+    ch, body = channel(), call(url)
+    with stack.recording_copy_fails(make_dialog_id(ch["channel_id"], body["id"])):
+        resp = stack.post(ch, json_body=body)
+        dialog_id = resp.json()["dialog_id"]
+        wait_for(lambda: stack.dialog(dialog_id).transcription.reason is not None)
+    # When a later request (a redrive) finds the link expired
     pbx.set_behaviour("recordings/" + url.rsplit("/", 1)[1], status=403)
     stack.stack.client("lambda").invoke(FunctionName=f"{stack.stack.name}-KeepRecordingFunction",
                                         InvocationType="Event", Payload=json.dumps({"dialog_id": dialog_id}).encode())

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
@@ -12,6 +14,7 @@ import requests
 from callhook.models.dialog import Dialog, make_dialog_id
 from callhook.repositories.dialogs import DialogRepository
 from callhook_admin.services.config import put_channel
+from callhook_local.faults import lambda_fails
 from callhook_local.stack import LocalStack
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -65,6 +68,36 @@ class StackClient:
     def dialog_for(self, channel: dict[str, Any], call_id: str) -> Dialog | None:
         return self.dialog(make_dialog_id(channel["channel_id"], call_id))
 
+    def wait_dialog(self, dialog_id: str, until: Callable[[Dialog], bool], timeout: float = 30,
+                    what: str = "") -> Dialog:
+        """The dialog once `until(dialog)` holds: what an asynchronous step (the recording copy, which Lambda runs
+        after the invoke that asked for it has answered) writes later."""
+        deadline = time.monotonic() + timeout
+        while True:
+            dialog = self.dialog(dialog_id)
+            if dialog is not None and until(dialog):
+                return dialog
+            if time.monotonic() > deadline:
+                raise AssertionError(f"dialog {dialog_id} not {what or until} after {timeout}s: {dialog!r}")
+            time.sleep(0.05)
+
+    def wait_recording(self, dialog_id: str, *statuses: str, timeout: float = 30) -> Dialog:
+        """The dialog once its recording's status is one of `statuses` (any status but pending if none given)."""
+        def settled(dialog: Dialog) -> bool:
+            status = dialog.recording.status if dialog.recording is not None else None
+            return status in statuses if statuses else status not in (None, "pending")
+        return self.wait_dialog(dialog_id, settled, timeout, f"recording {' or '.join(statuses) or 'settled'}")
+
+    @contextlib.contextmanager
+    def recording_copy_fails(self, dialog_id: str, message: str = "fault switch") -> Iterator[Any]:
+        """KeepRecording fails every invocation for `dialog_id` inside the block (the asynchronous request, Lambda's
+        two retries, any repeated request; other dialogs' copies are untouched); the block ends once those
+        invocations are over (nothing queued or running), so the failures, dead letters included, are all in."""
+        with lambda_fails(self.stack.physical("KeepRecordingFunction"), times=1000, message=message,
+                          when=lambda event: isinstance(event, dict) and event.get("dialog_id") == dialog_id) as lost:
+            yield lost
+            assert self.stack.async_invokes is not None and self.stack.async_invokes.wait_idle(30)
+
     def executions_of(self, dialog_id: str) -> list[dict[str, Any]]:
         found = []
         for page in self.sfn.get_paginator("list_executions").paginate(stateMachineArn=self.state_machine_arn):
@@ -102,6 +135,12 @@ class StackClient:
         dialog = self.dialog(dialog_id)
         assert dialog is not None
         return dialog
+
+
+def function_output(caplog: Any) -> str:
+    """What the functions wrote (their stdout/stderr lines and REPORT lines) during the test, one line each: the
+    records of the `callhook_local.functions.<name>` loggers (sandbox.py), which pytest's caplog keeps per test."""
+    return "".join(f"{r.getMessage()}\n" for r in caplog.records if r.name.startswith("callhook_local.functions."))
 
 
 def dumps(obj: Any) -> str:
