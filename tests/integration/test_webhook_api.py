@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from callhook.aws import WEBHOOK_ANSWER_LIMITS
 from callhook.models.dialog import make_dialog_id
 from callhook.repositories.config import ConfigTable
 from callhook.repositories.events import EventRepository
@@ -111,8 +112,8 @@ def test_start_execution_failure_is_accepted_the_call_is_stored_and_a_retry_reco
     with start_execution_fails(times=100) as fault:
         failed = stack.post(channel, json_body={**CALL, "CallSid": "sfn-down-1"})
     # Then the call is stored, so it is accepted (most providers never resend a 5xx); the answer says the workflow
-    # waits for the reconciler (after the SDK tried 4 times)
-    assert fault.hits == 4
+    # waits for the reconciler (after Ingest's attempts: callhook/aws.py WEBHOOK_ANSWER_LIMITS)
+    assert fault.hits == WEBHOOK_ANSWER_LIMITS.total_attempts
     dialog_id = make_dialog_id(channel["channel_id"], "sfn-down-1")
     assert failed.status_code == 200, failed.text
     assert failed.json() == {"status": "accepted", "dialog_id": dialog_id, "reason": "workflow_start_deferred"}
