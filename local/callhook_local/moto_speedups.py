@@ -9,15 +9,21 @@ Measured again on 2026-12-01 (py-spy, GIL samples, 600 webhooks of bench/load.py
 JSONPath a state evaluates (InputPath, Parameters' `.$` values, ResultSelector, ResultPath, OutputPath) built a new
 jsonpath_ng parser, i.e. ran PLY's yacc table construction, before parsing a path of a few characters: 15 % of the
 process's CPU.
+
+Measured again later on 2026-12-01 (py-spy --gil, 30 s of bench/workflow.py at concurrency 4, steady state): moto's
+response serializer took 17 % of the stack process's CPU, almost all of it DynamoDB answers (UpdateItem returning
+ALL_NEW: every member of every AttributeValue of the item asks six alias providers, built anew each time, which key
+could hold it), and every request listed its response class's methods with `inspect.getmembers` (4 %).
 """
 
 from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from moto.core import responses, serialize
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.settings import moto_server_port
 from moto.stepfunctions.parser.asl.component.common.path import result_path
@@ -39,6 +45,8 @@ def install() -> None:
         _cache_asl_parse_trees()
         _cache_lambda_clients()
         _cache_json_paths()
+        _cache_serializer_aliases()
+        _cache_action_method_names()
         _installed = True
 
 
@@ -97,3 +105,39 @@ def _cache_json_paths() -> None:
     evaluation and thread. An invalid path raises on every call, as before (exceptions are not cached)."""
     json_path.parse = functools.lru_cache(maxsize=4096)(json_path.parse)  # type: ignore[assignment]
     result_path.parse = functools.lru_cache(maxsize=4096)(result_path.parse)  # type: ignore[assignment]
+
+
+def _cache_serializer_aliases() -> None:
+    """Ask the alias providers once per (object class, key, shape). moto's serializer picks each member of an answer
+    from the Python object with `get_possible_keys`, which builds six providers and tests each on every call; what
+    they answer depends only on the object's class (its name, its `Meta.serialization_aliases`), the key and the
+    shape with its parent (names, members, serialization name: botocore's shapes never change once loaded). The
+    values are still read from each object as before, in the same order of keys, so every answer is moto's own."""
+    for cls in (serialize.AttributePicker, serialize.XFormedAttributePicker):
+        _memoise_possible_keys(cls)
+
+
+def _memoise_possible_keys(cls: type[Any]) -> None:
+    original = cls.__dict__["get_possible_keys"]
+    cache: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+    def get_possible_keys(self: Any, context: Any) -> Iterator[str]:
+        if self.alias_providers is not serialize.DEFAULT_ALIAS_PROVIDERS:  # custom providers: moto's own path
+            return iter(original(self, context))
+        shape = context.shape
+        key = (type(self), context.obj.__class__, context.key, shape, getattr(shape, "parent", None))
+        keys = cache.get(key)
+        if keys is None:
+            keys = tuple(original(self, context))
+            cache[key] = keys
+        return iter(keys)
+
+    get_possible_keys.__wrapped__ = original  # type: ignore[attr-defined]
+    cls.get_possible_keys = get_possible_keys
+
+
+def _cache_action_method_names() -> None:
+    """A response class's method names, listed once per class: moto's call_action ran `inspect.getmembers` over the
+    class on every request to learn whether the action is one of its methods."""
+    responses.method_names_from_class = functools.lru_cache(maxsize=None)(  # type: ignore[assignment]
+        responses.method_names_from_class)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -56,3 +57,67 @@ def test_result_path_writes_into_the_state_input_as_before() -> None:
     # Then each write lands in its own input (the parsed path holds no data between uses)
     assert first == {"dialog_id": "d-1", "enrichment": {"status": "ok", "result": {"a": 1}}}
     assert second == {"dialog_id": "d-2", "enrichment": {"result": {"b": 2}}}
+
+
+RICH_ITEM: dict[str, Any] = {
+    "dialog_id": {"S": "d-1"}, "n": {"N": "12.5"}, "b": {"B": b"\x00\x01bytes"}, "ss": {"SS": ["a", "b"]},
+    "ns": {"NS": ["1", "2"]}, "bs": {"BS": [b"x", b"y"]}, "null": {"NULL": True}, "flag": {"BOOL": False},
+    "workflow": {"M": {"status": {"S": "running"}, "steps": {"L": [{"S": "begin"}, {"M": {"n": {"N": "1"}}}]},
+                       "empty": {"M": {}}, "none": {"NULL": True}}},
+    "list": {"L": [{"N": "1"}, {"L": []}, {"BOOL": True}, {"B": b"z"}]},
+}
+
+
+def _raw_answers() -> list[bytes]:
+    """Raw bodies moto answers over the wire: DynamoDB (JSON, plain dicts), IAM (XML, model objects), Step Functions."""
+    import boto3
+
+    bodies: list[bytes] = []
+
+    def keep(http_response: Any, **_: Any) -> None:
+        bodies.append(http_response.content)
+
+    ddb, iam = boto3.client("dynamodb", region_name="us-east-1"), boto3.client("iam", region_name="us-east-1")
+    for client in (ddb, iam):
+        client.meta.events.register("after-call.*", keep)
+    key = {"dialog_id": {"S": "d-1"}}
+    ddb.update_item(TableName="t", Key=key, UpdateExpression="SET #c = if_not_exists(#c, :z) + :one",
+                    ExpressionAttributeNames={"#c": "count"}, ExpressionAttributeValues={":z": {"N": "0"},
+                                                                                          ":one": {"N": "1"}},
+                    ReturnValues="ALL_NEW")
+    ddb.update_item(TableName="t", Key=key, UpdateExpression="SET workflow.#s = :s",
+                    ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":s": {"S": "done"}},
+                    ReturnValues="UPDATED_OLD")
+    ddb.get_item(TableName="t", Key=key)
+    ddb.query(TableName="t", KeyConditionExpression="dialog_id = :d", ExpressionAttributeValues={":d": {"S": "d-1"}})
+    ddb.describe_table(TableName="t")
+    iam.get_role(RoleName="r")
+    iam.list_roles()
+    ddb.put_item(TableName="t", Item=RICH_ITEM)  # back to the item both rounds start from
+    return [re.sub(rb"<RequestId>[^<]*</RequestId>", b"", body) for body in bodies]
+
+
+def test_serialized_answers_are_moto_own_byte_for_byte(monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from moto import mock_aws
+    from moto.core import responses, serialize
+
+    moto_speedups.install()
+    with mock_aws():
+        # Given a table holding an item of every attribute type, nested, and an IAM role
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "dialog_id", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "dialog_id", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+        ddb.put_item(TableName="t", Item=RICH_ITEM)
+        boto3.client("iam", region_name="us-east-1").create_role(RoleName="r", AssumeRolePolicyDocument="{}")
+        # When moto answers the same calls with its own alias lookup and method listing, then with the cached ones
+        with monkeypatch.context() as original:
+            for cls in (serialize.AttributePicker, serialize.XFormedAttributePicker):
+                original.setattr(cls, "get_possible_keys", cls.__dict__["get_possible_keys"].__wrapped__)
+            original.setattr(responses, "method_names_from_class", responses.method_names_from_class.__wrapped__)
+            expected = _raw_answers()
+        cached = [_raw_answers(), _raw_answers()]
+    # Then every body is byte for byte what moto's own code answered (first use and cached use)
+    assert len(expected) == 8
+    assert cached == [expected, expected]
