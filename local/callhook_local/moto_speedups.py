@@ -1,8 +1,9 @@
 """Performance-only patches of moto's server, each at the smallest point, none changing a result.
 
 Measured with py-spy (GIL samples) on 200 webhooks through the local stack: every Step Functions task re-parsed
-the whole ASL definition with ANTLR (23 % of CPU), built a new boto3 client to invoke Lambda (18 %), and every
-request resolved its backend under one global lock by listing moto's package directory. On AWS none of this
+the whole ASL definition with ANTLR (23 % of CPU; now parsed, and its program built, once per definition), built
+a new boto3 client to invoke Lambda (18 %), and every request resolved its backend under one global lock by listing
+moto's package directory. On AWS none of this
 exists; locally it made the workflow several times slower than it needs to be.
 
 Measured again on 2026-12-01 (py-spy, GIL samples, 600 webhooks of bench/load.py at concurrency 50): every
@@ -27,9 +28,9 @@ from moto.core import responses, serialize
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.settings import moto_server_port
 from moto.stepfunctions.parser.asl.component.common.path import result_path
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.parse import asl_parser
-from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import json_path
 
 _lock = threading.Lock()
@@ -64,19 +65,45 @@ def _cache_backend_for_host() -> None:
 
 
 def _cache_asl_parse_trees() -> None:
-    """Parse each definition once; still build a fresh program (evaluation components) for every execution."""
+    """Parse each definition once and build its program (the evaluation components) once, for every execution.
+
+    moto built the program anew for each execution by visiting the parse tree (7-12 % of the stack's CPU on the
+    workflow bench). The components hold only what the definition says: all of an execution's state lives in its
+    Environment (stack, heap, frames, context object), which is why moto itself runs one Map's iteration components
+    in several threads at once. The one exception, each component's `heap_key` (a random name for its slots in the
+    heap, set on first use), is set here before the program is shared, so that concurrent executions never race to
+    set it."""
     parse: Callable[[str], tuple[Any, Any]] = asl_parser.AmazonStateLanguageParser.parse
-    trees: dict[str, Any] = {}
+    parsed: dict[str, tuple[Any, Any]] = {}
 
     def cached_parse(definition: str) -> tuple[Any, Any]:
-        tree = trees.get(definition)
-        if tree is None:
+        known = parsed.get(definition)
+        if known is None:
             program, tree = parse(definition)  # raises ASLParserException on syntax errors, as before
-            trees[definition] = tree
-            return program, tree
-        return Preprocessor().visit(tree), tree
+            _set_heap_keys(program)
+            known = parsed.setdefault(definition, (program, tree))
+        return known
 
+    cached_parse.__wrapped__ = parse  # type: ignore[attr-defined]
     asl_parser.AmazonStateLanguageParser.parse = staticmethod(cached_parse)  # type: ignore[method-assign]
+
+
+def _set_heap_keys(program: Any) -> None:
+    """Give every evaluation component of a program its heap key now (moto sets it lazily, on first use)."""
+    pending, seen = [program], set()
+    while pending:
+        obj = pending.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, EvalComponent):
+            _ = obj.heap_key
+        if isinstance(obj, dict):
+            pending.extend(obj.values())
+        elif isinstance(obj, list | tuple | set | frozenset):
+            pending.extend(obj)
+        elif type(obj).__module__.startswith("moto.stepfunctions.parser") and hasattr(obj, "__dict__"):
+            pending.extend(vars(obj).values())
 
 
 def _cache_lambda_clients() -> None:

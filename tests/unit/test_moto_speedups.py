@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -121,3 +122,77 @@ def test_serialized_answers_are_moto_own_byte_for_byte(monkeypatch: pytest.Monke
     # Then every body is byte for byte what moto's own code answered (first use and cached use)
     assert len(expected) == 8
     assert cached == [expected, expected]
+
+
+MACHINE = {
+    "StartAt": "Shape",
+    "States": {
+        "Shape": {"Type": "Pass", "Parameters": {"items.$": "$.items", "label.$": "States.Format('n={}', $.n)"},
+                  "ResultPath": "$.shaped", "Next": "Big?"},
+        "Big?": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThan": 2, "Next": "Each"}],
+                 "Default": "Small"},
+        "Small": {"Type": "Pass", "Result": "small", "ResultPath": "$.size", "Next": "Both"},
+        "Each": {"Type": "Map", "ItemsPath": "$.shaped.items", "MaxConcurrency": 3, "ResultPath": "$.mapped",
+                 "Iterator": {"StartAt": "Odd?", "States": {
+                     "Odd?": {"Type": "Choice", "Choices": [{"Variable": "$.v", "NumericEquals": 1, "Next": "One"}],
+                              "Default": "Other"},
+                     "One": {"Type": "Pass", "Parameters": {"one.$": "$.v"}, "End": True},
+                     "Other": {"Type": "Pass", "Parameters": {"other.$": "States.MathAdd($.v, 10)"}, "End": True}}},
+                 "Next": "Both"},
+        "Both": {"Type": "Parallel", "ResultPath": "$.branches", "Branches": [
+            {"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"a.$": "$.n"}, "End": True}}},
+            {"StartAt": "B", "States": {"B": {"Type": "Pass", "Result": {"b": True}, "End": True}}}],
+                 "Next": "Done?"},
+        "Done?": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericEquals": 4, "Next": "Refuse"}],
+                  "Default": "Done"},
+        "Refuse": {"Type": "Fail", "Error": "Four", "Cause": "n is 4"},
+        "Done": {"Type": "Succeed"},
+    },
+}
+
+
+def _run_executions(sfn: Any, arn: str, tag: str) -> list[tuple[str, str, str | None, list[tuple[str, str]]]]:
+    """Start executions of every path at once; each one's status, output and its history (type, state entered),
+    sorted (Map iterations and Parallel branches interleave in any order)."""
+    import time
+
+    inputs = [{"n": n, "items": [{"v": v} for v in range(n)]} for n in (1, 3, 4, 5, 6)]
+    arns = [sfn.start_execution(stateMachineArn=arn, name=f"{tag}-{i}", input=json.dumps(doc))["executionArn"]
+            for i, doc in enumerate(inputs)]
+    results = []
+    for execution_arn in arns:
+        deadline = time.monotonic() + 30
+        while (described := sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        history = sorted((e["type"], (e.get("stateEnteredEventDetails") or {}).get("name", "")) for e in events)
+        results.append((described["status"], described.get("output", ""), described.get("error"), history))
+    return results
+
+
+def test_state_machine_program_built_once_runs_every_execution_as_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from moto import mock_aws
+    from moto.core.config import default_user_config
+    from moto.stepfunctions.parser.asl.parse import asl_parser
+
+    moto_speedups.install()
+    monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": True})
+    with mock_aws():
+        # Given a machine with Pass, Choice, intrinsics, a concurrent Map, a Parallel and a Fail
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        arn = sfn.create_state_machine(name="m", definition=json.dumps(MACHINE),
+                                       roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
+        # When five executions run at once with moto's program built per execution, then twice with the cached one
+        parse = asl_parser.AmazonStateLanguageParser.parse
+        with monkeypatch.context() as original:
+            original.setattr(asl_parser.AmazonStateLanguageParser, "parse", staticmethod(parse.__wrapped__))
+            expected = _run_executions(sfn, arn, "moto")
+        cached = [_run_executions(sfn, arn, "cached-1"), _run_executions(sfn, arn, "cached-2")]
+        program_a, _ = parse(json.dumps(MACHINE))
+        program_b, _ = parse(json.dumps(MACHINE))
+    # Then each execution ends as moto's own did (status, output, error, the states it went through)
+    assert [r[0] for r in expected] == ["SUCCEEDED", "SUCCEEDED", "FAILED", "SUCCEEDED", "SUCCEEDED"]
+    assert cached == [expected, expected]
+    assert program_a is program_b  # built once
