@@ -142,6 +142,42 @@ def _cache_serializer_aliases() -> None:
     values are still read from each object as before, in the same order of keys, so every answer is moto's own."""
     for cls in (serialize.AttributePicker, serialize.XFormedAttributePicker):
         _memoise_possible_keys(cls)
+    _pick_from_plain_dicts()
+
+
+def _pick_from_plain_dicts() -> None:
+    """Read a member from a plain dict directly. moto's `ResponseSerializer.get_value` builds a picker context (and
+    joins the serializer's whole path into a string) for every member of every shape, then asks the picker, which
+    tries each possible key with `obj[key]` and a caught KeyError. For a plain `dict` (DynamoDB's answers are nested
+    plain dicts) under a picker with moto's default providers and no response transformers, that is exactly: the
+    first possible key present in the dict gives the value (even None), else None. Anything else takes moto's path."""
+    original = serialize.ResponseSerializer.get_value
+    pickers = (serialize.AttributePicker, serialize.XFormedAttributePicker)
+
+    def get_value(self: Any, value: Any, key: str, shape: Any) -> Any:
+        picker = self._value_picker
+        if (type(value) is not dict or type(picker) not in pickers or picker.response_transformers
+                or picker.alias_providers is not serialize.DEFAULT_ALIAS_PROVIDERS):
+            return original(self, value, key, shape)
+        context = _DictContext(value, key, shape)
+        for possible_key in picker.get_possible_keys(context):
+            if "." in possible_key:  # a dotted key is a path for moto's get_value: its own path
+                return original(self, value, key, shape)
+            if possible_key in value:
+                return value[possible_key]
+        return None
+
+    get_value.__wrapped__ = original  # type: ignore[attr-defined]
+    serialize.ResponseSerializer.get_value = get_value  # type: ignore[method-assign]
+
+
+class _DictContext:
+    """What the alias providers read of a picker context (the object, the key, the shape)."""
+
+    __slots__ = ("key", "obj", "shape")
+
+    def __init__(self, obj: Any, key: str, shape: Any) -> None:
+        self.obj, self.key, self.shape = obj, key, shape
 
 
 def _memoise_possible_keys(cls: type[Any]) -> None:
