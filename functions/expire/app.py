@@ -25,7 +25,7 @@ def _removed(event: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # The local stack's streams cannot filter (moto ignores FilterCriteria): every write arrives, return at once.
+    # Only TTL removals arrive (FilterCriteria, applied by the local stack too); anything else: return at once.
     if not _removed(event):
         return {"forgotten": []}
     result: dict[str, Any] = _forget(event, context)

@@ -404,8 +404,15 @@ def _kms_behind(prefix: str, operation: str, params: dict[str, Any]) -> list[Req
 
 # ---------------------------------------------------------------------------------------------- evaluation
 def _glob(pattern: str, value: str, ignore_case: bool = False) -> bool:
+    return _compiled_glob(pattern, ignore_case).fullmatch(value) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled_glob(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    """A policy's `*`/`?` pattern as a regular expression, compiled once: every AWS call a sandbox makes matches each
+    statement's actions and resources against it (building the expression each time was 3 % of the stack's CPU)."""
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, re.IGNORECASE if ignore_case else 0) is not None
+    return re.compile(regex, re.IGNORECASE if ignore_case else 0)
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -25,7 +25,7 @@ import boto3
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
-from callhook_local import iam, invoker, moto_speedups
+from callhook_local import iam, invoker, moto_speedups, streams
 from callhook_local.api import Route, WebhookApi
 from callhook_local.sandbox import Sandboxes
 from callhook_local.template import ROOT, Resolver, load_template, resources_of_type, substitute_definition
@@ -106,6 +106,7 @@ class LocalStack:
                                                                   retry_delays_s=self.async_retry_delays_s)
         invoker.install()
         moto_speedups.install()
+        streams.install()
         iam.install()
         # Must precede any CreateStateMachine: the flag switches moto to the backend that executes ASL.
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
@@ -300,13 +301,16 @@ class LocalStack:
         moto then invokes the function synchronously inside every PutItem/UpdateItem/DeleteItem of the table, with
         the records still pending in the shard (the write answers only after the function returns). A function that
         writes back to its own table is re-entered from inside its own write, so it must write only when something
-        changes, as on AWS. Not applied by moto: FilterCriteria, BatchSize, retries and bisecting (a failing
-        function does not block the shard; its records are dropped), and TTL deletions (nothing expires).
+        changes, as on AWS. The mapping's FilterCriteria is applied (streams.py: a function none of whose records
+        match is not invoked) and TTL's removals (ttl.py) carry its userIdentity. Not applied: BatchSize, retries
+        and bisecting (a failing function does not block the shard; its records are dropped).
         """
         stream_arn = str(resolver.resolve(props["Stream"]))
+        mapping: dict[str, Any] = {"FilterCriteria": props["FilterCriteria"]} if "FilterCriteria" in props else {}
         self.client("lambda").create_event_source_mapping(
             EventSourceArn=stream_arn, FunctionName=function_name,
-            StartingPosition=props.get("StartingPosition", "LATEST"), BatchSize=int(props.get("BatchSize", 100)))
+            StartingPosition=props.get("StartingPosition", "LATEST"), BatchSize=int(props.get("BatchSize", 100)),
+            **mapping)  # FilterCriteria: applied by callhook_local.streams, as Lambda applies it
 
     def _create_roles(self, transformed: dict[str, Any], resolver: Resolver) -> None:
         """The IAM roles of the SAM transform (one per function, one per state machine) with the policies that

@@ -1,10 +1,11 @@
 """DynamoDB TTL for the local stack: moto stores `TimeToLiveSpecification` but never expires an item.
 
 The sweeper does what DynamoDB does in the background: it deletes each item whose TTL attribute (a number, epoch
-seconds) is in the past, from every table of template.yaml with a TimeToLiveSpecification. A deletion goes through
-the API, so a table's stream sees a REMOVE with the old image, as it sees TTL's own removals on AWS (there they also
-carry `userIdentity` dynamodb.amazonaws.com, which moto cannot add). AWS deletes within a few days of expiry; the
-sweeper runs every `interval_s` and on demand, and its clock can be moved so that tests need not wait.
+seconds) is in the past, from every table of template.yaml with a TimeToLiveSpecification. A deletion is made inside
+the DynamoDB service (moto's backend, as TTL is no API call of anyone's), so a table's stream sees a REMOVE with the
+old image and `userIdentity` dynamodb.amazonaws.com (streams.ttl_removal), as it sees TTL's own removals on AWS: a
+mapping filtered to those (ExpireFunction's FilterCriteria) receives them. AWS deletes within a few days of expiry;
+the sweeper runs every `interval_s` and on demand, and its clock can be moved so that tests need not wait.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ import threading
 import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from moto.dynamodb.models import dynamodb_backends
+
+from callhook_local.iam import ACCOUNT, REGION
+from callhook_local.streams import ttl_removal
 
 log = logging.getLogger("callhook.local")
 
@@ -54,7 +60,8 @@ class TtlSweeper:
                 except (KeyError, InvalidOperation):
                     continue
                 if expires < Decimal(str(now)):
-                    self.client.delete_item(TableName=table, Key={k: item[k] for k in key_names})
+                    with ttl_removal():
+                        dynamodb_backends[ACCOUNT][REGION].delete_item(table, {k: item[k] for k in key_names})
                     deleted += 1
         return deleted
 
