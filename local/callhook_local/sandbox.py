@@ -16,7 +16,9 @@
   `make run` does not keep every sandbox it ever started; the next invocation is a cold start again.
 - **At the cap.** An invocation waits for a free sandbox (the cap stands for this machine's resources, not for
   Lambda's concurrency, which is 1000 per account) up to `throttle_after_s`, then fails with
-  TooManyRequestsException as Lambda throttles. One exception keeps a self-triggering function from deadlocking:
+  TooManyRequestsException as Lambda throttles. 30 s by default, API Gateway's longest wait for an integration:
+  a shorter wait turned this machine's slowness into throttles AWS would not answer (the load bench at concurrency
+  50 lost 97 calls to 429s with 10 s). One exception keeps a self-triggering function from deadlocking:
   an invocation made *inside an AWS call of the same function* (a write whose stream moto delivers synchronously to
   the writing function, NormalizeOperator on the operators table) never waits, since the sandbox it would wait for
   is the one blocked on that call; it gets a new sandbox even past the cap (up to `nested_cap`).
@@ -283,7 +285,7 @@ class Pool:
 class Sandboxes:
     """Every function's pool, over one runtime image. One per local stack."""
 
-    def __init__(self, max_per_function: int = 10, throttle_after_s: float = 10.0, idle_s: float = 300.0) -> None:
+    def __init__(self, max_per_function: int = 10, throttle_after_s: float = 30.0, idle_s: float = 300.0) -> None:
         self.max_per_function = max_per_function
         self.nested_cap = 3 * max_per_function
         self.throttle_after_s = throttle_after_s
