@@ -108,6 +108,12 @@ class Outcome:
     cold: bool = False
 
 
+def import_path() -> list[str]:
+    """This process's sys.path for the runtime image, '' (the current directory of `python -c`, a REPL) made
+    absolute: the image starts elsewhere, and would not find the functions (Runtime.ImportModuleError)."""
+    return [entry or os.getcwd() for entry in sys.path]
+
+
 class RuntimeImage:
     """The process sandboxes are forked from (runtime.py)."""
 
@@ -115,7 +121,7 @@ class RuntimeImage:
         ours, theirs = socket.socketpair()
         code = ("import sys, json; from callhook_local.runtime import main; "
                 "main(int(sys.argv[1]), json.loads(sys.argv[2]))")
-        path = [p for p in sys.path if p]
+        path = import_path()
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "HOME", "TZ", "TMPDIR")}
         env["PYTHONPATH"] = os.pathsep.join(path)
         self.process = subprocess.Popen([sys.executable, "-c", code, str(theirs.fileno()), json.dumps(path)],
