@@ -41,12 +41,14 @@ from callhook.models.dialog import (
     make_dialog_id,
 )
 from callhook.models.directory import Operator, OperatorLookup, normalize_email, normalize_ext
+from callhook.models.erasure import ErasureRecord
 from callhook.models.event import RawEvent, RawEventKind, SpooledRequest
 from callhook.models.problems import InvalidItem, problems_of
 from callhook.models.transcription import Fetched, JobStart, TranscribeJob
 from callhook.models.workflow import WorkflowState
 from callhook.outbound import classify_address
 from callhook.services.retention import expires_at
+from callhook_admin.errors import LeftoverNotDeletedError
 
 
 class FakeDialogs:
@@ -103,6 +105,38 @@ class FakeDialogs:
         found = self.get(dialog_id)
         assert found is not None
         return found
+
+    # the admin's reads and an erasure's deletes (callhook_admin.ports)
+    def get_raw(self, dialog_id: str) -> dict[str, Any] | None:
+        item = self.items.get(dialog_id)
+        return None if item is None else copy.deepcopy(item)
+
+    def list_by_channel(self, channel_id: str, *, since: str | None = None, until: str | None = None,
+                        limit: int = 50, start_key: dict[str, Any] | None = None,
+                        ) -> tuple[list[Dialog], dict[str, Any] | None]:
+        found = sorted((i for i in self.items.values() if i["channel_id"] == channel_id
+                        and (since is None or i["created_at"] >= since)
+                        and (until is None or i["created_at"] <= until)), key=lambda i: i["created_at"], reverse=True)
+        return _page(found, "dialog_id", limit, start_key, Dialog.model_validate)
+
+    def numbers_of_channel(self, channel_id: str) -> list[tuple[str, str | None, str | None]]:
+        return [(i["dialog_id"], i["telephony"].get("caller"), i["telephony"].get("callee"))
+                for i in self.items.values() if i["channel_id"] == channel_id]
+
+    def delete(self, dialog_id: str) -> bool:
+        return self.items.pop(dialog_id, None) is not None
+
+
+def _page(found: list[dict[str, Any]], key: str, limit: int, start_key: dict[str, Any] | None,
+          model: Any) -> tuple[list[Any], dict[str, Any] | None]:
+    """One page of `found` (already in the index's order) after the item `start_key` names, as a query with Limit
+    gives it: where the next page starts while items remain."""
+    if start_key:
+        ids = [i[key] for i in found]
+        found = found[ids.index(start_key[key]) + 1:] if start_key[key] in ids else []
+    page = found[:limit]
+    more = len(found) > limit
+    return [model(copy.deepcopy(i)) for i in page], ({key: page[-1][key]} if more else None)
 
 
 class FakeOperators:
@@ -425,6 +459,23 @@ class FakeRawEvents:
         for name in remove:
             item.pop(name, None)
 
+    # the admin's reads and an erasure's deletes (callhook_admin.ports)
+    def list_by_channel(self, channel_id: str, *, limit: int = 50, start_key: dict[str, Any] | None = None,
+                        ) -> tuple[list[RawEvent], dict[str, Any] | None]:
+        found = sorted((i for i in self.items.values() if i["channel_id"] == channel_id),
+                       key=lambda i: i["received_at"], reverse=True)
+        return _page(found, "event_id", limit, start_key, RawEvent.model_validate)
+
+    def linked_to(self, dialog_id: str) -> list[str]:
+        return [i["event_id"] for i in self.items.values() if i.get("dialog_id") == dialog_id]
+
+    def of_channel(self, channel_id: str) -> list[RawEvent]:
+        return [RawEvent.model_validate(copy.deepcopy(i)) for i in self.items.values()
+                if i["channel_id"] == channel_id]
+
+    def delete(self, event_id: str) -> None:
+        self.items.pop(event_id, None)
+
 
 class FakeSpool:
     """The spool bucket: records by key (arrival time first, as SpoolStore names them). `down` set: S3 fails."""
@@ -625,3 +676,36 @@ class FakeLeftovers:
         found = name in self.jobs
         self.jobs.discard(name)
         return found
+
+
+class FakeErasureObjects(FakeLeftovers):
+    """The recordings bucket and Transcribe's jobs as an erasure sees them; a job in `refused` is refused with
+    AccessDeniedException, as the adapter reports a refusal."""
+
+    def __init__(self, objects: set[str], jobs: set[str], undeletable: set[str] | None = None,
+                 refused: set[str] | None = None) -> None:
+        super().__init__(objects, jobs, undeletable)
+        self.refused = refused or set()
+
+    def keys_under(self, prefix: str) -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
+    def delete_transcription_job(self, name: str) -> bool:
+        if name in self.refused:
+            raise LeftoverNotDeletedError(f"DeleteTranscriptionJob {name} refused: AccessDeniedException",
+                                          code="AccessDeniedException")
+        return super().delete_transcription_job(name)
+
+
+class FakeErasureRecords:
+    """Who asks, and the records kept."""
+
+    def __init__(self, identity: str = "arn:aws:iam::123456789012:user/admin") -> None:
+        self.identity = identity
+        self.records: list[ErasureRecord] = []
+
+    def caller(self) -> str:
+        return self.identity
+
+    def put(self, record: ErasureRecord) -> None:
+        self.records.append(record)

@@ -1,0 +1,35 @@
+"""The admin CLI's composition root (STYLE §13, issue 12): the adapters each command hands to the admin services,
+built once per command from the target stack's settings. The one command-side module besides `target.py` that
+imports repositories (tests/unit/test_cli_boundaries.py); every decision is in `callhook_admin.services`.
+"""
+
+from __future__ import annotations
+
+from callhook.repositories.dialogs import DialogRepository
+from callhook.repositories.directory import DynamoActions, DynamoChannels, DynamoOperators, DynamoTopics
+from callhook.repositories.events import EventRepository
+from callhook.settings import CommonSettings
+from callhook_admin.repositories.erasure import AwsErasureObjects, DynamoErasureRecords
+from callhook_admin.services.diagnosis import ExplainPorts
+from callhook_admin.services.erasure import ErasurePorts
+
+
+def dialogs(settings: CommonSettings) -> DialogRepository:
+    return DialogRepository(settings.dialogs_table)
+
+
+def events(settings: CommonSettings) -> EventRepository:
+    return EventRepository(settings.events_table)
+
+
+def explain_ports(settings: CommonSettings) -> ExplainPorts:
+    """`dialog explain`: the dialog and the configuration it used, read fresh (no channel cache)."""
+    return ExplainPorts(dialogs=dialogs(settings), channels=DynamoChannels(settings.channels_table),
+                        actions=DynamoActions(settings.actions_table),
+                        operators=DynamoOperators(settings.operators_table), topics=DynamoTopics(settings.topics_table))
+
+
+def erasure_ports(settings: CommonSettings, erasures_table: str) -> ErasurePorts:
+    return ErasurePorts(dialogs=dialogs(settings), events=events(settings),
+                        objects=AwsErasureObjects(settings.recordings_bucket),
+                        records=DynamoErasureRecords(erasures_table))
