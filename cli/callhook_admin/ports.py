@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from callhook.models.dialog import Dialog
     from callhook.models.erasure import ErasureRecord
-    from callhook.models.event import RawEvent
+    from callhook.models.event import RawEvent, RawEventKind
+    from callhook.models.workflow import WorkflowState
 
 Page = dict[str, Any] | None  # where the next page starts (DynamoDB's LastEvaluatedKey); None: no more
 
@@ -97,3 +98,40 @@ class ErasureRecords(Protocol):
         ...
 
     def put(self, record: ErasureRecord) -> None: ...
+
+
+class ReplayEvents(Protocol):
+    """The raw events table as `callhook events replay` reads and marks it."""
+
+    def get(self, event_id: str) -> RawEvent | None: ...
+
+    def mark(self, event_id: str, kind: RawEventKind, *, remove: tuple[str, ...] = (), **fields: Any) -> None: ...
+
+    def list_by_channel(self, channel_id: str, *, limit: int = 50, start_key: Page = None,
+                        ) -> tuple[list[RawEvent], Page]: ...
+
+
+class DialogSections(Protocol):
+    """The dialogs table as `callhook dialog replay` reads and resets it."""
+
+    def get(self, dialog_id: str) -> Dialog | None: ...
+
+    def set_sections(self, dialog_id: str, sections: dict[str, Any], *, remove: tuple[str, ...] = ()) -> None: ...
+
+
+class DialogExecutions(Protocol):
+    """The dialog workflow's executions (Step Functions), named after their dialog (models/execution.py)."""
+
+    def start(self, name: str, state: WorkflowState) -> str:
+        """StartExecution, idempotent (an existing execution of that name is it); its ARN.
+        Raises DependencyUnavailableError."""
+        ...
+
+    def of_dialog(self, dialog_id: str) -> list[dict[str, Any]]:
+        """The dialog's executions in order (first run, replay 1, ...): each as DescribeExecution answers it, at
+        least its `name`, `status` and `executionArn`."""
+        ...
+
+    def status_of(self, execution_arn: str) -> str:
+        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED."""
+        ...

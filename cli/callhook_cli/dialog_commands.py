@@ -163,15 +163,15 @@ def dialog_replay(
 ) -> None:
     """Run the dialog's workflow again: a new execution `<dialog_id>-r<N>` for the same dialog."""
     st = state(ctx)
-    settings = st.target().settings
+    io = wiring.dialog_replay_ports(st.target().settings)
     try:
-        replay = replay_dialog(dialog_id, settings)
+        replay = replay_dialog(dialog_id, io)
     except DialogNotFoundError as exc:
         raise CliError(str(exc)) from exc
     payload: dict[str, Any] = replay.model_dump(mode="json")
     if wait:
         try:
-            payload["status"] = wait_for_execution(replay.execution_arn, timeout)
+            payload["status"] = wait_for_execution(io.executions, replay.execution_arn, timeout)
         except ExecutionStillRunningError as exc:
             raise CliError(str(exc)) from exc
 
@@ -310,19 +310,20 @@ def events_replay(
     if replay_all and not channel:
         raise CliError("--all needs --channel C", exit_code=USAGE)
     settings = st.target().settings
+    io = wiring.event_replay_ports(settings)
     if event_id is not None:
-        result = replay_event(event_id, settings)
+        result = replay_event(event_id, io, settings)
         st.out.emit(result.model_dump(mode="json"), lambda: _render_replays(st, [result]))
         if result.outcome == "rejected":
             raise CliError(f"event {event_id} is still rejected: {result.reason}: {result.message}")
         return
-    pending = replayable_events(settings.events_table, str(channel))
+    pending = replayable_events(io.events, str(channel))
     results: list[EventReplay] = []
     with Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=st.out.stderr, transient=True, disable=st.out.json_mode) as progress:
         task = progress.add_task("replay", total=len(pending))
         for event in pending:
-            results.append(replay_event(event.event_id, settings))
+            results.append(replay_event(event.event_id, io, settings))
             progress.advance(task)
     st.out.emit([r.model_dump(mode="json") for r in results], lambda: _render_replays(st, results))
     rejected = [r for r in results if r.outcome == "rejected"]

@@ -5,13 +5,16 @@ imports repositories (tests/unit/test_cli_boundaries.py); every decision is in `
 
 from __future__ import annotations
 
+from callhook.ingest_wiring import ingest_ports
 from callhook.repositories.dialogs import DialogRepository
 from callhook.repositories.directory import DynamoActions, DynamoChannels, DynamoOperators, DynamoTopics
 from callhook.repositories.events import EventRepository
-from callhook.settings import CommonSettings
+from callhook.settings import CommonSettings, IngestSettings
 from callhook_admin.repositories.erasure import AwsErasureObjects, DynamoErasureRecords
+from callhook_admin.repositories.executions import StepFunctionsDialogExecutions
 from callhook_admin.services.diagnosis import ExplainPorts
 from callhook_admin.services.erasure import ErasurePorts
+from callhook_admin.services.replay import DialogReplayPorts, EventReplayPorts
 
 
 def dialogs(settings: CommonSettings) -> DialogRepository:
@@ -33,3 +36,17 @@ def erasure_ports(settings: CommonSettings, erasures_table: str) -> ErasurePorts
     return ErasurePorts(dialogs=dialogs(settings), events=events(settings),
                         objects=AwsErasureObjects(settings.recordings_bucket),
                         records=DynamoErasureRecords(erasures_table))
+
+
+def executions(settings: IngestSettings) -> StepFunctionsDialogExecutions:
+    return StepFunctionsDialogExecutions(settings.state_machine_arn)
+
+
+def dialog_replay_ports(settings: IngestSettings) -> DialogReplayPorts:
+    return DialogReplayPorts(dialogs=dialogs(settings), executions=executions(settings))
+
+
+def event_replay_ports(settings: IngestSettings) -> EventReplayPorts:
+    """`events replay`: the raw event, and the webhook path's own adapters with channels read fresh (the admin has
+    just fixed one)."""
+    return EventReplayPorts(events=events(settings), ingest=ingest_ports(settings, fresh=True))

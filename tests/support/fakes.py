@@ -438,8 +438,14 @@ class FakeRawEvents:
             raise DependencyUnavailableError(f"store raw event: {self.down}")
         self.items[event.event_id] = event.model_dump(mode="json", exclude_none=True)
 
-    def get(self, event_id: str) -> RawEvent:
-        return RawEvent.model_validate(self.items[event_id])
+    def get(self, event_id: str) -> RawEvent | None:
+        item = self.items.get(event_id)
+        return None if item is None else RawEvent.model_validate(copy.deepcopy(item))
+
+    def event(self, event_id: str) -> RawEvent:
+        found = self.get(event_id)
+        assert found is not None
+        return found
 
     def held(self, channel_id: str, *, limit: int = 100) -> list[RawEvent]:
         found = sorted((i for i in self.items.values() if i.get("held_channel") == channel_id),
@@ -576,6 +582,17 @@ class FakeExecutions:
 
     def status(self, name: str) -> str | None:
         return self.statuses.get(name)
+
+    # the admin's (callhook_admin.ports.DialogExecutions)
+    def of_dialog(self, dialog_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        while (name := dialog_id if not found else f"{dialog_id}-r{len(found)}") in self.statuses:
+            found.append({"name": name, "status": self.statuses[name],
+                          "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:wf:{name}"})
+        return found
+
+    def status_of(self, execution_arn: str) -> str:
+        return self.statuses[execution_arn.rsplit(":", 1)[-1]]
 
 
 class FakePendingDialogs:

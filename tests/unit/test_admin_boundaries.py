@@ -12,8 +12,8 @@ import pytest
 from tests.unit.conftest import ROOT
 
 PURE = ["callhook_admin.ports", "callhook_admin.services.diagnosis", "callhook_admin.services.dialogs",
-        "callhook_admin.services.erasure"]
-FORBIDDEN = ["boto3", "botocore", "callhook.aws", "callhook.repositories", "callhook_admin.repositories"]
+        "callhook_admin.services.erasure", "callhook_admin.services.replay", "callhook_admin.models.execution"]
+FORBIDDEN = ["boto3", "callhook.aws", "callhook.repositories", "callhook_admin.repositories"]
 
 
 @pytest.mark.parametrize("module", PURE)

@@ -822,9 +822,10 @@ def test_an_erasure_finds_a_channels_numbers_and_a_dialogs_events_and_deletes_th
     assert sorted(events.linked_to("d-1")) == ["e-1", "e-2"]
     assert sorted(e.event_id for e in events.of_channel("main")) == ["e-1", "e-2", "e-3"]
     assert dialogs.delete("d-1") is True and dialogs.delete("d-1") is False and dialogs.get_raw("d-1") is None
+    assert events.get("e-1").dialog_id == "d-1" and events.get("e-9") is None
     events.delete("e-1")
     events.delete("e-1")  # gone already: no error
-    assert events.linked_to("d-1") == ["e-2"]
+    assert events.linked_to("d-1") == ["e-2"] and events.get("e-1") is None
 
 
 @pytest.mark.parametrize("kind", ["fake", "adapter"])
@@ -881,3 +882,22 @@ def test_an_erasure_record_is_kept_with_who_asked(kind: str, request: pytest.Fix
     assert records.caller().startswith("arn:aws:")
     records.put(record)
     assert kept() == [record]
+
+
+@pytest.mark.parametrize("kind", ["fake", "adapter"])
+def test_a_dialogs_executions_are_found_by_their_names_in_order(kind: str, request: pytest.FixtureRequest) -> None:
+    from callhook.models.workflow import WorkflowState
+    from tests.support.fakes import FakeExecutions
+
+    if kind == "fake":
+        executions: Any = FakeExecutions()
+    else:
+        from callhook_admin.repositories.executions import StepFunctionsDialogExecutions
+        executions = StepFunctionsDialogExecutions(request.getfixturevalue("aws")["STATE_MACHINE_ARN"])
+    state = WorkflowState(dialog_id="d-1", channel_id="main", call_id="c1")
+    arns = [executions.start(name, state) for name in ("d-1", "d-1-r1", "d-2")]
+    found = executions.of_dialog("d-1")
+    assert [(e["name"], e["executionArn"]) for e in found] == [("d-1", arns[0]), ("d-1-r1", arns[1])]
+    assert [executions.status_of(arn) for arn in arns[:2]] == [e["status"] for e in found]
+    assert {e["status"] for e in found} <= {"RUNNING", "SUCCEEDED"}
+    assert executions.of_dialog("d-9") == []

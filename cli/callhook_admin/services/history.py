@@ -1,7 +1,7 @@
 """A dialog's executions as a timeline: what the Step Functions console's graph shows, as data.
 
 Executions are named after the dialog (``<dialog_id>``, then ``<dialog_id>-r1``, ``-r2``, ... for each replay,
-see :func:`execution_name`), so a dialog's executions are found by describing those names in order, never by
+see `callhook_admin.models.execution`), so a dialog's executions are found by describing those names in order, never by
 listing a state machine's (possibly millions of) executions. Each one's history is folded into state visits:
 when the state was entered and left, every attempt of its task (a Retry adds one) with its error and cause, and
 how it ended (``succeeded``, ``caught`` by a Catch, ``failed``, or still ``running``).
@@ -13,13 +13,11 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from callhook import aws
-from callhook.models.workflow import execution_arn_for
+from callhook_admin.repositories.executions import StepFunctionsDialogExecutions
 
-REPLAY_SEPARATOR = "-r"
 _ATTEMPT_FAILURES = {"TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed", "LambdaFunctionFailed",
                      "LambdaFunctionTimedOut", "LambdaFunctionStartFailed", "LambdaFunctionScheduleFailed"}
 _ATTEMPT_STARTS = {"TaskScheduled", "LambdaFunctionScheduled"}
@@ -27,11 +25,6 @@ _ATTEMPT_SUCCESSES = {"TaskSucceeded", "LambdaFunctionSucceeded"}
 _EXECUTION_ENDS = {"ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}
 
 Outcome = Literal["succeeded", "caught", "failed", "running"]
-
-
-def execution_name(dialog_id: str, replay: int = 0) -> str:
-    """The name of a dialog's execution: the dialog id for the first run, `<dialog_id>-r<N>` for replay N."""
-    return dialog_id if replay == 0 else f"{dialog_id}{REPLAY_SEPARATOR}{replay}"
 
 
 class Attempt(BaseModel):
@@ -98,21 +91,7 @@ class DialogHistory(BaseModel):
 
 def dialog_executions(state_machine_arn: str, dialog_id: str) -> list[dict[str, Any]]:
     """DescribeExecution of the dialog's execution names in order, up to the first that does not exist."""
-    sfn = aws.client("stepfunctions")
-    found: list[dict[str, Any]] = []
-    while True:
-        arn = execution_arn_for(state_machine_arn, execution_name(dialog_id, len(found)))
-        try:
-            found.append(sfn.describe_execution(executionArn=arn))
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ExecutionDoesNotExist":
-                return found
-            raise
-
-
-def execution_status(execution_arn: str) -> str:
-    """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED."""
-    return str(aws.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"])
+    return StepFunctionsDialogExecutions(state_machine_arn).of_dialog(dialog_id)
 
 
 def dialog_history(state_machine_arn: str, dialog_id: str) -> DialogHistory:
