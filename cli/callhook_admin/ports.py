@@ -129,9 +129,13 @@ class DialogExecutions(Protocol):
 
     def of_dialog(self, dialog_id: str) -> list[dict[str, Any]]:
         """The dialog's executions in order (first run, replay 1, ...): each as DescribeExecution answers it, at
-        least its `name`, `status` and `executionArn`."""
+        least its `name`, `status`, `executionArn` and `startDate`."""
         ...
 
     def status_of(self, execution_arn: str) -> str:
         """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED."""
+        ...
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """The execution's history events as GetExecutionHistory answers them, oldest first."""
         ...

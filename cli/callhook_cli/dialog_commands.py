@@ -343,7 +343,7 @@ def execution_history(ctx: typer.Context, dialog_id: str) -> None:
     """Every execution of the dialog: each state in order, with timing, retries, errors and causes."""
     st = state(ctx)
     target = st.target()
-    history = dialog_history(target.state_machine_arn, dialog_id)
+    history = dialog_history(dialog_id, wiring.executions(target.state_machine_arn), target.state_machine_arn)
     if not history.executions:
         _dialog_or_fail(st, dialog_id)  # a one-line "no dialog" when the id is wrong
     st.out.emit(history.model_dump(mode="json"), lambda: _render_history(st, history))

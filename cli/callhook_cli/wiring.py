@@ -38,12 +38,12 @@ def erasure_ports(settings: CommonSettings, erasures_table: str) -> ErasurePorts
                         records=DynamoErasureRecords(erasures_table))
 
 
-def executions(settings: IngestSettings) -> StepFunctionsDialogExecutions:
-    return StepFunctionsDialogExecutions(settings.state_machine_arn)
+def executions(state_machine_arn: str) -> StepFunctionsDialogExecutions:
+    return StepFunctionsDialogExecutions(state_machine_arn)
 
 
 def dialog_replay_ports(settings: IngestSettings) -> DialogReplayPorts:
-    return DialogReplayPorts(dialogs=dialogs(settings), executions=executions(settings))
+    return DialogReplayPorts(dialogs=dialogs(settings), executions=executions(settings.state_machine_arn))
 
 
 def event_replay_ports(settings: IngestSettings) -> EventReplayPorts:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 from typing import IO, Any, BinaryIO
 from urllib.parse import urlsplit
 
@@ -572,6 +573,8 @@ class FakeExecutions:
         self.statuses = dict(statuses)
         self.started: list[tuple[str, dict[str, Any]]] = []
         self.down: str | None = None
+        self.histories: dict[str, list[dict[str, Any]]] = {}  # name -> its history events, oldest first
+        self.started_at = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
     def start(self, name: str, state: WorkflowState) -> str:
         if self.down is not None:
@@ -587,12 +590,15 @@ class FakeExecutions:
     def of_dialog(self, dialog_id: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         while (name := dialog_id if not found else f"{dialog_id}-r{len(found)}") in self.statuses:
-            found.append({"name": name, "status": self.statuses[name],
+            found.append({"name": name, "status": self.statuses[name], "startDate": self.started_at,
                           "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:wf:{name}"})
         return found
 
     def status_of(self, execution_arn: str) -> str:
         return self.statuses[execution_arn.rsplit(":", 1)[-1]]
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.histories.get(execution_arn.rsplit(":", 1)[-1], []))
 
 
 class FakePendingDialogs:

@@ -8,6 +8,7 @@ this file is what stops that.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -901,3 +902,5 @@ def test_a_dialogs_executions_are_found_by_their_names_in_order(kind: str, reque
     assert [executions.status_of(arn) for arn in arns[:2]] == [e["status"] for e in found]
     assert {e["status"] for e in found} <= {"RUNNING", "SUCCEEDED"}
     assert executions.of_dialog("d-9") == []
+    assert all(isinstance(e["startDate"], datetime) for e in found)
+    assert all({"id", "type", "timestamp"} <= set(event) for event in executions.history(arns[0]))

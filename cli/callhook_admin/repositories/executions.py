@@ -32,3 +32,10 @@ class StepFunctionsDialogExecutions(StepFunctionsExecutions):
     def status_of(self, execution_arn: str) -> str:
         """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED."""
         return str(client("stepfunctions").describe_execution(executionArn=execution_arn)["status"])
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """GetExecutionHistory's events, every page, oldest first."""
+        events: list[dict[str, Any]] = []
+        for page in client("stepfunctions").get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+            events += page["events"]
+        return events

@@ -5,6 +5,9 @@ see `callhook_admin.models.execution`), so a dialog's executions are found by de
 listing a state machine's (possibly millions of) executions. Each one's history is folded into state visits:
 when the state was entered and left, every attempt of its task (a Retry adds one) with its error and cause, and
 how it ended (``succeeded``, ``caught`` by a Catch, ``failed``, or still ``running``).
+
+Over the `DialogExecutions` port (callhook_admin.ports): the CLI hands in the Step Functions adapter
+(callhook_cli/wiring.py); tests/unit/test_admin_history.py folds histories written as Step Functions answers them.
 """
 
 from __future__ import annotations
@@ -15,8 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from callhook import aws
-from callhook_admin.repositories.executions import StepFunctionsDialogExecutions
+from callhook_admin.ports import DialogExecutions
 
 _ATTEMPT_FAILURES = {"TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed", "LambdaFunctionFailed",
                      "LambdaFunctionTimedOut", "LambdaFunctionStartFailed", "LambdaFunctionScheduleFailed"}
@@ -89,24 +91,16 @@ class DialogHistory(BaseModel):
     executions: list[ExecutionTimeline] = Field(default_factory=list)
 
 
-def dialog_executions(state_machine_arn: str, dialog_id: str) -> list[dict[str, Any]]:
-    """DescribeExecution of the dialog's execution names in order, up to the first that does not exist."""
-    return StepFunctionsDialogExecutions(state_machine_arn).of_dialog(dialog_id)
-
-
-def dialog_history(state_machine_arn: str, dialog_id: str) -> DialogHistory:
+def dialog_history(dialog_id: str, executions: DialogExecutions, state_machine_arn: str) -> DialogHistory:
     """Every execution of the dialog, oldest first, each folded into its timeline."""
-    executions = [timeline(desc, replay) for replay, desc in
-                  enumerate(dialog_executions(state_machine_arn, dialog_id))]
-    return DialogHistory(dialog_id=dialog_id, state_machine_arn=state_machine_arn, executions=executions)
+    timelines = [timeline(desc, executions.history(desc["executionArn"]), replay) for replay, desc in
+                 enumerate(executions.of_dialog(dialog_id))]
+    return DialogHistory(dialog_id=dialog_id, state_machine_arn=state_machine_arn, executions=timelines)
 
 
-def timeline(description: dict[str, Any], replay: int = 0) -> ExecutionTimeline:
-    """One execution (a DescribeExecution answer) with its history folded into state visits."""
-    events: list[dict[str, Any]] = []
-    paginator = aws.client("stepfunctions").get_paginator("get_execution_history")
-    for page in paginator.paginate(executionArn=description["executionArn"]):
-        events += page["events"]
+def timeline(description: dict[str, Any], events: list[dict[str, Any]], replay: int = 0) -> ExecutionTimeline:
+    """One execution (a DescribeExecution answer) with its history (GetExecutionHistory's events) folded into
+    state visits."""
     started, stopped = description["startDate"], description.get("stopDate")
     execution = ExecutionTimeline(
         name=description["name"], execution_arn=description["executionArn"], replay=replay,
