@@ -27,3 +27,7 @@ class LeftoverNotDeletedError(AdminError):
     def __init__(self, message: str, *, code: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class InvokeFailedError(AdminError):
+    """Lambda did not accept an asynchronous invoke (its message is the SDK's)."""

@@ -139,3 +139,27 @@ class DialogExecutions(Protocol):
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         """The execution's history events as GetExecutionHistory answers them, oldest first."""
         ...
+
+
+class DeadLetters(Protocol):
+    """One dead-letter queue (SQS). Messages are as ReceiveMessage answers them, with every attribute."""
+
+    def counts(self) -> tuple[int, int]:
+        """(visible, in flight): SQS's approximate counts."""
+        ...
+
+    def receive(self, *, max_messages: int = 10, visibility_s: int = 0) -> list[dict[str, Any]]:
+        """Up to 10 messages. `visibility_s=0` only looks (they stay visible)."""
+        ...
+
+    def release(self, receipt_handle: str) -> None:
+        """Make a received message visible again at once."""
+        ...
+
+    def delete(self, receipt_handle: str) -> None: ...
+
+
+class AsyncInvoker(Protocol):
+    def __call__(self, function: str, payload: bytes) -> None:
+        """Invoke `function` with InvocationType=Event. Raises InvokeFailedError (callhook_admin.errors)."""
+        ...

@@ -12,6 +12,8 @@ from callhook.repositories.events import EventRepository
 from callhook.settings import CommonSettings, IngestSettings
 from callhook_admin.repositories.erasure import AwsErasureObjects, DynamoErasureRecords
 from callhook_admin.repositories.executions import StepFunctionsDialogExecutions
+from callhook_admin.repositories.queues import QueueRepository
+from callhook_admin.repositories.queues import invoke_async as invoke_async
 from callhook_admin.services.diagnosis import ExplainPorts
 from callhook_admin.services.erasure import ErasurePorts
 from callhook_admin.services.replay import DialogReplayPorts, EventReplayPorts
@@ -50,3 +52,7 @@ def event_replay_ports(settings: IngestSettings) -> EventReplayPorts:
     """`events replay`: the raw event, and the webhook path's own adapters with channels read fresh (the admin has
     just fixed one)."""
     return EventReplayPorts(events=events(settings), ingest=ingest_ports(settings, fresh=True))
+
+
+def dead_letters(url: str) -> QueueRepository:
+    return QueueRepository(url)

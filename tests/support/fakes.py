@@ -49,7 +49,7 @@ from callhook.models.transcription import Fetched, JobStart, TranscribeJob
 from callhook.models.workflow import WorkflowState
 from callhook.outbound import classify_address
 from callhook.services.retention import expires_at
-from callhook_admin.errors import LeftoverNotDeletedError
+from callhook_admin.errors import InvokeFailedError, LeftoverNotDeletedError
 
 
 class FakeDialogs:
@@ -732,3 +732,62 @@ class FakeErasureRecords:
 
     def put(self, record: ErasureRecord) -> None:
         self.records.append(record)
+
+
+# ------------------------------------------------------------------------------------------- dead letters
+
+
+class FakeDeadLetters:
+    """One SQS queue: messages as ReceiveMessage answers them (`send` adds one, sent at `sent_ms`); a message received
+    with a visibility timeout is in flight until released or deleted. Each receive gives a new receipt handle."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.in_flight: set[str] = set()
+        self.handles: dict[str, str] = {}
+        self.receives = 0
+
+    def send(self, body: str, *, sent_ms: int = 1_700_000_000_000, **attributes: str) -> str:
+        mid = f"m-{len(self.messages) + 1}"
+        self.messages[mid] = {"MessageId": mid, "Body": body, "Attributes": {"SentTimestamp": str(sent_ms)},
+                              "MessageAttributes": {k: {"StringValue": v, "DataType": "String"}
+                                                    for k, v in attributes.items()}}
+        return mid
+
+    def counts(self) -> tuple[int, int]:
+        return len(self.messages) - len(self.in_flight), len(self.in_flight)
+
+    def receive(self, *, max_messages: int = 10, visibility_s: int = 0) -> list[dict[str, Any]]:
+        visible = [m for mid, m in self.messages.items() if mid not in self.in_flight][:max(1, min(10, max_messages))]
+        found = []
+        for message in visible:
+            self.receives += 1
+            handle = f"{message['MessageId']}/{self.receives}"
+            self.handles[handle] = message["MessageId"]
+            if visibility_s:
+                self.in_flight.add(message["MessageId"])
+            found.append({**copy.deepcopy(message), "ReceiptHandle": handle})
+        return found
+
+    def release(self, receipt_handle: str) -> None:
+        self.in_flight.discard(self.handles[receipt_handle])
+
+    def delete(self, receipt_handle: str) -> None:
+        mid = self.handles[receipt_handle]
+        self.messages.pop(mid, None)
+        self.in_flight.discard(mid)
+
+
+class FakeInvoker:
+    """Lambda's asynchronous invoke: `invoked` keeps (function, payload); a function not in `functions` is refused
+    as Lambda refuses an unknown one."""
+
+    def __init__(self, *functions: str) -> None:
+        self.functions = set(functions)
+        self.invoked: list[tuple[str, bytes]] = []
+
+    def __call__(self, function: str, payload: bytes) -> None:
+        if function not in self.functions:
+            raise InvokeFailedError(f"An error occurred (ResourceNotFoundException) when calling the Invoke "
+                                    f"operation: Function not found: {function}")
+        self.invoked.append((function, payload))

@@ -13,7 +13,7 @@ from tests.unit.conftest import ROOT
 
 PURE = ["callhook_admin.ports", "callhook_admin.services.diagnosis", "callhook_admin.services.dialogs",
         "callhook_admin.services.erasure", "callhook_admin.services.replay", "callhook_admin.models.execution",
-        "callhook_admin.services.history"]
+        "callhook_admin.services.history", "callhook_admin.services.deadletters"]
 FORBIDDEN = ["boto3", "callhook.aws", "callhook.repositories", "callhook_admin.repositories"]
 
 

@@ -7,6 +7,7 @@ this file is what stops that.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -904,3 +905,34 @@ def test_a_dialogs_executions_are_found_by_their_names_in_order(kind: str, reque
     assert executions.of_dialog("d-9") == []
     assert all(isinstance(e["startDate"], datetime) for e in found)
     assert all({"id", "type", "timestamp"} <= set(event) for event in executions.history(arns[0]))
+
+
+@pytest.mark.parametrize("kind", ["fake", "adapter"])
+def test_a_dead_letter_queue_is_looked_at_taken_released_and_deleted(kind: str,
+                                                                       request: pytest.FixtureRequest) -> None:
+    from callhook_admin.errors import InvokeFailedError
+    from tests.support.fakes import FakeDeadLetters, FakeInvoker
+
+    if kind == "fake":
+        queue: Any = FakeDeadLetters()
+        invoke: Any = FakeInvoker()
+        send = queue.send
+    else:
+        from callhook_admin.repositories.queues import QueueRepository, invoke_async
+        request.getfixturevalue("aws")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="unit-dlq")["QueueUrl"]
+        queue, invoke = QueueRepository(url), invoke_async
+        send = lambda body: sqs.send_message(QueueUrl=url, MessageBody=body)["MessageId"]  # noqa: E731
+    sent = [send(json.dumps({"dialog_id": f"d-{n}"})) for n in range(3)]
+    looked = queue.receive()
+    assert sorted(m["MessageId"] for m in looked) == sorted(sent) and queue.counts() == (3, 0)
+    assert all(int(m["Attributes"]["SentTimestamp"]) > 0 for m in looked)
+    taken = queue.receive(visibility_s=60)
+    assert len(taken) == 3 and queue.counts() == (0, 3) and queue.receive() == []
+    queue.release(taken[0]["ReceiptHandle"])
+    queue.delete(taken[1]["ReceiptHandle"])
+    assert queue.counts() == (1, 1)
+    assert [m["MessageId"] for m in queue.receive()] == [taken[0]["MessageId"]]
+    with pytest.raises(InvokeFailedError, match="ResourceNotFoundException"):
+        invoke("no-such-function", b"{}")
