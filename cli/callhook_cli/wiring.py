@@ -9,11 +9,13 @@ from callhook.ingest_wiring import ingest_ports
 from callhook.repositories.dialogs import DialogRepository
 from callhook.repositories.directory import DynamoActions, DynamoChannels, DynamoOperators, DynamoTopics
 from callhook.repositories.events import EventRepository
+from callhook.services.actions import run_action
 from callhook.settings import CommonSettings, IngestSettings
 from callhook_admin.repositories.erasure import AwsErasureObjects, DynamoErasureRecords
 from callhook_admin.repositories.executions import StepFunctionsDialogExecutions
 from callhook_admin.repositories.queues import QueueRepository
 from callhook_admin.repositories.queues import invoke_async as invoke_async
+from callhook_admin.services.action_test import ActionTestPorts
 from callhook_admin.services.diagnosis import ExplainPorts
 from callhook_admin.services.erasure import ErasurePorts
 from callhook_admin.services.replay import DialogReplayPorts, EventReplayPorts
@@ -56,3 +58,11 @@ def event_replay_ports(settings: IngestSettings) -> EventReplayPorts:
 
 def dead_letters(url: str) -> QueueRepository:
     return QueueRepository(url)
+
+
+def action_test_ports(settings: CommonSettings) -> ActionTestPorts:
+    """`action test`: the Enrich step's runner over the stored action, and the directory it would assign from."""
+    return ActionTestPorts(actions=DynamoActions(settings.actions_table),
+                           channels=DynamoChannels(settings.channels_table), run_action=run_action,
+                           operators=DynamoOperators(settings.operators_table),
+                           topics=DynamoTopics(settings.topics_table))
