@@ -19,3 +19,15 @@ class NotReplayableError(AdminError):
 
 class ExecutionStillRunningError(AdminError):
     """A wait for an execution ran out of time."""
+
+
+class LeftoverNotDeletedError(AdminError):
+    """AWS refused to delete something of a dialog outside its table (a Transcribe job); `code` is its error code."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class InvokeFailedError(AdminError):
+    """Lambda did not accept an asynchronous invoke (its message is the SDK's)."""

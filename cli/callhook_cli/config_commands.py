@@ -46,6 +46,7 @@ from callhook_admin.services.config import (
     topic_items,
     update_operator,
 )
+from callhook_cli import wiring
 from callhook_cli.context import State, state
 from callhook_cli.errors import CliError, invalid
 from callhook_cli.files import read_object
@@ -427,7 +428,8 @@ def action_test(
     st = state(ctx)
     sample = read_object(event, "sample event")
     try:
-        report = try_action(action_id, sample, st.target().settings, channel_id=channel, full_state=full_state)
+        report = try_action(action_id, sample, wiring.action_test_ports(st.target().settings), channel_id=channel,
+                            full_state=full_state)
     except ValidationError as exc:
         raise invalid(f"the telephony block in {event}", exc) from exc
     st.out.emit(report.model_dump(mode="json"), lambda: _render_action_test(st, report))

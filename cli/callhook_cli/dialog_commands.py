@@ -20,7 +20,7 @@ from callhook.models.erasure import ErasurePlan, ErasureRecord
 from callhook_admin.errors import ExecutionStillRunningError
 from callhook_admin.services.diagnosis import Diagnosis, explain_dialog
 from callhook_admin.services.dialogs import find_dialog, get_dialog, list_dialogs, list_events
-from callhook_admin.services.erasure import ErasureTarget, erase, plan_dialog_erasure, plan_phone_erasure
+from callhook_admin.services.erasure import erase, plan_dialog_erasure, plan_phone_erasure
 from callhook_admin.services.history import DialogHistory, ExecutionTimeline, dialog_history
 from callhook_admin.services.replay import (
     EventReplay,
@@ -29,6 +29,7 @@ from callhook_admin.services.replay import (
     replayable_events,
     wait_for_execution,
 )
+from callhook_cli import wiring
 from callhook_cli.context import State, state
 from callhook_cli.errors import USAGE, CliError
 from callhook_cli.output import mask_raw_event
@@ -90,7 +91,7 @@ def decode_token(token: str | None) -> dict[str, Any] | None:
 
 
 def _dialog_or_fail(st: State, dialog_id: str) -> Dialog:
-    dialog = get_dialog(st.target().settings.dialogs_table, dialog_id)
+    dialog = get_dialog(wiring.dialogs(st.target().settings), dialog_id)
     if dialog is None:
         raise CliError(f"no dialog {dialog_id!r}")
     return dialog
@@ -115,7 +116,7 @@ def dialog_find(ctx: typer.Context,
                 call_id: Annotated[str, typer.Option("--call-id", help="The provider's call id.")]) -> None:
     """Print the dialog of a provider's call (its id is derived from channel and call id)."""
     st = state(ctx)
-    dialog_id, dialog = find_dialog(st.target().settings.dialogs_table, channel, call_id)
+    dialog_id, dialog = find_dialog(wiring.dialogs(st.target().settings), channel, call_id)
     if dialog is None:
         raise CliError(f"no dialog for call {call_id!r} on channel {channel!r} (it would be {dialog_id}); "
                        f"rejected webhooks are listed by `callhook events list --channel {channel}`")
@@ -136,7 +137,7 @@ def dialog_list(
     """A channel's dialogs, newest first, through the by-channel index (paginated with --next)."""
     st = state(ctx)
     dialogs, last = list_dialogs(
-        st.target().settings.dialogs_table, channel, since=parse_when(since, "--since") if since else None,
+        wiring.dialogs(st.target().settings), channel, since=parse_when(since, "--since") if since else None,
         until=parse_when(until, "--until") if until else None, limit=limit, start=decode_token(next_token))
     token = encode_token(last)
 
@@ -162,15 +163,15 @@ def dialog_replay(
 ) -> None:
     """Run the dialog's workflow again: a new execution `<dialog_id>-r<N>` for the same dialog."""
     st = state(ctx)
-    settings = st.target().settings
+    io = wiring.dialog_replay_ports(st.target().settings)
     try:
-        replay = replay_dialog(dialog_id, settings)
+        replay = replay_dialog(dialog_id, io)
     except DialogNotFoundError as exc:
         raise CliError(str(exc)) from exc
     payload: dict[str, Any] = replay.model_dump(mode="json")
     if wait:
         try:
-            payload["status"] = wait_for_execution(replay.execution_arn, timeout)
+            payload["status"] = wait_for_execution(io.executions, replay.execution_arn, timeout)
         except ExecutionStillRunningError as exc:
             raise CliError(str(exc)) from exc
 
@@ -206,8 +207,7 @@ def dialog_erase(
         raise CliError(f"stack {target.stack_name!r} has no ErasuresTable output: deploy this version of callhook "
                        "first (erasures are recorded there)")
     settings = target.settings
-    where = ErasureTarget(dialogs_table=settings.dialogs_table, events_table=settings.events_table,
-                          recordings_bucket=settings.recordings_bucket, erasures_table=target.outputs["ErasuresTable"])
+    where = wiring.erasure_ports(settings, target.outputs["ErasuresTable"])
     try:
         plan = plan_dialog_erasure(dialog_id, where) if dialog_id else \
             plan_phone_erasure(str(channel), str(phone), where)
@@ -246,7 +246,7 @@ def dialog_explain(ctx: typer.Context, dialog_id: str) -> None:
     """The seed's common problems, answered for this dialog: whether each applies, and the evidence."""
     st = state(ctx)
     try:
-        diagnosis = explain_dialog(dialog_id, st.target().settings)
+        diagnosis = explain_dialog(dialog_id, wiring.explain_ports(st.target().settings))
     except DialogNotFoundError as exc:
         raise CliError(str(exc)) from exc
     payload = diagnosis.model_dump(mode="json") | {"applying": [f.symptom for f in diagnosis.applying]}
@@ -279,7 +279,7 @@ def events_list(ctx: typer.Context,
     invalid; they become dialogs once it is fixed) and what they became, early updates, replayed ones (credentials
     masked unless --show-secrets)."""
     st = state(ctx)
-    events, last = list_events(st.target().settings.events_table, channel, limit=limit,
+    events, last = list_events(wiring.events(st.target().settings), channel, limit=limit,
                                start=decode_token(next_token))
     token = encode_token(last)
 
@@ -310,19 +310,20 @@ def events_replay(
     if replay_all and not channel:
         raise CliError("--all needs --channel C", exit_code=USAGE)
     settings = st.target().settings
+    io = wiring.event_replay_ports(settings)
     if event_id is not None:
-        result = replay_event(event_id, settings)
+        result = replay_event(event_id, io, settings)
         st.out.emit(result.model_dump(mode="json"), lambda: _render_replays(st, [result]))
         if result.outcome == "rejected":
             raise CliError(f"event {event_id} is still rejected: {result.reason}: {result.message}")
         return
-    pending = replayable_events(settings.events_table, str(channel))
+    pending = replayable_events(io.events, str(channel))
     results: list[EventReplay] = []
     with Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=st.out.stderr, transient=True, disable=st.out.json_mode) as progress:
         task = progress.add_task("replay", total=len(pending))
         for event in pending:
-            results.append(replay_event(event.event_id, settings))
+            results.append(replay_event(event.event_id, io, settings))
             progress.advance(task)
     st.out.emit([r.model_dump(mode="json") for r in results], lambda: _render_replays(st, results))
     rejected = [r for r in results if r.outcome == "rejected"]
@@ -342,7 +343,7 @@ def execution_history(ctx: typer.Context, dialog_id: str) -> None:
     """Every execution of the dialog: each state in order, with timing, retries, errors and causes."""
     st = state(ctx)
     target = st.target()
-    history = dialog_history(target.state_machine_arn, dialog_id)
+    history = dialog_history(dialog_id, wiring.executions(target.state_machine_arn), target.state_machine_arn)
     if not history.executions:
         _dialog_or_fail(st, dialog_id)  # a one-line "no dialog" when the id is wrong
     st.out.emit(history.model_dump(mode="json"), lambda: _render_history(st, history))

@@ -14,6 +14,7 @@ import typer
 
 from callhook_admin.models.deadletter import DeadLetterQueue, QueueListing, RedriveReport
 from callhook_admin.services.deadletters import list_dead_letters, redrive
+from callhook_cli import wiring
 from callhook_cli.context import State, state
 from callhook_cli.errors import CliError
 
@@ -57,7 +58,7 @@ def dlq_list(ctx: typer.Context, queue: Queue = None,
              ) -> None:
     """Each queue's depth and its messages (oldest first): when, why it failed, which dialog or job."""
     st = state(ctx)
-    listings = [list_dead_letters(q, limit=limit) for q in queues(st, queue)]
+    listings = [list_dead_letters(q, wiring.dead_letters(q.url), limit=limit) for q in queues(st, queue)]
 
     def render() -> None:
         for listing in listings:
@@ -83,7 +84,7 @@ def dlq_redrive(ctx: typer.Context, queue: Queue = None,
     """Invoke each message's function again (asynchronously, as the original invoke) and delete the message once
     Lambda accepted it. One that fails again comes back to the queue as a new message."""
     st = state(ctx)
-    reports = [redrive(q, limit=limit) for q in queues(st, queue)]
+    reports = [redrive(q, wiring.dead_letters(q.url), wiring.invoke_async, limit=limit) for q in queues(st, queue)]
     st.out.emit([r.model_dump(mode="json") for r in reports], lambda: _render_reports(st, reports))
     failed = [f for r in reports for f in r.failed]
     if failed:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 from typing import IO, Any, BinaryIO
 from urllib.parse import urlsplit
 
@@ -41,12 +42,14 @@ from callhook.models.dialog import (
     make_dialog_id,
 )
 from callhook.models.directory import Operator, OperatorLookup, normalize_email, normalize_ext
+from callhook.models.erasure import ErasureRecord
 from callhook.models.event import RawEvent, RawEventKind, SpooledRequest
 from callhook.models.problems import InvalidItem, problems_of
 from callhook.models.transcription import Fetched, JobStart, TranscribeJob
 from callhook.models.workflow import WorkflowState
 from callhook.outbound import classify_address
 from callhook.services.retention import expires_at
+from callhook_admin.errors import InvokeFailedError, LeftoverNotDeletedError
 
 
 class FakeDialogs:
@@ -103,6 +106,38 @@ class FakeDialogs:
         found = self.get(dialog_id)
         assert found is not None
         return found
+
+    # the admin's reads and an erasure's deletes (callhook_admin.ports)
+    def get_raw(self, dialog_id: str) -> dict[str, Any] | None:
+        item = self.items.get(dialog_id)
+        return None if item is None else copy.deepcopy(item)
+
+    def list_by_channel(self, channel_id: str, *, since: str | None = None, until: str | None = None,
+                        limit: int = 50, start_key: dict[str, Any] | None = None,
+                        ) -> tuple[list[Dialog], dict[str, Any] | None]:
+        found = sorted((i for i in self.items.values() if i["channel_id"] == channel_id
+                        and (since is None or i["created_at"] >= since)
+                        and (until is None or i["created_at"] <= until)), key=lambda i: i["created_at"], reverse=True)
+        return _page(found, "dialog_id", limit, start_key, Dialog.model_validate)
+
+    def numbers_of_channel(self, channel_id: str) -> list[tuple[str, str | None, str | None]]:
+        return [(i["dialog_id"], i["telephony"].get("caller"), i["telephony"].get("callee"))
+                for i in self.items.values() if i["channel_id"] == channel_id]
+
+    def delete(self, dialog_id: str) -> bool:
+        return self.items.pop(dialog_id, None) is not None
+
+
+def _page(found: list[dict[str, Any]], key: str, limit: int, start_key: dict[str, Any] | None,
+          model: Any) -> tuple[list[Any], dict[str, Any] | None]:
+    """One page of `found` (already in the index's order) after the item `start_key` names, as a query with Limit
+    gives it: where the next page starts while items remain."""
+    if start_key:
+        ids = [i[key] for i in found]
+        found = found[ids.index(start_key[key]) + 1:] if start_key[key] in ids else []
+    page = found[:limit]
+    more = len(found) > limit
+    return [model(copy.deepcopy(i)) for i in page], ({key: page[-1][key]} if more else None)
 
 
 class FakeOperators:
@@ -404,8 +439,14 @@ class FakeRawEvents:
             raise DependencyUnavailableError(f"store raw event: {self.down}")
         self.items[event.event_id] = event.model_dump(mode="json", exclude_none=True)
 
-    def get(self, event_id: str) -> RawEvent:
-        return RawEvent.model_validate(self.items[event_id])
+    def get(self, event_id: str) -> RawEvent | None:
+        item = self.items.get(event_id)
+        return None if item is None else RawEvent.model_validate(copy.deepcopy(item))
+
+    def event(self, event_id: str) -> RawEvent:
+        found = self.get(event_id)
+        assert found is not None
+        return found
 
     def held(self, channel_id: str, *, limit: int = 100) -> list[RawEvent]:
         found = sorted((i for i in self.items.values() if i.get("held_channel") == channel_id),
@@ -424,6 +465,23 @@ class FakeRawEvents:
         item.update({"kind": kind.value, **fields})
         for name in remove:
             item.pop(name, None)
+
+    # the admin's reads and an erasure's deletes (callhook_admin.ports)
+    def list_by_channel(self, channel_id: str, *, limit: int = 50, start_key: dict[str, Any] | None = None,
+                        ) -> tuple[list[RawEvent], dict[str, Any] | None]:
+        found = sorted((i for i in self.items.values() if i["channel_id"] == channel_id),
+                       key=lambda i: i["received_at"], reverse=True)
+        return _page(found, "event_id", limit, start_key, RawEvent.model_validate)
+
+    def linked_to(self, dialog_id: str) -> list[str]:
+        return [i["event_id"] for i in self.items.values() if i.get("dialog_id") == dialog_id]
+
+    def of_channel(self, channel_id: str) -> list[RawEvent]:
+        return [RawEvent.model_validate(copy.deepcopy(i)) for i in self.items.values()
+                if i["channel_id"] == channel_id]
+
+    def delete(self, event_id: str) -> None:
+        self.items.pop(event_id, None)
 
 
 class FakeSpool:
@@ -515,6 +573,8 @@ class FakeExecutions:
         self.statuses = dict(statuses)
         self.started: list[tuple[str, dict[str, Any]]] = []
         self.down: str | None = None
+        self.histories: dict[str, list[dict[str, Any]]] = {}  # name -> its history events, oldest first
+        self.started_at = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
     def start(self, name: str, state: WorkflowState) -> str:
         if self.down is not None:
@@ -525,6 +585,20 @@ class FakeExecutions:
 
     def status(self, name: str) -> str | None:
         return self.statuses.get(name)
+
+    # the admin's (callhook_admin.ports.DialogExecutions)
+    def of_dialog(self, dialog_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        while (name := dialog_id if not found else f"{dialog_id}-r{len(found)}") in self.statuses:
+            found.append({"name": name, "status": self.statuses[name], "startDate": self.started_at,
+                          "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:wf:{name}"})
+        return found
+
+    def status_of(self, execution_arn: str) -> str:
+        return self.statuses[execution_arn.rsplit(":", 1)[-1]]
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.histories.get(execution_arn.rsplit(":", 1)[-1], []))
 
 
 class FakePendingDialogs:
@@ -625,3 +699,95 @@ class FakeLeftovers:
         found = name in self.jobs
         self.jobs.discard(name)
         return found
+
+
+class FakeErasureObjects(FakeLeftovers):
+    """The recordings bucket and Transcribe's jobs as an erasure sees them; a job in `refused` is refused with
+    AccessDeniedException, as the adapter reports a refusal."""
+
+    def __init__(self, objects: set[str], jobs: set[str], undeletable: set[str] | None = None,
+                 refused: set[str] | None = None) -> None:
+        super().__init__(objects, jobs, undeletable)
+        self.refused = refused or set()
+
+    def keys_under(self, prefix: str) -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
+    def delete_transcription_job(self, name: str) -> bool:
+        if name in self.refused:
+            raise LeftoverNotDeletedError(f"DeleteTranscriptionJob {name} refused: AccessDeniedException",
+                                          code="AccessDeniedException")
+        return super().delete_transcription_job(name)
+
+
+class FakeErasureRecords:
+    """Who asks, and the records kept."""
+
+    def __init__(self, identity: str = "arn:aws:iam::123456789012:user/admin") -> None:
+        self.identity = identity
+        self.records: list[ErasureRecord] = []
+
+    def caller(self) -> str:
+        return self.identity
+
+    def put(self, record: ErasureRecord) -> None:
+        self.records.append(record)
+
+
+# ------------------------------------------------------------------------------------------- dead letters
+
+
+class FakeDeadLetters:
+    """One SQS queue: messages as ReceiveMessage answers them (`send` adds one, sent at `sent_ms`); a message received
+    with a visibility timeout is in flight until released or deleted. Each receive gives a new receipt handle."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.in_flight: set[str] = set()
+        self.handles: dict[str, str] = {}
+        self.receives = 0
+
+    def send(self, body: str, *, sent_ms: int = 1_700_000_000_000, **attributes: str) -> str:
+        mid = f"m-{len(self.messages) + 1}"
+        self.messages[mid] = {"MessageId": mid, "Body": body, "Attributes": {"SentTimestamp": str(sent_ms)},
+                              "MessageAttributes": {k: {"StringValue": v, "DataType": "String"}
+                                                    for k, v in attributes.items()}}
+        return mid
+
+    def counts(self) -> tuple[int, int]:
+        return len(self.messages) - len(self.in_flight), len(self.in_flight)
+
+    def receive(self, *, max_messages: int = 10, visibility_s: int = 0) -> list[dict[str, Any]]:
+        visible = [m for mid, m in self.messages.items() if mid not in self.in_flight][:max(1, min(10, max_messages))]
+        found = []
+        for message in visible:
+            self.receives += 1
+            handle = f"{message['MessageId']}/{self.receives}"
+            self.handles[handle] = message["MessageId"]
+            if visibility_s:
+                self.in_flight.add(message["MessageId"])
+            found.append({**copy.deepcopy(message), "ReceiptHandle": handle})
+        return found
+
+    def release(self, receipt_handle: str) -> None:
+        self.in_flight.discard(self.handles[receipt_handle])
+
+    def delete(self, receipt_handle: str) -> None:
+        mid = self.handles[receipt_handle]
+        self.messages.pop(mid, None)
+        self.in_flight.discard(mid)
+
+
+class FakeInvoker:
+    """Lambda's asynchronous invoke: `invoked` keeps (function, payload); a function not in `functions` is refused
+    as Lambda refuses an unknown one."""
+
+    def __init__(self, *functions: str) -> None:
+        self.functions = set(functions)
+        self.invoked: list[tuple[str, bytes]] = []
+
+    def __call__(self, function: str, payload: bytes) -> None:
+        if function not in self.functions:
+            raise InvokeFailedError(f"An error occurred (ResourceNotFoundException) when calling the Invoke "
+                                    f"operation: Function not found: {function}")
+        self.invoked.append((function, payload))

@@ -54,7 +54,7 @@ def test_held_events_become_dialogs_in_arrival_order_with_the_ids_ingest_gives()
                                (one, "duplicate", "2026-12-01T10:00:02.000000Z"),
                                (two, "accepted", "2026-12-01T10:00:03.000000Z")]
     # And each event says what it became, out of the held index, with the channel's retention now
-    released = raw.get("e-2")
+    released = raw.event("e-2")
     assert released.kind == RawEventKind.RELEASED and released.dialog_id == one and released.held_channel is None
     assert raw.items["e-2"]["release_status"] == "duplicate"
     assert released.expires_at is not None and released.expires_at > 1
@@ -84,7 +84,7 @@ def test_tables_that_fail_stop_the_pass_so_no_later_event_overtakes_an_earlier_o
 def test_a_held_request_that_cannot_become_a_dialog_is_kept_as_its_rejection() -> None:
     io, raw, _, _ = world(CHANNEL, events=[held(1, None)])
     assert release_held("main", io).released == ["e-1"]
-    rejected = raw.get("e-1")
+    rejected = raw.event("e-1")
     assert (rejected.kind, rejected.reason, rejected.status_code) == (RawEventKind.REJECTED, "missing_call_id", 422)
     assert rejected.held_channel is None
 
@@ -129,5 +129,5 @@ def test_a_spooled_request_of_a_channel_broken_since_is_held_and_of_a_deleted_on
     report = drain_spool(io)
     # Then neither is lost: one held under its event id, one kept visible as its rejection
     assert report.spool_processed == ["s-1", "s-2"] and box.keys() == [] and ingest.accepted == []
-    assert raw.get("s-1").kind == RawEventKind.HELD and raw.get("s-1").held_channel == "main"
-    assert (raw.get("s-2").kind, raw.get("s-2").reason) == (RawEventKind.REJECTED, "unknown_channel")
+    assert raw.event("s-1").kind == RawEventKind.HELD and raw.event("s-1").held_channel == "main"
+    assert (raw.event("s-2").kind, raw.event("s-2").reason) == (RawEventKind.REJECTED, "unknown_channel")

@@ -7,13 +7,15 @@ this file is what stops that.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import boto3
 import pytest
 
-from callhook.aws import to_item
+from callhook.aws import from_item, to_item
 from callhook.ports import InstanceSettings, Operators, Topics
 from callhook.repositories.directory import DynamoInstanceSettings, DynamoOperators, DynamoTopics
 from tests.support.fakes import FakeInstanceSettings, FakeOperators, FakeTopics
@@ -756,3 +758,181 @@ def test_a_stream_image_decodes_as_a_get_item_reads_the_item(aws: dict[str, str]
         {"eventName": "REMOVE", "dynamodb": {"Keys": {"channel_id": {"S": "old"}}}}]})
     [written] = written_items(event.records)
     assert written.keys == frozenset({"channel_id"}) and written.item == from_item(stored) == item
+
+
+# ------------------------------------------------------------------------------------------- the admin's ports
+
+
+def _admin_dialogs(kind: str, request: pytest.FixtureRequest) -> tuple[Any, Any]:
+    """callhook_admin.ports' dialogs and raw events tables: three dialogs and three raw events on `main` (stored
+    on the 1st, 2nd, 3rd), one of each on `other`; e-1 and e-2 belong to d-1."""
+    import base64
+
+    from callhook.models.call import Telephony
+    from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus
+    from callhook.models.event import RawEvent, RawEventKind, StoredRequest
+    from tests.support.fakes import FakeDialogs, FakeRawEvents
+
+    dialogs = [Dialog(dialog_id=f"d-{n}", channel_id=channel, call_id=f"c{n}", created_at=f"2026-01-0{n}T00:00:00Z",
+                      telephony=Telephony(call_id=f"c{n}", caller=f"+1202555010{n}", callee="+12025550100"),
+                      enrichment=Enrichment(status=EnrichmentStatus.DISABLED))
+               for n, channel in ((2, "main"), (1, "main"), (3, "main"), (4, "other"))]
+    events = [RawEvent(event_id=f"e-{n}", channel_id=channel, received_at=f"2026-01-0{n}T00:00:00Z",
+                       kind=RawEventKind.APPLIED_UPDATE if n < 3 else RawEventKind.REJECTED,
+                       dialog_id="d-1" if n < 3 else None, request=StoredRequest(
+                           method="POST", url="/webhooks/main", headers={}, body_b64=base64.b64encode(b"{}").decode()))
+              for n, channel in ((3, "main"), (1, "main"), (2, "main"), (4, "other"))]
+    if kind == "fake":
+        table, log = FakeDialogs(*dialogs), FakeRawEvents()
+    else:
+        from callhook.repositories.dialogs import DialogRepository
+        from callhook.repositories.events import EventRepository
+        env = request.getfixturevalue("aws")
+        table, log = DialogRepository(env["DIALOGS_TABLE"]), EventRepository(env["EVENTS_TABLE"])
+        for dialog in dialogs:
+            table.put_new(dialog)
+    for event in events:
+        log.put(event)
+    return table, log
+
+
+@pytest.mark.parametrize("kind", ["fake", "adapter"])
+def test_the_admin_reads_a_channels_dialogs_and_raw_events_newest_first_page_by_page(
+        kind: str, request: pytest.FixtureRequest) -> None:
+    dialogs, events = _admin_dialogs(kind, request)
+    first, token = dialogs.list_by_channel("main", limit=2)
+    assert [d.dialog_id for d in first] == ["d-3", "d-2"] and token
+    rest, end = dialogs.list_by_channel("main", limit=2, start_key=token)
+    assert [d.dialog_id for d in rest] == ["d-1"] and end is None
+    between, _ = dialogs.list_by_channel("main", since="2026-01-02T00:00:00Z", until="2026-01-02T00:00:00Z")
+    assert [d.dialog_id for d in between] == ["d-2"]
+    newest, token = events.list_by_channel("main", limit=2)
+    assert [e.event_id for e in newest] == ["e-3", "e-2"] and token
+    oldest, end = events.list_by_channel("main", limit=2, start_key=token)
+    assert [e.event_id for e in oldest] == ["e-1"] and end is None
+
+
+@pytest.mark.parametrize("kind", ["fake", "adapter"])
+def test_an_erasure_finds_a_channels_numbers_and_a_dialogs_events_and_deletes_them(
+        kind: str, request: pytest.FixtureRequest) -> None:
+    dialogs, events = _admin_dialogs(kind, request)
+    assert sorted(dialogs.numbers_of_channel("main")) == [
+        (f"d-{n}", f"+1202555010{n}", "+12025550100") for n in (1, 2, 3)]
+    stored = dialogs.get_raw("d-1")
+    assert (stored["channel_id"], stored["telephony"]["caller"]) == ("main", "+12025550101")
+    assert dialogs.get_raw("d-9") is None
+    assert sorted(events.linked_to("d-1")) == ["e-1", "e-2"]
+    assert sorted(e.event_id for e in events.of_channel("main")) == ["e-1", "e-2", "e-3"]
+    assert dialogs.delete("d-1") is True and dialogs.delete("d-1") is False and dialogs.get_raw("d-1") is None
+    assert events.get("e-1").dialog_id == "d-1" and events.get("e-9") is None
+    events.delete("e-1")
+    events.delete("e-1")  # gone already: no error
+    assert events.linked_to("d-1") == ["e-2"] and events.get("e-1") is None
+
+
+@pytest.mark.parametrize("kind", ["fake", "adapter"])
+def test_an_erasure_finds_a_dialogs_objects_by_prefix_and_names_a_refused_job(
+        kind: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.stub import Stubber
+
+    from callhook_admin.errors import LeftoverNotDeletedError
+    from tests.support.fakes import FakeErasureObjects
+
+    keys = ["recordings/ch/d-1.wav", "recordings/ch/d-1.mp3", "recordings/ch/d-10.wav"]
+    if kind == "fake":
+        objects: Any = FakeErasureObjects(set(keys), set(), refused={"stack-d-1"})
+    else:
+        from callhook.repositories import erasure as aws_calls
+        from callhook_admin.repositories.erasure import AwsErasureObjects
+        env = request.getfixturevalue("aws")
+        s3 = boto3.client("s3", region_name="us-east-1")
+        for key in keys:
+            s3.put_object(Bucket=env["RECORDINGS_BUCKET"], Key=key, Body=b"x")
+        objects = AwsErasureObjects(env["RECORDINGS_BUCKET"])
+        # moto deletes any job: the refusal is Transcribe's answer on a stubbed client
+        transcribe = boto3.client("transcribe", region_name="us-east-1")
+        stub = Stubber(transcribe)
+        stub.add_client_error("delete_transcription_job", service_error_code="AccessDeniedException")
+        stub.activate()
+        real = aws_calls.client
+        monkeypatch.setattr(aws_calls, "client", lambda service: transcribe if service == "transcribe" else
+                            real(service))
+    assert sorted(objects.keys_under("recordings/ch/d-1.")) == ["recordings/ch/d-1.mp3", "recordings/ch/d-1.wav"]
+    assert objects.keys_under("transcripts/ch/d-1.") == []
+    with pytest.raises(LeftoverNotDeletedError) as refused:
+        objects.delete_transcription_job("stack-d-1")
+    assert refused.value.code == "AccessDeniedException"
+
+
+@pytest.mark.parametrize("kind", ["fake", "adapter"])
+def test_an_erasure_record_is_kept_with_who_asked(kind: str, request: pytest.FixtureRequest) -> None:
+    from callhook.models.erasure import ErasureRecord
+    from tests.support.fakes import FakeErasureRecords
+
+    record = ErasureRecord(erasure_id="er-1", erased_at="2026-12-01T00:00:00Z", erased_by="x", scope="dialog",
+                           dialog_ids=["d-1"])
+    if kind == "fake":
+        records: Any = FakeErasureRecords()
+        kept = lambda: records.records  # noqa: E731
+    else:
+        from callhook_admin.repositories.erasure import DynamoErasureRecords
+        env = request.getfixturevalue("aws")
+        records = DynamoErasureRecords(env["ERASURES_TABLE"])
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        kept = lambda: [ErasureRecord.model_validate(from_item(i))  # noqa: E731
+                        for i in ddb.scan(TableName=env["ERASURES_TABLE"])["Items"]]
+    assert records.caller().startswith("arn:aws:")
+    records.put(record)
+    assert kept() == [record]
+
+
+@pytest.mark.parametrize("kind", ["fake", "adapter"])
+def test_a_dialogs_executions_are_found_by_their_names_in_order(kind: str, request: pytest.FixtureRequest) -> None:
+    from callhook.models.workflow import WorkflowState
+    from tests.support.fakes import FakeExecutions
+
+    if kind == "fake":
+        executions: Any = FakeExecutions()
+    else:
+        from callhook_admin.repositories.executions import StepFunctionsDialogExecutions
+        executions = StepFunctionsDialogExecutions(request.getfixturevalue("aws")["STATE_MACHINE_ARN"])
+    state = WorkflowState(dialog_id="d-1", channel_id="main", call_id="c1")
+    arns = [executions.start(name, state) for name in ("d-1", "d-1-r1", "d-2")]
+    found = executions.of_dialog("d-1")
+    assert [(e["name"], e["executionArn"]) for e in found] == [("d-1", arns[0]), ("d-1-r1", arns[1])]
+    assert [executions.status_of(arn) for arn in arns[:2]] == [e["status"] for e in found]
+    assert {e["status"] for e in found} <= {"RUNNING", "SUCCEEDED"}
+    assert executions.of_dialog("d-9") == []
+    assert all(isinstance(e["startDate"], datetime) for e in found)
+    assert all({"id", "type", "timestamp"} <= set(event) for event in executions.history(arns[0]))
+
+
+@pytest.mark.parametrize("kind", ["fake", "adapter"])
+def test_a_dead_letter_queue_is_looked_at_taken_released_and_deleted(kind: str,
+                                                                       request: pytest.FixtureRequest) -> None:
+    from callhook_admin.errors import InvokeFailedError
+    from tests.support.fakes import FakeDeadLetters, FakeInvoker
+
+    if kind == "fake":
+        queue: Any = FakeDeadLetters()
+        invoke: Any = FakeInvoker()
+        send = queue.send
+    else:
+        from callhook_admin.repositories.queues import QueueRepository, invoke_async
+        request.getfixturevalue("aws")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="unit-dlq")["QueueUrl"]
+        queue, invoke = QueueRepository(url), invoke_async
+        send = lambda body: sqs.send_message(QueueUrl=url, MessageBody=body)["MessageId"]  # noqa: E731
+    sent = [send(json.dumps({"dialog_id": f"d-{n}"})) for n in range(3)]
+    looked = queue.receive()
+    assert sorted(m["MessageId"] for m in looked) == sorted(sent) and queue.counts() == (3, 0)
+    assert all(int(m["Attributes"]["SentTimestamp"]) > 0 for m in looked)
+    taken = queue.receive(visibility_s=60)
+    assert len(taken) == 3 and queue.counts() == (0, 3) and queue.receive() == []
+    queue.release(taken[0]["ReceiptHandle"])
+    queue.delete(taken[1]["ReceiptHandle"])
+    assert queue.counts() == (1, 1)
+    assert [m["MessageId"] for m in queue.receive()] == [taken[0]["MessageId"]]
+    with pytest.raises(InvokeFailedError, match="ResourceNotFoundException"):
+        invoke("no-such-function", b"{}")

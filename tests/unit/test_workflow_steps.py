@@ -49,7 +49,7 @@ def test_early_updates_fill_empty_fields_oldest_first_and_ask_for_the_recording_
     telephony = dialogs.dialog("d-1").telephony
     assert telephony.recording_url == "https://pbx.example/r.wav" and telephony.duration == 42
     assert telephony.caller == "+15550001"
-    assert {events.get(e).kind for e in ("e-1", "e-2")} == {RawEventKind.APPLIED_UPDATE}
+    assert {events.event(e).kind for e in ("e-1", "e-2")} == {RawEventKind.APPLIED_UPDATE}
     assert requests.requested == ["d-1"]
 
 

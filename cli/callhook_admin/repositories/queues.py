@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from callhook.aws import client
+from callhook_admin.errors import InvokeFailedError
 
 ALL = ["All"]
 
 
 class QueueRepository:
+    """The `callhook_admin.ports.DeadLetters` adapter."""
+
     def __init__(self, url: str) -> None:
         self.url = url
 
@@ -37,5 +42,9 @@ class QueueRepository:
 
 
 def invoke_async(function: str, payload: bytes) -> None:
-    """InvocationType=Event, as the original invoke: Lambda retries and dead-letters it again if it fails."""
-    client("lambda").invoke(FunctionName=function, InvocationType="Event", Payload=payload)
+    """InvocationType=Event, as the original invoke: Lambda retries and dead-letters it again if it fails.
+    The `callhook_admin.ports.AsyncInvoker` adapter: raises InvokeFailedError with the SDK's message."""
+    try:
+        client("lambda").invoke(FunctionName=function, InvocationType="Event", Payload=payload)
+    except (ClientError, BotoCoreError) as exc:
+        raise InvokeFailedError(str(exc)) from exc

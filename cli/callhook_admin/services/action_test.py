@@ -3,14 +3,20 @@ and topic would do with its answer (the same services the AssignOperator and Set
 
 A failing action is a report, not an exception; its request is shown through `callhook.services.actions`'s one
 preview (secrets as ***), the view a successful run shows too.
+
+Over ports (`callhook.ports`: Action Jail, the channels, the action runner, the operator directory, the topics):
+the CLI hands in the adapters and `services/actions.run_action` (callhook_cli/wiring.py);
+tests/unit/test_admin_action_test.py hands in fakes.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from callhook.clock import utc_now
 from callhook.errors import ActionError, DependencyUnavailableError
 from callhook.mapping import map_telephony
 from callhook.models.action import ActionRunRequest, EnrichmentResult
@@ -18,15 +24,24 @@ from callhook.models.call import MappingWarning, Telephony
 from callhook.models.channel import Channel, effective_channel
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus, Policy, Reason, TopicResolution, make_dialog_id
 from callhook.models.workflow import StateEnrichment, WorkflowState
-from callhook.repositories.config import get_channel
-from callhook.repositories.dialogs import utc_now
-from callhook.repositories.directory import DynamoOperators, DynamoTopics, load_action
-from callhook.services.actions import preview_request, run_action
+from callhook.ports import ActionRunner, Actions, Channels, Operators, Topics
+from callhook.services.actions import preview_request
 from callhook.services.assignment import candidates, resolve
 from callhook.services.enrichment import action_state
 from callhook.services.topics import resolve_topic
-from callhook.settings import CommonSettings
 from callhook_admin.errors import AdminError, ItemNotFoundError
+
+
+@dataclass(frozen=True)
+class ActionTestPorts:
+    """What `callhook action test` reads and runs: the same ports the Enrich, AssignOperator and SetTopic steps
+    take."""
+
+    actions: Actions
+    channels: Channels
+    run_action: ActionRunner
+    operators: Operators
+    topics: Topics
 
 
 class ActionTestReport(BaseModel):
@@ -72,8 +87,8 @@ def sample_telephony(sample: dict[str, Any], channel: Channel | None) -> tuple[T
     return telephony, warnings
 
 
-def try_action(action_id: str, sample: dict[str, Any], settings: CommonSettings, *, channel_id: str | None = None,
-                full_state: bool = False) -> ActionTestReport:
+def try_action(action_id: str, sample: dict[str, Any], io: ActionTestPorts, *, channel_id: str | None = None,
+               full_state: bool = False) -> ActionTestReport:
     """Run an action on a sample call exactly as the Enrich step would, then resolve operator and topic from it.
 
     A failing action is a report with `ok=False` and the error (with whether Step Functions would retry it), not
@@ -85,10 +100,10 @@ def try_action(action_id: str, sample: dict[str, Any], settings: CommonSettings,
         ChannelConfigError: the channel, merged with its preset, is invalid.
         AdminError, pydantic.ValidationError: the sample cannot become a call.
     """
-    action = load_action(settings.actions_table, action_id)
+    action = io.actions.get(action_id)
     channel = None
     if channel_id is not None:
-        stored = get_channel(settings.channels_table, channel_id)
+        stored = io.channels.get(channel_id)
         if stored is None:
             raise ItemNotFoundError(f"no channel {channel_id!r}")
         channel = effective_channel(stored)  # with its preset's mapping, as ingest maps real calls
@@ -102,7 +117,7 @@ def try_action(action_id: str, sample: dict[str, Any], settings: CommonSettings,
     report = ActionTestReport(action_id=action_id, ok=False, full_state=full_state, channel_id=channel_id,
                               telephony=telephony.model_dump(mode="json"), mapping_warnings=warnings)
     try:
-        run = run_action(action, state)
+        run = io.run_action(action, state)
     except (ActionError, DependencyUnavailableError) as exc:
         report.error = action_error_details(exc)
         report.request = preview_request(action, state)
@@ -114,14 +129,13 @@ def try_action(action_id: str, sample: dict[str, Any], settings: CommonSettings,
         enrichment=StateEnrichment(status=EnrichmentStatus.OK, topic=run.result.topic))
     enriched = dialog.model_copy(update={"enrichment": Enrichment(
         status=EnrichmentStatus.OK, action_id=action_id, result=run.result.model_dump(mode="json"))})
-    operators = DynamoOperators(settings.operators_table)
     for source, value in candidates(workflow_state, enriched):
-        operator, reason = resolve(source, value, operators)
+        operator, reason = resolve(source, value, io.operators)
         report.operator_attempts.append(reason)
         if operator is not None:
             report.operator_id = operator.user_id
             break
-    report.topic = resolve_topic(run.result.topic, EnrichmentStatus.OK.value, DynamoTopics(settings.topics_table))
+    report.topic = resolve_topic(run.result.topic, EnrichmentStatus.OK.value, io.topics)
     return report
 
 

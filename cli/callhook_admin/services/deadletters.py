@@ -5,6 +5,9 @@ job-state events that EventBridge could not deliver or the completion function f
 the original event, so a redrive is that event invoked again, asynchronously, and the message deleted only once
 Lambda has accepted it. A redriven invoke that fails again is dead-lettered again as a new message: a redrive never
 picks up what arrived after it began, so it always ends.
+
+Over ports (`callhook_admin.ports.DeadLetters`, `AsyncInvoker`): the CLI hands in the SQS and Lambda adapters
+(callhook_cli/wiring.py); tests/unit/test_admin_deadletters.py proves the redrive on fakes.
 """
 
 from __future__ import annotations
@@ -15,10 +18,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from callhook_admin.errors import InvokeFailedError
 from callhook_admin.models.deadletter import DeadLetter, DeadLetterQueue, QueueListing, RedriveFailure, RedriveReport
-from callhook_admin.repositories.queues import QueueRepository, invoke_async
+from callhook_admin.ports import AsyncInvoker, DeadLetters
 
 REDRIVE_VISIBILITY_S = 60  # a message being redriven is hidden this long; one that fails reappears after it
 EMPTY_RECEIVES = 3
@@ -55,9 +57,8 @@ def _subject(body: Any) -> str | None:
     return str(body["dialog_id"]) if body.get("dialog_id") else None
 
 
-def list_dead_letters(queue: DeadLetterQueue, *, limit: int = 50) -> QueueListing:
+def list_dead_letters(queue: DeadLetterQueue, repo: DeadLetters, *, limit: int = 50) -> QueueListing:
     """The queue's counts and up to `limit` of its messages, looked at without taking them (visibility 0)."""
-    repo = QueueRepository(queue.url)
     visible, in_flight = repo.counts()
     seen: dict[str, DeadLetter] = {}
     for _ in range(limit // 10 + 3):  # SQS samples servers: a few more receives than pages find the rest
@@ -70,12 +71,10 @@ def list_dead_letters(queue: DeadLetterQueue, *, limit: int = 50) -> QueueListin
     return QueueListing(queue=queue, depth=visible, in_flight=in_flight, messages=messages)
 
 
-def redrive(queue: DeadLetterQueue, *, limit: int | None = None,
-            invoke: Callable[[str, bytes], None] = invoke_async, now_ms: Callable[[], int] | None = None,
-            ) -> RedriveReport:
+def redrive(queue: DeadLetterQueue, repo: DeadLetters, invoke: AsyncInvoker, *, limit: int | None = None,
+            now_ms: Callable[[], int] | None = None) -> RedriveReport:
     """Invoke the queue's function again with each message that was there when the redrive began; delete each
     message Lambda accepted. Messages whose body is not JSON are left (Lambda would refuse them) and reported."""
-    repo = QueueRepository(queue.url)
     began = (now_ms or (lambda: int(time.time() * 1000)))()
     report = RedriveReport(queue=queue.name, function=queue.function)
     seen: set[str] = set()
@@ -102,7 +101,7 @@ def redrive(queue: DeadLetterQueue, *, limit: int | None = None,
 
 
 def _redrive_one(queue: DeadLetterQueue, message: dict[str, Any], report: RedriveReport,
-                 invoke: Callable[[str, bytes], None]) -> bool:
+                 invoke: AsyncInvoker) -> bool:
     """True once Lambda accepted the event again (the caller deletes the message)."""
     body = message.get("Body", "")
     try:
@@ -112,7 +111,7 @@ def _redrive_one(queue: DeadLetterQueue, message: dict[str, Any], report: Redriv
         return False
     try:
         invoke(queue.function, body.encode())
-    except (ClientError, BotoCoreError) as exc:
+    except InvokeFailedError as exc:
         report.failed.append(RedriveFailure(message_id=message["MessageId"], reason=f"invoke failed: {exc}"))
         return False
     report.redriven.append(message["MessageId"])

@@ -10,6 +10,7 @@ email, whether a topic exists now, which fields the action's request needs), and
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,10 +39,8 @@ from callhook.models.reasons import (
     TranscriptionReason,
     cause_code,
 )
-from callhook.repositories.config import get_channel, get_operator, get_topic
-from callhook.repositories.dialogs import DialogRepository
-from callhook.repositories.directory import load_action
-from callhook.settings import CommonSettings
+from callhook.ports import Actions, Channels, Operators, Topics
+from callhook_admin.ports import DialogLookup
 
 OPERATOR_NOT_ASSIGNED = ExplainSymptom.OPERATOR_NOT_ASSIGNED
 TOPIC_NOT_SET = ExplainSymptom.TOPIC_NOT_SET
@@ -105,19 +104,30 @@ OperatorLookup = Callable[[int], Operator | None]
 TopicLookup = Callable[[str], bool]
 
 
-def explain_dialog(dialog_id: str, settings: CommonSettings) -> Diagnosis:
+@dataclass(frozen=True)
+class ExplainPorts:
+    """What `explain_dialog` reads: the dialog, and the current configuration it used (read fresh)."""
+
+    dialogs: DialogLookup
+    channels: Channels
+    actions: Actions
+    operators: Operators
+    topics: Topics
+
+
+def explain_dialog(dialog_id: str, io: ExplainPorts) -> Diagnosis:
     """Load the dialog and the current configuration it used, and diagnose it.
 
     Raises:
         DialogNotFoundError: no such dialog.
     """
-    dialog = DialogRepository(settings.dialogs_table).get(dialog_id)
+    dialog = io.dialogs.get(dialog_id)
     if dialog is None:
         raise DialogNotFoundError(f"no dialog {dialog_id!r}")
     notes: list[str] = []
     channel: Channel | None = None
     try:
-        stored = get_channel(settings.channels_table, dialog.channel_id)
+        stored = io.channels.get(dialog.channel_id)
         if stored is None:
             notes.append(f"channel {dialog.channel_id!r} no longer exists: its mapping cannot be compared")
         else:
@@ -127,13 +137,12 @@ def explain_dialog(dialog_id: str, settings: CommonSettings) -> Diagnosis:
     action = None
     if dialog.policy.enrich_action:
         try:
-            action = load_action(settings.actions_table, dialog.policy.enrich_action)
+            action = io.actions.get(dialog.policy.enrich_action)
         except ActionNotFoundError as exc:
             notes.append(f"{exc.message} (now)")
     diagnosis = diagnose(
         dialog, channel=channel, action=action,
-        operator_lookup=lambda user_id: get_operator(settings.operators_table, user_id),
-        topic_lookup=lambda alias: get_topic(settings.topics_table, alias) is not None,
+        operator_lookup=io.operators.get, topic_lookup=io.topics.exists,
     )
     diagnosis.notes[:0] = notes
     return diagnosis

@@ -13,33 +13,31 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
 import phonenumbers
-from botocore.exceptions import ClientError
 
+from callhook.clock import utc_now
 from callhook.errors import DialogNotFoundError, InvalidPhoneNumberError
 from callhook.models.erasure import DialogErasure, ErasurePlan, ErasureRecord
 from callhook.models.event import RawEvent
-from callhook.repositories import erasure as store
-from callhook.repositories.dialogs import DialogRepository, utc_now
-from callhook.repositories.events import EventRepository
-from callhook.repositories.transcriptions import JOB_ATTRIBUTE
+from callhook.models.transcription import JOB_ATTRIBUTE
+from callhook_admin.errors import LeftoverNotDeletedError
+from callhook_admin.ports import ErasableDialogs, ErasableEvents, ErasureObjects, ErasureRecords
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 @dataclass(frozen=True)
-class ErasureTarget:
-    """Where a stack keeps what an erasure removes, and where it records the erasure."""
+class ErasurePorts:
+    """Where a stack keeps what an erasure removes, and where it records the erasure (callhook_cli/wiring.py)."""
 
-    dialogs_table: str
-    events_table: str
-    recordings_bucket: str
-    erasures_table: str
+    dialogs: ErasableDialogs
+    events: ErasableEvents
+    objects: ErasureObjects  # the recordings bucket's objects, Transcribe's jobs
+    records: ErasureRecords
 
 
 # ------------------------------------------------------------------------------------------------ matching numbers
@@ -82,17 +80,17 @@ def mentions_number(event: RawEvent, wanted: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------- planning
-def plan_dialog_erasure(dialog_id: str, target: ErasureTarget) -> ErasurePlan:
+def plan_dialog_erasure(dialog_id: str, io: ErasurePorts) -> ErasurePlan:
     """Raises:
         DialogNotFoundError: no such dialog (nothing to erase, or erased already).
     """
-    item = DialogRepository(target.dialogs_table).get_raw(dialog_id)
+    item = io.dialogs.get_raw(dialog_id)
     if item is None:
         raise DialogNotFoundError(f"no dialog {dialog_id!r} (erased already, or never stored)")
-    return ErasurePlan(scope="dialog", channel_id=item["channel_id"], dialogs=[_dialog_erasure(item, target)])
+    return ErasurePlan(scope="dialog", channel_id=item["channel_id"], dialogs=[_dialog_erasure(item, io)])
 
 
-def plan_phone_erasure(channel_id: str, phone: str, target: ErasureTarget) -> ErasurePlan:
+def plan_phone_erasure(channel_id: str, phone: str, io: ErasurePorts) -> ErasurePlan:
     """Every dialog of the channel whose caller or callee is the number, with the channel's raw events that
     carry it (rejected webhooks, which belong to no dialog).
 
@@ -100,37 +98,33 @@ def plan_phone_erasure(channel_id: str, phone: str, target: ErasureTarget) -> Er
         InvalidPhoneNumberError: `phone` is not E.164.
     """
     wanted = parse_phone(phone)
-    dialogs = DialogRepository(target.dialogs_table)
-    found = [dialog_id for dialog_id, caller, callee in dialogs.numbers_of_channel(channel_id)
+    found = [dialog_id for dialog_id, caller, callee in io.dialogs.numbers_of_channel(channel_id)
              if same_number(caller, wanted) or same_number(callee, wanted)]
-    items = [item for dialog_id in found if (item := dialogs.get_raw(dialog_id)) is not None]
-    erasures = [_dialog_erasure(item, target) for item in items]
+    items = [item for dialog_id in found if (item := io.dialogs.get_raw(dialog_id)) is not None]
+    erasures = [_dialog_erasure(item, io) for item in items]
     linked = {e for d in erasures for e in d.raw_event_ids}
     ids = {d.dialog_id for d in erasures}
-    loose = [event.event_id for event in EventRepository(target.events_table).of_channel(channel_id)
+    loose = [event.event_id for event in io.events.of_channel(channel_id)
              if event.event_id not in linked and (event.dialog_id in ids or mentions_number(event, wanted))]
     return ErasurePlan(scope="phone", channel_id=channel_id, dialogs=erasures, raw_event_ids=sorted(loose))
 
 
-def _dialog_erasure(item: dict[str, Any], target: ErasureTarget) -> DialogErasure:
+def _dialog_erasure(item: dict[str, Any], io: ErasurePorts) -> DialogErasure:
     dialog_id, channel_id = str(item["dialog_id"]), str(item["channel_id"])
     recording = item.get("recording") or {}
     transcription = item.get("transcription") or {}
     keys = {k for k in (recording.get("s3_key"), transcription.get("transcript_s3_key")) if k}
     for folder in ("recordings", "transcripts"):  # whatever format it was kept in
-        keys |= set(store.object_keys(target.recordings_bucket, f"{folder}/{channel_id}/{dialog_id}."))
+        keys |= set(io.objects.keys_under(f"{folder}/{channel_id}/{dialog_id}."))
     return DialogErasure(dialog_id=dialog_id, channel_id=channel_id,
-                         raw_event_ids=sorted(EventRepository(target.events_table).linked_to(dialog_id)),
-                         object_keys=sorted(keys),
+                         raw_event_ids=sorted(io.events.linked_to(dialog_id)), object_keys=sorted(keys),
                          transcription_job=item.get(JOB_ATTRIBUTE) or transcription.get("job_name"))
 
 
 # ---------------------------------------------------------------------------------------------------- erasing
-def erase(plan: ErasurePlan, target: ErasureTarget, *, identity: Callable[[], str] = store.caller_identity,
-          ) -> ErasureRecord:
+def erase(plan: ErasurePlan, io: ErasurePorts) -> ErasureRecord:
     """Delete what the plan found and leave the record. Who asks is read first: no identity, no erasure."""
-    erased_by = identity()
-    dialogs, events = DialogRepository(target.dialogs_table), EventRepository(target.events_table)
+    erased_by = io.records.caller()
     not_deleted: list[str] = []
     objects = jobs = 0
     erased: list[str] = []
@@ -138,24 +132,24 @@ def erase(plan: ErasurePlan, target: ErasureTarget, *, identity: Callable[[], st
         failures: list[str] = []
         if dialog.transcription_job:
             try:
-                jobs += store.delete_transcription_job(dialog.transcription_job)
-            except ClientError as exc:
-                failures.append(f"transcription job of {dialog.dialog_id}: {exc.response['Error']['Code']}")
-        failed_keys = store.delete_objects(target.recordings_bucket, dialog.object_keys)
+                jobs += io.objects.delete_transcription_job(dialog.transcription_job)
+            except LeftoverNotDeletedError as exc:
+                failures.append(f"transcription job of {dialog.dialog_id}: {exc.code}")
+        failed_keys = io.objects.delete_objects(dialog.object_keys)
         objects += len(dialog.object_keys) - len(failed_keys)
         failures += failed_keys
         for event_id in dialog.raw_event_ids:
-            events.delete(event_id)
+            io.events.delete(event_id)
         if failures:  # keep the item: erasing again finds what is left
             not_deleted += failures
             continue
-        dialogs.delete(dialog.dialog_id)
+        io.dialogs.delete(dialog.dialog_id)
         erased.append(dialog.dialog_id)
     for event_id in plan.raw_event_ids:
-        events.delete(event_id)
+        io.events.delete(event_id)
     record = ErasureRecord(
         erasure_id=f"er-{uuid.uuid4().hex}", erased_at=utc_now(), erased_by=erased_by, scope=plan.scope,
         channel_id=plan.channel_id, dialog_ids=erased, raw_event_ids=plan.all_raw_event_ids,
         objects_deleted=objects, transcription_jobs_deleted=jobs, not_deleted=not_deleted)
-    store.ErasureRepository(target.erasures_table).put(record)
+    io.records.put(record)
     return record

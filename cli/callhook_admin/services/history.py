@@ -1,10 +1,13 @@
 """A dialog's executions as a timeline: what the Step Functions console's graph shows, as data.
 
 Executions are named after the dialog (``<dialog_id>``, then ``<dialog_id>-r1``, ``-r2``, ... for each replay,
-see :func:`execution_name`), so a dialog's executions are found by describing those names in order, never by
+see `callhook_admin.models.execution`), so a dialog's executions are found by describing those names in order, never by
 listing a state machine's (possibly millions of) executions. Each one's history is folded into state visits:
 when the state was entered and left, every attempt of its task (a Retry adds one) with its error and cause, and
 how it ended (``succeeded``, ``caught`` by a Catch, ``failed``, or still ``running``).
+
+Over the `DialogExecutions` port (callhook_admin.ports): the CLI hands in the Step Functions adapter
+(callhook_cli/wiring.py); tests/unit/test_admin_history.py folds histories written as Step Functions answers them.
 """
 
 from __future__ import annotations
@@ -13,13 +16,10 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from callhook import aws
-from callhook.models.workflow import execution_arn_for
+from callhook_admin.ports import DialogExecutions
 
-REPLAY_SEPARATOR = "-r"
 _ATTEMPT_FAILURES = {"TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed", "LambdaFunctionFailed",
                      "LambdaFunctionTimedOut", "LambdaFunctionStartFailed", "LambdaFunctionScheduleFailed"}
 _ATTEMPT_STARTS = {"TaskScheduled", "LambdaFunctionScheduled"}
@@ -27,11 +27,6 @@ _ATTEMPT_SUCCESSES = {"TaskSucceeded", "LambdaFunctionSucceeded"}
 _EXECUTION_ENDS = {"ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}
 
 Outcome = Literal["succeeded", "caught", "failed", "running"]
-
-
-def execution_name(dialog_id: str, replay: int = 0) -> str:
-    """The name of a dialog's execution: the dialog id for the first run, `<dialog_id>-r<N>` for replay N."""
-    return dialog_id if replay == 0 else f"{dialog_id}{REPLAY_SEPARATOR}{replay}"
 
 
 class Attempt(BaseModel):
@@ -96,38 +91,16 @@ class DialogHistory(BaseModel):
     executions: list[ExecutionTimeline] = Field(default_factory=list)
 
 
-def dialog_executions(state_machine_arn: str, dialog_id: str) -> list[dict[str, Any]]:
-    """DescribeExecution of the dialog's execution names in order, up to the first that does not exist."""
-    sfn = aws.client("stepfunctions")
-    found: list[dict[str, Any]] = []
-    while True:
-        arn = execution_arn_for(state_machine_arn, execution_name(dialog_id, len(found)))
-        try:
-            found.append(sfn.describe_execution(executionArn=arn))
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ExecutionDoesNotExist":
-                return found
-            raise
-
-
-def execution_status(execution_arn: str) -> str:
-    """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED."""
-    return str(aws.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"])
-
-
-def dialog_history(state_machine_arn: str, dialog_id: str) -> DialogHistory:
+def dialog_history(dialog_id: str, executions: DialogExecutions, state_machine_arn: str) -> DialogHistory:
     """Every execution of the dialog, oldest first, each folded into its timeline."""
-    executions = [timeline(desc, replay) for replay, desc in
-                  enumerate(dialog_executions(state_machine_arn, dialog_id))]
-    return DialogHistory(dialog_id=dialog_id, state_machine_arn=state_machine_arn, executions=executions)
+    timelines = [timeline(desc, executions.history(desc["executionArn"]), replay) for replay, desc in
+                 enumerate(executions.of_dialog(dialog_id))]
+    return DialogHistory(dialog_id=dialog_id, state_machine_arn=state_machine_arn, executions=timelines)
 
 
-def timeline(description: dict[str, Any], replay: int = 0) -> ExecutionTimeline:
-    """One execution (a DescribeExecution answer) with its history folded into state visits."""
-    events: list[dict[str, Any]] = []
-    paginator = aws.client("stepfunctions").get_paginator("get_execution_history")
-    for page in paginator.paginate(executionArn=description["executionArn"]):
-        events += page["events"]
+def timeline(description: dict[str, Any], events: list[dict[str, Any]], replay: int = 0) -> ExecutionTimeline:
+    """One execution (a DescribeExecution answer) with its history (GetExecutionHistory's events) folded into
+    state visits."""
     started, stopped = description["startDate"], description.get("stopDate")
     execution = ExecutionTimeline(
         name=description["name"], execution_arn=description["executionArn"], replay=replay,

@@ -1,31 +1,48 @@
 """Replays: a kept raw event through ingest again, a dialog's workflow again.
 
-The decisions (what may be replayed, what the event or dialog is marked with) are plain functions over models,
-proved in tests/unit/test_admin_replay.py; `replay_event` and `replay_dialog` read and write around them.
+The decisions (what may be replayed, what the event or dialog is marked with) are plain functions over models;
+`replay_event` and `replay_dialog` read and write around them through ports (`callhook_admin.ports`, ingest's
+`IngestPorts`), which the CLI builds (callhook_cli/wiring.py). Both are proved on fakes in
+tests/unit/test_admin_replay.py.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from callhook.clock import utc_now
 from callhook.errors import DialogNotFoundError, WebhookRejectedError
-from callhook.ingest_wiring import ingest_ports
 from callhook.models.api import WebhookAnswer, WebhookRequest
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus, Workflow
 from callhook.models.event import RawEvent, RawEventKind
-from callhook.repositories.dialogs import DialogRepository, utc_now
-from callhook.repositories.events import EventRepository
 from callhook.services import ingest
+from callhook.services.workflow_steps import workflow_input
 from callhook.settings import IngestSettings
 from callhook_admin.errors import ExecutionStillRunningError, ItemNotFoundError, NotReplayableError
-from callhook_admin.services.history import dialog_executions, execution_name, execution_status
-from callhook_admin.services.workflow import start_workflow
+from callhook_admin.models.execution import execution_name
+from callhook_admin.ports import DialogExecutions, DialogSections, EventPages, ReplayEvents
 
 REPLAYABLE_KINDS = frozenset({RawEventKind.REJECTED, RawEventKind.REPLAYED})
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+
+
+@dataclass(frozen=True)
+class EventReplayPorts:
+    """What an event replay reads and writes: the raw event, and ingest's ports with channels read fresh."""
+
+    events: ReplayEvents
+    ingest: ingest.IngestPorts
+
+
+@dataclass(frozen=True)
+class DialogReplayPorts:
+    dialogs: DialogSections
+    executions: DialogExecutions
 
 
 # ------------------------------------------------------------------------------------------------------ event replay
@@ -73,7 +90,7 @@ def stored_webhook_request(event: RawEvent) -> WebhookRequest:
     return ingest.webhook_request_from(event.channel_id, event.request)
 
 
-def replay_event(event_id: str, settings: IngestSettings) -> EventReplay:
+def replay_event(event_id: str, io: EventReplayPorts, settings: IngestSettings) -> EventReplay:
     """Run a kept request through ingest again (after the admin fixed the mapping, activated the channel, ...).
 
     Authentication is bypassed on purpose, and only here: the stored request has no credentials (they are never
@@ -86,18 +103,17 @@ def replay_event(event_id: str, settings: IngestSettings) -> EventReplay:
         NotReplayableError: a held or update event (see `event_refusal`).
         DependencyUnavailableError: DynamoDB or Step Functions failed; replaying again is safe.
     """
-    events = EventRepository(settings.events_table)
+    events = io.events
     event = events.get(event_id)
     if event is None:
         raise ItemNotFoundError(f"no raw event {event_id!r}")
     refusal = event_refusal(event)
     if refusal is not None:
         raise NotReplayableError(refusal)
-    io = ingest_ports(settings, fresh=True)
     request = stored_webhook_request(event)
     try:
-        channel = ingest.load_channel(event.channel_id, io)
-        answer = ingest.accept_authenticated(channel, request, io, settings)
+        channel = ingest.load_channel(event.channel_id, io.ingest)
+        answer = ingest.accept_authenticated(channel, request, io.ingest, settings)
     except WebhookRejectedError as exc:
         events.mark(event_id, event.kind, **rejected_marks(exc, utc_now()))
         return EventReplay(event_id=event_id, channel_id=event.channel_id, outcome="rejected", reason=exc.reason,
@@ -107,11 +123,12 @@ def replay_event(event_id: str, settings: IngestSettings) -> EventReplay:
                        dialog_id=answer.dialog_id, reason=answer.reason)
 
 
-def replayable_events(events_table: str, channel_id: str) -> list[RawEvent]:
+def replayable_events(events: EventPages, channel_id: str) -> list[RawEvent]:
     """The channel's rejected events, oldest first (the order their calls happened)."""
-    repo, found, start = EventRepository(events_table), [], None
+    found: list[RawEvent] = []
+    start = None
     while True:
-        page, start = repo.list_by_channel(channel_id, limit=100, start_key=start)
+        page, start = events.list_by_channel(channel_id, limit=100, start_key=start)
         found += [e for e in page if e.kind == RawEventKind.REJECTED]
         if not start:
             return sorted(found, key=lambda e: e.received_at)
@@ -156,7 +173,7 @@ def plan_dialog_replay(dialog: Dialog, executions: list[dict[str, Any]]) -> Dial
     return DialogReplayPlan(replay=replay, execution_name=execution_name(dialog.dialog_id, replay), sections=sections)
 
 
-def replay_dialog(dialog_id: str, settings: IngestSettings) -> DialogReplay:
+def replay_dialog(dialog_id: str, io: DialogReplayPorts) -> DialogReplay:
     """Run the dialog's workflow again: a new execution named `<dialog_id>-r<N>` for the same, stored dialog.
 
     The steps overwrite their own sections, so a replay converges on what the current configuration gives.
@@ -166,30 +183,31 @@ def replay_dialog(dialog_id: str, settings: IngestSettings) -> DialogReplay:
         NotReplayableError: an execution of the dialog is still running.
         DependencyUnavailableError: Step Functions refused or was unreachable.
     """
-    dialogs = DialogRepository(settings.dialogs_table)
-    dialog = dialogs.get(dialog_id)
+    dialog = io.dialogs.get(dialog_id)
     if dialog is None:
         raise DialogNotFoundError(f"no dialog {dialog_id!r}")
-    plan = plan_dialog_replay(dialog, dialog_executions(settings.state_machine_arn, dialog_id))
-    dialogs.set_sections(dialog_id, plan.sections)
-    arn = start_workflow(settings.state_machine_arn, dialog, execution_name=plan.execution_name)
-    dialogs.set_sections(dialog_id, {"execution_arn": arn})
+    plan = plan_dialog_replay(dialog, io.executions.of_dialog(dialog_id))
+    io.dialogs.set_sections(dialog_id, plan.sections)
+    arn = io.executions.start(plan.execution_name, workflow_input(dialog))
+    io.dialogs.set_sections(dialog_id, {"execution_arn": arn})
     return DialogReplay(dialog_id=dialog_id, replay=plan.replay, execution_name=plan.execution_name,
                         execution_arn=arn)
 
 
-def wait_for_execution(execution_arn: str, timeout: float, *, poll_s: float = 0.2) -> str:
+def wait_for_execution(executions: DialogExecutions, execution_arn: str, timeout: float, *, poll_s: float = 0.2,
+                       sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                       ) -> str:
     """The execution's final status, polled until it ends.
 
     Raises:
         ExecutionStillRunningError: it had not ended after `timeout` seconds.
     """
-    deadline = time.monotonic() + timeout
+    deadline = clock() + timeout
     while True:
-        status = execution_status(execution_arn)
+        status = executions.status_of(execution_arn)
         if status in TERMINAL:
             return status
-        if time.monotonic() > deadline:
+        if clock() > deadline:
             raise ExecutionStillRunningError(f"execution {execution_arn.rsplit(':', 1)[-1]} still {status} after "
                                              f"{timeout:g}s")
-        time.sleep(poll_s)
+        sleep(poll_s)
