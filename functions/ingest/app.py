@@ -167,7 +167,7 @@ def _first(value: str | None) -> str | None:
 @functools.cache
 def adapters(settings: IngestSettings) -> IngestPorts:
     use_limits(WEBHOOK_ANSWER_LIMITS)  # the provider is waiting for the answer: see callhook/aws.py
-    return ingest_ports(settings)
+    return ingest_ports(settings, limits=WEBHOOK_ANSWER_LIMITS)
 
 
 def _receive(channel_id: str) -> Response[str]:

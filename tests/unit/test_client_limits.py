@@ -46,3 +46,28 @@ def test_ingest_sets_the_webhook_limits_when_it_builds_its_adapters(monkeypatch:
                                            "TOPICS_TABLE", "ACTIONS_TABLE", "SETTINGS_TABLE", "RECORDINGS_BUCKET")}})
     adapters(settings)
     assert _limits_of(aws.client("dynamodb")) == (2, 1, 2)
+
+
+def test_ingest_reads_signature_secrets_through_clients_with_the_webhook_limits_made_on_first_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    from botocore.stub import Stubber
+
+    from callhook.errors import DependencyUnavailableError
+    from callhook.settings import IngestSettings
+    from functions.ingest.app import adapters
+
+    settings = IngestSettings.model_validate({
+        "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:callhook-secrets",
+        **{name: name.lower() for name in ("CHANNELS_TABLE", "DIALOGS_TABLE", "EVENTS_TABLE", "OPERATORS_TABLE",
+                                           "TOPICS_TABLE", "ACTIONS_TABLE", "SETTINGS_TABLE", "RECORDINGS_BUCKET")}})
+    secrets = adapters(settings).secrets
+    assert "_providers" not in vars(secrets)  # a token channel's webhook never loads the SSM or Secrets Manager model
+    # Given Parameter Store throttling the read, through Ingest's own clients
+    ssm = secrets._providers[0]  # type: ignore[attr-defined]
+    assert _limits_of(ssm.client) == (2, 1, 2)
+    with Stubber(ssm.client) as stub:
+        stub.add_client_error("get_parameter", service_error_code="ThrottlingException", service_message="slow down")
+        # Then the webhook is told to come back (503), naming the signature secret
+        with pytest.raises(DependencyUnavailableError, match="the signature secret ssm:/callhook/sig"):
+            secrets.read("ssm:/callhook/sig")

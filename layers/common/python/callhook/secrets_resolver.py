@@ -7,11 +7,13 @@ RecordingNotKeptError). Which references a field accepts is the models' business
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, GetSecretError
 
+from callhook.aws import ClientLimits
 from callhook.aws_errors import error_code, is_throttling
 from callhook.errors import DependencyUnavailableError
 from callhook.errors import SecretUnreadableError as SecretUnreadableError  # defined with the errors; read here too
@@ -26,16 +28,29 @@ def is_reference(value: str) -> bool:
 
 class ResolvedSecrets:
     """The `callhook.ports.Secrets` adapter a composition root hands its services (Ingest for signature secrets,
-    KeepRecording for recording credentials)."""
+    KeepRecording for recording credentials).
 
-    def __init__(self, what: str = "secret") -> None:
-        self.what = what
+    `limits`: the composition root's client limits (Ingest answers a waiting provider: `aws.WEBHOOK_ANSWER_LIMITS`),
+    applied to Parameter Store and Secrets Manager clients of its own, made on the first read (a token channel never
+    loads their service models). None: Powertools' default providers, whose clients keep boto3's default retries.
+    """
+
+    def __init__(self, what: str = "secret", limits: ClientLimits | None = None) -> None:
+        self.what, self.limits = what, limits
+
+    @functools.cached_property
+    def _providers(self) -> tuple[parameters.SSMProvider, parameters.SecretsProvider] | None:
+        if self.limits is None:
+            return None
+        config = self.limits.config()
+        return parameters.SSMProvider(boto_config=config), parameters.SecretsProvider(boto_config=config)
 
     def read(self, reference: str) -> str:
-        return read_secret(reference, what=self.what)
+        return read_secret(reference, what=self.what, providers=self._providers)
 
 
-def read_secret(reference: str, *, what: str = "secret") -> str:
+def read_secret(reference: str, *, what: str = "secret",
+                providers: tuple[parameters.SSMProvider, parameters.SecretsProvider] | None = None) -> str:
     """The value behind `ssm:NAME` or `secretsmanager:NAME`.
 
     Raises:
@@ -45,9 +60,11 @@ def read_secret(reference: str, *, what: str = "secret") -> str:
     kind, _, name = reference.partition(":")
     try:
         if kind == "ssm":
-            value: Any = parameters.get_parameter(name, decrypt=True, max_age=MAX_AGE_S)
+            value: Any = (providers[0].get(name, decrypt=True, max_age=MAX_AGE_S) if providers else
+                          parameters.get_parameter(name, decrypt=True, max_age=MAX_AGE_S))
         elif kind == "secretsmanager":
-            value = parameters.get_secret(name, max_age=MAX_AGE_S)
+            value = (providers[1].get(name, max_age=MAX_AGE_S) if providers else
+                     parameters.get_secret(name, max_age=MAX_AGE_S))
         else:
             raise SecretUnreadableError(reference, "unknown_kind",
                                         f"secret reference {reference!r} has an unknown kind")
