@@ -155,6 +155,17 @@ def current_caller() -> Identity | None:
 
 
 @contextlib.contextmanager
+def serving(identity: Identity | None) -> Iterator[None]:
+    """This thread serves a request of `identity` (already authorized) inside the block: what `authorize` sets
+    around moto's dispatch, for a call made into a backend directly (task_invoke.py)."""
+    previous, _serving.identity = current_caller(), identity
+    try:
+        yield
+    finally:
+        _serving.identity = previous
+
+
+@contextlib.contextmanager
 def acting_as(identity: Identity | None) -> Iterator[None]:
     """AWS calls made on this thread inside the block are signed with `identity`'s credentials (None: the
     client's own)."""
@@ -624,11 +635,8 @@ def authorize(app: Callable[..., Any], environ: dict[str, Any], start_response: 
     if message is not None:
         log.info("AccessDenied: %s", message)
         return _denied(signing_name, message, start_response)
-    previous, _serving.identity = current_caller(), identity
-    try:
+    with serving(identity):
         return app(environ, start_response)
-    finally:
-        _serving.identity = previous
 
 
 # ---------------------------------------------------------------------------------------------- installation

@@ -25,7 +25,7 @@ import boto3
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
-from callhook_local import iam, invoker, moto_speedups, streams
+from callhook_local import iam, invoker, moto_speedups, streams, task_invoke
 from callhook_local.api import Route, WebhookApi
 from callhook_local.sandbox import Sandboxes
 from callhook_local.template import ROOT, Resolver, load_template, resources_of_type, substitute_definition
@@ -108,6 +108,7 @@ class LocalStack:
         moto_speedups.install()
         streams.install()
         iam.install()
+        task_invoke.install()  # the state machine's Task invokes: to Lambda in this process, as the machine's role
         # Must precede any CreateStateMachine: the flag switches moto to the backend that executes ASL.
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         self.server = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
