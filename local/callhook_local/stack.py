@@ -23,10 +23,10 @@ from typing import Any
 
 import boto3
 from moto.core.config import default_user_config
-from moto.server import ThreadedMotoServer
 
 from callhook_local import iam, invoker, moto_speedups, streams, task_invoke
 from callhook_local.api import Route, WebhookApi
+from callhook_local.keepalive import KeepAliveMotoServer
 from callhook_local.sandbox import Sandboxes
 from callhook_local.template import ROOT, Resolver, load_template, resources_of_type, substitute_definition
 from callhook_local.transcribe import TranscribeEngine
@@ -77,7 +77,7 @@ class LocalStack:
     async_invokes: invoker.AsyncInvokes | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
 
-    server: ThreadedMotoServer | None = None
+    server: KeepAliveMotoServer | None = None  # moto's ThreadedMotoServer, with keep-alive connections
     api: WebhookApi | None = None
     transcribe: TranscribeEngine | None = None  # completes Transcribe jobs with pocketsphinx (transcribe.py)
     ttl: TtlSweeper | None = None  # expires items as DynamoDB TTL does (ttl.py); tests move its clock
@@ -111,7 +111,7 @@ class LocalStack:
         task_invoke.install()  # the state machine's Task invokes: to Lambda in this process, as the machine's role
         # Must precede any CreateStateMachine: the flag switches moto to the backend that executes ASL.
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
-        self.server = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
+        self.server = KeepAliveMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
         self.server.start()
         self.create_resources()
         self.transcribe = TranscribeEngine(self).start()
