@@ -33,6 +33,9 @@ _werkzeug_log = logging.getLogger("werkzeug")
 
 class KeepAliveRequestHandler(MotoRequestHandler):
     timeout = IDLE_TIMEOUT_S  # StreamRequestHandler: the socket's timeout, i.e. how long an idle connection stays
+    # TCP_NODELAY: http.server writes the headers and the body in two sends; on a kept connection Nagle's algorithm
+    # then holds the body until the client's delayed ACK (~40 ms a request). A closed connection flushed at once.
+    disable_nagle_algorithm = True
     _keep_alive = False
     _socket_rfile: Any = None
 

@@ -147,3 +147,19 @@ def _eventually(condition: object, timeout: float = 5) -> bool:
             return True
         time.sleep(0.01)
     return False
+
+
+def test_a_kept_connection_answers_without_waiting_for_the_client_s_ack(local_stack: LocalStack) -> None:
+    # http.server sends the headers and the body apart: with Nagle's algorithm on, the body of every answer on a
+    # kept connection waited for the client's delayed ACK (~40 ms)
+    slow = 0
+    with socket.create_connection((local_stack.host, local_stack.aws_port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as urllib3 sets it
+        sock.sendall(_list_tables())
+        _read_response(sock)
+        for _ in range(10):
+            started = time.perf_counter()
+            sock.sendall(_list_tables())
+            _read_response(sock)
+            slow += time.perf_counter() - started >= 0.035
+    assert slow < 5, f"{slow} of 10 answers took 35 ms or more"
