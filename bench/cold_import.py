@@ -27,6 +27,7 @@ Run: `make bench` or `.venv/bin/python -m bench.cold_import [rounds [rounds_of_t
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import statistics
@@ -71,9 +72,9 @@ FLOOR_FIRST_CALLS = (
     "                                              input='{}')\n")
 START_FLOOR = "floor: the import above, then a conditional PutItem and StartExecution"
 START = "ingest: import, then its first webhook (JSON call, token channel, accepted)"
-CHANNEL: dict[str, Any] = {"channel_id": "main", "webhook_token": "main-channel-token-0001", "advanced_config": {"field_mapping": {
-    "call_id": "CallSid", "caller": "From", "callee": "To", "direction": "Direction", "duration": "CallDuration",
-    "status": "CallStatus"}}}
+CHANNEL: dict[str, Any] = {"channel_id": "main", "webhook_token": "main-channel-token-0001", "advanced_config": {
+    "field_mapping": {"call_id": "CallSid", "caller": "From", "callee": "To", "direction": "Direction",
+                      "duration": "CallDuration", "status": "CallStatus"}}}
 
 
 def _environment(tracing: bool, pycache: str, *, write: bool = False, aws: dict[str, str] | None = None
@@ -139,6 +140,7 @@ def _moto() -> tuple[Any, dict[str, str]]:
     from bench.common import free_port
 
     port = free_port()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # its request lines would bury the rounds
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     aws = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "bench",
