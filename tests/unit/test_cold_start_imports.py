@@ -20,6 +20,8 @@ from tests.unit.conftest import ROOT
 
 XRAY = "aws_xray_sdk.core"
 OPENAPI_MODELS = "aws_lambda_powertools.event_handler.openapi.models"
+# Powertools' OpenAPI parameter classes: their compat module builds a pydantic model at import (~30 ms).
+OPENAPI_PARAMS = "aws_lambda_powertools.event_handler.openapi.compat"
 FUNCTIONS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/app.py"))
 # Model modules the webhook path never uses: ingest's cold import must not load them (callhook.ports names them
 # for type checking only).
@@ -53,12 +55,12 @@ def _run(probe: str, **env: str) -> dict[str, object]:
     return result
 
 
-def test_ingest_cold_start_loads_neither_the_xray_sdk_nor_the_openapi_models() -> None:
+def test_ingest_cold_start_loads_neither_the_xray_sdk_nor_powertools_openapi_classes() -> None:
     # Given a fresh interpreter with tracing off, as the local stack runs functions
     probe = (
         "import json, sys\n"
         "import functions.ingest.app as app\n"
-        f"after_import = sorted(m for m in ({XRAY!r}, {OPENAPI_MODELS!r}) if m in sys.modules)\n"
+        f"after_import = sorted(m for m in ({XRAY!r}, {OPENAPI_MODELS!r}, {OPENAPI_PARAMS!r}) if m in sys.modules)\n"
         "event = json.load(open('events/ingest/get_call.json'))\n"
         "event.update(rawPath='/openapi.json', rawQueryString='', queryStringParameters=None)\n"
         "event['requestContext']['http'].update(method='GET', path='/openapi.json')\n"
@@ -69,7 +71,7 @@ def test_ingest_cold_start_loads_neither_the_xray_sdk_nor_the_openapi_models() -
         f"                  'xray_after_openapi': {XRAY!r} in sys.modules}}))\n")
     # When ingest is imported, then asked for its OpenAPI document
     result = _run(probe, POWERTOOLS_TRACE_DISABLED="true")
-    # Then the import loaded neither; the document loads the models when it is asked for (and still no X-Ray)
+    # Then the import loaded none of them; the document loads the models when it is asked for (and still no X-Ray)
     assert result == {"after_import": [], "status": 200, "after_openapi": True, "xray_after_openapi": False}
 
 
