@@ -4,6 +4,8 @@
   recorder, and ingest does not load Powertools' OpenAPI models until GET /openapi.json is asked for.
 * With tracing on (on Lambda, `Tracing: Active`), the Tracer still patches the AWS SDK and sends the handler's
   subsegment to the X-Ray daemon, as Powertools' default provider did.
+* Ingest's import loads nothing of Powertools' event handler package (its __init__ imports every resolver, AppSync's
+  asyncio among them, and every event data class): ingest routes its four routes itself.
 * Ingest's import loads no model module its webhook path does not use, and builds no validator of a model it
   imports but never validates (those build on first use); a webhook still validates what it validated.
 """
@@ -20,6 +22,10 @@ from tests.unit.conftest import ROOT
 
 XRAY = "aws_xray_sdk.core"
 OPENAPI_MODELS = "aws_lambda_powertools.event_handler.openapi.models"
+# Powertools' OpenAPI parameter classes: their compat module builds a pydantic model at import (~30 ms).
+OPENAPI_PARAMS = "aws_lambda_powertools.event_handler.openapi.compat"
+# What Powertools' event handler package loads, whichever of its resolvers is imported.
+EVENT_HANDLER = ["aws_lambda_powertools.event_handler", "aws_lambda_powertools.utilities.data_classes", "asyncio"]
 FUNCTIONS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/app.py"))
 # Model modules the webhook path never uses: ingest's cold import must not load them (callhook.ports names them
 # for type checking only).
@@ -36,12 +42,17 @@ BUILT_ON_FIRST_USE = [
     "callhook.models.transcription:JobStart", "callhook.models.transcription:TranscribeJob",
     "callhook.models.transcription:Fetched",
     "callhook.settings:ReconcileSettings", "callhook.settings:TranscriptionSettings",
+    # Only some webhooks need these (a rejection, a held or spooled request, a handshake, a recording URL, a preset):
+    # an accepted webhook's cold start (import + first invocation) builds none of them.
+    "callhook.models.event:RawEvent", "callhook.models.event:StoredRequest", "callhook.models.event:SpooledRequest",
+    "callhook.models.api:WebhookError", "callhook.models.api:HandshakeAnswer",
+    "callhook.models.transcription:KeepRecordingRequest", "callhook.settings:RecordingRequestSettings",
+    "callhook.models.preset:Preset",
 ]
-# What the webhook path validates or sends: built at import, as before.
-BUILT_AT_IMPORT = ["callhook.models.api:WebhookRequest", "callhook.models.channel:Channel",
-                   "callhook.models.dialog:Dialog", "callhook.models.event:RawEvent",
-                   "callhook.models.transcription:KeepRecordingRequest", "callhook.models.workflow:WorkflowState",
-                   "callhook.settings:IngestSettings", "callhook.settings:RecordingRequestSettings"]
+# What every accepted webhook validates or sends: built at import, as before.
+BUILT_AT_IMPORT = ["callhook.models.api:WebhookRequest", "callhook.models.api:WebhookAnswer",
+                   "callhook.models.channel:Channel", "callhook.models.dialog:Dialog",
+                   "callhook.models.workflow:WorkflowState", "callhook.settings:IngestSettings"]
 
 
 def _run(probe: str, **env: str) -> dict[str, object]:
@@ -53,12 +64,12 @@ def _run(probe: str, **env: str) -> dict[str, object]:
     return result
 
 
-def test_ingest_cold_start_loads_neither_the_xray_sdk_nor_the_openapi_models() -> None:
+def test_ingest_cold_start_loads_neither_the_xray_sdk_nor_powertools_openapi_classes() -> None:
     # Given a fresh interpreter with tracing off, as the local stack runs functions
     probe = (
         "import json, sys\n"
         "import functions.ingest.app as app\n"
-        f"after_import = sorted(m for m in ({XRAY!r}, {OPENAPI_MODELS!r}) if m in sys.modules)\n"
+        f"after_import = sorted(m for m in ({XRAY!r}, {OPENAPI_MODELS!r}, {OPENAPI_PARAMS!r}) if m in sys.modules)\n"
         "event = json.load(open('events/ingest/get_call.json'))\n"
         "event.update(rawPath='/openapi.json', rawQueryString='', queryStringParameters=None)\n"
         "event['requestContext']['http'].update(method='GET', path='/openapi.json')\n"
@@ -69,7 +80,7 @@ def test_ingest_cold_start_loads_neither_the_xray_sdk_nor_the_openapi_models() -
         f"                  'xray_after_openapi': {XRAY!r} in sys.modules}}))\n")
     # When ingest is imported, then asked for its OpenAPI document
     result = _run(probe, POWERTOOLS_TRACE_DISABLED="true")
-    # Then the import loaded neither; the document loads the models when it is asked for (and still no X-Ray)
+    # Then the import loaded none of them; the document loads the models when it is asked for (and still no X-Ray)
     assert result == {"after_import": [], "status": 200, "after_openapi": True, "xray_after_openapi": False}
 
 
@@ -99,8 +110,10 @@ def test_a_model_built_on_first_use_validates_as_before() -> None:
         "from pydantic import ValidationError\n"
         "from callhook.models.directory import Operator\n"
         "from callhook.models.transcription import TranscribeTask\n"
+        "from callhook.models.event import RawEvent\n"
         "errors = {}\n"
-        "for model, data in ((TranscribeTask, {'unexpected': 1}), (Operator, {'user_id': 'x'})):\n"
+        "for model, data in ((TranscribeTask, {'unexpected': 1}), (Operator, {'user_id': 'x'}),\n"
+        "                    (RawEvent, {'event_id': 'e', 'request': {'method': 'POST', 'unexpected': 1}})):\n"
         "    try:\n"
         "        model.model_validate(data)\n"
         "    except ValidationError as exc:\n"
@@ -110,6 +123,8 @@ def test_a_model_built_on_first_use_validates_as_before() -> None:
     assert _run(probe) == {
         "TranscribeTask": [["extra_forbidden", "unexpected"], ["missing", "state"], ["missing", "task_token"]],
         "Operator": [["int_parsing", "user_id"], ["missing", "email"]],
+        "RawEvent": [["extra_forbidden", "request", "unexpected"], ["missing", "channel_id"], ["missing", "kind"],
+                     ["missing", "received_at"], ["missing", "request", "headers"], ["missing", "request", "url"]],
     }
 
 
@@ -162,3 +177,19 @@ def test_with_tracing_on_the_sdk_is_patched_and_the_handler_subsegment_reaches_t
     subsegment = json.loads(document)
     assert subsegment["name"] == "## handler" and subsegment["trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
     assert subsegment["annotations"] == {"ColdStart": True, "Service": "callhook"}
+
+
+def test_a_webhook_loads_nothing_of_powertools_event_handler() -> None:
+    # Given a fresh interpreter importing ingest, then answering a webhook (no AWS call: an unknown route's 404)
+    probe = (
+        "import json, sys\n"
+        "import functions.ingest.app as app\n"
+        f"after_import = [m for m in {EVENT_HANDLER!r} if m in sys.modules]\n"
+        "event = json.load(open('events/ingest/json_call.json'))\n"
+        "event['requestContext']['http']['method'] = 'DELETE'\n"
+        "from tests.unit.conftest import FakeContext\n"
+        "answer = app.handler(event, FakeContext())\n"
+        f"print(json.dumps({{'after_import': after_import, 'status': answer['statusCode'],\n"
+        f"                  'after_webhook': [m for m in {EVENT_HANDLER!r} if m in sys.modules]}}))\n")
+    # When / Then neither the import nor the answer loads the package, its resolvers or its data classes
+    assert _run(probe, POWERTOOLS_TRACE_DISABLED="true") == {"after_import": [], "status": 404, "after_webhook": []}
