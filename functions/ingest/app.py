@@ -1,22 +1,15 @@
 """Webhook API: HTTP <-> domain only. Answers per CONTRACT §2; every decision is in callhook.services.ingest.
 
 The composition root of the webhook path: the adapters (callhook/ingest_wiring.py) are built once per sandbox (per
-settings, which tests may switch) and handed to the service.
-
-Routing is this module's own (ROUTES, resolve): four routes of the HTTP API's payload 2.0, matched and answered as
-Powertools' APIGatewayHttpResolver did (the same path rules, stage handling, exception handlers and response
-payload). The resolver itself is built only for the OpenAPI document (openapi_app): importing anything of
-`aws_lambda_powertools.event_handler` runs its package, which imports every resolver (AppSync with asyncio, Bedrock,
-VPC Lattice...) and every event data class, ~60 ms of each cold start for a webhook that needs none of them."""
+settings, which tests may switch) and handed to the service."""
 
 from __future__ import annotations
 
 import base64
 import functools
-import re
-from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -31,19 +24,18 @@ from callhook.services.ingest import IngestPorts, ingest_webhook
 from callhook.settings import IngestSettings, load_settings
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
     from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 
-APPLICATION_JSON, TEXT_PLAIN = "application/json", "text/plain"  # Powertools' content_types, without its package
+app = APIGatewayHttpResolver()
 
-# OpenAPI (docs/openapi.json and GET /openapi.json): Powertools derives each operation from its route (openapi_app:
-# path, channel_id, summary, the answers' schemas from WebhookAnswer and WebhookError). What a route's signature cannot
+# OpenAPI (docs/openapi.json and GET /openapi.json): Powertools derives each operation from its route below (path,
+# channel_id, summary, the answers' schemas from WebhookAnswer and WebhookError). What a route's signature cannot
 # say is declared here: the handler reads the raw body (signatures are computed over its bytes), so the bodies it
 # accepts are stated rather than parsed by Powertools, and a GET carries the call's fields under any names.
 # Everything here is plain data: Powertools' OpenAPI models (pydantic models of the whole OpenAPI 3.1 schema, a
 # fifth of a cold start) load only when the document is asked for (openapi_document), never for a webhook. So does
 # the channel_id's pattern: an `Annotated[str, Path(...)]` route parameter would import Powertools' OpenAPI params,
-# whose compat module builds a pydantic model at import (~5 ms of every cold start); the document adds it instead.
+# whose compat module builds a pydantic model at import (~30 ms of every cold start); the document adds it instead.
 WEBHOOK_PATH = "/webhooks/{channel_id}"
 CHANNEL_ID = {"description": "The channel's id (its item's key)", "pattern": CHANNEL_ID_PATTERN}
 TOKEN_SCHEMES: dict[str, dict[str, str]] = {
@@ -62,7 +54,7 @@ CALL_BODY = {
                    "object, in its charset or UTF-8/16/32. Form: any charset; bracket keys nest (`a[b][c]=x`), "
                    "numeric indices make lists, a repeated key keeps its last value. An empty body is `{}`.",
     "content": {
-        APPLICATION_JSON: {"schema": {"type": "object"}},
+        content_types.APPLICATION_JSON: {"schema": {"type": "object"}},
         "application/x-www-form-urlencoded": {"schema": {"type": "object",
                                                          "additionalProperties": {"type": "string"}}},
     },
@@ -75,19 +67,19 @@ CALL_QUERY = {
 
 
 def _error_answer(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {APPLICATION_JSON: {"model": WebhookError}}}
+    return {"description": description, "content": {content_types.APPLICATION_JSON: {"model": WebhookError}}}
 
 
 ANSWERS: dict[int, Any] = {
     200: {"description": "`accepted`, `duplicate` (the same call again: the stored dialog's id) or `ignored` (the "
                          "channel's `accept_when` is false). A channel's fixed success body (`advanced_config."
                          "answer`) adds its keys; a handshake is answered as the channel's preset says (text/plain).",
-          "content": {APPLICATION_JSON: {"model": WebhookAnswer},
-                      TEXT_PLAIN: {"schema": {"type": "string"}}}},
+          "content": {content_types.APPLICATION_JSON: {"model": WebhookAnswer},
+                      content_types.TEXT_PLAIN: {"schema": {"type": "string"}}}},
     202: {"description": "Kept, not yet a dialog: `held` (the channel item is invalid; the request becomes a dialog "
                          "once it is fixed, no resend needed) or `accepted` with reason `spooled` (the dialog store "
                          "failed; the request is kept elsewhere and becomes its dialog shortly). `event_id` names it.",
-          "content": {APPLICATION_JSON: {"model": WebhookAnswer}}},
+          "content": {content_types.APPLICATION_JSON: {"model": WebhookAnswer}}},
     400: _error_answer("Unreadable body: invalid JSON, not an object, nested too deep, or not valid in its charset"),
     401: _error_answer("Missing or wrong credentials"),
     403: _error_answer("The channel is not active (the payload is kept as a raw event)"),
@@ -111,7 +103,7 @@ def openapi_document() -> str:
     # Imported here, not at the top: see the note above WEBHOOK_PATH (cold start).
     from aws_lambda_powertools.event_handler.openapi.models import APIKey, Parameter, Schema
 
-    document: OpenAPI = openapi_app().get_openapi_schema(
+    document: OpenAPI = app.get_openapi_schema(
         title="callhook webhook API", version="1",
         description="Telephony providers' call webhooks (CONTRACT §2): one dialog per call, whatever the transport.",
         security_schemes={name: APIKey.model_validate(scheme) for name, scheme in TOKEN_SCHEMES.items()},
@@ -127,50 +119,27 @@ def openapi_document() -> str:
     return document.model_dump_json(by_alias=True, exclude_none=True, indent=2)
 
 
-class Response:
-    """A route's answer; `payload()` is what the handler returns to API Gateway (HTTP API, payload format 2.0), as
-    Powertools' Response became: the given headers, then Content-Type unless they have one, no cookies."""
-
-    __slots__ = ("body", "content_type", "headers", "status_code")
-
-    def __init__(self, status_code: int, body: str, content_type: str = APPLICATION_JSON,
-                 headers: Mapping[str, str] | None = None) -> None:
-        self.status_code, self.body, self.content_type, self.headers = status_code, body, content_type, headers or {}
-
-    def payload(self) -> dict[str, Any]:
-        headers = dict(self.headers)
-        headers.setdefault("Content-Type", self.content_type)
-        return {"statusCode": self.status_code, "body": self.body, "isBase64Encoded": False, "headers": headers,
-                "cookies": []}
+def _json(status: int, body: str) -> Response[str]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
-class _Current:
-    """The event being answered (one at a time per sandbox), as Powertools' `app.current_event` was."""
-
-    event: dict[str, Any] = {}
-
-
-def _json(status: int, body: str) -> Response:
-    return Response(status_code=status, content_type=APPLICATION_JSON, body=body)
-
-
-def _error(status: int, answer: WebhookError) -> Response:
+def _error(status: int, answer: WebhookError) -> Response[str]:
     return _json(status, answer.model_dump_json())
 
 
 def webhook_request(channel_id: str) -> WebhookRequest:
     """The payload-2.0 event as the service's request model (raw body bytes, lower-cased headers)."""
-    event = _Current.event
-    context, http = event["requestContext"], event["requestContext"]["http"]
+    event = app.current_event
     raw = event.get("body") or ""
     body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode("utf-8")
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     raw_query = event.get("rawQueryString") or ""
-    url = request_url(headers, context.get("domainName"), context.get("stage"), event.get("rawPath") or _path(event),
-                      raw_query)
+    url = request_url(headers, event.request_context.domain_name, event.request_context.stage,
+                      event.get("rawPath") or event.path, raw_query)
     return WebhookRequest(
-        channel_id=channel_id, method=http["method"].upper(), url=url, headers=headers, raw_query=raw_query,
-        query=dict(event.get("queryStringParameters") or {}), body=body, source_ip=http["sourceIp"],
+        channel_id=channel_id, method=event.request_context.http.method.upper(), url=url, headers=headers,
+        raw_query=raw_query, query=dict(event.query_string_parameters or {}), body=body,
+        source_ip=event.request_context.http.source_ip,
     )
 
 
@@ -208,7 +177,7 @@ def adapters(settings: IngestSettings) -> IngestPorts:
     return ingest_ports(settings, limits=WEBHOOK_ANSWER_LIMITS)
 
 
-def _receive(channel_id: str) -> Response:
+def _receive(channel_id: str) -> Response[str]:
     settings = load_settings(IngestSettings)
     answer = ingest_webhook(webhook_request(channel_id), adapters(settings), settings)
     if isinstance(answer, HandshakeAnswer):
@@ -221,20 +190,28 @@ def _receive(channel_id: str) -> Response:
     return _json(answer.status_code, answer.body_json())
 
 
-def receive_post(channel_id: str) -> Response:
+@app.post("/webhooks/<channel_id>", summary="Receive a call webhook", tags=["webhooks"], security=TOKEN,
+          responses=ANSWERS, openapi_extensions={"requestBody": CALL_BODY},
+          description="A call event as JSON or a form. A provider that appends the event's kind to the URL "
+                      "(`/webhooks/{channel_id}/events/summary`) is served the same way. " + AUTH_NOTE)
+def receive_post(channel_id: str) -> Response[str]:
     return _receive(channel_id)
 
 
-def receive_post_with_suffix(channel_id: str) -> Response:
+@app.post("/webhooks/<channel_id>/.+", include_in_schema=False)  # OpenAPI paths cannot say "any suffix"
+def receive_post_with_suffix(channel_id: str) -> Response[str]:
     """Providers that append the event's kind to the URL (Mango Office posts to URL/events/summary)."""
     return _receive(channel_id)
 
 
-def receive_get(channel_id: str) -> Response:
+@app.get("/webhooks/<channel_id>", summary="Receive a call webhook sent as GET", tags=["webhooks"], security=TOKEN,
+         responses=ANSWERS, description="The call's fields as query parameters (minus `token`). " + AUTH_NOTE)
+def receive_get(channel_id: str) -> Response[str]:
     return _receive(channel_id)
 
 
-def openapi_json() -> Response:
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_json() -> Response[str]:
     """This API's OpenAPI document, published with the stack (the same text as docs/openapi.json)."""
     return _json(200, openapi_document())
 
@@ -243,7 +220,8 @@ MISCONFIGURED_ANSWER = ("this channel's configuration cannot be used right now; 
                         "why with `callhook channel check` and in the ingest function's log")
 
 
-def rejected(exc: WebhookRejectedError) -> Response:
+@app.exception_handler(WebhookRejectedError)
+def rejected(exc: WebhookRejectedError) -> Response[str]:
     metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
     metrics.add_metadata(key="reason", value=exc.reason)
     # The caller may be anyone: a broken configuration's details (parameter names, field paths) stay in our log.
@@ -255,7 +233,8 @@ def rejected(exc: WebhookRejectedError) -> Response:
     return _error(exc.status_code, WebhookError(status="rejected", reason=exc.reason, message=message))
 
 
-def unavailable(exc: DependencyUnavailableError) -> Response:
+@app.exception_handler(DependencyUnavailableError)
+def unavailable(exc: DependencyUnavailableError) -> Response[str]:
     """Ours failed: 503 so that the provider retries; a retry completes the job without duplicating it."""
     logger.warning("dependency unavailable", detail=str(exc))
     metrics.add_metric(name="WebhookServerError", unit=MetricUnit.Count, value=1)
@@ -263,13 +242,15 @@ def unavailable(exc: DependencyUnavailableError) -> Response:
                                     message=f"callhook could not store the call right now ({exc}); retry later"))
 
 
-def internal_error(exc: Exception) -> Response:
+@app.exception_handler(Exception)
+def internal_error(exc: Exception) -> Response[str]:
     logger.exception("unexpected error")
     metrics.add_metric(name="WebhookServerError", unit=MetricUnit.Count, value=1)
     return _error(500, WebhookError(status="error", reason="internal_error", message="callhook failed; retry later"))
 
 
-def not_found() -> Response:
+@app.not_found
+def not_found(_: Exception) -> Response[str]:
     return _error(404, WebhookError(status="rejected", reason="not_found", message="POST /webhooks/{channel_id}"))
 
 
@@ -277,66 +258,4 @@ def not_found() -> Response:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return resolve(event)
-
-
-# Powertools' rule for a `<name>` path segment (RFC 3986's safe and unsafe characters and \w), anchored as it did.
-_SEGMENT = r"[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+"
-ROUTES: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
-    ("GET", re.compile(r"^/openapi.json$"), openapi_json),  # Powertools tried static routes first
-    ("POST", re.compile(rf"^/webhooks/(?P<channel_id>{_SEGMENT})$"), receive_post),
-    ("POST", re.compile(rf"^/webhooks/(?P<channel_id>{_SEGMENT})/.+$"), receive_post_with_suffix),
-    ("GET", re.compile(rf"^/webhooks/(?P<channel_id>{_SEGMENT})$"), receive_get),
-]
-
-
-def _path(event: dict[str, Any]) -> str:
-    """The route's path: rawPath, without the stage's segment on a named stage (`$default` has none)."""
-    raw_path: str = event.get("rawPath") or ""
-    stage = event["requestContext"].get("stage")
-    return raw_path[len(f"/{stage}"):] if stage and stage != "$default" else raw_path
-
-
-def resolve(event: dict[str, Any]) -> dict[str, Any]:
-    """The route of the event's method and path answers; its exception goes to the handler of its class (the closest
-    in its MRO, as Powertools looked them up); no route: 404."""
-    method = event["requestContext"]["http"]["method"].upper()
-    path = _path(event)
-    for route_method, rule, route in ROUTES:
-        if method == route_method and (match := rule.match(path)):
-            _Current.event = event
-            try:
-                return route(**match.groupdict()).payload()
-            except WebhookRejectedError as exc:
-                return rejected(exc).payload()
-            except DependencyUnavailableError as exc:
-                return unavailable(exc).payload()
-            except Exception as exc:  # the provider gets a 500 and retries; internal_error logs it
-                return internal_error(exc).payload()
-            finally:
-                _Current.event = {}
-    return not_found().payload()
-
-
-@functools.cache
-def openapi_app() -> APIGatewayHttpResolver:
-    """Powertools' resolver with this module's routes, declared for the OpenAPI document only (see the module's
-    docstring): the same functions, paths and operation details as the webhook routes above."""
-    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-    from aws_lambda_powertools.event_handler import Response as PowertoolsResponse
-
-    for route in (receive_post, receive_post_with_suffix, receive_get, openapi_json):
-        # Powertools documents a route by its signature: its own Response is an answer, ours would be a schema.
-        route.__annotations__["return"] = PowertoolsResponse[str]
-    app = APIGatewayHttpResolver()
-    app.post("/webhooks/<channel_id>", summary="Receive a call webhook", tags=["webhooks"], security=TOKEN,
-             responses=ANSWERS, openapi_extensions={"requestBody": CALL_BODY},
-             description="A call event as JSON or a form. A provider that appends the event's kind to the URL "
-                         "(`/webhooks/{channel_id}/events/summary`) is served the same way. " + AUTH_NOTE)(receive_post)
-    app.post("/webhooks/<channel_id>/.+", include_in_schema=False)(  # OpenAPI paths cannot say "any suffix"
-        receive_post_with_suffix)
-    app.get("/webhooks/<channel_id>", summary="Receive a call webhook sent as GET", tags=["webhooks"],
-            security=TOKEN, responses=ANSWERS,
-            description="The call's fields as query parameters (minus `token`). " + AUTH_NOTE)(receive_get)
-    app.get("/openapi.json", include_in_schema=False)(openapi_json)
-    return app
+    return app.resolve(event, context)

@@ -4,8 +4,6 @@
   recorder, and ingest does not load Powertools' OpenAPI models until GET /openapi.json is asked for.
 * With tracing on (on Lambda, `Tracing: Active`), the Tracer still patches the AWS SDK and sends the handler's
   subsegment to the X-Ray daemon, as Powertools' default provider did.
-* Ingest's import loads nothing of Powertools' event handler package (its __init__ imports every resolver, AppSync's
-  asyncio among them, and every event data class): ingest routes its four routes itself.
 * Ingest's import loads no model module its webhook path does not use, and builds no validator of a model it
   imports but never validates (those build on first use); a webhook still validates what it validated.
 """
@@ -24,8 +22,6 @@ XRAY = "aws_xray_sdk.core"
 OPENAPI_MODELS = "aws_lambda_powertools.event_handler.openapi.models"
 # Powertools' OpenAPI parameter classes: their compat module builds a pydantic model at import (~30 ms).
 OPENAPI_PARAMS = "aws_lambda_powertools.event_handler.openapi.compat"
-# What Powertools' event handler package loads, whichever of its resolvers is imported.
-EVENT_HANDLER = ["aws_lambda_powertools.event_handler", "aws_lambda_powertools.utilities.data_classes", "asyncio"]
 FUNCTIONS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/app.py"))
 # Model modules the webhook path never uses: ingest's cold import must not load them (callhook.ports names them
 # for type checking only).
@@ -177,19 +173,3 @@ def test_with_tracing_on_the_sdk_is_patched_and_the_handler_subsegment_reaches_t
     subsegment = json.loads(document)
     assert subsegment["name"] == "## handler" and subsegment["trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
     assert subsegment["annotations"] == {"ColdStart": True, "Service": "callhook"}
-
-
-def test_a_webhook_loads_nothing_of_powertools_event_handler() -> None:
-    # Given a fresh interpreter importing ingest, then answering a webhook (no AWS call: an unknown route's 404)
-    probe = (
-        "import json, sys\n"
-        "import functions.ingest.app as app\n"
-        f"after_import = [m for m in {EVENT_HANDLER!r} if m in sys.modules]\n"
-        "event = json.load(open('events/ingest/json_call.json'))\n"
-        "event['requestContext']['http']['method'] = 'DELETE'\n"
-        "from tests.unit.conftest import FakeContext\n"
-        "answer = app.handler(event, FakeContext())\n"
-        f"print(json.dumps({{'after_import': after_import, 'status': answer['statusCode'],\n"
-        f"                  'after_webhook': [m for m in {EVENT_HANDLER!r} if m in sys.modules]}}))\n")
-    # When / Then neither the import nor the answer loads the package, its resolvers or its data classes
-    assert _run(probe, POWERTOOLS_TRACE_DISABLED="true") == {"after_import": [], "status": 404, "after_webhook": []}
