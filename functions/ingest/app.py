@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import base64
 import functools
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -34,9 +33,11 @@ app = APIGatewayHttpResolver()
 # say is declared here: the handler reads the raw body (signatures are computed over its bytes), so the bodies it
 # accepts are stated rather than parsed by Powertools, and a GET carries the call's fields under any names.
 # Everything here is plain data: Powertools' OpenAPI models (pydantic models of the whole OpenAPI 3.1 schema, a
-# fifth of a cold start) load only when the document is asked for (openapi_document), never for a webhook.
+# fifth of a cold start) load only when the document is asked for (openapi_document), never for a webhook. So does
+# the channel_id's pattern: an `Annotated[str, Path(...)]` route parameter would import Powertools' OpenAPI params,
+# whose compat module builds a pydantic model at import (~30 ms of every cold start); the document adds it instead.
 WEBHOOK_PATH = "/webhooks/{channel_id}"
-ChannelId = Annotated[str, Path(pattern=CHANNEL_ID_PATTERN, description="The channel's id (its item's key)")]
+CHANNEL_ID = {"description": "The channel's id (its item's key)", "pattern": CHANNEL_ID_PATTERN}
 TOKEN_SCHEMES: dict[str, dict[str, str]] = {
     "webhookToken": {"type": "apiKey", "in": "query", "name": "token", "description": "The channel's webhook_token"},
     "webhookTokenHeader": {"type": "apiKey", "in": "header", "name": "X-Webhook-Token",
@@ -97,16 +98,22 @@ def openapi_document() -> str:
     """The webhook API's OpenAPI 3.1 document, generated from the routes of this module.
 
     The GET's free-form query is added to the generated model: Powertools builds parameters from a route's signature,
-    which has no way to say "any names".
+    which has no way to say "any names". So are the channel id's description and pattern (see CHANNEL_ID).
     """
     # Imported here, not at the top: see the note above WEBHOOK_PATH (cold start).
-    from aws_lambda_powertools.event_handler.openapi.models import APIKey, Parameter
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, Parameter, Schema
 
     document: OpenAPI = app.get_openapi_schema(
         title="callhook webhook API", version="1",
         description="Telephony providers' call webhooks (CONTRACT §2): one dialog per call, whatever the transport.",
         security_schemes={name: APIKey.model_validate(scheme) for name, scheme in TOKEN_SCHEMES.items()},
     )
+    for operation in (document.paths[WEBHOOK_PATH].get, document.paths[WEBHOOK_PATH].post):  # type: ignore[index]
+        for parameter in operation.parameters or []:  # type: ignore[union-attr]
+            if isinstance(parameter, Parameter) and parameter.name == "channel_id" and isinstance(parameter.schema_,
+                                                                                                   Schema):
+                parameter.description = parameter.schema_.description = CHANNEL_ID["description"]
+                parameter.schema_.pattern = CHANNEL_ID["pattern"]
     document.paths[WEBHOOK_PATH].get.parameters.append(  # type: ignore[index,union-attr]
         Parameter.model_validate(CALL_QUERY))
     return document.model_dump_json(by_alias=True, exclude_none=True, indent=2)
@@ -187,7 +194,7 @@ def _receive(channel_id: str) -> Response[str]:
           responses=ANSWERS, openapi_extensions={"requestBody": CALL_BODY},
           description="A call event as JSON or a form. A provider that appends the event's kind to the URL "
                       "(`/webhooks/{channel_id}/events/summary`) is served the same way. " + AUTH_NOTE)
-def receive_post(channel_id: ChannelId) -> Response[str]:
+def receive_post(channel_id: str) -> Response[str]:
     return _receive(channel_id)
 
 
@@ -199,7 +206,7 @@ def receive_post_with_suffix(channel_id: str) -> Response[str]:
 
 @app.get("/webhooks/<channel_id>", summary="Receive a call webhook sent as GET", tags=["webhooks"], security=TOKEN,
          responses=ANSWERS, description="The call's fields as query parameters (minus `token`). " + AUTH_NOTE)
-def receive_get(channel_id: ChannelId) -> Response[str]:
+def receive_get(channel_id: str) -> Response[str]:
     return _receive(channel_id)
 
 

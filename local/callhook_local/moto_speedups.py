@@ -15,6 +15,10 @@ Measured again later on 2026-12-01 (py-spy --gil, 30 s of bench/workflow.py at c
 response serializer took 17 % of the stack process's CPU, almost all of it DynamoDB answers (UpdateItem returning
 ALL_NEW: every member of every AttributeValue of the item asks six alias providers, built anew each time, which key
 could hold it), and every request listed its response class's methods with `inspect.getmembers` (4 %).
+
+Measured again in the evening of 2026-12-01 (py-spy --gil, bench/cpu.py, the Task invokes in process): serializing
+DynamoDB's items was still 20 % of the stack's CPU, most of it moto walking the ten members of the `AttributeValue`
+shape for each value of the item (a dialog has a few hundred), for answers already in the wire's form.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Iterator
+from enum import Enum
 from typing import Any
 
 from moto.core import responses, serialize
@@ -48,6 +53,7 @@ def install() -> None:
         _cache_json_paths()
         _cache_serializer_aliases()
         _cache_action_method_names()
+        _serialize_attribute_values_directly()
         _installed = True
 
 
@@ -204,3 +210,69 @@ def _cache_action_method_names() -> None:
     class on every request to learn whether the action is one of its methods."""
     responses.method_names_from_class = functools.lru_cache(maxsize=None)(  # type: ignore[assignment]
         responses.method_names_from_class)
+
+
+_SKIPPED = object()  # moto's serializer sets nothing for this value (a None structure)
+
+
+def _serialize_attribute_values_directly() -> None:
+    """DynamoDB's `AttributeValue`s, in a JSON answer, written as moto's serializer writes them without walking the
+    shape for each one. moto's answer holds them as plain dicts in the wire's form ({"S": ...}, {"M": {...}}...);
+    its serializer visits all ten members of the shape for every value, nested ones included, asking the picker for
+    each. Here a plain dict whose keys are all members of the shape is written member by member as moto's JSON
+    serializer would (strings through its string conversion, maps and lists recursively, BOOL and NULL as they are);
+    anything else (a binary value, whose base64 is moto's business, another type, a custom picker) takes moto's own
+    path, node by node. `tests/unit/test_moto_speedups.py` compares the answers byte for byte with moto's own."""
+    original = serialize.BaseJSONSerializer._serialize_type_structure
+    pickers = (serialize.AttributePicker, serialize.XFormedAttributePicker)
+    strings, string_lists, scalars = {"S", "N"}, {"SS", "NS"}, {"BOOL", "NULL"}
+
+    def plain_picking(serializer: Any) -> bool:
+        picker = serializer._value_picker
+        return (type(picker) in pickers and not picker.response_transformers
+                and picker.alias_providers is serialize.DEFAULT_ALIAS_PROVIDERS)
+
+    def as_string(value: Any) -> Any:  # BaseJSONSerializer._serialize_type_string
+        if isinstance(value, Enum):
+            value = value.value
+        return str(value) if value not in [None, {}, []] else value
+
+    def attribute_value(serializer: Any, value: Any, shape: Any) -> Any:
+        members = shape.members
+        if type(value) is not dict or not all(k in members and k not in ("B", "BS") for k in value):
+            wrapper: dict[str, Any] = {}
+            original(serializer, wrapper, value, shape, "value")
+            return wrapper.get("value", _SKIPPED)
+        out: dict[str, Any] = {}
+        for name, member in members.items():  # the shape's order, as moto writes them
+            item = value.get(name)
+            if item is None:
+                continue
+            key = member.serialization.get("name", name)
+            if name in strings:
+                out[key] = as_string(item)
+            elif name in string_lists:
+                out[key] = [as_string(i) for i in item]
+            elif name in scalars:
+                out[key] = item
+            elif name == "M":
+                out[key] = {k: v for k, sub in item.items() if sub is not None
+                            and (v := attribute_value(serializer, sub, shape)) is not _SKIPPED}
+            elif name == "L":
+                out[key] = [sub if sub is None else attribute_value(serializer, sub, shape) for sub in item]
+            else:  # a member this code does not know: moto's own path for the whole value
+                wrapper = {}
+                original(serializer, wrapper, value, shape, "value")
+                return wrapper.get("value", _SKIPPED)
+        return out
+
+    def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if key and value is not None and shape.name == "AttributeValue" and plain_picking(self):
+            converted = attribute_value(self, value, shape)
+            if converted is not _SKIPPED:
+                serialized[shape.serialization.get("name", key)] = converted
+            return
+        original(self, serialized, value, shape, key)
+
+    serialize_structure.__wrapped__ = original  # type: ignore[attr-defined]
+    serialize.BaseJSONSerializer._serialize_type_structure = serialize_structure  # type: ignore[method-assign]

@@ -18,10 +18,13 @@
   Lambda's concurrency, which is 1000 per account) up to `throttle_after_s`, then fails with
   TooManyRequestsException as Lambda throttles. 30 s by default, API Gateway's longest wait for an integration:
   a shorter wait turned this machine's slowness into throttles AWS would not answer (the load bench at concurrency
-  50 lost 97 calls to 429s with 10 s). One exception keeps a self-triggering function from deadlocking:
-  an invocation made *inside an AWS call of the same function* (a write whose stream moto delivers synchronously to
-  the writing function, NormalizeOperator on the operators table) never waits, since the sandbox it would wait for
-  is the one blocked on that call; it gets a new sandbox even past the cap (up to `nested_cap`).
+  50 lost 97 calls to 429s with 10 s). Waiters are served in arrival order: a sandbox that becomes free is handed
+  to the invocation that has waited longest, never to one that just arrived (with the free-for-all of a condition
+  variable, a few waiters starved past the 30 s while later ones got through: the load bench's throttled Tasks).
+  One exception keeps a self-triggering function from deadlocking: an invocation made *inside an AWS call of the
+  same function* (a write whose stream moto delivers synchronously to the writing function, NormalizeOperator on
+  the operators table) never waits, since the sandbox it would wait for is the one blocked on that call; it gets a
+  new sandbox even past the cap (up to `nested_cap`).
 - **Timeout and crash.** Past the function's `Timeout` the sandbox is killed and the invocation fails with
   `Sandbox.Timedout` ("RequestId: … Error: Task timed out after N.00 seconds"); a sandbox that exits mid-invocation
   fails it with `Runtime.ExitError`. Either way the next invocation gets a fresh sandbox.
@@ -34,6 +37,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import json
@@ -286,6 +290,17 @@ class Pool:
     started: int = 0
     reclaimed: int = 0  # idle sandboxes stopped
     cond: threading.Condition = field(default_factory=threading.Condition)
+    waiters: collections.deque[Waiter] = field(default_factory=collections.deque)  # at the cap, oldest first
+
+
+@dataclass(eq=False)
+class Waiter:
+    """An invocation waiting at the cap. Whoever frees a slot hands it over, with the warm sandbox that ended its
+    invocation, or with none (that one died, or never started: the waiter starts a new one); either way the pool's
+    `busy` count already includes the waiter."""
+
+    event: threading.Event = field(default_factory=threading.Event)
+    sandbox: Sandbox | None = None
 
 
 class Sandboxes:
@@ -357,55 +372,88 @@ class Sandboxes:
             return sandbox.invoke(event)
         finally:
             with pool.cond:
-                pool.busy -= 1
                 pool.invocations += 1
                 keep = sandbox.alive and not self._stopped
                 if keep:
                     sandbox.last_used = time.monotonic()
-                    pool.free.append(sandbox)
                 else:
                     pool.running.discard(sandbox)
-                pool.cond.notify()
+                if pool.waiters:  # the slot passes to the oldest waiter; `busy` is unchanged
+                    waiter = pool.waiters.popleft()
+                    waiter.sandbox = sandbox if keep else None
+                    waiter.event.set()
+                else:
+                    pool.busy -= 1
+                    if keep:
+                        pool.free.append(sandbox)
             if not keep:
                 with contextlib.suppress(Exception):
                     sandbox.kill()
 
     def _acquire(self, pool: Pool, spec: Spec, function_arn: str, nested: bool) -> Sandbox:
         stale: list[Sandbox] = []
-        deadline = time.monotonic() + self.throttle_after_s
+        waiter: Waiter | None = None
+        handed: Sandbox | None = None
         try:
             with pool.cond:
-                while True:
-                    while pool.free:
-                        sandbox = pool.free.pop()  # the most recently used: warm
-                        if sandbox.spec == spec and sandbox.alive:
-                            pool.busy += 1
-                            return sandbox
-                        stale.append(sandbox)
-                    cap = self.nested_cap if nested else self.max_per_function
-                    if pool.busy < cap:
+                while pool.free and not pool.waiters:
+                    sandbox = pool.free.pop()  # the most recently used: warm
+                    if sandbox.spec == spec and sandbox.alive:
                         pool.busy += 1
-                        pool.started += 1
-                        break
-                    remaining = deadline - time.monotonic()
-                    if nested or remaining <= 0:
-                        raise Throttled(f"{pool.function_name}: {pool.busy} sandboxes busy")
-                    pool.cond.wait(remaining)
+                        return sandbox
+                    stale.append(sandbox)
+                cap = self.nested_cap if nested else self.max_per_function
+                if pool.busy < cap and (nested or not pool.waiters):
+                    pool.busy += 1
+                    pool.started += 1
+                elif nested:
+                    raise Throttled(f"{pool.function_name}: {pool.busy} sandboxes busy")
+                else:
+                    waiter = Waiter()
+                    pool.waiters.append(waiter)
+            if waiter is not None:
+                handed = self._wait_for_slot(pool, waiter)
         finally:
             for sandbox in stale:  # its function's configuration changed since it started
                 with pool.cond:
                     pool.running.discard(sandbox)
                 sandbox.kill()
+        if handed is not None and handed.spec == spec and handed.alive:
+            return handed
+        if waiter is not None:  # a slot without a usable sandbox: a new one starts in it
+            with pool.cond:
+                pool.started += 1
+                if handed is not None:  # one of the function's former configuration
+                    pool.running.discard(handed)
+            if handed is not None:
+                handed.kill()
         try:
             started = Sandbox(self.image, spec, function_arn)
             with pool.cond:
                 pool.running.add(started)
             return started
         except Exception:
-            with pool.cond:
-                pool.busy -= 1
-                pool.cond.notify()
+            self._release_slot(pool)
             raise
+
+    def _wait_for_slot(self, pool: Pool, waiter: Waiter) -> Sandbox | None:
+        """Wait in line for a slot; the warm sandbox handed over, or None: start a new one. Throttled past
+        `throttle_after_s` (a slot handed over at that very moment is taken, not lost)."""
+        if not waiter.event.wait(self.throttle_after_s):
+            with pool.cond:
+                if not waiter.event.is_set():
+                    pool.waiters.remove(waiter)
+                    raise Throttled(f"{pool.function_name}: {pool.busy} sandboxes busy")
+        return waiter.sandbox
+
+    def _release_slot(self, pool: Pool) -> None:
+        """A slot taken for a sandbox that could not start: to the oldest waiter, else back to the pool."""
+        with pool.cond:
+            if pool.waiters:
+                waiter = pool.waiters.popleft()
+                waiter.event.set()
+            else:
+                pool.busy -= 1
 
     def stop(self) -> None:
         self._stopped = True

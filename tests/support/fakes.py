@@ -39,6 +39,7 @@ from callhook.models.dialog import (
     RecordingStatus,
     Transcription,
     TranscriptionStatus,
+    Workflow,
     make_dialog_id,
 )
 from callhook.models.directory import Operator, OperatorLookup, normalize_email, normalize_ext
@@ -307,11 +308,14 @@ class FakeTranscriptionStore:
         item.pop("recording_requested_at", None)
         return True
 
-    def record_decision(self, dialog_id: str, transcription: Transcription) -> bool:
+    def record_decision(self, dialog_id: str, transcription: Transcription, *,
+                        workflow: Workflow | None = None) -> bool:
         item = self.items.get(dialog_id)
         if item is None or JOB_ATTRIBUTE in item:
             return False
         item["transcription"] = transcription.model_dump(mode="json")
+        if workflow is not None:
+            item["workflow"] = workflow.model_dump(mode="json")
         return True
 
     def park(self, dialog_id: str, waiting: Transcription, task_token: str) -> bool:

@@ -20,6 +20,8 @@ from tests.unit.conftest import ROOT
 
 XRAY = "aws_xray_sdk.core"
 OPENAPI_MODELS = "aws_lambda_powertools.event_handler.openapi.models"
+# Powertools' OpenAPI parameter classes: their compat module builds a pydantic model at import (~30 ms).
+OPENAPI_PARAMS = "aws_lambda_powertools.event_handler.openapi.compat"
 FUNCTIONS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/app.py"))
 # Model modules the webhook path never uses: ingest's cold import must not load them (callhook.ports names them
 # for type checking only).
@@ -36,12 +38,17 @@ BUILT_ON_FIRST_USE = [
     "callhook.models.transcription:JobStart", "callhook.models.transcription:TranscribeJob",
     "callhook.models.transcription:Fetched",
     "callhook.settings:ReconcileSettings", "callhook.settings:TranscriptionSettings",
+    # Only some webhooks need these (a rejection, a held or spooled request, a handshake, a recording URL, a preset):
+    # an accepted webhook's cold start (import + first invocation) builds none of them.
+    "callhook.models.event:RawEvent", "callhook.models.event:StoredRequest", "callhook.models.event:SpooledRequest",
+    "callhook.models.api:WebhookError", "callhook.models.api:HandshakeAnswer",
+    "callhook.models.transcription:KeepRecordingRequest", "callhook.settings:RecordingRequestSettings",
+    "callhook.models.preset:Preset",
 ]
-# What the webhook path validates or sends: built at import, as before.
-BUILT_AT_IMPORT = ["callhook.models.api:WebhookRequest", "callhook.models.channel:Channel",
-                   "callhook.models.dialog:Dialog", "callhook.models.event:RawEvent",
-                   "callhook.models.transcription:KeepRecordingRequest", "callhook.models.workflow:WorkflowState",
-                   "callhook.settings:IngestSettings", "callhook.settings:RecordingRequestSettings"]
+# What every accepted webhook validates or sends: built at import, as before.
+BUILT_AT_IMPORT = ["callhook.models.api:WebhookRequest", "callhook.models.api:WebhookAnswer",
+                   "callhook.models.channel:Channel", "callhook.models.dialog:Dialog",
+                   "callhook.models.workflow:WorkflowState", "callhook.settings:IngestSettings"]
 
 
 def _run(probe: str, **env: str) -> dict[str, object]:
@@ -53,12 +60,12 @@ def _run(probe: str, **env: str) -> dict[str, object]:
     return result
 
 
-def test_ingest_cold_start_loads_neither_the_xray_sdk_nor_the_openapi_models() -> None:
+def test_ingest_cold_start_loads_neither_the_xray_sdk_nor_powertools_openapi_classes() -> None:
     # Given a fresh interpreter with tracing off, as the local stack runs functions
     probe = (
         "import json, sys\n"
         "import functions.ingest.app as app\n"
-        f"after_import = sorted(m for m in ({XRAY!r}, {OPENAPI_MODELS!r}) if m in sys.modules)\n"
+        f"after_import = sorted(m for m in ({XRAY!r}, {OPENAPI_MODELS!r}, {OPENAPI_PARAMS!r}) if m in sys.modules)\n"
         "event = json.load(open('events/ingest/get_call.json'))\n"
         "event.update(rawPath='/openapi.json', rawQueryString='', queryStringParameters=None)\n"
         "event['requestContext']['http'].update(method='GET', path='/openapi.json')\n"
@@ -69,7 +76,7 @@ def test_ingest_cold_start_loads_neither_the_xray_sdk_nor_the_openapi_models() -
         f"                  'xray_after_openapi': {XRAY!r} in sys.modules}}))\n")
     # When ingest is imported, then asked for its OpenAPI document
     result = _run(probe, POWERTOOLS_TRACE_DISABLED="true")
-    # Then the import loaded neither; the document loads the models when it is asked for (and still no X-Ray)
+    # Then the import loaded none of them; the document loads the models when it is asked for (and still no X-Ray)
     assert result == {"after_import": [], "status": 200, "after_openapi": True, "xray_after_openapi": False}
 
 
@@ -99,8 +106,10 @@ def test_a_model_built_on_first_use_validates_as_before() -> None:
         "from pydantic import ValidationError\n"
         "from callhook.models.directory import Operator\n"
         "from callhook.models.transcription import TranscribeTask\n"
+        "from callhook.models.event import RawEvent\n"
         "errors = {}\n"
-        "for model, data in ((TranscribeTask, {'unexpected': 1}), (Operator, {'user_id': 'x'})):\n"
+        "for model, data in ((TranscribeTask, {'unexpected': 1}), (Operator, {'user_id': 'x'}),\n"
+        "                    (RawEvent, {'event_id': 'e', 'request': {'method': 'POST', 'unexpected': 1}})):\n"
         "    try:\n"
         "        model.model_validate(data)\n"
         "    except ValidationError as exc:\n"
@@ -110,6 +119,8 @@ def test_a_model_built_on_first_use_validates_as_before() -> None:
     assert _run(probe) == {
         "TranscribeTask": [["extra_forbidden", "unexpected"], ["missing", "state"], ["missing", "task_token"]],
         "Operator": [["int_parsing", "user_id"], ["missing", "email"]],
+        "RawEvent": [["extra_forbidden", "request", "unexpected"], ["missing", "channel_id"], ["missing", "kind"],
+                     ["missing", "received_at"], ["missing", "request", "headers"], ["missing", "request", "url"]],
     }
 
 

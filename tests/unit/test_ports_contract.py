@@ -91,14 +91,14 @@ def test_the_default_operator_setting(world: Callable[..., Any], stored: Any, ex
 # ------------------------------------------------------------------------------------------- the transcription side
 
 def _transcription_world(kind: str, request: pytest.FixtureRequest) -> tuple[Any, Any, Any, Any]:
-    """(store, dialogs, Transcribe, transcripts) over stored dialogs d-1..d-4: fakes, or the adapters on moto."""
+    """(store, dialogs, Transcribe, transcripts) over stored dialogs d-1..d-5: fakes, or the adapters on moto."""
     from callhook.models.call import Telephony
     from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus
     from tests.support.fakes import FakeDialogs, FakeTranscribe, FakeTranscriptionStore, FakeTranscripts
 
     stored = [Dialog(dialog_id=f"d-{n}", channel_id="ch", call_id=f"c{n}", created_at="2026-12-01T00:00:00Z",
                      telephony=Telephony(call_id=f"c{n}"), enrichment=Enrichment(status=EnrichmentStatus.DISABLED))
-              for n in (1, 2, 3, 4)]
+              for n in (1, 2, 3, 4, 5)]
     if kind == "fake":
         dialogs = FakeDialogs(*stored)
         return FakeTranscriptionStore(dialogs), dialogs, FakeTranscribe(), FakeTranscripts()
@@ -171,6 +171,25 @@ def _a_wait_without_a_job_resolves_once(transcription_world: Any, dialog_id: str
     assert dialogs.get(dialog_id).transcription.status == TranscriptionStatus.SKIPPED
 
 
+def _a_decision_that_ends_the_workflow_is_one_write_or_none(transcription_world: Any, dialog_id: str) -> None:
+    from callhook.models.dialog import Transcription, TranscriptionStatus, Workflow, WorkflowStatus
+
+    store, dialogs, _, _ = transcription_world
+    ended = Workflow(status=WorkflowStatus.COMPLETED, finished_at="2026-12-01T20:00:00Z")
+    assert store.record_decision(dialog_id, Transcription(status=TranscriptionStatus.NOT_REQUESTED),
+                                 workflow=ended) is True
+    stored = dialogs.get(dialog_id)
+    assert stored.transcription.status == TranscriptionStatus.NOT_REQUESTED
+    assert stored.workflow.status == WorkflowStatus.COMPLETED
+    # once a job is claimed, a decision lands nowhere: neither the transcription nor the workflow's end
+    store.claim(dialog_id, Transcription(status=TranscriptionStatus.STARTED, job_name="stack-x"))
+    assert store.record_decision(dialog_id, Transcription(status=TranscriptionStatus.SKIPPED),
+                                 workflow=Workflow(status=WorkflowStatus.FAILED)) is False
+    after = dialogs.get(dialog_id)
+    assert after.transcription.status == TranscriptionStatus.STARTED
+    assert after.workflow.status == WorkflowStatus.COMPLETED
+
+
 def _a_failed_copy_never_overwrites_a_kept_recording(transcription_world: Any, dialog_id: str) -> None:
     from callhook.models.dialog import Reason, Recording, RecordingStatus
 
@@ -205,11 +224,13 @@ def _a_missing_transcript_is_transcript_missing(transcription_world: Any, dialog
 
 def test_the_transcription_store_keeps_its_conditions(transcription_world: Any) -> None:
     # One claimer, one answer; a transcript after a timeout only when told; a wait without a job ends once; a
-    # failed copy never overwrites a kept recording (one stored dialog each, on one world: moto is set up once)
+    # failed copy never overwrites a kept recording; a decision and the workflow's end are one write (one stored
+    # dialog each, on one world: moto is set up once)
     _one_actor_claims_and_one_answers(transcription_world, "d-1")
     _a_transcript_after_a_timeout_lands_only_when_told(transcription_world, "d-2")
     _a_wait_without_a_job_resolves_once(transcription_world, "d-3")
     _a_failed_copy_never_overwrites_a_kept_recording(transcription_world, "d-4")
+    _a_decision_that_ends_the_workflow_is_one_write_or_none(transcription_world, "d-5")
 
 
 def test_transcribe_and_the_transcripts_bucket(transcription_world: Any) -> None:

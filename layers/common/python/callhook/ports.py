@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # annotations only: a function imports the models its own pat
     from callhook.models.action import Action, ActionRun
     from callhook.models.api import WebhookAnswer, WebhookRequest
     from callhook.models.channel import Channel
-    from callhook.models.dialog import Dialog, FeedEntry, Recording, Transcription
+    from callhook.models.dialog import Dialog, FeedEntry, Recording, Transcription, Workflow
     from callhook.models.directory import Operator, OperatorLookup
     from callhook.models.event import RawEvent, RawEventKind, SpooledRequest
     from callhook.models.transcription import Fetched, JobStart, TranscribeJob
@@ -108,8 +108,10 @@ class TranscriptionStore(Protocol):
         """A failure never overwrites a kept recording."""
         ...
 
-    def record_decision(self, dialog_id: str, transcription: Transcription) -> bool:
-        """`not_requested`/`skipped`, unless a job was claimed meanwhile."""
+    def record_decision(self, dialog_id: str, transcription: Transcription, *,
+                        workflow: Workflow | None = None) -> bool:
+        """`not_requested`/`skipped`, unless a job was claimed meanwhile; with `workflow`, that section in the same
+        write (a decision that answers the waiting step ends the workflow)."""
         ...
 
     def park(self, dialog_id: str, waiting: Transcription, task_token: str) -> bool:

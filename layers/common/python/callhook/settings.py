@@ -67,4 +67,6 @@ class TranscriptionSettings(CommonSettings):
 class RecordingRequestSettings(CommonSettings):
     """Where the functions that learn a recording URL send it (not set on the KeepRecording function itself)."""
 
+    model_config = ConfigDict(defer_build=True)  # built on first use: read only for a call with a recording URL
+
     keep_recording_function: str | None = Field(alias="KEEP_RECORDING_FUNCTION", default=None)

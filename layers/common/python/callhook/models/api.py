@@ -1,4 +1,8 @@
-"""HTTP boundary of the webhook API: the request as the service sees it and the answer it gives."""
+"""HTTP boundary of the webhook API: the request as the service sees it and the answer it gives.
+
+WebhookError and HandshakeAnswer build on first use (`defer_build`): an accepted webhook answers neither, so the cold
+start of one that is accepted does not build them.
+"""
 
 from __future__ import annotations
 
@@ -61,6 +65,8 @@ class WebhookError(BaseModel):
     what to change and never carries a stack trace.
     """
 
+    model_config = ConfigDict(defer_build=True)
+
     status: Literal["rejected", "error"]
     reason: str
     message: str
@@ -73,7 +79,7 @@ class HandshakeAnswer(BaseModel):
     `?zd_echo=X` gets `X` as text/plain; RingCentral's `Validation-Token` header comes back as a response header.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     body: str = ""
     content_type: str = "text/plain; charset=utf-8"

@@ -1,4 +1,8 @@
-"""Raw events: authenticated payloads kept because they could not (yet) become part of a dialog."""
+"""Raw events: authenticated payloads kept because they could not (yet) become part of a dialog.
+
+Built on first use (`defer_build`): ingest imports this module, but an accepted webhook (the usual one) keeps no raw
+event and spools nothing, so its cold start builds none of them; the first rejected, held or spooled request does.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ class RawEventKind(StrEnum):
 class StoredRequest(BaseModel):
     """The request as received, minus credentials (token query parameter and header are dropped)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     method: str
     url: str
@@ -35,7 +39,7 @@ class StoredRequest(BaseModel):
 
 
 class RawEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     event_id: str
     channel_id: str
@@ -58,7 +62,7 @@ class SpooledRequest(BaseModel):
     have at `received_at` (same dialog id), then deletes it.
     """
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     event_id: str
     channel_id: str

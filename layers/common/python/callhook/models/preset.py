@@ -19,7 +19,7 @@ PRESET_CONFIG_KEYS = tuple(MappingConfig.model_fields)  # field_mapping, accept_
 class Preset(BaseModel):
     """One provider's webhook conventions, as a channel fragment plus what an admin needs to set the provider up."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built with the catalog, on first use
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     title: str

@@ -4,8 +4,8 @@ the timeout notice, and the KeepRecording request.
 The Transcribe state waits on a task token (`lambda:invoke.waitForTaskToken`); its answer lands at
 `$.transcription` of the execution state, so it is small (a status and a reason code), never the transcript.
 
-Every model but KeepRecordingRequest builds on first use (`defer_build`): ingest imports this module for
-KeepRecordingRequest, which it sends, and never validates the others (its cold import).
+Every model builds on first use (`defer_build`): ingest imports this module for KeepRecordingRequest, which it sends
+only for a call with a recording URL, and never validates the others (its cold import).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class JobStateChangeEvent(BaseModel):
 class KeepRecordingRequest(BaseModel):
     """The KeepRecording function's input (an asynchronous invoke from ingest, BeginWorkflow or Enrich)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     dialog_id: str = Field(min_length=1)
 

@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from callhook.aws import client, from_item, to_value
-from callhook.models.dialog import Recording, RecordingStatus, Transcription, TranscriptionStatus
+from callhook.models.dialog import Recording, RecordingStatus, Transcription, TranscriptionStatus, Workflow
 from callhook.models.transcription import JOB_ATTRIBUTE as JOB_ATTRIBUTE  # erasure reads it here
 from callhook.repositories._dynamo import translated_errors
 from callhook.repositories.dialogs import utc_now
@@ -43,11 +43,17 @@ class TranscriptionRepository:
                              names, values, what="store recording")
         return ok
 
-    def record_decision(self, dialog_id: str, transcription: Transcription) -> bool:
-        """`not_requested`/`skipped`: written unless a job was claimed meanwhile (then that job's outcome wins)."""
+    def record_decision(self, dialog_id: str, transcription: Transcription, *,
+                        workflow: Workflow | None = None) -> bool:
+        """`not_requested`/`skipped`: written unless a job was claimed meanwhile (then that job's outcome wins).
+        `workflow` (the workflow's end, when the decision answers the waiting step) goes in the same write: one
+        write instead of two, and never a completed workflow without its decision."""
         condition = f"attribute_exists(dialog_id) AND attribute_not_exists({JOB_ATTRIBUTE})"
-        ok, _ = self._update(dialog_id, "SET #t = :t", condition, {"#t": "transcription"},
-                             {":t": _value(transcription)}, what="store transcription")
+        update, names, values = "SET #t = :t", {"#t": "transcription"}, {":t": _value(transcription)}
+        if workflow is not None:
+            update += ", #w = :w"
+            names["#w"], values[":w"] = "workflow", to_value(workflow.model_dump(mode="json"))
+        ok, _ = self._update(dialog_id, update, condition, names, values, what="store transcription")
         return ok
 
     def park(self, dialog_id: str, waiting: Transcription, task_token: str) -> bool:

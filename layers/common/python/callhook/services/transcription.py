@@ -55,6 +55,7 @@ from callhook.services.transcription_decision import (
 from callhook.services.transcription_job import (
     answer,
     complete_workflow,
+    completed_workflow,
     job_name_for,
     job_outcome,
     job_request,
@@ -90,9 +91,10 @@ def transcribe(task: TranscribeTask, io: TranscriptionPorts, settings: Transcrip
     state, token = task.state, task.task_token
     dialog = load_dialog(io.dialogs, state.dialog_id)
     decision = transcription_decision(state, dialog)
-    if decision is not None and io.store.record_decision(dialog.dialog_id, decision):
+    ends = completed_workflow(dialog) if decision is not None and token is not None else None
+    if decision is not None and io.store.record_decision(dialog.dialog_id, decision, workflow=ends):
         logger.info("transcription decided", status=decision.status.value, reason=_code(decision))
-        return answer(io.dialogs, io.tokens, dialog, token, decision)
+        return answer(io.dialogs, io.tokens, dialog, token, decision, workflow_recorded=ends is not None)
     if dialog.recording is None or dialog.recording.status == RecordingStatus.PENDING:
         waiting = Transcription(status=TranscriptionStatus.STARTED, started_at=utc_now(), reason=Reason(
             code=Why.WAITING_FOR_RECORDING.value, message="the recording is being copied; the job starts then"))

@@ -122,16 +122,21 @@ def job_outcome(jobs: TranscribeJobs, transcripts: Transcripts, dialog: Dialog, 
 
 
 def answer(dialogs: Dialogs, tokens: TaskTokens, dialog: Dialog, token: str | None,
-           transcription: Transcription) -> TranscriptionOutcome:
-    """Answer the waiting Transcribe state, if a token waits: the workflow ends with it."""
+           transcription: Transcription, *, workflow_recorded: bool = False) -> TranscriptionOutcome:
+    """Answer the waiting Transcribe state, if a token waits: the workflow ends with it (recorded here unless the
+    write that ended the transcription already did, `workflow_recorded`)."""
     outcome = TranscriptionOutcome.of(transcription)
     if token is not None:
-        complete_workflow(dialogs, dialog)
+        if not workflow_recorded:
+            complete_workflow(dialogs, dialog)
         tokens.succeed(token, outcome.model_dump_json())
     return outcome
 
 
-def complete_workflow(dialogs: Dialogs, dialog: Dialog) -> None:
+def completed_workflow(dialog: Dialog) -> Workflow:
     """The Transcribe state is the workflow's last step: the wait ending is the workflow ending."""
-    done = Workflow(status=WorkflowStatus.COMPLETED, started_at=dialog.workflow.started_at, finished_at=utc_now())
-    dialogs.set_sections(dialog.dialog_id, {"workflow": done.model_dump(mode="json")})
+    return Workflow(status=WorkflowStatus.COMPLETED, started_at=dialog.workflow.started_at, finished_at=utc_now())
+
+
+def complete_workflow(dialogs: Dialogs, dialog: Dialog) -> None:
+    dialogs.set_sections(dialog.dialog_id, {"workflow": completed_workflow(dialog).model_dump(mode="json")})
