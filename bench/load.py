@@ -33,7 +33,7 @@ TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 TARGET_RATE = 25.8
 
 
-def main(n: int = 5000, concurrency: int = 50, failing_share: float = 0.0) -> int:
+def main(n: int = 2000, concurrency: int = 50, failing_share: float = 0.0) -> int:
     quiet_functions()
     from callhook.models.dialog import make_dialog_id
     from callhook.repositories.dialogs import DialogRepository
