@@ -255,12 +255,12 @@ def _serialize_attribute_values_directly() -> None:
                 out[key] = [as_string(i) for i in item]
             elif name in scalars:
                 out[key] = item
-            elif name == "M":
+            elif name == "M" and type(item) is dict:
                 out[key] = {k: v for k, sub in item.items() if sub is not None
                             and (v := attribute_value(serializer, sub, shape)) is not _SKIPPED}
-            elif name == "L":
+            elif name == "L" and type(item) is list:
                 out[key] = [sub if sub is None else attribute_value(serializer, sub, shape) for sub in item]
-            else:  # a member this code does not know: moto's own path for the whole value
+            else:  # a member this code does not know, or a container of another type: moto's own path
                 wrapper = {}
                 original(serializer, wrapper, value, shape, "value")
                 return wrapper.get("value", _SKIPPED)
