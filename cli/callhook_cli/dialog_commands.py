@@ -119,7 +119,7 @@ def dialog_find(ctx: typer.Context,
     dialog_id, dialog = find_dialog(wiring.dialogs(st.target().settings), channel, call_id)
     if dialog is None:
         raise CliError(f"no dialog for call {call_id!r} on channel {channel!r} (it would be {dialog_id}); "
-                       f"rejected webhooks are listed by `callhook events list --channel {channel}`")
+                       f"rejected webhooks are listed by `{st.command(f'events list --channel {channel}')}`")
     _show_dialog(st, dialog)
 
 
@@ -149,7 +149,7 @@ def dialog_list(
                        d.enrichment.status.value, d.assignment.status.value, d.transcription.status.value,
                        d.workflow.status.value) for d in dialogs])
         if token:
-            st.out.note(f"more: callhook dialog list --channel {channel} --next {token}")
+            st.out.note(f"more: {st.command(f'dialog list --channel {channel} --next {token}')}")
 
     st.out.emit({"items": [d.model_dump(mode="json") for d in dialogs], "next": token}, render)
 
@@ -180,12 +180,12 @@ def dialog_replay(
                     "green")
         if wait:
             st.out.line(f"execution {replay.execution_name}: {payload['status']}")
-        st.out.note(f"follow it: callhook execution history {dialog_id}")
+        st.out.note(f"follow it: {st.command(f'execution history {dialog_id}')}")
 
     st.out.emit(payload, render)
     if wait and payload["status"] != "SUCCEEDED":
         raise CliError(f"execution {replay.execution_name} ended {payload['status']}: "
-                       f"see `callhook execution history {dialog_id}`")
+                       f"see `{st.command(f'execution history {dialog_id}')}`")
 
 
 @dialog_app.command("erase")
@@ -289,7 +289,7 @@ def events_list(ctx: typer.Context,
                      [(e.received_at, e.event_id, e.kind.value, e.status_code, e.reason, e.message, e.dialog_id)
                       for e in events])
         if token:
-            st.out.note(f"more: callhook events list --channel {channel} --next {token}")
+            st.out.note(f"more: {st.command(f'events list --channel {channel} --next {token}')}")
 
     items = [e.model_dump(mode="json") for e in events]
     st.out.emit({"items": items if st.out.show_secrets else [mask_raw_event(i) for i in items], "next": token},

@@ -74,7 +74,7 @@ def _render_listing(st: State, listing: QueueListing) -> None:
     st.out.table(title, ["sent_at", "message_id", "from", "subject", "error", "received"],
                  [(m.sent_at, m.message_id, m.source, m.subject, m.error, m.receive_count) for m in listing.messages])
     if listing.depth:
-        st.out.note(f"send them again: callhook dlq redrive --queue {q.name}")
+        st.out.note(f"send them again: {st.command(f'dlq redrive --queue {q.name}')}")
 
 
 @dlq_app.command("redrive")

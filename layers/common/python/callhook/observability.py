@@ -47,6 +47,13 @@ class EnvironmentMetricsProvider(AmazonCloudWatchEMFProvider):
     def service(self, value: str | None) -> None:
         self._service = value
 
+    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
+        """Powertools' flush, without its UserWarning for an invocation that counted nothing: most steps emit a
+        metric only for some outcomes, so an empty set is normal, and the warning was noise on every call."""
+        if not self.metric_set and not raise_on_empty_metrics:
+            return
+        super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
+
 
 class _NoSegment(BaseSegment):
     """What a traced function gets while tracing is off (the X-Ray SDK's own DummySubsegment, without the SDK)."""
