@@ -21,10 +21,12 @@ help: ## This list
 
 setup: $(STAMP)
 
+# PYTHONWARNINGS: setuptools warns on every editable install about folders named like a package in the working
+# directory; the packages live under layers/, cli/ and local/ and the root holds none of their names.
 $(STAMP): pyproject.toml layers/common/python/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	PYTHONWARNINGS="ignore:::setuptools.command.editable_wheel" $(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
 sysdeps: ## Debian packages the tests need (CI runs as root)
