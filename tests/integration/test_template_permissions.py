@@ -17,7 +17,7 @@ from callhook_local import iam
 from callhook_local.stack import LocalStack
 from tests.support.stack import StackClient, unique
 
-ACTION_PREFIX = "callhook-action-"  # README "Actions": the functions a `type: "lambda"` action may name
+ACTION_PREFIX = "callhook-action-"  # docs/items.md "Actions": the functions a `type: "lambda"` action may name
 
 ECHO_HANDLER = '''
 def handler(event, context):

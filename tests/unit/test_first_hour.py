@@ -134,3 +134,24 @@ def test_a_hint_reaches_the_same_target(monkeypatch: pytest.MonkeyPatch) -> None
     assert local.command("x") == ".venv/bin/callhook --local x"
     deployed = State(options=TargetOptions(env="prod", region="eu-west-1"))
     assert deployed.command("x") == ".venv/bin/callhook --env prod --region eu-west-1 x"
+
+
+# ----------------------------------------------------------------------------------------------- exit codes
+def test_a_usage_error_exits_2_with_one_line_naming_the_help_to_read() -> None:
+    import subprocess
+
+    # Given the installed console script, run by its path as from the repository without an activated venv
+    script = Path(sys.executable).parent / "callhook"
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}
+    # When an option is unknown, and when an argument is missing
+    unknown = subprocess.run([str(script), "dialog", "list", "--chanel", "c"], capture_output=True, text=True,
+                             env=env, timeout=60)
+    missing = subprocess.run([str(script), "channel", "put"], capture_output=True, text=True, env=env, timeout=60)
+    # Then each exits 2 with one stderr line, nothing on stdout, and a --help hint that runs as printed
+    for outcome, command in ((unknown, "dialog list"), (missing, "channel put")):
+        assert outcome.returncode == 2, outcome.stderr
+        assert outcome.stdout == ""
+        lines = outcome.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: "), outcome.stderr
+        assert f"(see `{script} {command} --help`)" in lines[0]
+    assert "--chanel" in unknown.stderr
