@@ -127,7 +127,8 @@ def test_the_readme_walkthrough_runs_as_written(stack: StackClient, terminal: Te
     assert stack.dialog(re.search(r"d-[a-z0-9]+", explained).group(0)) is None  # type: ignore[union-attr]
 
 
-def test_make_run_banner_commands_run_as_pasted(stack: StackClient, demo: FakePBX, tmp_path: Path) -> None:
+def test_make_run_banner_commands_run_as_pasted(stack: StackClient, demo: FakePBX, tmp_path: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
     # Given the banner of a stack on other ports than 3000/5000 (and, here, another stack name)
     printed = banner(stack.stack, demo.url)
     assert f"CALLHOOK_AWS_PORT={stack.stack.aws_port} .venv/bin/callhook --local --stack {stack.stack.name}" \
@@ -150,3 +151,8 @@ def test_make_run_banner_commands_run_as_pasted(stack: StackClient, demo: FakePB
     dialog_id = make_dialog_id("demo", "demo-call-1")
     assert dialog_id in answer
     assert listed_code == 0 and f'"name": "{dialog_id}"' in listed, listed
+    # And the demo call's whole run (enrichment, recording, transcription) printed no Python warning and no
+    # alarming line on the functions' console
+    wait_decided(stack, "demo", "demo-call-1")
+    printed_by_functions = [r.getMessage() for r in caplog.records if r.name.startswith("callhook_local.functions.")]
+    assert not [m for m in printed_by_functions if "Warning:" in m or "heartbeat not sent" in m]

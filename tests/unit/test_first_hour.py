@@ -155,3 +155,29 @@ def test_a_usage_error_exits_2_with_one_line_naming_the_help_to_read() -> None:
         assert len(lines) == 1 and lines[0].startswith("Error: "), outcome.stderr
         assert f"(see `{script} {command} --help`)" in lines[0]
     assert "--chanel" in unknown.stderr
+
+
+# ---------------------------------------------------------------------------------------- channel put's token
+def test_the_token_a_channel_put_writes() -> None:
+    from callhook_admin.errors import AdminError
+    from callhook_admin.services.config import TokenSource, with_webhook_token
+
+    stored = {"channel_id": "main", "webhook_token": "s" * 24}
+    new_file = {"channel_id": "main"}
+    # a new channel gets one; a stored one keeps its own; a file's own token wins; rotation replaces it
+    generated, source = with_webhook_token(new_file, None)
+    assert source == TokenSource.GENERATED and len(generated["webhook_token"]) >= 16
+    assert with_webhook_token(new_file, stored) == ({**new_file, "webhook_token": "s" * 24}, TokenSource.KEPT)
+    own = {**new_file, "webhook_token": "o" * 24}
+    assert with_webhook_token(own, stored) == (own, TokenSource.FILE)
+    rotated, source = with_webhook_token(new_file, stored, rotate=True)
+    assert source == TokenSource.GENERATED and rotated["webhook_token"] not in (None, "s" * 24)
+    # the stored token read back through its mask may be rotated too
+    assert with_webhook_token(stored, stored, rotate=True)[0]["webhook_token"] != "s" * 24
+    # a signature channel has no token: nothing is added, and there is nothing to rotate
+    signed = {**new_file, "signature": {"scheme": "twilio", "secret": "ssm:/callhook/twilio"}}
+    assert with_webhook_token(signed, stored) == (signed, TokenSource.NONE)
+    with pytest.raises(AdminError, match="no token to rotate"):
+        with_webhook_token(signed, stored, rotate=True)
+    with pytest.raises(AdminError, match="remove webhook_token from the file"):
+        with_webhook_token(own, stored, rotate=True)
