@@ -107,11 +107,6 @@ def put_channel(table: str, data: dict[str, Any], *, expected_version: int | Non
     return saved
 
 
-def token_generated(data: dict[str, Any]) -> bool:
-    """Whether `put_channel` generates a token for this item (it has neither a token nor a signature scheme)."""
-    return not data.get("webhook_token") and not data.get("signature")
-
-
 class TokenSource(StrEnum):
     """Where the token a channel put writes comes from."""
 
