@@ -294,6 +294,10 @@ class LocalStack:
             spec["StreamSpecification"] = {"StreamEnabled": True,
                                            "StreamViewType": props["StreamSpecification"]["StreamViewType"]}
         table = self.client("dynamodb").create_table(TableName=name, **spec)["TableDescription"]
+        ttl = props.get("TimeToLiveSpecification") or {}
+        if ttl.get("Enabled"):  # CloudFormation enables it with the table; the API takes a second call
+            self.client("dynamodb").update_time_to_live(TableName=name, TimeToLiveSpecification={
+                "AttributeName": ttl["AttributeName"], "Enabled": True})
         return table.get("LatestStreamArn")
 
     def _connect_stream(self, function_name: str, props: dict[str, Any], resolver: Resolver) -> None:

@@ -112,3 +112,22 @@ def test_channel_rejects_a_negative_retention(stack: StackClient) -> None:
     with pytest.raises(Exception, match="retention_days"):
         put_channel(stack.env["CHANNELS_TABLE"], {"channel_id": unique("ch"), "webhook_token": "t" * 32,
                                                   "retention_days": -1})
+
+
+def test_local_tables_report_ttl_as_the_template_enables_it(stack: StackClient) -> None:
+    # Given the tables whose TimeToLiveSpecification template.yaml enables
+    from callhook_local.template import load_template, resources_of_type
+
+    tables = resources_of_type(load_template(stack.stack.template_path), "AWS::DynamoDB::Table")
+    enabled = {logical: res["Properties"]["TimeToLiveSpecification"]["AttributeName"]
+               for logical, res in tables.items()
+               if res["Properties"].get("TimeToLiveSpecification", {}).get("Enabled")}
+    assert {"DialogsTable", "EventsTable"} <= set(enabled)
+    dynamodb = stack.stack.client("dynamodb")
+    # Then DescribeTimeToLive answers as on AWS: enabled on the template's attribute, and disabled elsewhere
+    for logical in tables:
+        described = dynamodb.describe_time_to_live(TableName=stack.stack.physical(logical))["TimeToLiveDescription"]
+        if logical in enabled:
+            assert described == {"TimeToLiveStatus": "ENABLED", "AttributeName": enabled[logical]}, logical
+        else:
+            assert described["TimeToLiveStatus"] == "DISABLED", logical
