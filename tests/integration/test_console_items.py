@@ -19,7 +19,6 @@ from callhook.aws import from_item, to_item
 from callhook.models.directory import DEFAULT_OPERATOR_SETTING
 from callhook_local.demo import DEMO_SECRET_NAME
 from callhook_local.fake_pbx import FakePBX
-from callhook_local.faults import lambda_fails
 from tests.integration.test_cli_support import Cli
 from tests.support.stack import StackClient, function_output, unique
 
@@ -116,9 +115,8 @@ def test_an_operator_is_found_before_its_derived_attributes_exist(
     # Given the stream function fails, so the console-written operator never gets email_key / ext_key
     user_id = _user_id()
     email = f"Late-{user_id}@Example.com"
-    with lambda_fails(stack.stack.physical("NormalizeOperatorFunction"), times=1) as failures:
+    with stack.stream_batch_fails("NormalizeOperatorFunction"):  # its first attempt and every retry
         console.put("OPERATORS_TABLE", {"user_id": user_id, "email": f"  {email} ", "active": True, "name": "Late"})
-    assert failures.hits == 1
     assert "email_key" not in (console.get("OPERATORS_TABLE", {"user_id": user_id}) or {})
     # When a call's enrichment returns that email
     dialog = stack.process(_enriched_channel(console), _call(demo, email=email.lower(), line="online"))
