@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from callhook.models.erasure import ErasureRecord
     from callhook.models.event import RawEvent, RawEventKind
     from callhook.models.workflow import WorkflowState
+    from callhook_admin.models.deadletter import StreamBatch
 
 Page = dict[str, Any] | None  # where the next page starts (DynamoDB's LastEvaluatedKey); None: no more
 
@@ -162,4 +163,25 @@ class DeadLetters(Protocol):
 class AsyncInvoker(Protocol):
     def __call__(self, function: str, payload: bytes) -> None:
         """Invoke `function` with InvocationType=Event. Raises InvokeFailedError (callhook_admin.errors)."""
+        ...
+
+
+class StreamBatches(Protocol):
+    """A DynamoDB stream read again by sequence numbers, and the filters of the mapping that delivered it."""
+
+    def records(self, batch: StreamBatch) -> list[dict[str, Any]]:
+        """Every record of the batch's shard from its first to its last sequence number, as Lambda hands them to the
+        function (`eventSourceARN` set, `ApproximateCreationDateTime` in epoch seconds). Raises
+        StreamRecordsGoneError when the stream no longer holds the first one."""
+        ...
+
+    def filter_patterns(self, function: str, stream_arn: str) -> list[dict[str, Any]]:
+        """The FilterCriteria patterns (parsed) of `function`'s event source mapping on the stream; [] for none."""
+        ...
+
+
+class SyncInvoker(Protocol):
+    def __call__(self, function: str, payload: bytes) -> None:
+        """Invoke `function` with InvocationType=RequestResponse. Raises InvokeFailedError when Lambda refuses the
+        invoke or the function fails on it."""
         ...

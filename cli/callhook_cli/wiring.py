@@ -15,7 +15,9 @@ from callhook_admin.repositories.erasure import AwsErasureObjects, DynamoErasure
 from callhook_admin.repositories.executions import StepFunctionsDialogExecutions
 from callhook_admin.repositories.queues import QueueRepository
 from callhook_admin.repositories.queues import invoke_async as invoke_async
+from callhook_admin.repositories.streams import DynamoStreamBatches, invoke_sync
 from callhook_admin.services.action_test import ActionTestPorts
+from callhook_admin.services.deadletters import StreamRedrive
 from callhook_admin.services.diagnosis import ExplainPorts
 from callhook_admin.services.erasure import ErasurePorts
 from callhook_admin.services.replay import DialogReplayPorts, EventReplayPorts
@@ -58,6 +60,11 @@ def event_replay_ports(settings: IngestSettings) -> EventReplayPorts:
 
 def dead_letters(url: str) -> QueueRepository:
     return QueueRepository(url)
+
+
+def stream_redrive() -> StreamRedrive:
+    """A stream queue's redrive: the stream read again, and the synchronous invoke its mapping makes."""
+    return StreamRedrive(batches=DynamoStreamBatches(), invoke=invoke_sync)
 
 
 def action_test_ports(settings: CommonSettings) -> ActionTestPorts:

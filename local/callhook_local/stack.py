@@ -294,6 +294,10 @@ class LocalStack:
             spec["StreamSpecification"] = {"StreamEnabled": True,
                                            "StreamViewType": props["StreamSpecification"]["StreamViewType"]}
         table = self.client("dynamodb").create_table(TableName=name, **spec)["TableDescription"]
+        ttl = props.get("TimeToLiveSpecification") or {}
+        if ttl.get("Enabled"):  # CloudFormation enables it with the table; the API takes a second call
+            self.client("dynamodb").update_time_to_live(TableName=name, TimeToLiveSpecification={
+                "AttributeName": ttl["AttributeName"], "Enabled": True})
         return table.get("LatestStreamArn")
 
     def _connect_stream(self, function_name: str, props: dict[str, Any], resolver: Resolver) -> None:
@@ -303,15 +307,23 @@ class LocalStack:
         the records still pending in the shard (the write answers only after the function returns). A function that
         writes back to its own table is re-entered from inside its own write, so it must write only when something
         changes, as on AWS. The mapping's FilterCriteria is applied (streams.py: a function none of whose records
-        match is not invoked) and TTL's removals (ttl.py) carry its userIdentity. Not applied: BatchSize, retries
-        and bisecting (a failing function does not block the shard; its records are dropped).
+        match is not invoked), a failed batch is retried MaximumRetryAttempts times and then named in its
+        on-failure queue, and TTL's removals (ttl.py) carry its userIdentity. Not applied: BatchSize, bisecting.
         """
         stream_arn = str(resolver.resolve(props["Stream"]))
         mapping: dict[str, Any] = {"FilterCriteria": props["FilterCriteria"]} if "FilterCriteria" in props else {}
+        if "MaximumRetryAttempts" in props:
+            mapping["MaximumRetryAttempts"] = int(props["MaximumRetryAttempts"])
+        if "BisectBatchOnFunctionError" in props:
+            mapping["BisectBatchOnFunctionError"] = bool(props["BisectBatchOnFunctionError"])
+        on_failure = (props.get("DestinationConfig") or {}).get("OnFailure")
+        if on_failure:
+            mapping["DestinationConfig"] = {"OnFailure": {"Destination": str(resolver.resolve(
+                on_failure["Destination"]))}}
         self.client("lambda").create_event_source_mapping(
             EventSourceArn=stream_arn, FunctionName=function_name,
             StartingPosition=props.get("StartingPosition", "LATEST"), BatchSize=int(props.get("BatchSize", 100)),
-            **mapping)  # FilterCriteria: applied by callhook_local.streams, as Lambda applies it
+            **mapping)  # FilterCriteria, retries, on-failure destination: applied by callhook_local.streams
 
     def _create_roles(self, transformed: dict[str, Any], resolver: Resolver) -> None:
         """The IAM roles of the SAM transform (one per function, one per state machine) with the policies that

@@ -411,7 +411,7 @@ def test_run_action_maps_the_answer_of_a_lambda_action() -> None:
         {
             "action_id": "crm",
             "type": "lambda",
-            "function_name": "crm-lookup",
+            "function_name": "callhook-action-crm-lookup",
             "params": {"region": "eu"},
             "result": {"operator_email": "agent.email", "topic": "topic"},
         }
@@ -420,25 +420,25 @@ def test_run_action_maps_the_answer_of_a_lambda_action() -> None:
     run = run_action(action, _state("c-9"), lambda_invoker=invoker)
     # Then
     assert run.result == EnrichmentResult(operator_email="ann@example.com", topic="offline")
-    assert run.request.url == "lambda:crm-lookup"
-    assert invoker.calls[0]["FunctionName"] == "crm-lookup"
+    assert run.request.url == "lambda:callhook-action-crm-lookup"
+    assert invoker.calls[0]["FunctionName"] == "callhook-action-crm-lookup"
     assert json.loads(invoker.calls[0]["Payload"]) == {"action_id": "crm", "params": {"region": "eu"}, **_state("c-9")}
 
 
 def test_run_action_raises_function_error_when_the_lambda_raises() -> None:
     # Given a function that raised
     invoker = FakeLambda({"errorType": "KeyError", "errorMessage": "'agent'"}, function_error="Unhandled")
-    action = parse_action({"action_id": "crm", "type": "lambda", "function_name": "crm-lookup"})
+    action = parse_action({"action_id": "crm", "type": "lambda", "function_name": "callhook-action-crm-lookup"})
     # When / Then
     with pytest.raises(ActionFunctionError, match="crm-lookup raised KeyError") as caught:
         run_action(action, _state(), lambda_invoker=invoker)
-    assert caught.value.details == {"function_name": "crm-lookup", "error_type": "KeyError"}
+    assert caught.value.details == {"function_name": "callhook-action-crm-lookup", "error_type": "KeyError"}
 
 
 def test_run_action_lambda_throttling_is_dependency_unavailable() -> None:
     # Given a throttled Lambda service
     invoker = FakeLambda(error_code="TooManyRequestsException")
-    action = parse_action({"action_id": "crm", "type": "lambda", "function_name": "crm-lookup"})
+    action = parse_action({"action_id": "crm", "type": "lambda", "function_name": "callhook-action-crm-lookup"})
     # When / Then
     with pytest.raises(DependencyUnavailableError, match="TooManyRequestsException"):
         run_action(action, _state(), lambda_invoker=invoker)

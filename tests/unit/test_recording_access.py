@@ -44,14 +44,14 @@ def test_any_other_url_gets_none_and_the_warning_says_why(url: str, says: str) -
 
 
 def test_a_header_credential_is_bound_the_same_way() -> None:
-    channel = _channel(recording_auth={"type": "header", "header": "X-Media-Key", "value": "ssm:/k",
+    channel = _channel(recording_auth={"type": "header", "header": "X-Media-Key", "value": "ssm:/callhook/k",
                                        "hosts": ["media.example.com"]})
     assert recording_access("https://media.example.com/r.wav", channel, SECRETS).headers == {"X-Media-Key": "tok-123"}
     assert recording_access("https://other.example.com/r.wav", channel, SECRETS).headers == {}
 
 
 def test_plain_http_to_a_local_address_is_the_local_stacks_case() -> None:
-    channel = _channel(recording_auth={"type": "bearer", "token": "ssm:/k", "hosts": ["127.0.0.1"]})
+    channel = _channel(recording_auth={"type": "bearer", "token": "ssm:/callhook/k", "hosts": ["127.0.0.1"]})
     access = recording_access("http://127.0.0.1:8080/r.wav", channel, SECRETS)
     assert access.headers == {"Authorization": "Bearer tok-123"}
 

@@ -50,15 +50,30 @@ class SpoolStore:
         return [str(o["Key"]) for o in resp.get("Contents", [])]
 
     def get(self, key: str) -> SpooledRequest | None:
+        """The spooled request, or None when another reconciler run took it first.
+
+        Raises:
+            DependencyUnavailableError: S3 failed, or refused a key that is still there.
+        """
         try:
             with _translated("read the spool"):
                 body = client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except DependencyUnavailableError as exc:
             cause = exc.__cause__
-            if isinstance(cause, ClientError) and cause.response["Error"]["Code"] in ("NoSuchKey", "404"):
-                return None  # another reconciler run took it first
+            code = cause.response["Error"]["Code"] if isinstance(cause, ClientError) else ""
+            if code in ("NoSuchKey", "404"):
+                return None
+            # S3 answers 404 only to a caller with an unconditional s3:ListBucket; ours may list the spool prefix
+            # only, so a key already taken reads as 403. Listing the key itself tells taken from forbidden.
+            if code in ("AccessDenied", "403") and not self._listed(key):
+                return None
             raise
         return SpooledRequest.model_validate_json(body)
+
+    def _listed(self, key: str) -> bool:
+        with _translated("list the spool"):
+            resp = client("s3").list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
+        return any(o["Key"] == key for o in resp.get("Contents", []))
 
     def delete(self, key: str) -> None:
         with _translated("remove a spooled request"):
