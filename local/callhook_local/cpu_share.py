@@ -39,11 +39,12 @@ def quota_us(memory_mb: int) -> int:
     return max(MIN_QUOTA_US, round(share(memory_mb) * PERIOD_US))
 
 
-def prepare(root: Path = ROOT, name: str | None = None) -> Path | None:
+def prepare(root: Path | None = None, name: str | None = None) -> Path | None:
     """The caller's parent cgroup for the processes it will hold, or None (and one warning) where it cannot be made.
 
     A cgroup is writable only where its quota file takes a value: an existing directory alone proves nothing (a
     read-only cgroupfs, or v2's unified tree where these files do not exist)."""
+    root = root or ROOT
     group = root / (name or f"callhook-{os.getpid()}")
     try:
         group.mkdir(exist_ok=True)
