@@ -78,7 +78,7 @@ def test_the_quota_holds_a_process_to_its_share() -> None:
     try:
         began = time.perf_counter()
         subprocess.run([sys.executable, "-S", "-c", burn], check=True,
-                       preexec_fn=lambda: cpu_share.enter(group, "burn", 256))  # noqa: PLW1509 (no threads here)
+                       preexec_fn=lambda: cpu_share.enter(group, "burn", 256))
         elapsed = time.perf_counter() - began
     finally:
         cpu_share.cleanup(group)

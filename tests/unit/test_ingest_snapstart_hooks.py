@@ -25,7 +25,7 @@ class _AnyAws(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: a pooled connection serves the next request
     connections: list[int] = []  # the client port of each request
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length") or 0))
         _AnyAws.connections.append(self.client_address[1])
         body = b"{}"
