@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from bench.cold_import import FLOOR_FIRST_CALLS, INGEST_FIRST_WEBHOOK, _environment, _event, _moto
 from bench.common import machine, write_result
@@ -48,7 +49,7 @@ SIZES_MB = (512, 1024, 1536, 1769)  # ingest's other candidates, besides its tem
 TARGET_S = 1.0
 TARGET_RATIO = 1.4
 # What the child prints when its work is done: the parent's clock stops there (process teardown is not a cold start).
-DONE = "\nimport sys; sys.stdout.write('done\\n'); sys.stdout.flush()\n"
+DONE = "\nimport sys, time; sys.stdout.write(f'done {time.process_time()}\\n'); sys.stdout.flush()\n"
 TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 # The snapshot: initialised once, then forked per round into the share (`F <cgroup name>` on stdin); the child runs
 # the after-restore hooks (in order of registration, as Lambda's runtime does) and the first webhook.
@@ -75,9 +76,10 @@ for line in sys.stdin:
         answer = app.handler(json.loads(event), context)
         assert answer['statusCode'] == 200 and json.loads(answer['body'])['status'] == 'accepted', answer
         os._exit(0)
-    os.waitpid(pid, 0)
+    _, _, usage = os.wait4(pid, 0)
+    elapsed = time.perf_counter() - began
     cpu_share.remove(group, name)
-    sys.stdout.write('BENCH ' + json.dumps({'s': time.perf_counter() - began}) + '\\n'); sys.stdout.flush()
+    sys.stdout.write('BENCH ' + json.dumps([elapsed, usage.ru_utime + usage.ru_stime]) + '\\n'); sys.stdout.flush()
 """
 
 
@@ -111,6 +113,11 @@ def layer_site() -> Path:
     return target
 
 
+class Sample(NamedTuple):
+    wall: float  # seconds from the process's creation (the fork, for a restore) to its answer
+    cpu: float  # CPU seconds it used by then: held to a share, its wall time can be no less than cpu / share
+
+
 class Runner:
     def __init__(self, group: Path | None, pycache: str, aws: dict[str, str], site: Path) -> None:
         self.group, self.pycache, self.aws, self.count, self.site = group, pycache, aws, 0, site
@@ -127,8 +134,9 @@ class Runner:
             env["_X_AMZN_TRACE_ID"] = TRACE_HEADER
         return env
 
-    def once(self, statement: str, memory_mb: int, *, tracing: bool, calls: bool, write: bool = False) -> float:
-        """Seconds from the process's creation to its `done` line, held to `memory_mb`'s share."""
+    def once(self, statement: str, memory_mb: int, *, tracing: bool, calls: bool, write: bool = False) -> Sample:
+        """Seconds from the process's creation to its `done` line, held to `memory_mb`'s share, and the CPU
+        seconds it had used by then."""
         self.count += 1
         name = f"run{self.count}"
         group = self.group
@@ -144,19 +152,19 @@ class Runner:
         assert process.stdout is not None
         output = []
         for line in process.stdout:  # the function's own log lines come first
-            if line.strip() == "done":
+            if line.startswith("done "):
                 break
             output.append(line)
         elapsed = time.perf_counter() - began
         _, err = process.communicate()
         if group is not None:
             cpu_share.remove(group, name)
-        if line.strip() != "done" or process.returncode != 0:
+        if not line.startswith("done ") or process.returncode != 0:
             raise RuntimeError(f"{statement.splitlines()[0]}: {''.join(output)[-2000:]} {err[-3000:]}")
-        return elapsed
+        return Sample(elapsed, float(line.split()[1]))
 
 
-def _snapshot_rounds(runner: Runner, memory_mb: int, rounds: int) -> list[float]:
+def _snapshot_rounds(runner: Runner, memory_mb: int, rounds: int) -> list[Sample]:
     if runner.group is None:
         return []
     env = runner.env(tracing=True, calls=True)
@@ -177,7 +185,7 @@ def _snapshot_rounds(runner: Runner, memory_mb: int, rounds: int) -> list[float]
             line = process.stdout.readline()
             while line and not line.startswith("BENCH "):  # the function's own log lines
                 line = process.stdout.readline()
-            times.append(float(json.loads(line.removeprefix("BENCH "))["s"]))
+            times.append(Sample(*json.loads(line.removeprefix("BENCH "))))
         return times
     finally:
         process.stdin.close()
@@ -200,17 +208,17 @@ def main(rounds: int = ROUNDS) -> int:
                 runner.once(statement, 1769, tracing=tracing, calls=True, write=True)
         for statement in imports.values():
             runner.once(statement, 1769, tracing=True, calls=False, write=True)
-        ingest: dict[int, list[float]] = {mb: [] for mb in candidates}
-        floor: dict[int, list[float]] = {mb: [] for mb in candidates}
+        ingest: dict[int, list[Sample]] = {mb: [] for mb in candidates}
+        floor: dict[int, list[Sample]] = {mb: [] for mb in candidates}
         for r in range(rounds):
             for mb in candidates:
                 floor[mb].append(runner.once(FLOOR_FIRST_CALLS, mb, tracing=True, calls=True))
                 ingest[mb].append(runner.once(INGEST_FIRST_WEBHOOK, mb, tracing=True, calls=True))
             print(f"round {r + 1}/{rounds}: " + ", ".join(
-                f"{mb} MB ingest {ingest[mb][-1] * 1000:.0f} / floor {floor[mb][-1] * 1000:.0f}" for mb in candidates),
-                flush=True)
+                f"{mb} MB ingest {ingest[mb][-1].wall * 1000:.0f} / floor {floor[mb][-1].wall * 1000:.0f}"
+                for mb in candidates), flush=True)
         restored = _snapshot_rounds(runner, ingest_mb, rounds)
-        functions: dict[str, list[float]] = {name: [] for name in imports}
+        functions: dict[str, list[Sample]] = {name: [] for name in imports}
         for _ in range(rounds):
             for name, statement in imports.items():
                 functions[name].append(runner.once(statement, sizes[name], tracing=True, calls=False))
@@ -222,51 +230,65 @@ def main(rounds: int = ROUNDS) -> int:
     return _write(rounds, group is not None, ingest_mb, candidates, ingest, floor, restored, functions, sizes)
 
 
-def _ms(values: list[float]) -> str:
-    return f"{statistics.median(values) * 1000:.0f}" if values else "-"
+def _p50(samples: list[Sample], field: str = "wall") -> float:
+    return float(statistics.median(getattr(sample, field) for sample in samples))
 
 
-def _write(rounds: int, held: bool, ingest_mb: int, candidates: list[int], ingest: dict[int, list[float]],
-           floor: dict[int, list[float]], restored: list[float], functions: dict[str, list[float]],
+def _ms(samples: list[Sample], field: str = "wall") -> str:
+    return f"{_p50(samples, field) * 1000:.0f}" if samples else "-"
+
+
+def _write(rounds: int, held: bool, ingest_mb: int, candidates: list[int], ingest: dict[int, list[Sample]],
+           floor: dict[int, list[Sample]], restored: list[Sample], functions: dict[str, list[Sample]],
            sizes: dict[str, int]) -> int:
-    median, floor_median = statistics.median(ingest[ingest_mb]), statistics.median(floor[ingest_mb])
+    median, floor_median = _p50(ingest[ingest_mb]), _p50(floor[ingest_mb])
     ratio = median / floor_median
-    paired = statistics.median(i / f for i, f in zip(ingest[ingest_mb], floor[ingest_mb], strict=True))
+    paired = statistics.median(i.wall / f.wall for i, f in zip(ingest[ingest_mb], floor[ingest_mb], strict=True))
+    cpu_ratio = _p50(ingest[ingest_mb], "cpu") / _p50(floor[ingest_mb], "cpu")
     met = median <= TARGET_S and ratio <= TARGET_RATIO
+    share = cpu_share.share(ingest_mb)
     rows = "\n".join(
         f"| {mb} MB{' (template)' if mb == ingest_mb else ''} | {cpu_share.share(mb):.3f} | {_ms(floor[mb])} | "
-        f"{_ms(ingest[mb])} | {statistics.median(ingest[mb]) / statistics.median(floor[mb]):.2f}x |"
-        for mb in candidates)
-    others = "\n".join(f"| {name} | {sizes[name]} | {cpu_share.share(sizes[name]):.3f} | {_ms(values)} | "
-                       f"{min(values) * 1000:.0f} | {max(values) * 1000:.0f} |" for name, values in functions.items())
+        f"{_ms(ingest[mb])} | {_p50(ingest[mb]) / _p50(floor[mb]):.2f}x | "
+        f"{_p50(floor[mb], 'cpu') / cpu_share.share(mb) * 1000:.0f} | "
+        f"{_p50(ingest[mb], 'cpu') / cpu_share.share(mb) * 1000:.0f} |" for mb in candidates)
+    others = "\n".join(f"| {name} | {sizes[name]} | {cpu_share.share(sizes[name]):.3f} | {_ms(samples)} | "
+                       f"{min(s.wall for s in samples) * 1000:.0f} | {max(s.wall for s in samples) * 1000:.0f} | "
+                       f"{_p50(samples, 'cpu') / cpu_share.share(sizes[name]) * 1000:.0f} |"
+                       for name, samples in functions.items())
     load = os.getloadavg()
     held_note = "" if held else ("\n**Not held**: this machine refused the cgroup (cpu_share.py), so every figure is "
                                  "at its full CPU and says nothing of Lambda's.\n")
+    restore = (f"p50 {_ms(restored)} ms over {len(restored)} restores (CPU {_ms(restored, 'cpu')} ms, "
+               f"{_p50(restored, 'cpu') / share * 1000:.0f} ms at the share)"
+               ) if restored else "not measured (no cgroup)"
     write_result("cold_share", f"""## Cold start at the CPU share of the MemorySize (bench/cold_share.py)
 Machine: {machine()}, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end. Each process held to
 MemorySize/1769 of a CPU (a cgroup v1 cpu quota of its own, entered before `exec`); wall time from the process's
-creation to its answer; moto on loopback outside the quota; tracing on as deployed (`Tracing: Active`); median of
-{rounds} rounds, ingest and the floor interleaved.{held_note}
+creation to its answer; moto on loopback outside the quota; the layer's packages (not the venv's); tracing on as
+deployed (`Tracing: Active`); median of {rounds} rounds, ingest and the floor interleaved. "CPU / share" is the CPU
+the process used divided by its share: the least wall time the quota allows, which is what an idle machine shows (a
+busy one adds the wait for a core on top).{held_note}
 
 Ingest: process start, import, first webhook accepted (the channel read, PutItem, StartExecution), against the floor
 (process start, `import boto3; from aws_lambda_powertools import Logger`, a conditional PutItem and StartExecution on
 fresh clients) at the same share:
 
-| MemorySize | CPU share | floor p50 ms | ingest p50 ms | ingest / floor |
-|---|---|---|---|---|
+| MemorySize | CPU share | floor p50 ms | ingest p50 ms | ingest / floor | floor CPU/share ms | ingest CPU/share ms |
+|---|---|---|---|---|---|---|
 {rows}
 
 **Ingest's cold start at {ingest_mb} MB: {median * 1000:.0f} ms, {ratio:.2f}x the floor** (median of the
-round-by-round ratios {paired:.2f}x; target <= {TARGET_S:.1f} s and <= {TARGET_RATIO}x: {'met' if met else 'NOT met'}).
+round-by-round ratios {paired:.2f}x; in CPU {cpu_ratio:.2f}x; target <= {TARGET_S:.1f} s and <= {TARGET_RATIO}x:
+{'met' if met else 'NOT met'}).
 
 Ingest with SnapStart, restore + first webhook at {ingest_mb} MB's share (fork of the initialised process, the
-after-restore hooks, the webhook; Lambda's loading of the snapshot's memory comes on top): p50 {_ms(restored)} ms
-over {len(restored)} restores.
+after-restore hooks, the webhook; Lambda's loading of the snapshot's memory comes on top): {restore}.
 
 Every function's init at its own share (process start + import of its module, tracing on):
 
-| function | MemorySize | CPU share | p50 ms | min ms | max ms |
-|---|---|---|---|---|---|
+| function | MemorySize | CPU share | p50 ms | min ms | max ms | CPU / share ms |
+|---|---|---|---|---|---|---|
 {others}
 """)
     return 0
