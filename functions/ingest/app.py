@@ -5,7 +5,7 @@ settings, which tests may switch) and handed to the service.
 
 With SnapStart (template.yaml) a cold start resumes a snapshot taken after init: the before-snapshot hook builds
 the adapters and the clients of an accepted webhook into it, and the after-restore hook renews what every sandbox
-restored from that one snapshot would otherwise share (README "SnapStart")."""
+restored from that one snapshot would otherwise share (README, "SnapStart (Ingest)")."""
 
 from __future__ import annotations
 
