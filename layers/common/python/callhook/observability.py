@@ -129,7 +129,7 @@ class XRayOnFirstUse(BaseProvider):
 logger = Logger()
 xray = XRayOnFirstUse()
 # What the Tracer patches when it is built: the AWS SDK, which every function calls. X-Ray's patch_all would also
-# import every other library it knows how to trace (requests alone was ~8% of ingest's traced cold import, and ingest
+# import every other library it knows how to trace (requests alone is ~8% of ingest's traced cold import, and ingest
 # never uses it); callhook.outbound, the one module that calls out with requests, patches it as it loads.
 PATCHED_AT_INIT = ("botocore",)
 tracer = Tracer(provider=xray, patch_modules=PATCHED_AT_INIT)
