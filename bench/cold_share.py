@@ -45,7 +45,7 @@ from callhook_local.template import load_template, resources_of_type
 
 ROOT = Path(__file__).resolve().parents[1]
 ROUNDS = 5
-SIZES_MB = (512, 1024, 1536, 1769)  # ingest's other candidates, besides its template MemorySize
+SIZES_MB = (512, 1024, 1536, 1769)  # the sizes ingest's was chosen among (its template MemorySize is one)
 TARGET_S = 1.0
 TARGET_RATIO = 1.4
 # What the child prints when its work is done: the parent's clock stops there (process teardown is not a cold start).

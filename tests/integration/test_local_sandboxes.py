@@ -323,7 +323,7 @@ def test_a_template_function_runs_in_its_sandbox(stack: StackClient, caplog: pyt
     assert pool.invocations == before + 1
     reports = [r.getMessage() for r in caplog.records if r.name == f"callhook_local.functions.{name}"
                and r.getMessage().startswith("REPORT ")]
-    assert len(reports) == 1 and "\tMemory Size: 1536 MB\t" in reports[0]  # ingest's own MemorySize
+    assert len(reports) == 1 and "\tMemory Size: 1769 MB\t" in reports[0]  # ingest's own MemorySize
 
 
 def test_the_webhook_front_calls_the_function_directly_under_its_resource_policy(stack: StackClient) -> None:
