@@ -303,7 +303,8 @@ def _serve_restores(conn: Connection, handler: Any) -> None:
         error = _run_hooks("after_restore")
         sys.stdout.flush()
         sys.stderr.flush()
-        _send(("ready", 0.0, error))
+        # Restore Duration: from the stack's fork request (CLOCK_MONOTONIC is the machine's) to the hooks' end
+        _send(("ready", (time.monotonic() - start["forked_at"]) * 1000, error))
         if error is None:
             _invocations(conn, handler)
 

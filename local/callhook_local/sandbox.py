@@ -278,7 +278,7 @@ class Sandbox:
         self.stream = _log_stream(_version(spec))
         env = {"AWS_LAMBDA_LOG_STREAM_NAME": self.stream}
         if self.restored:  # the rest of its environment is the snapshot's
-            self.conn.send({"env": env, "memory_mb": spec.memory_mb,
+            self.conn.send({"env": env, "memory_mb": spec.memory_mb, "forked_at": self.forked_at,
                             "cpu_group": str(cpu_group) if cpu_group else None})
         else:
             env = dict(spec.env) | env | {"CALLHOOK_LOCAL_FUNCTION_ARN": function_arn}
@@ -341,9 +341,7 @@ class Sandbox:
         ready = self._until(time.monotonic() + INIT_LIMIT_S, lines, "ready")
         if ready is None:
             return False
-        _, self.init_ms, self.init_error = ready
-        if self.restored:  # Restore Duration: from the fork (the snapshot's resumption) to the hooks' end
-            self.init_ms = (time.monotonic() - self.forked_at) * 1000
+        _, self.init_ms, self.init_error = ready  # a restore's: from the fork (the resumption) to the hooks' end
         return True
 
     def _until(self, deadline: float, lines: list[str], kind: str) -> tuple[Any, ...] | None:

@@ -70,6 +70,7 @@ def test_restored_sandboxes_share_the_init_and_the_after_restore_hook_makes_its_
     for answer in (first, second):
         report = answer["logs"].splitlines()[-1]
         assert "\tRestore Duration: " in report and "Billed Restore Duration" in report
+        assert 0 < float(report.split("\tRestore Duration: ")[1].split(" ms")[0]) < 10_000
         assert "Init Duration" not in report
 
 
