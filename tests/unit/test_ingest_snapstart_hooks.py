@@ -8,7 +8,11 @@ Functions request with an empty JSON object, and records which client connection
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +23,7 @@ import snapshot_restore_py
 from callhook import aws
 from callhook.settings import clear_settings_cache
 from functions.ingest import app
+from tests.unit.conftest import ROOT
 
 
 class _AnyAws(BaseHTTPRequestHandler):
@@ -102,3 +107,19 @@ def test_after_restore_the_sandbox_has_its_own_connections_credentials_and_rando
     after.list_tables()
     assert _AnyAws.connections[-1] not in _AnyAws.connections[:2]
     assert not before._endpoint.http_session._manager.pools
+
+
+def test_without_the_package_ingest_imports_and_answers_with_its_hooks_unregistered() -> None:
+    # Given an interpreter where snapshot_restore_py cannot be imported (a bare checkout without the layer)
+    probe = (
+        "import json, sys\n"
+        "sys.modules['snapshot_restore_py'] = None\n"
+        "import functions.ingest.app as app\n"
+        "print(json.dumps({'hooks': callable(app.prepare_snapshot) and callable(app.renew_after_restore),\n"
+        "                  'registry': 'snapshot_restore_py' in sys.modules and sys.modules['snapshot_restore_py']\n"
+        "                              is not None}))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_", "LAMBDA_"))}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env=env | {"POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"})
+    # Then the import succeeds, the hooks exist (for a caller that runs them itself) and nothing was registered
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"hooks": True, "registry": False}
