@@ -522,8 +522,8 @@ def _check_resource_policy(identity: Identity, prefix: str, operation: str, para
     req = reqs[0]
     base, _, rest = req.resource.partition(":function:")
     function_arn = f"{base}:function:{rest.split(':')[0]}"  # a qualified ARN is covered by the function's policy
-    for perm in REGISTRY.permissions:
-        if (perm.function_arn == function_arn and perm.principal == identity.name
+    for perm in REGISTRY.permissions:  # and by its own (an alias's permission covers that alias only)
+        if (perm.function_arn in (function_arn, req.resource) and perm.principal == identity.name
                 and _glob(perm.action, req.action, ignore_case=True)
                 and (perm.source_arn is None or _glob(perm.source_arn, identity.source_arn or ""))):
             return None

@@ -46,6 +46,9 @@ from callhook.errors import (
     ActionTooManyRedirectsError,
     BlockedDestinationError,
 )
+from callhook.observability import trace_calls_of
+
+trace_calls_of("requests")  # the Tracer patches only the AWS SDK when it is built (callhook.observability)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
