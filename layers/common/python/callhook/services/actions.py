@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
-from urllib.parse import quote, quote_plus, urlencode, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urlencode, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 from jmespath.exceptions import JMESPathError
@@ -134,13 +134,17 @@ def resolve_secrets(references: Mapping[str, str], resolver: SecretsResolver) ->
 def render(template: str, context: Mapping[str, Any], *, where: str, in_url: bool = False) -> str:
     """Fill ``{root.path}`` placeholders from ``context`` (``{{``/``}}`` are literal braces).
 
-    In a URL, values from the state and secrets are percent-encoded (``/``, ``?`` and ``#`` included), so webhook
-    data cannot change the path, add a query or replace the host; ``params`` are admin configuration (typically the
-    base URL) and are inserted as written.
+    In a URL, each value from the state or the secrets is one path segment: percent-encoded (``/``, ``?``, ``#``
+    and ``%`` included), so webhook data cannot change the path, add a query or replace the host. ``.`` and ``..``
+    survive encoding and servers resolve them (``/calls/../agent`` is ``/agent``), so such a value is refused, and
+    so is an empty one in the path (``/calls//agent`` is another resource on many servers). ``params`` are admin
+    configuration (typically the base URL) and are inserted as written.
 
     Raises:
-        ActionTemplateError: a placeholder names a path with no value; the error names the placeholder.
+        ActionTemplateError: a placeholder names a path with no value, or a URL value that would change the path;
+            the error names the placeholder and why.
     """
+    path_ends = _path_end(template) if in_url else 0
 
     def substitute(match: re.Match[str]) -> str:
         path = match.group(1)
@@ -148,10 +152,46 @@ def render(template: str, context: Mapping[str, Any], *, where: str, in_url: boo
             return match.group(0)[0]
         text = _as_template_text(_lookup(context, path, where))
         if in_url and not path.startswith("params."):
+            _check_segment(text, path, where, in_path=match.start() < path_ends)
             return quote(text, safe="")
         return text
 
-    return PLACEHOLDER.sub(substitute, template)
+    rendered = PLACEHOLDER.sub(substitute, template)
+    if in_url:
+        _check_no_dot_segments(rendered, where)
+    return rendered
+
+
+def _path_end(template: str) -> int:
+    """Where the path of a URL template ends: its first literal ``?`` or ``#`` (placeholders are not literal)."""
+    literal = PLACEHOLDER.sub(lambda m: "_" * len(m.group(0)), template)
+    ends = [i for i in (literal.find("?"), literal.find("#")) if i >= 0]
+    return min(ends) if ends else len(template)
+
+
+def _check_segment(text: str, path: str, where: str, *, in_path: bool) -> None:
+    if text in (".", ".."):
+        raise ActionTemplateError(
+            f"{where}: placeholder {{{path}}} is {text!r}, a dot segment that would move the request to another "
+            "path; refused", placeholder=path, where=where, reason="dot_segment")
+    if in_path and not text:
+        raise ActionTemplateError(
+            f"{where}: placeholder {{{path}}} is empty, which would leave an empty path segment; refused",
+            placeholder=path, where=where, reason="empty_segment")
+
+
+def _check_no_dot_segments(url: str, where: str) -> None:
+    """No segment of the rendered path may read ``.`` or ``..``, however it was put together (two values side by
+    side, or percent-encoded dots, which servers decode before resolving)."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return  # the outbound rules refuse the URL itself
+    for segment in path.split("/"):
+        if unquote(segment) in (".", ".."):
+            raise ActionTemplateError(
+                f"{where}: the URL's path has a {unquote(segment)!r} segment, which would move the request to "
+                "another path; refused", where=where, reason="dot_segment")
 
 
 def render_json(value: Any, context: Mapping[str, Any], *, where: str) -> Any:

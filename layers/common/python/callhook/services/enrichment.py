@@ -54,8 +54,13 @@ def enrich(state: WorkflowState, dialogs: Dialogs, actions: Actions, channels: C
     except DependencyUnavailableError as exc:
         # Retried by Step Functions. The detail (a URL built from the call, a response excerpt) stays on the
         # dialog, where erasure reaches it; the execution history gets only a message naming where to look.
+        # The code is the chained ActionError's (`timeout`, `connection_failed`), so that once retries are spent
+        # the dialog says what went wrong, not only that it might pass.
+        cause = exc.__cause__
+        detail = cause.as_dict() if isinstance(cause, ActionError) else {"type": type(exc).__name__,
+                                                                         "code": "unavailable"}
         waiting = Enrichment(status=EnrichmentStatus.PENDING, action_id=action_id,
-                             error={"type": type(exc).__name__, "code": "unavailable", "message": str(exc)})
+                             error={**detail, "message": str(exc), "retryable": True})
         dialogs.set_sections(state.dialog_id, {"enrichment": waiting.model_dump(mode="json")})
         logger.warning("enrichment unavailable", detail=str(exc))
         raise DependencyUnavailableError(f"action {action_id!r} unavailable; the dialog's enrichment.error says "
