@@ -41,14 +41,14 @@ def console_put(stack: StackClient, item: dict[str, Any]) -> None:
 
 
 def seconds_until(status: int, attempt: Callable[[], int], limit: float = 20) -> float:
-    """How long, from now, until `attempt()` answers `status` (polled every 0.25 s)."""
+    """How long, from now, until `attempt()` answers `status` (polled every 0.5 s)."""
     started = time.monotonic()
     while True:
         got = attempt()
         if got == status:
             return time.monotonic() - started
         assert time.monotonic() - started < limit, f"still {got} after {limit}s"
-        time.sleep(0.25)
+        time.sleep(0.5)
 
 
 def raw_channel(**fields: Any) -> dict[str, Any]:

@@ -569,3 +569,12 @@ def test_a_header_built_from_a_secret_follows_only_a_same_origin_redirect(
         assert pbx.requests[0].headers.get("X-Api-Key") == API_KEY
         assert target.requests[-1].headers.get("X-Api-Key") == expected
         assert target.requests[-1].headers.get("X-Call") == "c-1"
+
+
+@pytest.mark.parametrize("line", ["sales ", " sales", "Sales"])
+def test_map_result_hands_the_topic_on_as_returned_for_the_exact_comparison(line: str) -> None:
+    # An alias is compared exactly: trimming it here would make "sales " match "sales"
+    result = map_result(_action(result={"topic": "line", "operator_email": "agent"}),
+                        {"line": line, "agent": " ann@example.com "})
+    assert result.topic == line
+    assert result.operator_email == "ann@example.com"  # an email's spaces do not count

@@ -266,3 +266,20 @@ def test_a_kept_request_becomes_the_dialog_it_would_have_been_then() -> None:
     answer = kept.accept(kept.channel("main"), request, "2026-11-30T10:00:00.000000Z")
     assert world.dialogs.dialog(answer.dialog_id or "").created_at == "2026-11-30T10:00:00.000000Z"
     assert kept.expiry(None, "2026-11-30T10:00:00Z") == kept.expiry(kept.channel("main"), "2026-11-30T10:00:00Z")
+
+
+def test_a_kept_request_processed_later_is_the_dialog_of_its_arrival() -> None:
+    # Given a request that arrived on 2026-12-01 and is processed now (held, spooled or replayed)
+    from callhook.models.channel import parse_channel
+    from callhook.services.ingest import accept_authenticated
+    from callhook.services.retention import expires_at
+
+    world = World()
+    arrived = "2026-12-01T10:00:00.000000Z"
+    request = WebhookRequest(channel_id="main", method="POST", url="https://hooks.example/webhooks/main",
+                             headers={"content-type": "application/json"}, body=json.dumps({"call_id": "c9"}).encode())
+    # When
+    answer = accept_authenticated(parse_channel(MAIN), request, world.io, SETTINGS, received_at=arrived)
+    # Then its retention counts from its arrival, not from its processing
+    dialog = world.dialogs.dialog(answer.dialog_id)
+    assert dialog.created_at == arrived and dialog.expires_at == expires_at(arrived, 30)

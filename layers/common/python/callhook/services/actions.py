@@ -213,8 +213,10 @@ def render_json(value: Any, context: Mapping[str, Any], *, where: str) -> Any:
 def map_result(action: Action, document: Any) -> EnrichmentResult:
     """Apply the action's ``result`` JMESPath expressions to the answer.
 
-    Known keys (``operator_email``, ``topic``, ``recording_url``) become strings (numbers are written out, spaces
-    stripped, an empty string is no value); other keys land in ``extra`` as found.
+    Known keys (``operator_email``, ``topic``, ``recording_url``) become strings (numbers are written out, an empty
+    string is no value); ``operator_email`` and ``recording_url`` lose surrounding spaces, ``topic`` is kept as
+    returned, since an alias is compared exactly (``"sales "`` is not ``"sales"``); other keys land in ``extra`` as
+    found.
 
     Raises:
         ActionMissingResultError: a key listed in ``required`` came out empty.
@@ -230,7 +232,7 @@ def map_result(action: Action, document: Any) -> EnrichmentResult:
                 key=key,
                 expression=expression,
             ) from exc
-        found[key] = _as_text(value) if key in KNOWN_RESULT_KEYS else _strip(value)
+        found[key] = _as_text(value, strip=key != "topic") if key in KNOWN_RESULT_KEYS else _strip(value)
     for key in action.required:
         if found.get(key) is None:
             raise ActionMissingResultError(
@@ -454,10 +456,10 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-def _as_text(value: Any) -> str | None:
+def _as_text(value: Any, *, strip: bool = True) -> str | None:
     """A known result key as a string: numbers written out (``"101"``), lists and objects are not a value."""
     if isinstance(value, str):
-        return value.strip() or None
+        return (value.strip() if strip else value) or None
     if isinstance(value, bool | int | float):
         return json.dumps(value)
     return None
