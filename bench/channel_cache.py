@@ -15,6 +15,7 @@ Run: `.venv/bin/python -m bench.channel_cache [seconds]`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -36,6 +37,7 @@ def main(duration_s: float = DURATION_S) -> int:
     from callhook.errors import WebhookRejectedError
     from callhook.ingest_wiring import ingest_ports
     from callhook.models.api import WebhookRequest
+    from callhook.repositories.ingest import CachedChannels
     from callhook.secrets_resolver import ResolvedSecrets
     from callhook.services.auth import authenticate
     from callhook.services.ingest import admit, load_channel_view
@@ -52,17 +54,16 @@ def main(duration_s: float = DURATION_S) -> int:
         token = uuid.uuid4().hex
         mapping = {"field_mapping": {"call_id": "id"}}
         for variant in ("before", "after"):
-            put_channel(env["CHANNELS_TABLE"], {"channel_id": f"tok-{variant}", "webhook_token": token,
-                                                "advanced_config": mapping})
+            for prefix in ("tok", "bad"):  # the refused kind has its own item: its fresh reads refresh only it
+                put_channel(env["CHANNELS_TABLE"], {"channel_id": f"{prefix}-{variant}", "webhook_token": token,
+                                                    "advanced_config": mapping})
             put_channel(env["CHANNELS_TABLE"], {"channel_id": f"sig-{variant}", "advanced_config": mapping,
                                                 "signature": {"scheme": "hmac-sha256", "secret": f"ssm:{secret_name}"}})
         base = {k: v for k, v in env.items() if k.isupper()}
-        before_settings = IngestSettings.model_validate({**base, "CHANNEL_CACHE_SECONDS": "30"})
         after_settings = IngestSettings.model_validate({**base, "CHANNEL_CACHE_SECONDS": "5"})
-        before_io = ingest_ports(before_settings)
-        before_io = type(before_io)(**{**before_io.__dict__, "secrets": ResolvedSecrets(
-            what="the signature secret", max_age=300)})
         after_io = ingest_ports(after_settings)
+        before_io = dataclasses.replace(after_io, channels=CachedChannels(after_settings.channels_table, 30),
+                                        secrets=ResolvedSecrets(what="the signature secret", max_age=300))
 
         def before(request: WebhookRequest) -> Any:
             view = load_channel_view(request.channel_id, before_io)
@@ -93,13 +94,13 @@ def main(duration_s: float = DURATION_S) -> int:
             assert ok == accepted, (req.channel_id, accepted)
             return elapsed
 
-        kinds = {"token, accepted": ("tok", True, False), "token, refused (wrong token)": ("tok", False, False),
+        kinds = {"token, accepted": ("tok", True, False), "token, refused (wrong token)": ("bad", False, False),
                  "signed (ssm: secret), accepted": ("sig", True, True)}
         results: dict[tuple[str, str], list[float]] = {(k, v): [] for k in kinds for v in ("before", "after")}
         variants: list[tuple[str, Callable[[WebhookRequest], Any]]] = [("before", before), ("after", after)]
         for _ in range(10):  # warm both (imports, connections, caches)
             for name, decide in variants:
-                for kind, (prefix, good, signed) in kinds.items():
+                for prefix, good, signed in kinds.values():
                     timed(decide, request(f"{prefix}-{name}", good=good, signed=signed), good)
         started = time.monotonic()
         i = 0
