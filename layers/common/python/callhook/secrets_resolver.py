@@ -1,4 +1,5 @@
-"""The one secrets resolver: `ssm:NAME` (Parameter Store, decrypted) and `secretsmanager:NAME`, cached five minutes.
+"""The one secrets resolver: `ssm:NAME` (Parameter Store, decrypted) and `secretsmanager:NAME`, cached five minutes
+(Ingest: `CHANNEL_CACHE_SECONDS`, so that a rotated signature secret applies within seconds).
 
 Used by actions (`{secrets.…}`), signature verification (`signature.secret`) and recording credentials
 (`recording_auth`); each caller names a failure in its own terms (ActionSecretError, ChannelMisconfiguredError,
