@@ -6,6 +6,7 @@ fixture, which sends urllib3's connections for them to the fake PBX and records 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import ipaddress
 import socket
@@ -452,6 +453,68 @@ def test_the_deadline_covers_every_hop_of_a_redirect_chain(fake_pbx: FakePBX) ->
     with pytest.raises(ActionTimeoutError):
         _get(f"{fake_pbx.url}/calls/hop", allow_private_network=True, timeout_s=1.0)
     assert time.monotonic() - started < 1.6
+
+
+def _self_signed(directory: Any) -> tuple[str, str]:
+    """A certificate and key for 127.0.0.1 (the handshake is cut before the client would check it)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "drip.example")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def test_a_tls_handshake_dripped_one_byte_at_a_time_times_out_at_the_deadline(tmp_path: Any) -> None:
+    # Given a TLS server whose handshake bytes leave one every 0.05 s (its certificate alone takes a minute)
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*_self_signed(tmp_path))
+    listener = socket.create_server(("127.0.0.1", 0))
+    stopping = threading.Event()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = context.wrap_bio(incoming, outgoing, server_side=True)
+        with conn:
+            incoming.write(conn.recv(65536))  # the ClientHello
+            with contextlib.suppress(ssl.SSLWantReadError):  # it waits for the client's answer, which never comes
+                tls.do_handshake()
+            pending = outgoing.read()
+            for index in range(len(pending)):
+                try:
+                    conn.sendall(pending[index:index + 1])
+                except OSError:
+                    return
+                if stopping.wait(0.05):
+                    return
+
+    threading.Thread(target=serve, daemon=True).start()
+    started = time.monotonic()
+    try:
+        # When
+        with pytest.raises(ActionTimeoutError):
+            _get(f"https://127.0.0.1:{listener.getsockname()[1]}/calls/c-1", allow_private_network=True,
+                 timeout_s=1.0)
+        # Then
+        assert time.monotonic() - started < 1.6
+    finally:
+        stopping.set()
+        listener.close()
 
 
 def test_a_name_that_takes_too_long_to_resolve_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
