@@ -578,3 +578,20 @@ def test_map_result_hands_the_topic_on_as_returned_for_the_exact_comparison(line
                         {"line": line, "agent": " ann@example.com "})
     assert result.topic == line
     assert result.operator_email == "ann@example.com"  # an email's spaces do not count
+
+
+@pytest.mark.parametrize("status", [404, 503])
+def test_an_error_answer_is_named_by_status_type_and_size_in_the_message(fake_pbx: FakePBX, status: int) -> None:
+    # Given a PBX whose error page quotes something it should not
+    fake_pbx.set_behaviour("c-1", status=status)
+    # When
+    with pytest.raises((ActionHTTPError, DependencyUnavailableError)) as caught:
+        run_action(_action(fake_pbx), _state("c-1"), secrets_resolver=_key)
+    # Then the message (what the dialog stores) says what came back without quoting it; the excerpt stays in the
+    # details of the ActionHTTPError (chained under a retried failure), for `callhook action test`
+    http = caught.value if isinstance(caught.value, ActionHTTPError) else caught.value.__cause__
+    assert isinstance(http, ActionHTTPError)
+    message = str(caught.value)
+    assert f"answered {status} (application/json, {http.details['size']} bytes)" in message
+    assert "path" not in message and "/calls/c-1" not in message
+    assert "/calls/c-1" in http.details["body_excerpt"]

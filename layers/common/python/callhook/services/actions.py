@@ -281,7 +281,8 @@ def _run_http(action: HttpAction, state: Mapping[str, Any], secrets: Mapping[str
         raise
     elapsed_ms = int((time.monotonic() - started) * 1000)
     _raise_for_status(action, response)
-    result = map_result(action, _parse_json(action, response.body)) if action.result else EnrichmentResult()
+    result = (map_result(action, _parse_json(action, response.body, response.headers.get("content-type")))
+              if action.result else EnrichmentResult())
     return ActionRun(
         action_id=action.action_id,
         type="http",
@@ -415,29 +416,41 @@ def preview_request(action: Action, state: Mapping[str, Any]) -> ActionRunReques
 
 
 def _raise_for_status(action: Action, response: OutboundResponse) -> None:
+    """Refuse a non-2xx answer. The message names the answer by status, content type and size: it is stored on the
+    dialog, which keeps no bytes of what a system answered (an error page may quote tokens or internal data). The
+    excerpt stays in the error's details, for `callhook action test`, and the Enrich step leaves it out."""
     status = response.status
     if 200 <= status < 300:
         return
     host = urlsplit(response.final_url).hostname or "the external system"
-    excerpt = _excerpt(response.body)
-    if status == 429 or status >= 500:
-        raise DependencyUnavailableError(f"action {action.action_id}: {host} answered {status}: {excerpt}")
-    raise ActionHTTPError(
-        f"action {action.action_id}: {host} answered {status}: {excerpt}",
+    content_type = response.headers.get("content-type") or None
+    error = ActionHTTPError(
+        f"action {action.action_id}: {host} answered {status} ({_described(content_type, response.body)})",
         status_code=status,
         host=host,
-        body_excerpt=excerpt,
+        content_type=content_type,
+        size=len(response.body),
+        body_excerpt=_excerpt(response.body),
     )
+    if status == 429 or status >= 500:
+        raise DependencyUnavailableError(error.message) from error
+    raise error
 
 
-def _parse_json(action: Action, body: bytes) -> Any:
+def _parse_json(action: Action, body: bytes, content_type: str | None = None) -> Any:
     try:
         return json.loads(body)
     except ValueError as exc:
         raise ActionInvalidJSONError(
-            f"action {action.action_id}: the answer is not JSON ({exc}): {_excerpt(body)}",
+            f"action {action.action_id}: the answer is not JSON ({exc}; {_described(content_type, body)})",
+            content_type=content_type,
+            size=len(body),
             body_excerpt=_excerpt(body),
         ) from exc
+
+
+def _described(content_type: str | None, body: bytes) -> str:
+    return f"{content_type or 'no content type'}, {len(body)} bytes"
 
 
 def _loads_or_none(raw: bytes) -> Any:
