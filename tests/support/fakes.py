@@ -240,7 +240,7 @@ class FakeChannels:
         self.channels = {c.channel_id: c for c in channels if isinstance(c, Channel)}
         self.items = {str(c["channel_id"]): c for c in channels if isinstance(c, dict)}
 
-    def get(self, channel_id: str) -> Channel | None:
+    def get(self, channel_id: str, *, fresh: bool = False) -> Channel | None:
         if channel_id in self.items:
             return parse_channel(copy.deepcopy(self.items[channel_id]))
         return self.channels.get(channel_id)
@@ -635,7 +635,7 @@ class FakeSecrets:
     def __init__(self, default: str | None = None, **values: str) -> None:
         self.default, self.values = default, values
 
-    def read(self, reference: str) -> str:
+    def read(self, reference: str, *, fresh: bool = False) -> str:
         if reference in self.values:
             return self.values[reference]
         if self.default is not None:

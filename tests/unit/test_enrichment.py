@@ -105,3 +105,23 @@ def test_a_transient_failure_is_raised_without_recording_a_failure() -> None:
         enrich(STATE, dialogs, FakeActions(ACTION), FakeChannels(CHANNEL), flaky, FakeRecordingRequests())
     # Then
     assert dialogs.dialog("d-1").enrichment.status == EnrichmentStatus.PENDING
+
+
+@pytest.mark.parametrize("transient", [False, True], ids=["failed", "retried"])
+def test_the_dialog_keeps_no_bytes_of_the_systems_answer(transient: bool) -> None:
+    # Given an answer whose body quotes a token (the excerpt is for `callhook action test` only)
+    http = ActionHTTPError("crm answered 503 (text/html, 41 bytes)", status_code=503, content_type="text/html",
+                           size=41, body_excerpt="<html>session=SECRET-TOKEN-123</html>")
+    error: Exception = http
+    if transient:
+        error = DependencyUnavailableError(http.message)
+        error.__cause__ = http
+    dialogs = FakeDialogs(stored())
+    # When
+    with pytest.raises(type(error)):
+        enrich(STATE, dialogs, FakeActions(ACTION), FakeChannels(CHANNEL), FakeRunner(error=error),
+               FakeRecordingRequests())
+    # Then what came back is named, not quoted
+    saved = dialogs.dialog("d-1").enrichment.error
+    assert saved is not None and "SECRET" not in str(saved) and "body_excerpt" not in saved
+    assert (saved["code"], saved["content_type"], saved["size"]) == ("http_status", "text/html", 41)

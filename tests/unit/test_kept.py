@@ -12,6 +12,7 @@ from callhook.models.channel import Channel
 from callhook.models.dialog import make_dialog_id
 from callhook.models.event import RawEvent, RawEventKind, SpooledRequest, StoredRequest
 from callhook.services.kept import KeptPorts, drain_spool, release_all_held, release_held
+from callhook.services.retention import expires_at
 from tests.support.fakes import FakeChannelIds, FakeIngest, FakeRawEvents, FakeSpool
 
 CHANNEL = Channel.model_validate({"channel_id": "main", "webhook_token": "main-channel-token-0001",
@@ -131,3 +132,21 @@ def test_a_spooled_request_of_a_channel_broken_since_is_held_and_of_a_deleted_on
     assert report.spool_processed == ["s-1", "s-2"] and box.keys() == [] and ingest.accepted == []
     assert raw.event("s-1").kind == RawEventKind.HELD and raw.event("s-1").held_channel == "main"
     assert (raw.event("s-2").kind, raw.event("s-2").reason) == (RawEventKind.REJECTED, "unknown_channel")
+
+
+# ------------------------------------------------------------------------ retention counts from arrival
+def test_a_held_request_released_later_expires_counted_from_its_arrival() -> None:
+    # Given a request held on 2026-12-01 and released now (days later), on a channel keeping 30 days
+    io, raw, _, ingest = world(CHANNEL, events=[held(1, "c-1")])
+    # When
+    release_held("main", io)
+    # Then its event and its dialog count the 30 days from 2026-12-01T10:00:01, not from now
+    arrived = "2026-12-01T10:00:01.000000Z"
+    assert raw.event("e-1").expires_at == expires_at(arrived, 30)
+    assert [when for _, _, when in ingest.accepted] == [arrived]
+
+
+def test_a_spooled_request_becomes_its_dialog_with_its_arrival_time() -> None:
+    io, _, _, ingest = world(CHANNEL, spool=[spooled(1, "c-1")])
+    drain_spool(io)
+    assert [when for _, _, when in ingest.accepted] == ["2026-12-01T10:00:01.000000Z"]

@@ -957,3 +957,20 @@ def test_a_dead_letter_queue_is_looked_at_taken_released_and_deleted(kind: str,
     assert [m["MessageId"] for m in queue.receive()] == [taken[0]["MessageId"]]
     with pytest.raises(InvokeFailedError, match="ResourceNotFoundException"):
         invoke("no-such-function", b"{}")
+
+
+def test_the_cached_channel_is_read_again_when_asked_fresh_and_kept(aws: dict[str, str]) -> None:
+    # Given the adapter of the webhook path, its item cached
+    from callhook.repositories.ingest import CachedChannels
+
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    item = {"channel_id": "rot", "webhook_token": "old-token-0123456789"}
+    ddb.put_item(TableName=aws["CHANNELS_TABLE"], Item=to_item(item))
+    channels = CachedChannels(aws["CHANNELS_TABLE"], 30)
+    assert channels.get("rot").webhook_token == "old-token-0123456789"  # type: ignore[union-attr]
+    # When the console replaces the token
+    ddb.put_item(TableName=aws["CHANNELS_TABLE"], Item=to_item({**item, "webhook_token": "new-token-0123456789"}))
+    # Then the cached copy is still served, a fresh read sees the new one, and later requests get it too
+    assert channels.get("rot").webhook_token == "old-token-0123456789"  # type: ignore[union-attr]
+    assert channels.get("rot", fresh=True).webhook_token == "new-token-0123456789"  # type: ignore[union-attr]
+    assert channels.get("rot").webhook_token == "new-token-0123456789"  # type: ignore[union-attr]

@@ -23,4 +23,5 @@ def ingest_ports(settings: IngestSettings, *, fresh: bool = False, limits: Clien
         channels=CachedChannels(settings.channels_table, 0 if fresh else settings.channel_cache_seconds),
         dialogs=IngestDialogs(settings.dialogs_table), events=IngestEvents(settings.events_table),
         spool=SpoolStore(settings.recordings_bucket), executions=StepFunctionsExecutions(settings.state_machine_arn),
-        recordings=KeepRecordingRequests(), secrets=ResolvedSecrets(what="the signature secret", limits=limits))
+        recordings=KeepRecordingRequests(), secrets=ResolvedSecrets(what="the signature secret", limits=limits,
+                                                                   max_age=settings.channel_cache_seconds))

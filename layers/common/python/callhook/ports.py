@@ -267,8 +267,10 @@ class Ingest(Protocol):
 class IngestChannels(Protocol):
     """The channels table as ingest reads it on every webhook."""
 
-    def get(self, channel_id: str) -> Channel | None:
+    def get(self, channel_id: str, *, fresh: bool = False) -> Channel | None:
         """The channel, cached briefly per sandbox (the adapter's `cache_seconds`; 0 reads fresh). None: no item.
+        `fresh`: read the item now (strongly consistent) and keep it for the next requests: what ingest does before
+        it refuses a request, since the cached copy may predate the admin's change.
         Raises ChannelConfigError (the item fails validation), DependencyUnavailableError."""
         ...
 
@@ -323,8 +325,9 @@ class RecordingObjects(Protocol):
 
 
 class Secrets(Protocol):
-    def read(self, reference: str) -> str:
-        """An `ssm:` / `secretsmanager:` reference's value. Raises SecretUnreadableError."""
+    def read(self, reference: str, *, fresh: bool = False) -> str:
+        """An `ssm:` / `secretsmanager:` reference's value, cached by the adapter; `fresh` reads it now (and caches
+        that). Raises SecretUnreadableError."""
         ...
 
 

@@ -24,6 +24,7 @@ from callhook.errors import (
     DialogStoreUnavailableError,
     MissingCallIdError,
     PayloadTooLargeError,
+    UnauthorizedError,
     WebhookRejectedError,
 )
 from callhook.mapping import evaluate_condition, map_telephony, parse_body, parse_query
@@ -97,15 +98,12 @@ def ingest_webhook(request: WebhookRequest, io: IngestPorts,
         WebhookRejectedError: a leaf per HTTP status of CONTRACT §2; authenticated 403/422 payloads are stored first.
         DependencyUnavailableError: no durable store took the request; answered 503 so that the provider retries.
     """
-    view = load_channel_view(request.channel_id, io)
+    admitted = admit(request, io, settings)
+    if isinstance(admitted, HandshakeAnswer):
+        logger.info("provider URL check answered", check=admitted.provider_check)
+        return admitted
+    view, request = admitted
     channel = view.channel
-    handshake = handshake_answer(channel, request)
-    if handshake is not None:
-        logger.info("provider URL check answered", check=handshake.provider_check)
-        return handshake
-    if len(request.body) > settings.max_body_bytes:
-        raise PayloadTooLargeError(f"body is {len(request.body)} bytes; the limit is {settings.max_body_bytes}")
-    request = authenticate(channel, request, io.secrets)
     received_at = utc_now()
     if view.problems is not None:
         answer = hold(channel.channel_id, request, view.problems, received_at, io, settings)
@@ -122,7 +120,53 @@ def ingest_webhook(request: WebhookRequest, io: IngestPorts,
     return answer.model_copy(update={"overrides": channel.advanced_config.answer or {}})
 
 
-def load_channel_view(channel_id: str, io: IngestPorts) -> ChannelView:
+def admit(request: WebhookRequest, io: IngestPorts,
+          settings: IngestSettings) -> tuple[ChannelView, WebhookRequest] | HandshakeAnswer:
+    """The channel and the authenticated request (stripped of its credentials), or the provider's URL check answer.
+
+    The channel item and its signature secret are cached briefly per sandbox. An admin who rotates a token in the
+    console expects the provider's next request, with the new token, to be accepted, and most providers never
+    resend a 4xx. So a refusal that rests on the cached copies (unknown channel, wrong credentials, channel not
+    active) is decided again on the item and the secret read fresh; an accepted request costs nothing more. A
+    replaced or deactivated credential is refused once the cached copy ages out (`CHANNEL_CACHE_SECONDS`).
+
+    Raises:
+        ChannelNotFoundError, UnauthorizedError, PayloadTooLargeError, ChannelMisconfiguredError: as ingest answers.
+        ChannelInactiveError is left to `accept_authenticated`, which keeps the authenticated payload first.
+    """
+    try:
+        return _admit(request, io, settings, fresh=False)
+    except (ChannelNotFoundError, UnauthorizedError, ChannelInactiveError) as exc:
+        logger.info("refusal re-checked on the stored item", reason=exc.reason)
+    return _admit(request, io, settings, fresh=True)
+
+
+def _admit(request: WebhookRequest, io: IngestPorts, settings: IngestSettings, *,
+           fresh: bool) -> tuple[ChannelView, WebhookRequest] | HandshakeAnswer:
+    view = load_channel_view(request.channel_id, io, fresh=fresh)
+    channel = view.channel
+    handshake = handshake_answer(channel, request)
+    if handshake is not None:
+        return handshake
+    if len(request.body) > settings.max_body_bytes:
+        raise PayloadTooLargeError(f"body is {len(request.body)} bytes; the limit is {settings.max_body_bytes}")
+    authenticated = authenticate(channel, request, _FreshSecrets(io.secrets) if fresh else io.secrets)
+    if not fresh and not channel.active and view.problems is None:
+        raise ChannelInactiveError(f"channel {channel.channel_id!r} is not active")
+    return view, authenticated
+
+
+@dataclass(frozen=True)
+class _FreshSecrets:
+    """The secrets port reading every secret anew (and caching that copy), for a refusal's second look."""
+
+    secrets: Secrets
+
+    def read(self, reference: str, *, fresh: bool = False) -> str:
+        return self.secrets.read(reference, fresh=True)
+
+
+def load_channel_view(channel_id: str, io: IngestPorts, *, fresh: bool = False) -> ChannelView:
     """The channel, or, when its item is invalid, the part of it that still authenticates (its calls are held).
 
     Raises:
@@ -132,7 +176,7 @@ def load_channel_view(channel_id: str, io: IngestPorts) -> ChannelView:
             configuration; the log and `callhook channel check` do.
     """
     try:
-        return ChannelView(load_channel(channel_id, io))
+        return ChannelView(load_channel(channel_id, io, fresh=fresh))
     except ChannelMisconfiguredError:
         pass
     # The cached item may be stale (the admin may have fixed it a moment ago): one uncached read decides.
@@ -165,10 +209,10 @@ def credentials_only(item: dict[str, Any]) -> Channel | None:
         return None
 
 
-def load_channel(channel_id: str, io: IngestPorts) -> Channel:
+def load_channel(channel_id: str, io: IngestPorts, *, fresh: bool = False) -> Channel:
     """The channel as ingest uses it: the stored item with its preset's fields filled in (callhook.presets)."""
     try:
-        channel = io.channels.get(channel_id)
+        channel = io.channels.get(channel_id, fresh=fresh)
         if channel is None:
             raise ChannelNotFoundError(f"no channel {channel_id!r}")
         return effective_channel(channel)
