@@ -91,7 +91,8 @@ def decode_token(token: str | None) -> dict[str, Any] | None:
 
 
 def _dialog_or_fail(st: State, dialog_id: str) -> Dialog:
-    dialog = get_dialog(wiring.dialogs(st.target().settings), dialog_id)
+    settings = st.target().settings
+    dialog = get_dialog(wiring.dialogs(settings), dialog_id, wiring.payloads(settings))
     if dialog is None:
         raise CliError(f"no dialog {dialog_id!r}")
     return dialog
@@ -116,7 +117,8 @@ def dialog_find(ctx: typer.Context,
                 call_id: Annotated[str, typer.Option("--call-id", help="The provider's call id.")]) -> None:
     """Print the dialog of a provider's call (its id is derived from channel and call id)."""
     st = state(ctx)
-    dialog_id, dialog = find_dialog(wiring.dialogs(st.target().settings), channel, call_id)
+    settings = st.target().settings
+    dialog_id, dialog = find_dialog(wiring.dialogs(settings), channel, call_id, wiring.payloads(settings))
     if dialog is None:
         raise CliError(f"no dialog for call {call_id!r} on channel {channel!r} (it would be {dialog_id}); "
                        f"rejected webhooks are listed by `callhook events list --channel {channel}`")

@@ -25,6 +25,7 @@ from callhook.errors import (
     DependencyUnavailableError,
     DialogExistsError,
     DialogStoreUnavailableError,
+    ItemRefusedError,
     MissingCallIdError,
     SecretUnreadableError,
     TranscriptMissingError,
@@ -492,7 +493,9 @@ class FakeSpool:
     """The spool bucket: records by key (arrival time first, as SpoolStore names them). `down` set: S3 fails."""
 
     def __init__(self, *records: SpooledRequest) -> None:
-        self.objects = {f"spool/{r.received_at}-{r.event_id}.json": r for r in records}
+        self.objects: dict[str, SpooledRequest | None] = {f"spool/{r.received_at}-{r.event_id}.json": r
+                                                          for r in records}
+        self.aside: dict[str, tuple[SpooledRequest | None, str]] = {}
         self.down: str | None = None
 
     def put(self, record: SpooledRequest) -> str:
@@ -506,9 +509,41 @@ class FakeSpool:
         return sorted(self.objects)[:limit]
 
     def get(self, key: str) -> SpooledRequest | None:
+        if key in self.objects and self.objects[key] is None:  # an object whose bytes are no SpooledRequest
+            raise ValueError(f"{key}: not a spooled request")
         return self.objects.get(key)
 
     def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+    def set_aside(self, key: str, reason: str) -> str:
+        if self.down is not None:
+            raise DependencyUnavailableError(f"set a spooled request aside: {self.down}")
+        aside = "set-aside/" + key.removeprefix("spool/")
+        self.aside[aside] = (self.objects.pop(key, None), reason)
+        return aside
+
+
+class FakePayloads:
+    """The bucket's payload objects by key. `down` set: S3 fails (as ingest's adapter says it: unavailable)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.down: str | None = None
+
+    def put(self, key: str, data: bytes) -> None:
+        if self.down is not None:
+            raise DependencyUnavailableError(f"store a large payload: {self.down}")
+        self.objects[key] = data
+
+    def read(self, key: str) -> bytes:
+        if self.down is not None:
+            raise DependencyUnavailableError(f"read a large payload: {self.down}")
+        return self.objects[key]
+
+    def delete(self, key: str) -> None:
+        if self.down is not None:
+            raise DependencyUnavailableError(f"delete a large payload: {self.down}")
         self.objects.pop(key, None)
 
 
@@ -537,6 +572,7 @@ class FakeIngest:
         self.default_retention_days = default_retention_days
         self.fail_next = 0
         self.failing: set[str] = set()
+        self.refusing: set[str] = set()
         self.dialogs: dict[str, str] = {}  # dialog id -> the received_at it was stored with
         self.accepted: list[tuple[str, str, str]] = []
 
@@ -557,6 +593,12 @@ class FakeIngest:
         if self.fail_next > 0 or call_id in self.failing:
             self.fail_next = max(0, self.fail_next - 1)
             raise DialogStoreUnavailableError("DynamoDB ThrottlingException")
+        if call_id in self.refusing:  # the table works and refuses this item, as ingest's adapter says it
+            try:
+                raise ItemRefusedError("store dialog: DynamoDB ValidationException: Item size has exceeded the "
+                                       "maximum allowed size")
+            except ItemRefusedError as exc:
+                raise DialogStoreUnavailableError(str(exc)) from exc
         dialog_id = make_dialog_id(channel.channel_id, str(call_id))
         status = "duplicate" if dialog_id in self.dialogs else "accepted"
         self.dialogs.setdefault(dialog_id, received_at)

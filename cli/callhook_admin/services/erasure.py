@@ -24,6 +24,7 @@ from callhook.errors import DialogNotFoundError, InvalidPhoneNumberError
 from callhook.models.erasure import DialogErasure, ErasurePlan, ErasureRecord
 from callhook.models.event import RawEvent
 from callhook.models.transcription import JOB_ATTRIBUTE
+from callhook.services.payloads import dialog_prefix
 from callhook_admin.errors import LeftoverNotDeletedError
 from callhook_admin.ports import ErasableDialogs, ErasableEvents, ErasureObjects, ErasureRecords
 
@@ -113,9 +114,11 @@ def _dialog_erasure(item: dict[str, Any], io: ErasurePorts) -> DialogErasure:
     dialog_id, channel_id = str(item["dialog_id"]), str(item["channel_id"])
     recording = item.get("recording") or {}
     transcription = item.get("transcription") or {}
-    keys = {k for k in (recording.get("s3_key"), transcription.get("transcript_s3_key")) if k}
+    raw_ref = item.get("raw_ref") or {}
+    keys = {k for k in (recording.get("s3_key"), transcription.get("transcript_s3_key"), raw_ref.get("s3_key")) if k}
     for folder in ("recordings", "transcripts"):  # whatever format it was kept in
         keys |= set(io.objects.keys_under(f"{folder}/{channel_id}/{dialog_id}."))
+    keys |= set(io.objects.keys_under(dialog_prefix(channel_id, dialog_id)))  # bodies too large for the item
     return DialogErasure(dialog_id=dialog_id, channel_id=channel_id,
                          raw_event_ids=sorted(io.events.linked_to(dialog_id)), object_keys=sorted(keys),
                          transcription_job=item.get(JOB_ATTRIBUTE) or transcription.get("job_name"))
