@@ -276,26 +276,38 @@ def _render_diagnosis(st: State, diagnosis: Diagnosis) -> None:
 @events_app.command("list")
 def events_list(ctx: typer.Context,
                 channel: Annotated[str, typer.Option("--channel", help="The channel.")],
+                set_aside: Annotated[bool, typer.Option(
+                    "--set-aside", help="Only kept requests set aside for a reason of their own (and spooled "
+                                        "objects that could not even be read).")] = False,
                 limit: Limit = 50, next_token: NextToken = None) -> None:
     """A channel's raw events, newest first: rejected ones with their reason, held ones (the channel item is
-    invalid; they become dialogs once it is fixed) and what they became, early updates, replayed ones (credentials
-    masked unless --show-secrets)."""
+    invalid; they become dialogs once it is fixed) and what they became, early updates, replayed ones, kept
+    requests set aside with their reason (credentials masked unless --show-secrets)."""
     st = state(ctx)
-    events, last = list_events(wiring.events(st.target().settings), channel, limit=limit,
-                               start=decode_token(next_token))
+    settings = st.target().settings
+    events, last = list_events(wiring.events(settings), channel, limit=limit, start=decode_token(next_token),
+                               set_aside=set_aside)
+    unreadable = wiring.spool(settings).set_aside_keys() if set_aside else []
     token = encode_token(last)
+    more = " --set-aside" if set_aside else ""
 
     def render() -> None:
         st.out.table(f"{len(events)} raw event(s) on channel {channel}, newest first",
                      ["received_at", "event_id", "kind", "status", "reason", "message", "dialog_id"],
                      [(e.received_at, e.event_id, e.kind.value, e.status_code, e.reason, e.message, e.dialog_id)
                       for e in events])
+        if unreadable:
+            st.out.note(f"{len(unreadable)} spooled object(s) of any channel could not be read and were moved "
+                        f"aside as they were: {', '.join(unreadable)}")
         if token:
-            st.out.note(f"more: callhook events list --channel {channel} --next {token}")
+            st.out.note(f"more: callhook events list --channel {channel}{more} --next {token}")
 
     items = [e.model_dump(mode="json") for e in events]
-    st.out.emit({"items": items if st.out.show_secrets else [mask_raw_event(i) for i in items], "next": token},
-                render)
+    body: dict[str, object] = {"items": items if st.out.show_secrets else [mask_raw_event(i) for i in items],
+                               "next": token}
+    if set_aside:
+        body["unreadable_spool_objects"] = unreadable
+    st.out.emit(body, render)
 
 
 @events_app.command("replay")

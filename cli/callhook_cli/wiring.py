@@ -10,6 +10,7 @@ from callhook.repositories.dialogs import DialogRepository
 from callhook.repositories.directory import DynamoActions, DynamoChannels, DynamoOperators, DynamoTopics
 from callhook.repositories.events import EventRepository
 from callhook.repositories.payloads import BucketPayloads
+from callhook.repositories.spool import SpoolStore
 from callhook.services.actions import run_action
 from callhook.settings import CommonSettings, IngestSettings
 from callhook_admin.repositories.erasure import AwsErasureObjects, DynamoErasureRecords
@@ -32,6 +33,10 @@ def events(settings: CommonSettings) -> EventRepository:
 
 def payloads(settings: CommonSettings) -> BucketPayloads:
     return BucketPayloads(settings.recordings_bucket)
+
+
+def spool(settings: CommonSettings) -> SpoolStore:
+    return SpoolStore(settings.recordings_bucket)
 
 
 def explain_ports(settings: CommonSettings) -> ExplainPorts:

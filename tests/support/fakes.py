@@ -54,6 +54,13 @@ from callhook.services.retention import expires_at
 from callhook_admin.errors import InvokeFailedError, LeftoverNotDeletedError
 
 
+def ingest_write_failure(what: str, code: str) -> Exception:
+    """What ingest's adapters raise when DynamoDB answers `code` (callhook.aws_errors.unavailable)."""
+    if code == "ValidationException":
+        return ItemRefusedError(f"{what}: DynamoDB {code}")
+    return DependencyUnavailableError(f"{what}: {code}")
+
+
 class FakeDialogs:
     """The dialogs table: one stored dict per dialog; `writes` records every section write, in order. `down` set:
     ingest's writes (put_new, fill_telephony) fail as the adapter says DynamoDB failed."""
@@ -65,7 +72,7 @@ class FakeDialogs:
 
     def put_new(self, dialog: Dialog) -> None:
         if self.down is not None:
-            raise DependencyUnavailableError(f"store dialog: {self.down}")
+            raise ingest_write_failure("store dialog", self.down)
         if dialog.dialog_id in self.items:
             raise DialogExistsError(self.dialog(dialog.dialog_id))
         item = dialog.model_dump(mode="json")
@@ -94,7 +101,7 @@ class FakeDialogs:
 
     def fill_telephony(self, dialog_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
         if self.down is not None:
-            raise DependencyUnavailableError(f"update dialog telephony: {self.down}")
+            raise ingest_write_failure("update dialog telephony", self.down)
         item = self.items.get(dialog_id)
         if item is None:
             return None
@@ -441,7 +448,7 @@ class FakeRawEvents:
 
     def put(self, event: RawEvent) -> None:
         if self.down is not None:
-            raise DependencyUnavailableError(f"store raw event: {self.down}")
+            raise ingest_write_failure("store raw event", self.down)
         self.items[event.event_id] = event.model_dump(mode="json", exclude_none=True)
 
     def get(self, event_id: str) -> RawEvent | None:
@@ -465,7 +472,7 @@ class FakeRawEvents:
 
     def mark(self, event_id: str, kind: RawEventKind, *, remove: tuple[str, ...] = (), **fields: Any) -> None:
         if self.down is not None:
-            raise DependencyUnavailableError(f"update raw event: {self.down}")
+            raise ingest_write_failure("update raw event", self.down)
         item = self.items[event_id]
         item.update({"kind": kind.value, **fields})
         for name in remove:
@@ -473,9 +480,9 @@ class FakeRawEvents:
 
     # the admin's reads and an erasure's deletes (callhook_admin.ports)
     def list_by_channel(self, channel_id: str, *, limit: int = 50, start_key: dict[str, Any] | None = None,
-                        ) -> tuple[list[RawEvent], dict[str, Any] | None]:
-        found = sorted((i for i in self.items.values() if i["channel_id"] == channel_id),
-                       key=lambda i: i["received_at"], reverse=True)
+                        kind: RawEventKind | None = None) -> tuple[list[RawEvent], dict[str, Any] | None]:
+        found = sorted((i for i in self.items.values() if i["channel_id"] == channel_id
+                        and (kind is None or i["kind"] == kind.value)), key=lambda i: i["received_at"], reverse=True)
         return _page(found, "event_id", limit, start_key, RawEvent.model_validate)
 
     def linked_to(self, dialog_id: str) -> list[str]:

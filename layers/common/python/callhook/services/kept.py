@@ -27,14 +27,13 @@ from callhook.errors import (
     ChannelNotFoundError,
     DependencyUnavailableError,
     DialogStoreUnavailableError,
-    ItemRefusedError,
     WebhookRejectedError,
 )
 from callhook.models.channel import Channel
 from callhook.models.event import RawEvent, RawEventKind
 from callhook.observability import logger
 from callhook.ports import ChannelIds, Ingest, RawEvents, Spool
-from callhook.services.raw_events import rejected_event, webhook_request_from
+from callhook.services.raw_events import rejected_event, set_aside_reason, store_failed, webhook_request_from
 
 
 @dataclass(frozen=True)
@@ -55,33 +54,6 @@ class KeptReport(BaseModel):
     spool_processed: list[str] = Field(default_factory=list)  # spooled requests processed (event ids)
     spool_waiting: int = 0  # spooled requests left for the next pass (the tables still fail)
     set_aside: list[str] = Field(default_factory=list)  # failed for a reason of their own (event ids, spool keys)
-
-
-# The longest reason kept on a set-aside event: enough for an exception's message, never a whole body.
-MAX_REASON_CHARS = 500
-
-
-def store_failed(exc: BaseException) -> bool:
-    """A store itself failed (throttled, unreachable, denied): the request waits and the pass stops. A refusal of
-    this one item (ItemRefusedError anywhere in the chain), or any other error, is the request's own."""
-    if not isinstance(exc, DependencyUnavailableError | DialogStoreUnavailableError):
-        return False
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ItemRefusedError):
-            return False
-        cause = cause.__cause__
-    return True
-
-
-def set_aside_reason(exc: BaseException) -> tuple[str, str]:
-    """A stable code and a short message (the exception's class and text, cut): what the admin reads."""
-    refused = exc
-    while refused is not None and not isinstance(refused, ItemRefusedError):
-        refused = refused.__cause__  # type: ignore[assignment]
-    code = "item_refused" if refused is not None else "processing_failed"
-    message = f"{type(exc).__name__}: {exc}"
-    return code, message if len(message) <= MAX_REASON_CHARS else message[:MAX_REASON_CHARS] + "…"
 
 
 def release_held(channel_id: str, io: KeptPorts, *, batch: int = 100) -> KeptReport:
