@@ -83,6 +83,10 @@ class ErasureObjects(Protocol):
         """Every key of the recordings bucket under `prefix`."""
         ...
 
+    def read(self, key: str) -> bytes | None:
+        """An object's bytes (a spooled request); None when it is gone."""
+        ...
+
     def delete_objects(self, keys: list[str]) -> list[str]:
         """Delete the keys (a missing one is no error); the keys S3 could not delete, with the error code."""
         ...

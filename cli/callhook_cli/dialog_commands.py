@@ -196,11 +196,13 @@ def dialog_erase(
     dialog_id: Annotated[str | None, typer.Argument(help="The dialog to erase.")] = None,
     channel: Annotated[str | None, typer.Option("--channel", help="With --phone: the channel.")] = None,
     phone: Annotated[str | None, typer.Option("--phone", help="E.164 number: erase every dialog of --channel whose "
-                                              "caller or callee it is.")] = None,
+                                              "caller or callee it is, in any format (national ones too).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be erased; erase nothing.")] = False,
 ) -> None:
-    """Erase a dialog, or a caller's dialogs: the items, raw events, recordings, transcripts and Transcribe jobs.
-    Leaves an erasure record (ids, counts, when, by whom; no number, name or email)."""
+    """Erase a dialog, or a caller's dialogs: the items, raw events, recordings, transcripts, bodies kept in the
+    bucket and Transcribe jobs; by number also the requests still waiting (held, spooled, set aside) that carry
+    it, however it was written. Leaves an erasure record (ids, counts, what was searched, when, by whom; no
+    number, name or email)."""
     st = state(ctx)
     if (dialog_id is None) == (channel is None and phone is None) or (dialog_id is None and not (channel and phone)):
         raise CliError("give a DIALOG_ID, or --channel C --phone +E164", exit_code=USAGE)
@@ -228,7 +230,8 @@ def dialog_erase(
 
 
 def _render_plan(st: State, plan: ErasurePlan) -> None:
-    st.out.table(f"would erase {len(plan.dialogs)} dialog(s) and {len(plan.all_raw_event_ids)} raw event(s)",
+    st.out.table(f"would erase {len(plan.dialogs)} dialog(s), {len(plan.all_raw_event_ids)} raw event(s) and "
+                 f"{len(plan.spool_keys)} spooled request(s)",
                  ["dialog_id", "raw events", "objects", "transcription job"],
                  [(d.dialog_id, len(d.raw_event_ids), len(d.object_keys), d.transcription_job) for d in plan.dialogs])
 
@@ -237,7 +240,8 @@ def _render_erasure(st: State, record: ErasureRecord) -> None:
     st.out.fields(f"erasure {record.erasure_id}", [
         ("erased at", record.erased_at), ("by", record.erased_by), ("dialogs", len(record.dialog_ids)),
         ("raw events", len(record.raw_event_ids)), ("objects", record.objects_deleted),
-        ("transcription jobs", record.transcription_jobs_deleted), ("not erased", len(record.not_deleted))],
+        ("transcription jobs", record.transcription_jobs_deleted),
+        ("spooled requests", record.spooled_requests_deleted), ("not erased", len(record.not_deleted))],
         style="green" if not record.not_deleted else "yellow")
     if not record.dialog_ids and not record.raw_event_ids:
         st.out.note("nothing matched; the request is recorded all the same")

@@ -759,12 +759,16 @@ class FakeErasureObjects(FakeLeftovers):
     AccessDeniedException, as the adapter reports a refusal."""
 
     def __init__(self, objects: set[str], jobs: set[str], undeletable: set[str] | None = None,
-                 refused: set[str] | None = None) -> None:
-        super().__init__(objects, jobs, undeletable)
+                 refused: set[str] | None = None, contents: dict[str, bytes] | None = None) -> None:
+        super().__init__(objects | set(contents or {}), jobs, undeletable)
         self.refused = refused or set()
+        self.contents = dict(contents or {})
 
     def keys_under(self, prefix: str) -> list[str]:
         return sorted(k for k in self.objects if k.startswith(prefix))
+
+    def read(self, key: str) -> bytes | None:
+        return self.contents.get(key) if key in self.objects else None
 
     def delete_transcription_job(self, name: str) -> bool:
         if name in self.refused:

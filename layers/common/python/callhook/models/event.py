@@ -12,6 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+SPOOL_PREFIX = "spool/"  # spooled requests in the recordings bucket, oldest key first
+SET_ASIDE_PREFIX = "set-aside/"  # spooled objects that could not be processed nor kept as a raw event
+
 
 class RawEventKind(StrEnum):
     REJECTED = "rejected"  # answered 403/422: visible and replayable from the CLI

@@ -13,10 +13,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from callhook.aws import client
 from callhook.errors import DependencyUnavailableError
+from callhook.models.event import SET_ASIDE_PREFIX as SET_ASIDE_PREFIX
+from callhook.models.event import SPOOL_PREFIX as SPOOL_PREFIX
 from callhook.models.event import SpooledRequest
-
-SPOOL_PREFIX = "spool/"
-SET_ASIDE_PREFIX = "set-aside/"  # spooled objects that could not be processed nor kept as a raw event
 
 
 @contextmanager
