@@ -282,7 +282,7 @@ def events_list(ctx: typer.Context,
                 channel: Annotated[str, typer.Option("--channel", help="The channel.")],
                 set_aside: Annotated[bool, typer.Option(
                     "--set-aside", help="Only kept requests set aside for a reason of their own (and spooled "
-                                        "objects that could not even be read).")] = False,
+                                        "objects moved aside in the bucket).")] = False,
                 limit: Limit = 50, next_token: NextToken = None) -> None:
     """A channel's raw events, newest first: rejected ones with their reason, held ones (the channel item is
     invalid; they become dialogs once it is fixed) and what they became, early updates, replayed ones, kept
@@ -301,8 +301,9 @@ def events_list(ctx: typer.Context,
                      [(e.received_at, e.event_id, e.kind.value, e.status_code, e.reason, e.message, e.dialog_id)
                       for e in events])
         if unreadable:
-            st.out.note(f"{len(unreadable)} spooled object(s) of any channel could not be read and were moved "
-                        f"aside as they were: {', '.join(unreadable)}")
+            st.out.note(f"{len(unreadable)} spooled object(s), of any channel, could not be processed nor kept as a "
+                        f"raw event and were moved aside in the bucket as they were (the reason is in each object's "
+                        f"metadata): {', '.join(unreadable)}")
         if token:
             st.out.note(f"more: callhook events list --channel {channel}{more} --next {token}")
 
