@@ -1,6 +1,10 @@
 # callhook — `make run` and `make test` set themselves up (venv, installs, Debian packages) on a fresh machine.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The template's runtime: the venv, the tests and the local sandboxes run the interpreter Lambda runs. A `python3.13`
+# on PATH that works (pyenv's shim refuses unless a 3.13 is selected), else pyenv's own 3.13 build.
+RUNTIME := python3.13
+PYTHON ?= $(shell for p in $(RUNTIME) $$(pyenv root 2>/dev/null)/versions/3.13*/bin/$(RUNTIME) /usr/local/bin/$(RUNTIME); do \
+  "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml layers/common/python/requirements.txt | sha1sum | cut -c1-12)
@@ -22,7 +26,9 @@ help: ## This list
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml layers/common/python/requirements.txt
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null || { \
+	  test -n "$(PYTHON)" || { echo "no $(RUNTIME) found: install CPython 3.13 (pyenv install 3.13, or your system's python3.13 package) or pass PYTHON=/path/to/python3.13" >&2; exit 1; }; \
+	  rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@

@@ -102,7 +102,7 @@ def spec_of(fn: LambdaFunction, code: FunctionCode) -> Spec:
     identity = code.identity
     env = lambda_environment(
         function_name=fn.function_name, function_arn=fn.function_arn, handler=str(fn.handler),
-        runtime=str(fn.run_time or "python3.11"), memory_mb=int(fn.memory_size or code.memory_mb), region=REGION,
+        runtime=str(fn.run_time or "python3.13"), memory_mb=int(fn.memory_size or code.memory_mb), region=REGION,
         endpoint=REGISTRY.endpoint, variables=dict(fn.environment_vars or {}),
         access_key=identity.access_key if identity else "local",
         secret_key=identity.secret_key if identity else "local", token=identity.token if identity else "",

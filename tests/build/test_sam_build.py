@@ -4,7 +4,8 @@
 only fails on AWS (`import pydantic`). The only check that catches it is looking at the built files.
 
 The layer ships the bytecode of every module it holds (its Makefile): Lambda's /opt is read-only, so a module without
-a valid .pyc is compiled at every cold start. The checks read each .pyc's header as CPython 3.11 does.
+a valid .pyc is compiled at every cold start. The checks read each .pyc's header as the runtime's CPython does
+(the tests run that interpreter).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EM_AARCH64, EM_X86_64 = 183, 62
 # PEP 552: a .pyc's flags word; 0b01 = hash-based without checking the source (valid whatever the zip's mtimes).
 UNCHECKED_HASH = 0b01
-PYTHON_311_MAGIC = (3495).to_bytes(2, "little") + b"\r\n"  # CPython 3.11's bytecode magic (Lambda's python3.11)
+RUNTIME_MAGIC = importlib.util.MAGIC_NUMBER  # the tests run the template's runtime (test_dependency_pins)
+CACHE_TAG = sys.implementation.cache_tag
 
 
 def _sam() -> str:
@@ -97,13 +99,13 @@ def test_sam_build_layer_ships_the_callhook_package_as_in_the_source(build_dir: 
 
 
 def _bytecode_problem(source: Path) -> str | None:
-    """What keeps Lambda's python3.11 from using the source's .pyc as it is, or None."""
-    pyc = source.parent / "__pycache__" / f"{source.stem}.cpython-311.pyc"
+    """What keeps Lambda's runtime from using the source's .pyc as it is, or None."""
+    pyc = source.parent / "__pycache__" / f"{source.stem}.{CACHE_TAG}.pyc"
     if not pyc.exists():
         return "no .pyc"
     header = pyc.read_bytes()[:16]
-    if header[:4] != PYTHON_311_MAGIC:
-        return f"magic {header[:4]!r}, not CPython 3.11's"
+    if header[:4] != RUNTIME_MAGIC:
+        return f"magic {header[:4]!r}, not {CACHE_TAG}'s"
     if int.from_bytes(header[4:8], "little") != UNCHECKED_HASH:
         return f"flags {int.from_bytes(header[4:8], 'little')}: timestamp-based or checked (compiled again on Lambda)"
     if header[8:16] != importlib.util.source_hash(source.read_bytes()):
@@ -117,7 +119,7 @@ def test_sam_build_layer_ships_valid_bytecode_of_every_module(build_dir: Path) -
     sources = list(layer.rglob("*.py"))
     assert any(p.match("callhook/services/ingest.py") for p in sources) and any(p.match("botocore/client.py")
                                                                                  for p in sources)
-    # When each source's bytecode is read as CPython 3.11 reads it
+    # When each source's bytecode is read as the runtime's CPython reads it
     problems = {str(p.relative_to(layer)): problem for p in sources if (problem := _bytecode_problem(p))}
     # Then every module of the layer has its .pyc, unchecked hash-based, from that very source
     assert problems == {}
@@ -132,10 +134,10 @@ def test_bytecode_check_refuses_what_lambda_would_compile_again(tmp_path: Path) 
                        ("fine", py_compile.PycInvalidationMode.UNCHECKED_HASH)):
         (tmp_path / f"{name}.py").write_text("x = 1\n")
         py_compile.compile(str(tmp_path / f"{name}.py"), invalidation_mode=mode, doraise=True,
-                           cfile=str(tmp_path / "__pycache__" / f"{name}.cpython-311.pyc"))
+                           cfile=str(tmp_path / "__pycache__" / f"{name}.{CACHE_TAG}.pyc"))
     (tmp_path / "none.py").write_text("x = 1\n")
     (tmp_path / "changed.py").write_text("x = 1\n")
-    py_compile.compile(str(tmp_path / "changed.py"), cfile=str(tmp_path / "__pycache__" / "changed.cpython-311.pyc"),
+    py_compile.compile(str(tmp_path / "changed.py"), cfile=str(tmp_path / "__pycache__" / f"changed.{CACHE_TAG}.pyc"),
                        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH, doraise=True)
     (tmp_path / "changed.py").write_text("x = 2\n")
     # When / Then only the unchecked hash-based .pyc of the same source passes

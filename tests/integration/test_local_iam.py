@@ -191,7 +191,7 @@ def test_a_function_created_with_a_zip_runs_its_handler_as_its_own_role(local_st
     role_arn = iam_client.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                 "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
-    lam.create_function(FunctionName=name, Runtime="python3.11", Handler="app.handler", Role=role_arn,
+    lam.create_function(FunctionName=name, Runtime="python3.13", Handler="app.handler", Role=role_arn,
                         Code={"ZipFile": buf.getvalue()})
 
     def invoke() -> dict[str, object]:

@@ -83,7 +83,7 @@ def probe(local_stack: LocalStack) -> Callable[..., str]:
         role = iam_client.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                     "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]
-        lam.create_function(FunctionName=name, Runtime="python3.11", Handler="probe.handler", Role=role["Arn"],
+        lam.create_function(FunctionName=name, Runtime="python3.13", Handler="probe.handler", Role=role["Arn"],
                             Code={"ZipFile": buf.getvalue()}, Timeout=timeout, MemorySize=256,
                             Environment={"Variables": env})
         return name

@@ -31,7 +31,7 @@ TEMPLATE = textwrap.dedent('''
         Properties:
           CodeUri: tests/support/stream_probe/
           Handler: app.handler
-          Runtime: python3.11
+          Runtime: python3.13
           Timeout: 30
           Environment:
             Variables:

@@ -50,7 +50,7 @@ def echo(local_stack: LocalStack) -> str:
     role = iam_client.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                 "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]
-    lam.create_function(FunctionName=name, Runtime="python3.11", Handler="echo.handler", Role=role["Arn"],
+    lam.create_function(FunctionName=name, Runtime="python3.13", Handler="echo.handler", Role=role["Arn"],
                         Code={"ZipFile": buf.getvalue()}, Timeout=30)
     return name
 

@@ -38,7 +38,7 @@ def _user_function(stack: LocalStack, name: str) -> str:
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                 "Principal": {"Service": "lambda.amazonaws.com"}}]}))
     stack.client("lambda").create_function(
-        FunctionName=name, Runtime="python3.11", Handler="echo.handler", Code={"ZipFile": _zip(ECHO_HANDLER)},
+        FunctionName=name, Runtime="python3.13", Handler="echo.handler", Code={"ZipFile": _zip(ECHO_HANDLER)},
         Role=f"arn:aws:iam::{iam.ACCOUNT}:role/{name}", Timeout=10)
     return name
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -69,11 +69,8 @@ def new_webhook_token() -> str:
 
 
 # ------------------------------------------------------------------------------------------------------------ listed
-Model = TypeVar("Model", bound=BaseModel)
-
-
 @dataclass(frozen=True)
-class Listed(Generic[Model]):
+class Listed[Model: BaseModel]:
     """One stored item of a listing: as stored (`item`), and as its model reads it (`model`, None when invalid)."""
 
     item: dict[str, Any]
@@ -235,11 +232,8 @@ def listed_actions(table: str) -> list[Listed[HttpAction | LambdaAction]]:
 
 
 # ------------------------------------------------------------------------------------------------- versioned writes
-VersionedItem = TypeVar("VersionedItem", bound=BaseModel)  # a Channel or an action: both carry `version`
-
-
-def _save_versioned(store: ConfigTable, item_id: str, item: VersionedItem,
-                    expected_version: int | None) -> VersionedItem:
+def _save_versioned[VersionedItem: BaseModel](store: ConfigTable, item_id: str, item: VersionedItem,
+                                              expected_version: int | None) -> VersionedItem:
     """Store `item` as the next version: refused if `expected_version` is given and stale, and conditional on the
     version read, so two admins saving at once cannot silently overwrite each other."""
     current = store.get(item_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import TypeVar, cast
+from typing import cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,15 +39,12 @@ class ReconcileSettings(CommonSettings):
     recording_after_seconds: float = Field(alias="RECORDING_RECONCILE_AFTER_SECONDS", default=300, ge=0)
 
 
-S = TypeVar("S", bound=CommonSettings)
-
-
 @functools.cache
 def _from_env(model: type[CommonSettings]) -> CommonSettings:
     return model.model_validate(os.environ)  # a ValidationError at cold start, not mid-request
 
 
-def load_settings(model: type[S]) -> S:
+def load_settings[S: CommonSettings](model: type[S]) -> S:
     return cast(S, _from_env(model))
 
 
