@@ -84,6 +84,11 @@ def test_a_body_that_decodes_past_the_item_limit_becomes_a_dialog_read_through_i
     # And `callhook dialog get` prints the body as the provider sent it
     shown = cli.json("dialog", "get", dialog_id)
     assert shown["telephony"]["raw"]["note"] == "€" * 250_000 and shown["telephony"]["raw"]["id"] == call_id
+    # And a replay of the dialog reads it through the same pointer
+    replayed = cli.json("dialog", "replay", dialog_id, "--wait", "--timeout", "60")
+    assert replayed["status"] == "SUCCEEDED"
+    again = stack.dialog(dialog_id)
+    assert again is not None and again.raw_ref == dialog.raw_ref and again.enrichment.status == "ok"
 
 
 def test_a_large_body_goes_with_its_dialog_on_erasure(stack: StackClient, cli: Cli) -> None:
