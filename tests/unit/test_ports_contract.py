@@ -648,13 +648,17 @@ def test_a_large_payload_is_stored_read_back_byte_for_byte_and_deleted(ingest_wo
 
 def test_a_spooled_request_set_aside_leaves_the_spool(ingest_world: dict[str, Any]) -> None:
     from callhook.models.event import SpooledRequest
+    from callhook.repositories.spool import SpoolStore
 
     spool = ingest_world["spool"]
     record = SpooledRequest(event_id="s-1", channel_id="main", received_at="2026-12-01T10:00:00Z",
                             reason="dialog_store_unavailable", request=_stored(b'{"call_id": "c1"}'))
     key = spool.put(record)
-    aside = spool.set_aside(key, "item_refused: ValidationException …")
+    aside = spool.set_aside(key, "processing_failed: ValidationError: 1 validation error\n  Invalid JSON …")
     assert aside == "set-aside/" + key.removeprefix("spool/") and spool.keys() == []
+    if isinstance(spool, SpoolStore):  # the object reads back, its reason a header S3 can send
+        head = boto3.client("s3", region_name="us-east-1").head_object(Bucket=spool.bucket, Key=aside)
+        assert head["Metadata"]["reason"] == "processing_failed: ValidationError: 1 validation error Invalid JSON ?"
 
 
 @pytest.mark.parametrize("failure", ["ValidationException", "ResourceNotFoundException", "ThrottlingException",

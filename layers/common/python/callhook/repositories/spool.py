@@ -66,8 +66,8 @@ class SpoolStore:
 
     def set_aside(self, key: str, reason: str) -> str:
         aside = SET_ASIDE_PREFIX + key.removeprefix(SPOOL_PREFIX)
-        # S3 metadata travels as an HTTP header: ASCII only.
-        note = reason.encode("ascii", "replace").decode()[:1024]
+        # S3 metadata travels as an HTTP header: one line of printable ASCII.
+        note = " ".join(reason.split()).encode("ascii", "replace").decode()[:1024]
         with _translated("set a spooled request aside"):
             body = client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read()
             client("s3").put_object(Bucket=self.bucket, Key=aside, Body=body, ContentType="application/json",
