@@ -39,8 +39,9 @@ class DialogPages(Protocol):
 
 class EventPages(Protocol):
     def list_by_channel(self, channel_id: str, *, limit: int = 50, start_key: Page = None,
-                        ) -> tuple[list[RawEvent], Page]:
-        """The channel's raw events, newest first (received_at), page by page as `DialogPages.list_by_channel`."""
+                        kind: RawEventKind | None = None) -> tuple[list[RawEvent], Page]:
+        """The channel's raw events, newest first (received_at), page by page as `DialogPages.list_by_channel`;
+        `kind`: only those of that kind (a page may then hold fewer than `limit`)."""
         ...
 
 
@@ -83,6 +84,10 @@ class ErasureObjects(Protocol):
         """Every key of the recordings bucket under `prefix`."""
         ...
 
+    def read(self, key: str) -> bytes | None:
+        """An object's bytes (a spooled request); None when it is gone."""
+        ...
+
     def delete_objects(self, keys: list[str]) -> list[str]:
         """Delete the keys (a missing one is no error); the keys S3 could not delete, with the error code."""
         ...
@@ -109,7 +114,7 @@ class ReplayEvents(Protocol):
     def mark(self, event_id: str, kind: RawEventKind, *, remove: tuple[str, ...] = (), **fields: Any) -> None: ...
 
     def list_by_channel(self, channel_id: str, *, limit: int = 50, start_key: Page = None,
-                        ) -> tuple[list[RawEvent], Page]: ...
+                        kind: RawEventKind | None = None) -> tuple[list[RawEvent], Page]: ...
 
 
 class DialogSections(Protocol):

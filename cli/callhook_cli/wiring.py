@@ -9,6 +9,8 @@ from callhook.ingest_wiring import ingest_ports
 from callhook.repositories.dialogs import DialogRepository
 from callhook.repositories.directory import DynamoActions, DynamoChannels, DynamoOperators, DynamoTopics
 from callhook.repositories.events import EventRepository
+from callhook.repositories.payloads import BucketPayloads
+from callhook.repositories.spool import SpoolStore
 from callhook.services.actions import run_action
 from callhook.settings import CommonSettings, IngestSettings
 from callhook_admin.repositories.erasure import AwsErasureObjects, DynamoErasureRecords
@@ -31,11 +33,20 @@ def events(settings: CommonSettings) -> EventRepository:
     return EventRepository(settings.events_table)
 
 
+def payloads(settings: CommonSettings) -> BucketPayloads:
+    return BucketPayloads(settings.recordings_bucket)
+
+
+def spool(settings: CommonSettings) -> SpoolStore:
+    return SpoolStore(settings.recordings_bucket)
+
+
 def explain_ports(settings: CommonSettings) -> ExplainPorts:
     """`dialog explain`: the dialog and the configuration it used, read fresh (no channel cache)."""
     return ExplainPorts(dialogs=dialogs(settings), channels=DynamoChannels(settings.channels_table),
                         actions=DynamoActions(settings.actions_table),
-                        operators=DynamoOperators(settings.operators_table), topics=DynamoTopics(settings.topics_table))
+                        operators=DynamoOperators(settings.operators_table), topics=DynamoTopics(settings.topics_table),
+                        payloads=payloads(settings))
 
 
 def erasure_ports(settings: CommonSettings, erasures_table: str) -> ErasurePorts:

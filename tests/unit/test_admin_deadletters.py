@@ -149,3 +149,16 @@ def test_filter_patterns_beyond_exact_matching_are_refused_not_guessed() -> None
     assert not pattern_supported({"eventName": [{"prefix": "RE"}]})
     assert matches_pattern(TTL_ONLY, _record(1, ttl=True))
     assert not matches_pattern(TTL_ONLY, _record(1, ttl=False))
+
+
+def test_a_poisoned_message_first_in_the_queue_holds_up_none_of_the_good_ones_after_it() -> None:
+    # Given a message Lambda would refuse, oldest, then two good ones
+    queue, invoke = FakeDeadLetters(), FakeInvoker("keep-recording")
+    broken = queue.send("not json", sent_ms=BEGAN - 3)
+    good = [queue.send(json.dumps({"dialog_id": f"d-{n}"}), sent_ms=BEGAN - 2 + n) for n in (0, 1)]
+    # When
+    report = redrive(QUEUE, queue, invoke, now_ms=lambda: BEGAN)
+    # Then the good ones are redriven, the poisoned one is left visible with its reason
+    assert sorted(report.redriven) == sorted(good) and len(invoke.invoked) == 2
+    assert [(f.message_id, f.reason) for f in report.failed] == [(broken, "the body is not JSON")]
+    assert queue.counts() == (1, 0)

@@ -29,6 +29,7 @@ from tests.support.fakes import (
     FakeChannels,
     FakeDialogs,
     FakeExecutions,
+    FakePayloads,
     FakeRawEvents,
     FakeRecordingRequests,
     FakeSecrets,
@@ -53,11 +54,13 @@ class World:
         self.channels = FakeChannels(*(channels or (MAIN,)))
         self.dialogs, self.events, self.spool = FakeDialogs(), FakeRawEvents(), FakeSpool()
         self.executions, self.recordings = FakeExecutions(), FakeRecordingRequests()
+        self.payloads = FakePayloads()
 
     @property
     def io(self) -> IngestPorts:
         return IngestPorts(channels=self.channels, dialogs=self.dialogs, events=self.events, spool=self.spool,
-                           executions=self.executions, recordings=self.recordings, secrets=FakeSecrets())
+                           executions=self.executions, recordings=self.recordings, secrets=FakeSecrets(),
+                           payloads=self.payloads)
 
     def post(self, body: dict[str, Any], *, channel_id: str = "main", token: str | None = TOKEN,
              ) -> WebhookAnswer | HandshakeAnswer:
@@ -370,3 +373,53 @@ def test_a_signature_secret_rotated_since_it_was_cached_is_read_fresh_before_ref
     io = IngestPorts(**{**world.io.__dict__, "secrets": secrets})
     assert ingest_webhook(request, io, SETTINGS).status == "accepted"
     assert secrets.fresh_reads == 1
+
+
+def cp1252_post(world: World, call_id: str, filler: bytes) -> WebhookAnswer | HandshakeAnswer:
+    """A JSON body in cp1252: each 0x80 byte decodes to "€", three bytes of UTF-8."""
+    body = b'{"call_id": "' + call_id.encode() + b'", "caller": "+14155550100", "note": "' + filler + b'"}'
+    request = WebhookRequest(channel_id="main", method="POST", url="https://hooks.example/webhooks/main",
+                             headers={"content-type": "application/json; charset=cp1252", "x-webhook-token": TOKEN},
+                             body=body)
+    return ingest_webhook(request, world.io, SETTINGS.model_copy(update={"max_body_bytes": 262_144}))
+
+
+def test_a_body_that_decodes_past_the_item_limit_is_kept_in_the_bucket_and_the_dialog_points_at_it() -> None:
+    world = World()
+    # When 250 KB of cp1252 decode to ~750 KB of UTF-8
+    answer = cp1252_post(world, "big", b"\x80" * 250_000)
+    # Then the call is a dialog like any other, answered 200
+    assert isinstance(answer, WebhookAnswer) and (answer.status, answer.status_code) == ("accepted", 200)
+    stored = world.dialogs.dialog(answer.dialog_id or "")
+    assert stored.telephony.raw == {} and stored.telephony.caller == "+14155550100"
+    # And the parsed body is the object the dialog names, whole
+    assert stored.raw_ref is not None and stored.raw_ref.s3_key.startswith(f"payloads/main/{answer.dialog_id}.raw-")
+    kept = json.loads(world.payloads.objects[stored.raw_ref.s3_key])
+    assert kept["note"] == "€" * 250_000 and stored.raw_ref.size == len(world.payloads.objects[stored.raw_ref.s3_key])
+    # And the workflow's input stays small: ids, never the body
+    (_, execution_input), = world.executions.started
+    assert len(json.dumps(execution_input)) < 1_000
+
+
+def test_a_body_that_fits_stays_in_the_item() -> None:
+    world = World()
+    answer = cp1252_post(world, "small", b"\x80" * 1_000)
+    stored = world.dialogs.dialog(answer.dialog_id or "")  # type: ignore[union-attr]
+    assert stored.raw_ref is None and stored.telephony.raw["note"] == "€" * 1_000 and world.payloads.objects == {}
+
+
+def test_a_redelivery_with_another_large_body_leaves_the_stored_dialogs_object_alone() -> None:
+    world = World()
+    first = cp1252_post(world, "big", b"\x80" * 200_000)
+    second = cp1252_post(world, "big", b"\x82" * 200_000)
+    assert isinstance(second, WebhookAnswer) and second.status == "duplicate"
+    stored = world.dialogs.dialog(first.dialog_id or "")  # type: ignore[union-attr]
+    assert stored.raw_ref is not None and list(world.payloads.objects) == [stored.raw_ref.s3_key]
+
+
+def test_a_bucket_that_cannot_take_the_large_body_spools_the_request() -> None:
+    world = World()
+    world.payloads.down = "S3 SlowDown"
+    answer = cp1252_post(world, "big", b"\x80" * 200_000)
+    assert isinstance(answer, WebhookAnswer) and (answer.reason, answer.status_code) == ("spooled", 202)
+    assert world.dialogs.items == {} and len(world.spool.keys()) == 1

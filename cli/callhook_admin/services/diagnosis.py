@@ -39,7 +39,8 @@ from callhook.models.reasons import (
     TranscriptionReason,
     cause_code,
 )
-from callhook.ports import Actions, Channels, Operators, Topics
+from callhook.ports import Actions, Channels, Operators, PayloadReader, Topics
+from callhook.services.payloads import with_raw
 from callhook_admin.ports import DialogLookup
 
 OPERATOR_NOT_ASSIGNED = ExplainSymptom.OPERATOR_NOT_ASSIGNED
@@ -113,6 +114,7 @@ class ExplainPorts:
     actions: Actions
     operators: Operators
     topics: Topics
+    payloads: PayloadReader  # a provider's body too large for the item
 
 
 def explain_dialog(dialog_id: str, io: ExplainPorts) -> Diagnosis:
@@ -124,6 +126,7 @@ def explain_dialog(dialog_id: str, io: ExplainPorts) -> Diagnosis:
     dialog = io.dialogs.get(dialog_id)
     if dialog is None:
         raise DialogNotFoundError(f"no dialog {dialog_id!r}")
+    dialog = with_raw(dialog, io.payloads)
     notes: list[str] = []
     channel: Channel | None = None
     try:

@@ -27,7 +27,7 @@ from callhook_admin.errors import ExecutionStillRunningError, ItemNotFoundError,
 from callhook_admin.models.execution import execution_name
 from callhook_admin.ports import DialogExecutions, DialogSections, EventPages, ReplayEvents
 
-REPLAYABLE_KINDS = frozenset({RawEventKind.REJECTED, RawEventKind.REPLAYED})
+REPLAYABLE_KINDS = frozenset({RawEventKind.REJECTED, RawEventKind.REPLAYED, RawEventKind.SET_ASIDE})
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
 

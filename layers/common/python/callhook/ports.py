@@ -237,6 +237,11 @@ class Spool(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def set_aside(self, key: str, reason: str) -> str:
+        """Move a spooled object that cannot be processed out of the spool, as it is, with the reason; its new
+        key. Raises: DependencyUnavailableError: S3 failed (it stays spooled)."""
+        ...
+
 
 class ChannelIds(Protocol):
     def ids(self) -> list[str]:
@@ -321,6 +326,24 @@ class RecordingObjects(Protocol):
 
     def store(self, body: IO[bytes], key: str, content_type: str) -> None:
         """Raises DependencyUnavailableError."""
+        ...
+
+
+class PayloadReader(Protocol):
+    """Objects of the recordings bucket that hold what did not fit an item (services/payloads.py)."""
+
+    def read(self, key: str) -> bytes:
+        """Raises: DependencyUnavailableError: S3 throttled or unreachable."""
+        ...
+
+
+class Payloads(PayloadReader, Protocol):
+    def put(self, key: str, data: bytes) -> None:
+        """Raises: DependencyUnavailableError: the object was not stored (ingest keeps the request elsewhere)."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """A missing key is no error."""
         ...
 
 

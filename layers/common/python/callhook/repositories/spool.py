@@ -13,9 +13,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from callhook.aws import client
 from callhook.errors import DependencyUnavailableError
+from callhook.models.event import SET_ASIDE_PREFIX as SET_ASIDE_PREFIX
+from callhook.models.event import SPOOL_PREFIX as SPOOL_PREFIX
 from callhook.models.event import SpooledRequest
-
-SPOOL_PREFIX = "spool/"
 
 
 @contextmanager
@@ -78,3 +78,20 @@ class SpoolStore:
     def delete(self, key: str) -> None:
         with _translated("remove a spooled request"):
             client("s3").delete_object(Bucket=self.bucket, Key=key)
+
+    def set_aside(self, key: str, reason: str) -> str:
+        aside = SET_ASIDE_PREFIX + key.removeprefix(SPOOL_PREFIX)
+        # S3 metadata travels as an HTTP header: one line of printable ASCII.
+        note = " ".join(reason.split()).encode("ascii", "replace").decode()[:1024]
+        with _translated("set a spooled request aside"):
+            body = client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            client("s3").put_object(Bucket=self.bucket, Key=aside, Body=body, ContentType="application/json",
+                                    ServerSideEncryption="AES256", Metadata={"reason": note})
+            client("s3").delete_object(Bucket=self.bucket, Key=key)
+        return aside
+
+    def set_aside_keys(self, *, limit: int = 1000) -> list[str]:
+        """What was moved aside, oldest first (admin time: `callhook events list --set-aside`)."""
+        with _translated("list the set-aside requests"):
+            resp = client("s3").list_objects_v2(Bucket=self.bucket, Prefix=SET_ASIDE_PREFIX, MaxKeys=limit)
+        return [str(o["Key"]) for o in resp.get("Contents", [])]

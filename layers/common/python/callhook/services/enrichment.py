@@ -12,7 +12,8 @@ from callhook.models.channel import Channel
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus
 from callhook.models.workflow import StateEnrichment, WorkflowState
 from callhook.observability import logger, tracer
-from callhook.ports import ActionRunner, Actions, Channels, Dialogs, RecordingRequests
+from callhook.ports import ActionRunner, Actions, Channels, Dialogs, PayloadReader, RecordingRequests
+from callhook.services.payloads import with_raw
 from callhook.services.steps import load_dialog
 
 # What an action may see of its channel: never the token or the signature secret.
@@ -33,8 +34,9 @@ def action_state(dialog: Dialog, channel: Channel | None, *, full_state: bool = 
 
 @tracer.capture_method(capture_response=False)
 def enrich(state: WorkflowState, dialogs: Dialogs, actions: Actions, channels: Channels, run_action: ActionRunner,
-           recordings: RecordingRequests) -> WorkflowState:
-    """Run the action and store its result on the dialog.
+           recordings: RecordingRequests, payloads: PayloadReader) -> WorkflowState:
+    """Run the action and store its result on the dialog. The action sees the provider's whole body, read from
+    the bucket when it did not fit the item (`raw_ref`).
 
     Raises:
         ActionError leaves: the action failed for good (recorded on the dialog, then caught by the failure branch).
@@ -45,7 +47,7 @@ def enrich(state: WorkflowState, dialogs: Dialogs, actions: Actions, channels: C
     try:
         action = actions.get(action_id)
         channel = channels.get(dialog.channel_id)
-        run = run_action(action, action_state(dialog, channel))
+        run = run_action(action, action_state(with_raw(dialog, payloads), channel))
     except ActionError as exc:
         failed = Enrichment(status=EnrichmentStatus.FAILED, action_id=action_id, error=_stored(exc.as_dict()))
         dialogs.set_sections(state.dialog_id, {"enrichment": failed.model_dump(mode="json")})

@@ -22,6 +22,7 @@ from callhook.errors import (
     DependencyUnavailableError,
     DialogExistsError,
     DialogStoreUnavailableError,
+    ItemRefusedError,
     MissingCallIdError,
     PayloadTooLargeError,
     UnauthorizedError,
@@ -37,6 +38,7 @@ from callhook.models.workflow import execution_arn_for
 from callhook.observability import logger
 from callhook.services.auth import authenticate
 from callhook.services.handshakes import handshake_answer
+from callhook.services.payloads import offload_raw
 from callhook.services.raw_events import new_event_id, rejected_event, stored_request
 from callhook.services.raw_events import webhook_request_from as webhook_request_from  # replay reads it here
 from callhook.services.retention import expires_at, retention_days
@@ -44,7 +46,16 @@ from callhook.services.workflow_steps import workflow_input
 from callhook.settings import IngestSettings
 
 if TYPE_CHECKING:  # annotations only: the ports add nothing to the webhook path's cold import
-    from callhook.ports import EventLog, Executions, IngestChannels, NewDialogs, RecordingRequests, Secrets, Spool
+    from callhook.ports import (
+        EventLog,
+        Executions,
+        IngestChannels,
+        NewDialogs,
+        Payloads,
+        RecordingRequests,
+        Secrets,
+        Spool,
+    )
 
 # DynamoDB items are capped at 400 KB: a value no telephony field needs this long would make the dialog (or its
 # update) unstorable on every retry. call_id keys the dialog, so an oversized one refuses the call (413); another
@@ -71,6 +82,7 @@ class IngestPorts:
     executions: Executions
     recordings: RecordingRequests
     secrets: Secrets  # signature secrets given as `ssm:` references
+    payloads: Payloads  # what does not fit the dialog item (services/payloads.py)
 
 
 @dataclass(frozen=True)
@@ -304,10 +316,14 @@ def store_and_start(dialog: Dialog, io: IngestPorts) -> WebhookAnswer:
     """
     status = "accepted"
     try:
+        dialog = offload_raw(dialog, io.payloads)
         io.dialogs.put_new(dialog)
     except DialogExistsError as exc:
+        if dialog.raw_ref is not None and (exc.existing.raw_ref is None
+                                           or exc.existing.raw_ref.s3_key != dialog.raw_ref.s3_key):
+            discard_payload(dialog.raw_ref.s3_key, io)  # another body of the same call: the stored dialog wins
         dialog, status = exc.existing, "duplicate"
-    except DependencyUnavailableError as exc:
+    except (DependencyUnavailableError, ItemRefusedError) as exc:
         raise DialogStoreUnavailableError(str(exc), dialog_id=dialog.dialog_id) from exc
     if status == "accepted" and dialog.telephony.recording_url:
         # Asynchronous: links expire in minutes, enrichment may be slow. put_new marked it for reconciliation.
@@ -323,6 +339,14 @@ def store_and_start(dialog: Dialog, io: IngestPorts) -> WebhookAnswer:
             reason = "workflow_start_deferred"
     logger.info("webhook stored", dialog_id=dialog.dialog_id, call_id=dialog.call_id, status=status)
     return WebhookAnswer(status=status, dialog_id=dialog.dialog_id, reason=reason)
+
+
+def discard_payload(key: str, io: IngestPorts) -> None:
+    """Best effort: an object left behind lies under its dialog's prefix, where erasure finds it."""
+    try:
+        io.payloads.delete(key)
+    except (DependencyUnavailableError, ItemRefusedError) as exc:
+        logger.warning("payload of a duplicate not deleted", key=key, error=str(exc))
 
 
 def apply_update(channel: Channel, request: WebhookRequest, telephony: Telephony, io: IngestPorts,
@@ -350,7 +374,7 @@ def apply_update(channel: Channel, request: WebhookRequest, telephony: Telephony
         if dialogs.fill_telephony(dialog_id, fields) is not None:
             events.mark(event.event_id, RawEventKind.APPLIED_UPDATE, applied_at=utc_now())
             return _update_applied(dialog_id, fields, io)
-    except DependencyUnavailableError as exc:
+    except (DependencyUnavailableError, ItemRefusedError) as exc:
         raise DialogStoreUnavailableError(str(exc), dialog_id=dialog_id) from exc
     return WebhookAnswer(status="accepted", dialog_id=dialog_id, reason="update kept until the call arrives")
 
@@ -375,7 +399,7 @@ def hold(channel_id: str, request: WebhookRequest, problems: str, received_at: s
                      expires_at=expires_at(received_at, settings.default_retention_days))
     try:
         io.events.put(event)
-    except DependencyUnavailableError as exc:
+    except (DependencyUnavailableError, ItemRefusedError) as exc:
         spool(request, received_at, io, reason="event_store_unavailable", detail=str(exc), event_id=event.event_id)
     logger.warning("webhook held: channel item invalid", event_id=event.event_id, channel_id=channel_id)
     return WebhookAnswer(status="held", reason="channel_misconfigured", event_id=event.event_id)
@@ -407,7 +431,7 @@ def keep_rejected(request: WebhookRequest, exc: WebhookRejectedError, received_a
     event = rejected_event(request, exc, received_at=received_at, expires=expires)
     try:
         io.events.put(event)
-    except DependencyUnavailableError as store_exc:
+    except (DependencyUnavailableError, ItemRefusedError) as store_exc:
         spool(request, received_at, io, reason="event_store_unavailable", detail=str(store_exc),
               event_id=event.event_id)
 
