@@ -49,7 +49,7 @@ class EnvironmentMetricsProvider(AmazonCloudWatchEMFProvider):
 
     def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
         """Powertools' flush, without its UserWarning for an invocation that counted nothing: most steps emit a
-        metric only for some outcomes, so an empty set is normal, and the warning was noise on every call."""
+        metric only for some outcomes, so an empty set is normal and a warning about it is noise on every call."""
         if not self.metric_set and not raise_on_empty_metrics:
             return
         super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
