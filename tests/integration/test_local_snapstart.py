@@ -123,3 +123,28 @@ def test_the_webhook_api_invokes_ingest_s_alias_restored_from_its_snapshot(stack
                and r.getMessage().startswith("REPORT")]
     assert reports and "Restore Duration" in reports[-1] and "Init Duration" not in reports[-1]
     assert alias["FunctionVersion"] != "$LATEST"
+
+
+def test_api_gateway_may_invoke_ingest_s_alias_only(stack: StackClient) -> None:
+    # SAM grants API Gateway the alias (its integration's target), not the function's $LATEST
+    import requests
+
+    from callhook_local.api import Route, WebhookApi
+    from tests.conftest import free_port
+
+    local = stack.stack
+    post = next(r for r in local.routes if r.method == "POST" and r.path == "/webhooks/{channel_id}")
+    assert post.qualifier == "live"
+    latest = Route(post.method, post.path, post.function_name, post.invoker)  # the same caller, unqualified
+    fronts = [WebhookApi([post], local.host, free_port()), WebhookApi([latest], local.host, free_port())]
+    channel = stack.channel()
+    for front in fronts:
+        front.start()
+    try:
+        answers = [requests.post(f"http://{local.host}:{front.port}/webhooks/{channel['channel_id']}",
+                                 params={"token": channel["webhook_token"]}, json={"call_id": unique("call")},
+                                 timeout=30).status_code for front in fronts]
+    finally:
+        for front in fronts:
+            front.stop()
+    assert answers == [200, 500]
