@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,13 +21,13 @@ from tests.support.stack import StackClient, unique
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:snapstart-probe:1"
 
 
-def _spec(**variables: str) -> Spec:
+def _spec(snapstart: bool = True, **variables: str) -> Spec:
     env = lambda_environment(function_name="snapstart-probe", function_arn=ARN, handler="app.handler",
                              runtime="python3.13", memory_mb=256, region="us-east-1", endpoint="http://127.0.0.1:1",
                              variables=variables, access_key="local", secret_key="local", token="",
-                             task_root=os.getcwd(), version="1", snapstart=True)
+                             task_root=os.getcwd(), version="1" if snapstart else "$LATEST", snapstart=snapstart)
     return Spec(function_name="snapstart-probe", module="tests.support.snapstart_probe.app", attribute="handler",
-                module_label="app", env=tuple(sorted(env.items())), timeout_s=10, memory_mb=256, snapstart=True)
+                module_label="app", env=tuple(sorted(env.items())), timeout_s=10, memory_mb=256, snapstart=snapstart)
 
 
 @pytest.fixture
@@ -66,6 +67,9 @@ def test_restored_sandboxes_share_the_init_and_the_after_restore_hook_makes_its_
     assert len({first["init_token"], first["token"], second["token"]}) == 3
     assert first["draw"] != second["draw"]
     assert first["initialization_type"] == "snap-start"
+    # And, as on Lambda, no AWS_LAMBDA_LOG_* variables; the context still names each sandbox's own log stream
+    assert first["log_names_in_env"] == second["log_names_in_env"] == []
+    assert first["log_stream"] != second["log_stream"] and first["log_stream"].startswith(time.strftime("%Y/%m/%d"))
     # And REPORT says Restore Duration, never Init Duration
     for answer in (first, second):
         report = answer["logs"].splitlines()[-1]
@@ -92,8 +96,7 @@ def test_a_new_configuration_gets_a_snapshot_of_its_own(sandboxes: Sandboxes) ->
 
 def test_the_latest_version_is_initialised_on_demand(sandboxes: Sandboxes) -> None:
     # SnapStart applies to published versions only: $LATEST of the same function starts as any other function
-    spec = _spec()
-    spec = Spec(**{**spec.__dict__, "snapstart": False})
+    spec = _spec(snapstart=False)
     assert not isinstance(sandboxes.source(spec, ARN), Snapshot)
     sandbox = Sandbox(sandboxes.source(spec, ARN), spec, ARN)
     try:
@@ -102,6 +105,7 @@ def test_the_latest_version_is_initialised_on_demand(sandboxes: Sandboxes) -> No
         sandbox.kill()
     answer = json.loads(outcome.payload)
     assert answer["init_pid"] == answer["pid"] and answer["before_snapshot"] == answer["after_restore"] == 0
+    assert answer["log_names_in_env"] == ["AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME"]
     assert "\tInit Duration: " in outcome.logs and "Restore Duration" not in outcome.logs
 
 
