@@ -170,8 +170,8 @@ class _Context:
         self.invoked_function_arn = env.get("CALLHOOK_LOCAL_FUNCTION_ARN", "")
         self.memory_limit_in_mb = int(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
         self.aws_request_id = request_id
-        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
-        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", f"/aws/lambda/{self.function_name}")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", _log_stream)
         self._deadline = deadline
 
     def get_remaining_time_in_millis(self) -> int:
@@ -201,6 +201,7 @@ class _Link:
 
 
 _link: _Link | None = None
+_log_stream = ""  # the sandbox's log stream, for its context object where the environment does not name it
 
 
 def _send(message: Any) -> None:
@@ -240,10 +241,11 @@ def _run_hooks(kind: str) -> dict[str, Any] | None:
 
 
 def _sandbox(fd: int) -> None:
-    global _link
+    global _link, _log_stream
     conn = Connection(fd)
     _link = _Link(conn)
     spec = conn.recv()
+    _log_stream = spec.get("log_stream", "")
     os.environ.clear()
     os.environ.update(spec["env"])
     _enter_cpu_share(spec)
@@ -291,11 +293,11 @@ def _serve_restores(conn: Connection, handler: Any) -> None:
     conn.close()
 
     def restored(fd: int) -> None:
-        global _link
+        global _link, _log_stream
         conn = Connection(fd)
         _link = _Link(conn)
         start = conn.recv()
-        os.environ.update(start["env"])
+        _log_stream = start["log_stream"]
         _enter_cpu_share(start)
         # A microVM restored from a snapshot continues the snapshot's generator; fork reseeds `random` in the child
         # (os.register_at_fork), which would hide a missing after-restore hook here.

@@ -32,8 +32,9 @@
   or alias (the API invokes ingest's `live`), is initialised once per configuration: a sandbox imports its module
   and runs its before-snapshot hooks, then stays as the function's snapshot (`Snapshot`). Every new sandbox of the
   function is restored from it: forked from that initialised process, it runs the after-restore hooks, and its
-  REPORT line carries `Restore Duration` (fork to hooks done) instead of `Init Duration`. The snapshot is taken at
-  the first cold start of the configuration rather than at publish time (there is no publish step here).
+  REPORT line carries `Restore Duration` (fork to hooks done) instead of `Init Duration`, which an `INIT_REPORT`
+  line gives for the snapshot; no `AWS_LAMBDA_LOG_GROUP_NAME`/`_STREAM_NAME` in the environment, as on Lambda. The
+  snapshot is taken at the first cold start of the configuration rather than at publish time (no publish step here).
 - **CPU share.** With `CALLHOOK_CPU_SHARE=1` every sandbox is held to the CPU its MemorySize buys on Lambda
   (cpu_share.py: a cgroup of its own, MemorySize/1769 of a vCPU), so Init Duration reads as Lambda's would. Where
   the machine refuses the cgroup, one warning, and the sandboxes run at full speed.
@@ -231,9 +232,8 @@ class Snapshot(ForkServer):
     def __init__(self, image: RuntimeImage, spec: Spec, function_arn: str, cpu_group: Path | None) -> None:
         self.image, self.spec, self.cpu_group = image, spec, cpu_group
         self.pid, conn = image.fork()
-        env = dict(spec.env) | {"AWS_LAMBDA_LOG_STREAM_NAME": _log_stream(_version(spec)),
-                                "CALLHOOK_LOCAL_FUNCTION_ARN": function_arn}
-        conn.send(_start_message(spec, env, cpu_group) | {"snapstart": True})
+        env = dict(spec.env) | {"CALLHOOK_LOCAL_FUNCTION_ARN": function_arn}
+        conn.send(_start_message(spec, env, cpu_group) | {"snapstart": True, "log_stream": _log_stream(_version(spec))})
         lines: list[str] = []
         ready = _receive_until(conn, spec.function_name, time.monotonic() + SNAPSHOT_INIT_LIMIT_S, lines, "ready")
         self.init_ms: float | None = ready[1] if ready else None
@@ -245,8 +245,9 @@ class Snapshot(ForkServer):
         if self.init_error is not None:
             self.stop()
         else:
+            # Lambda logs the init of a SnapStart version (its hooks included) as INIT_REPORT, not in a REPORT
             function_logger(spec.function_name).info(
-                "%s", f"SNAPSHOT Init Duration: {self.init_ms:.2f} ms", extra={"stream": "report"})
+                "%s", f"INIT_REPORT Init Duration: {self.init_ms:.2f} ms", extra={"stream": "report"})
 
     def stop(self) -> None:
         """The snapshot's process (its restored sandboxes, its children, are stopped first by the caller)."""
@@ -276,12 +277,12 @@ class Sandbox:
         self.forked_at = time.monotonic()
         self.pid, self.conn = source.fork()
         self.stream = _log_stream(_version(spec))
-        env = {"AWS_LAMBDA_LOG_STREAM_NAME": self.stream}
-        if self.restored:  # the rest of its environment is the snapshot's
-            self.conn.send({"env": env, "memory_mb": spec.memory_mb, "forked_at": self.forked_at,
+        if self.restored:  # its environment is the snapshot's (SnapStart sets no AWS_LAMBDA_LOG_STREAM_NAME)
+            self.conn.send({"log_stream": self.stream, "memory_mb": spec.memory_mb, "forked_at": self.forked_at,
                             "cpu_group": str(cpu_group) if cpu_group else None})
         else:
-            env = dict(spec.env) | env | {"CALLHOOK_LOCAL_FUNCTION_ARN": function_arn}
+            env = dict(spec.env) | {"AWS_LAMBDA_LOG_STREAM_NAME": self.stream,
+                                    "CALLHOOK_LOCAL_FUNCTION_ARN": function_arn}
             self.conn.send(_start_message(spec, env, cpu_group))
         self.started = False  # False until the first invocation: that one is the cold start
         self.last_used = time.monotonic()  # when it last became free (idle sandboxes are reclaimed)
@@ -605,11 +606,13 @@ def lambda_environment(*, function_name: str, function_arn: str, handler: str, r
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}", "AWS_LAMBDA_FUNCTION_NAME": function_name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb), "AWS_LAMBDA_FUNCTION_VERSION": version,
         "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start" if snapstart else "on-demand",
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function_name}",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function_name}",  # not with SnapStart (below)
         "AWS_REGION": region, "AWS_DEFAULT_REGION": region, "_HANDLER": handler,
         "LAMBDA_TASK_ROOT": task_root, "LAMBDA_RUNTIME_DIR": str(Path(sys.executable).parent.parent),
         "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key, "AWS_SESSION_TOKEN": token,
     }
     if not token:
         env.pop("AWS_SESSION_TOKEN")
+    if snapstart:  # "not available in Lambda SnapStart functions" (the context object still names both)
+        env.pop("AWS_LAMBDA_LOG_GROUP_NAME")
     return env

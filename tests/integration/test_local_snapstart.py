@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,13 +21,13 @@ from tests.support.stack import StackClient, unique
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:snapstart-probe:1"
 
 
-def _spec(**variables: str) -> Spec:
+def _spec(snapstart: bool = True, **variables: str) -> Spec:
     env = lambda_environment(function_name="snapstart-probe", function_arn=ARN, handler="app.handler",
                              runtime="python3.13", memory_mb=256, region="us-east-1", endpoint="http://127.0.0.1:1",
                              variables=variables, access_key="local", secret_key="local", token="",
-                             task_root=os.getcwd(), version="1", snapstart=True)
+                             task_root=os.getcwd(), version="1" if snapstart else "$LATEST", snapstart=snapstart)
     return Spec(function_name="snapstart-probe", module="tests.support.snapstart_probe.app", attribute="handler",
-                module_label="app", env=tuple(sorted(env.items())), timeout_s=10, memory_mb=256, snapstart=True)
+                module_label="app", env=tuple(sorted(env.items())), timeout_s=10, memory_mb=256, snapstart=snapstart)
 
 
 @pytest.fixture
@@ -66,6 +67,9 @@ def test_restored_sandboxes_share_the_init_and_the_after_restore_hook_makes_its_
     assert len({first["init_token"], first["token"], second["token"]}) == 3
     assert first["draw"] != second["draw"]
     assert first["initialization_type"] == "snap-start"
+    # And, as on Lambda, no AWS_LAMBDA_LOG_* variables; the context still names each sandbox's own log stream
+    assert first["log_names_in_env"] == second["log_names_in_env"] == []
+    assert first["log_stream"] != second["log_stream"] and first["log_stream"].startswith(time.strftime("%Y/%m/%d"))
     # And REPORT says Restore Duration, never Init Duration
     for answer in (first, second):
         report = answer["logs"].splitlines()[-1]
@@ -92,8 +96,7 @@ def test_a_new_configuration_gets_a_snapshot_of_its_own(sandboxes: Sandboxes) ->
 
 def test_the_latest_version_is_initialised_on_demand(sandboxes: Sandboxes) -> None:
     # SnapStart applies to published versions only: $LATEST of the same function starts as any other function
-    spec = _spec()
-    spec = Spec(**{**spec.__dict__, "snapstart": False})
+    spec = _spec(snapstart=False)
     assert not isinstance(sandboxes.source(spec, ARN), Snapshot)
     sandbox = Sandbox(sandboxes.source(spec, ARN), spec, ARN)
     try:
@@ -102,6 +105,7 @@ def test_the_latest_version_is_initialised_on_demand(sandboxes: Sandboxes) -> No
         sandbox.kill()
     answer = json.loads(outcome.payload)
     assert answer["init_pid"] == answer["pid"] and answer["before_snapshot"] == answer["after_restore"] == 0
+    assert answer["log_names_in_env"] == ["AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME"]
     assert "\tInit Duration: " in outcome.logs and "Restore Duration" not in outcome.logs
 
 
@@ -123,3 +127,28 @@ def test_the_webhook_api_invokes_ingest_s_alias_restored_from_its_snapshot(stack
                and r.getMessage().startswith("REPORT")]
     assert reports and "Restore Duration" in reports[-1] and "Init Duration" not in reports[-1]
     assert alias["FunctionVersion"] != "$LATEST"
+
+
+def test_api_gateway_may_invoke_ingest_s_alias_only(stack: StackClient) -> None:
+    # SAM grants API Gateway the alias (its integration's target), not the function's $LATEST
+    import requests
+
+    from callhook_local.api import Route, WebhookApi
+    from tests.conftest import free_port
+
+    local = stack.stack
+    post = next(r for r in local.routes if r.method == "POST" and r.path == "/webhooks/{channel_id}")
+    assert post.qualifier == "live"
+    latest = Route(post.method, post.path, post.function_name, post.invoker)  # the same caller, unqualified
+    fronts = [WebhookApi([post], local.host, free_port()), WebhookApi([latest], local.host, free_port())]
+    channel = stack.channel()
+    for front in fronts:
+        front.start()
+    try:
+        answers = [requests.post(f"http://{local.host}:{front.port}/webhooks/{channel['channel_id']}",
+                                 params={"token": channel["webhook_token"]}, json={"call_id": unique("call")},
+                                 timeout=30).status_code for front in fronts]
+    finally:
+        for front in fronts:
+            front.stop()
+    assert answers == [200, 500]

@@ -36,4 +36,6 @@ if not os.environ.get("PROBE_NO_AFTER_RESTORE"):
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return made | {"pid": os.getpid(), "draw": random.getrandbits(64),
-                   "initialization_type": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE")}
+                   "initialization_type": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
+                   "log_names_in_env": sorted(k for k in os.environ if k.startswith("AWS_LAMBDA_LOG_")),
+                   "log_stream": context.log_stream_name}
