@@ -124,6 +124,31 @@ def test_an_operator_is_found_before_its_derived_attributes_exist(
     assert dialog.operator_id == user_id, dialog.assignment
 
 
+def test_an_operator_whose_derived_keys_were_never_written_gets_them_on_a_dlq_redrive(
+        stack: StackClient, console: Console, cli: Cli) -> None:
+    url = stack.stack.outputs["OperatorNormalizeFailuresQueue"]
+    sqs = stack.stack.client("sqs")
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get("Messages"):
+        for message in batch:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    # Given a console-written operator whose stream batch failed every attempt
+    user_id = _user_id()
+    with stack.stream_batch_fails("NormalizeOperatorFunction"):
+        console.put("OPERATORS_TABLE", {"user_id": user_id, "email": " Redo@Example.com", "ext": 42, "name": "R"})
+    assert "email_key" not in (console.get("OPERATORS_TABLE", {"user_id": user_id}) or {})
+    # Then the failed batch is in its queue, and `dlq list` names it
+    (listing,) = cli.json("dlq", "list", "--queue", "normalize-operator")
+    (letter,) = listing["messages"]
+    assert letter["source"] == "stream" and stack.env["OPERATORS_TABLE"] in letter["subject"]
+    # When the admin redrives it
+    (report,) = cli.json("dlq", "redrive", "--queue", "normalize-operator")
+    # Then the operator has its derived keys, and the queue is empty
+    assert report["failed"] == [] and len(report["redriven"]) == 1
+    item = console.get("OPERATORS_TABLE", {"user_id": user_id}) or {}
+    assert (item.get("email_key"), item.get("ext_key")) == ("redo@example.com", "42")
+    assert cli.json("dlq", "list", "--queue", "normalize-operator")[0]["depth"] == 0
+
+
 def test_an_invalid_operator_item_is_skipped_with_a_warning_and_listed_as_invalid(
         stack: StackClient, console: Console, demo: FakePBX, cli: Cli) -> None:
     # Given two operators with one email: the lower user_id written with a typo in the console
