@@ -123,7 +123,7 @@ def test_the_dialog_keeps_no_bytes_of_the_systems_answer(transient: bool) -> Non
     # When
     with pytest.raises(type(error)):
         enrich(STATE, dialogs, FakeActions(ACTION), FakeChannels(CHANNEL), FakeRunner(error=error),
-               FakeRecordingRequests())
+               FakeRecordingRequests(), FakePayloads())
     # Then what came back is named, not quoted
     saved = dialogs.dialog("d-1").enrichment.error
     assert saved is not None and "SECRET" not in str(saved) and "body_excerpt" not in saved

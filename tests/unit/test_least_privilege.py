@@ -37,7 +37,8 @@ TRANSCRIBE = {"transcribe:StartTranscriptionJob *", "transcribe:GetTranscription
               f"s3:GetObject {B}/recordings/*", f"s3:PutObject {B}/transcripts/*", f"s3:GetObject {B}/transcripts/*",
               "states:SendTaskSuccess *", "states:SendTaskHeartbeat *"}
 INGEST_PATH = {f"dynamodb:GetItem {C}", f"dynamodb:GetItem {D}", f"dynamodb:PutItem {D}", f"dynamodb:UpdateItem {D}",
-               f"dynamodb:PutItem {E}", START, KEEP}
+               f"dynamodb:PutItem {E}", START, KEEP,
+               f"s3:PutObject {B}/payloads/*", f"s3:DeleteObject {B}/payloads/*"}  # bodies too large for an item
 DIALOG_STEP = {f"dynamodb:GetItem {D}", f"dynamodb:UpdateItem {D}"}
 
 # role -> every (action, resource) its inline policies grant, resources by logical id (or the ARN's tail)
@@ -48,7 +49,7 @@ EXPECTED: dict[str, set[str]] = {
     "BeginFunctionRole": DIALOG_STEP | {f"dynamodb:UpdateItem {E}", f"dynamodb:Query {E}/index/by_dialog", KEEP},
     "EnrichFunctionRole": DIALOG_STEP | SECRETS | {
         f"dynamodb:GetItem {C}", f"dynamodb:GetItem {A}", KEEP, "secretsmanager:GetSecretValue secret:callhook/*",
-        "lambda:InvokeFunction function:callhook-action-*"},
+        "lambda:InvokeFunction function:callhook-action-*", f"s3:GetObject {B}/payloads/*"},
     "AssignFunctionRole": DIALOG_STEP | {
         f"dynamodb:GetItem {S}", f"dynamodb:GetItem {OP}", f"dynamodb:Scan {OP}",
         f"dynamodb:Query {OP}/index/by_email", f"dynamodb:Query {OP}/index/by_ext_key"},
@@ -61,6 +62,7 @@ EXPECTED: dict[str, set[str]] = {
         f"dynamodb:GetItem {C}", "secretsmanager:GetSecretValue secret:callhook/*", f"s3:PutObject {B}/recordings/*",
         f"s3:AbortMultipartUpload {B}/recordings/*", "sqs:SendMessage RecordingCopyDeadLetterQueue"},
     "ExpireFunctionRole": {f"s3:DeleteObject {B}/recordings/*", f"s3:DeleteObject {B}/transcripts/*",
+                           f"s3:DeleteObject {B}/payloads/*",
                            "transcribe:DeleteTranscriptionJob transcription-job/<stack>-*",
                            "sqs:SendMessage ExpiredDialogsFailuresQueue"},
     "WorkflowFailedFunctionRole": DIALOG_STEP,
@@ -69,6 +71,7 @@ EXPECTED: dict[str, set[str]] = {
         f"dynamodb:Query {D}/index/by_recording_pending", f"dynamodb:UpdateItem {E}",
         f"dynamodb:Query {E}/index/by_held",
         f"s3:ListBucket {B} (s3:prefix spool/*)", f"s3:GetObject {B}/spool/*", f"s3:DeleteObject {B}/spool/*",
+        f"s3:PutObject {B}/set-aside/*",
         "states:DescribeExecution execution:DialogWorkflow:*"},
     "NormalizeOperatorFunctionRole": {f"dynamodb:UpdateItem {OP}", "sqs:SendMessage OperatorNormalizeFailuresQueue"},
     "CheckConfigFunctionRole": {"sqs:SendMessage ConfigCheckFailuresQueue"},
