@@ -280,7 +280,7 @@ def _run_http(action: HttpAction, state: Mapping[str, Any], secrets: Mapping[str
             raise DependencyUnavailableError(f"action {action.action_id}: {exc.message}") from exc
         raise
     elapsed_ms = int((time.monotonic() - started) * 1000)
-    _raise_for_status(action, response)
+    _raise_for_status(action, response, shown.url)
     result = (map_result(action, _parse_json(action, response.body, response.headers.get("content-type")))
               if action.result else EnrichmentResult())
     return ActionRun(
@@ -415,10 +415,11 @@ def preview_request(action: Action, state: Mapping[str, Any]) -> ActionRunReques
         return None
 
 
-def _raise_for_status(action: Action, response: OutboundResponse) -> None:
+def _raise_for_status(action: Action, response: OutboundResponse, request_url: str) -> None:
     """Refuse a non-2xx answer. The message names the answer by status, content type and size: it is stored on the
     dialog, which keeps no bytes of what a system answered (an error page may quote tokens or internal data). The
-    excerpt stays in the error's details, for `callhook action test`, and the Enrich step leaves it out."""
+    excerpt stays in the error's details, for `callhook action test`, and the Enrich step leaves it out; the request
+    (``request_url``, secrets masked) is ours, and says what was asked."""
     status = response.status
     if 200 <= status < 300:
         return
@@ -428,6 +429,7 @@ def _raise_for_status(action: Action, response: OutboundResponse) -> None:
         f"action {action.action_id}: {host} answered {status} ({_described(content_type, response.body)})",
         status_code=status,
         host=host,
+        request_url=request_url,
         content_type=content_type,
         size=len(response.body),
         body_excerpt=_excerpt(response.body),
