@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -68,3 +68,17 @@ def demo(stack: StackClient, pbx: FakePBX) -> FakePBX:
 
     seed_demo(stack.stack, pbx)
     return pbx
+
+
+@pytest.fixture
+def keep_settings(stack: StackClient) -> Iterator[Callable[..., None]]:
+    """Change the KeepRecording function's environment for one test, as an operator does (Lambda's
+    UpdateFunctionConfiguration): its next invocations run in new sandboxes with the new variables."""
+    lam = stack.stack.client("lambda")
+    name = stack.stack.physical("KeepRecordingFunction")
+    before = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+
+    def change(**env: str) -> None:
+        lam.update_function_configuration(FunctionName=name, Environment={"Variables": {**before, **env}})
+    yield change
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": before})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,18 +27,6 @@ SLACK_S = 10  # the local stack's own work (sandboxes, moto's engine) on a share
 @pytest.fixture
 def cli(stack: StackClient) -> Cli:
     return Cli(stack.stack)
-
-
-@pytest.fixture
-def keep_settings(stack: StackClient) -> Iterator[Callable[..., None]]:
-    lam = stack.stack.client("lambda")
-    name = stack.stack.physical("KeepRecordingFunction")
-    before = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
-
-    def change(**env: str) -> None:
-        lam.update_function_configuration(FunctionName=name, Environment={"Variables": {**before, **env}})
-    yield change
-    lam.update_function_configuration(FunctionName=name, Environment={"Variables": before})
 
 
 def dripping_action(stack: StackClient, pbx: FakePBX) -> str:

@@ -8,7 +8,7 @@ import base64
 import json
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,20 +42,6 @@ def served(pbx: FakePBX) -> Callable[..., tuple[str, str]]:
         pbx.add_recording(name, (AUDIO / fixture).read_bytes() if data is None else data, content_type)
         return f"{pbx.url}/recordings/{name}", f"recordings/{name}"
     return serve
-
-
-@pytest.fixture
-def keep_settings(stack: StackClient) -> Iterator[Callable[..., None]]:
-    """Change the KeepRecording function's environment for one test, as an operator does (Lambda's
-    UpdateFunctionConfiguration): its next invocations run in new sandboxes with the new variables."""
-    lam = stack.stack.client("lambda")
-    name = stack.stack.physical("KeepRecordingFunction")
-    before = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
-
-    def change(**env: str) -> None:
-        lam.update_function_configuration(FunctionName=name, Environment={"Variables": {**before, **env}})
-    yield change
-    lam.update_function_configuration(FunctionName=name, Environment={"Variables": before})
 
 
 def kept_bytes(stack: StackClient, dialog: Dialog) -> bytes:
