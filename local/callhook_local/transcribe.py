@@ -15,6 +15,10 @@ template.yaml):
 3. it emits the same "Transcribe Job State Change" event: every enabled EventBridge rule whose pattern matches
    (moto's own matcher) gets it delivered to its Lambda targets with an asynchronous invoke, as EventBridge does.
 
+Content redaction (`ContentRedaction` with `RedactionType: PII`): the words go through `redaction.py` first, and
+the redacted transcript is written as Transcribe names it (`redacted-` before the file name, the job's
+`RedactedTranscriptFileUri`); the unredacted one only when `RedactionOutput` asks for both.
+
 Accepted media: WAV (RIFF/RF64) with 8/16/24/32-bit PCM, 32-bit float, mu-law or A-law, mono or stereo, at any
 sample rate; it is resampled to 16 kHz in pure Python (averaging down, interpolating up). Other formats (MP3, ...)
 fail the job with that reason. English only: a job asking for another language fails, as it would with a model
@@ -56,6 +60,7 @@ from moto.transcribe.models import TranscribeBackend, transcribe_backends
 
 from callhook.media import is_wav, wav_layout
 from callhook_local import iam
+from callhook_local.redaction import redact
 
 
 class StackPort(Protocol):
@@ -95,6 +100,7 @@ class Word:
     confidence: float
     label: str
     punctuation: str = ""  # what follows the word: Transcribe writes it as an item of its own
+    redaction: str | None = None  # the PII entity type a `[PII]` word replaced
 
 
 class TranscribeEngine:
@@ -207,9 +213,17 @@ class TranscribeEngine:
         language = self._language(job)
         by_channel = bool((job.settings or {}).get("ChannelIdentification")) and len(audio.channels) == 2
         words = self.recognizer.words(audio, by_channel=by_channel)
-        document = transcript_document(job.transcription_job_name, account, words, language=language,
-                                       by_channel=by_channel)
-        job.transcript = {"TranscriptFileUri": self._write_output(job, document)}
+        redaction = job.content_redaction or {}
+        job.transcript = {}
+        if redaction.get("RedactionType") != "PII" or redaction.get("RedactionOutput") == "redacted_and_unredacted":
+            document = transcript_document(job.transcription_job_name, account, words, language=language,
+                                           by_channel=by_channel)
+            job.transcript["TranscriptFileUri"] = self._write_output(job, document)
+        if redaction.get("RedactionType") == "PII":
+            document = transcript_document(job.transcription_job_name, account,
+                                           redact(words, redaction.get("PiiEntityTypes") or None),
+                                           language=language, by_channel=by_channel)
+            job.transcript["RedactedTranscriptFileUri"] = self._write_output(job, document, redacted=True)
         job.language_code = language
         if job.identify_language:
             job.identified_language_score = 1.0
@@ -241,11 +255,14 @@ class TranscribeEngine:
             raise MediaError(f"The local engine identifies English only; LanguageOptions are {job.language_options}.")
         return english[0]
 
-    def _write_output(self, job: Any, document: dict[str, Any]) -> str:
+    def _write_output(self, job: Any, document: dict[str, Any], *, redacted: bool = False) -> str:
         bucket = job._output_bucket_name
         if not bucket:
             raise MediaError("The local engine writes transcripts only to an OutputBucketName.")
         key = output_key(job.output_key, job.transcription_job_name)
+        if redacted:  # Transcribe's name for the redacted transcript: `redacted-` before the file name
+            folder, _, name = key.rpartition("/")
+            key = f"{folder}/redacted-{name}" if folder else f"redacted-{name}"
         self.stack.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(document).encode(),
                                            ContentType="application/json")
         return f"https://s3.{job._region_name}.amazonaws.com/{bucket}/{key}"
@@ -436,9 +453,12 @@ def transcript_document(job_name: str, account: str, words: list[Word], *, langu
     label_key = "channel_label" if by_channel else "speaker_label"
     items: list[dict[str, Any]] = []
     for w in words:
+        alternative: dict[str, Any] = {"confidence": f"{w.confidence:.4f}", "content": w.text}
+        if w.redaction:
+            alternative["redactions"] = [{"confidence": f"{w.confidence:.4f}", "type": w.redaction,
+                                          "category": "PII"}]
         items.append({"id": len(items), "type": "pronunciation", "start_time": f"{w.start_s:.3f}",
-                      "end_time": f"{w.end_s:.3f}", "alternatives": [{"confidence": f"{w.confidence:.4f}",
-                                                                       "content": w.text}], label_key: w.label})
+                      "end_time": f"{w.end_s:.3f}", "alternatives": [alternative], label_key: w.label})
         for mark in w.punctuation:
             items.append({"id": len(items), "type": "punctuation",
                           "alternatives": [{"confidence": "0.0", "content": mark}], label_key: w.label})

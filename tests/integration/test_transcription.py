@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from moto.transcribe.exceptions import BadRequestException
-from moto.transcribe.models import TranscribeBackend
+from moto.transcribe.models import TranscribeBackend, transcribe_backends
 
 from callhook.models.dialog import Dialog, make_dialog_id
 from callhook_admin.services.workflow import start_workflow
@@ -95,6 +95,11 @@ def job(stack: StackClient, dialog: Dialog) -> dict:
     name = dialog.transcription.job_name
     assert name
     return dict(stack.stack.client("transcribe").get_transcription_job(TranscriptionJobName=name)["TranscriptionJob"])
+
+
+def engine_job(stack: StackClient, name: str | None) -> Any:
+    """moto's record of the job, with what StartTranscriptionJob asked that GetTranscriptionJob does not return."""
+    return transcribe_backends["123456789012"]["us-east-1"].transcriptions[name]
 
 
 def runs_of(engine: TranscribeEngine, dialog: Dialog) -> list[dict]:
@@ -201,6 +206,56 @@ def test_stereo_recording_is_separated_by_channel(stack: StackClient, channel, r
     assert {"morning", "help"} <= set(said(turns[0]["text"]))
     assert {"cancel", "subscription"} <= set(said(turns[1]["text"]))
     assert turns[0]["start_s"] < turns[1]["start_s"]
+
+
+def test_redacting_channel_stores_only_pii_marks_for_a_spoken_card_and_phone_number(
+        stack: StackClient, channel, recording) -> None:
+    # Given a channel that redacts PII, and a phone-band recording (8 kHz mu-law) in which the caller reads out a
+    # card number and a phone number digit by digit
+    ch = channel(advanced_config={"transcription": {"language": "en-US", "redact_pii": True}})
+    # When
+    dialog = stack.process(ch, call(recording("pii-8k.wav")))
+    # Then Transcribe was asked for the redacted transcript only, and wrote only that
+    assert dialog.transcription.status == "completed", dialog.transcription
+    name = dialog.transcription.job_name
+    assert engine_job(stack, name).content_redaction == {"RedactionType": "PII", "RedactionOutput": "redacted"}
+    assert set(job(stack, dialog)["Transcript"]) == {"RedactedTranscriptFileUri"}
+    bucket = stack.env["RECORDINGS_BUCKET"]
+    listed = stack.stack.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"transcripts/{dialog.channel_id}/")
+    key = f"transcripts/{dialog.channel_id}/redacted-{dialog.dialog_id}.json"
+    assert [o["Key"] for o in listed["Contents"]] == [key]
+    assert dialog.transcription.transcript_s3_key == key
+    assert dialog.transcription.redaction == ["ALL"]
+    # And the transcript object, the dialog's text, its turns and its feed carry [PII] where the numbers were
+    document = json.loads(stack.stack.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    contents = [i["alternatives"][0]["content"] for i in document["results"]["items"]]
+    redacted = {r["type"] for i in document["results"]["items"] for r in i["alternatives"][0].get("redactions", [])}
+    assert {"CREDIT_DEBIT_NUMBER", "PHONE"} <= redacted
+    stored = [document["results"]["transcripts"][0]["transcript"], " ".join(contents), dialog.transcription.text,
+              *(t["text"] for t in dialog.transcription.turns), *(f.text for f in dialog.feed)]
+    for text in stored:
+        assert "[PII]" in text
+        assert not re.search(r"\d", text), text
+        assert not {"one", "four", "five", "zero", "oh"} & set(said(text)), text
+    assert {"card", "number", "call"} <= set(said(dialog.transcription.text))
+    assert dialog.transcription.text.count("[PII]") >= 2
+
+
+def test_stereo_recording_with_channel_roles_gives_agent_and_customer_turns(stack: StackClient, channel,
+                                                                            recording) -> None:
+    # Given a channel whose stereo recordings have the agent on the left and the customer on the right
+    ch = channel(advanced_config={"transcription": {"channel_roles": {"0": "agent", "1": "customer"}}})
+    # When
+    dialog = stack.process(ch, call(recording("stereo-8k.wav")))
+    # Then every turn says its role, in the order spoken
+    turns = dialog.transcription.turns
+    assert [(t["speaker"], t["role"]) for t in turns] == [("ch_0", "agent"), ("ch_1", "customer")]
+    assert {"morning", "help"} <= set(said(turns[0]["text"]))
+    assert {"cancel", "subscription"} <= set(said(turns[1]["text"]))
+    assert dialog.transcription.roles == {"0": "agent", "1": "customer"}
+    # And the feed shows who spoke
+    [entry] = dialog.feed
+    assert entry.text == f"agent: {turns[0]['text']}\ncustomer: {turns[1]['text']}"
 
 
 def test_channel_language_replaces_identification(stack: StackClient, channel, recording) -> None:
