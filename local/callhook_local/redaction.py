@@ -27,10 +27,12 @@ from typing import TYPE_CHECKING
 
 import phonenumbers
 
+from callhook.models.dialog import PII_MARK
+
 if TYPE_CHECKING:  # transcribe.py imports this module
     from callhook_local.transcribe import Word
 
-PII = "[PII]"
+PII = PII_MARK
 ENTITY_TYPES = frozenset({"BANK_ACCOUNT_NUMBER", "BANK_ROUTING", "CREDIT_DEBIT_NUMBER", "CREDIT_DEBIT_CVV",
                           "CREDIT_DEBIT_EXPIRY", "PIN", "EMAIL", "NAME", "PHONE", "SSN"})
 

@@ -93,6 +93,9 @@ class TranscriptionStatus(StrEnum):
     FAILED = "failed"
 
 
+PII_MARK = "[PII]"  # what Amazon Transcribe's content redaction writes where an entity was
+
+
 class Transcription(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
