@@ -10,9 +10,10 @@ of one speaker or channel at a time:
   "card"), `SSN` (9 digits after "social security"/"SSN", or spoken 3-2-4), `BANK_ROUTING` (9 digits after
   "routing"), `BANK_ACCOUNT_NUMBER` (4-17 digits after "account"), `PIN` (4-6 after "PIN"), `CREDIT_DEBIT_CVV`
   (3-4 after "CVV"/"security code"), `CREDIT_DEBIT_EXPIRY` (after "expires"/"expiration"), `PHONE` (a number the
-  phonenumbers library holds valid, or 7-15 digits after "phone"/"call"/"number");
+  phonenumbers library holds valid, or 7-15 digits after "phone"/"call"/"reach"...);
 - `EMAIL`: a written address, or a spoken one ("ann at example dot com");
-- `NAME`: the capitalised words of a self-introduction ("my name is", "this is", "I'm", "speaking with").
+- `NAME`: the capitalised words of a self-introduction ("my name is", "this is", "I'm", "speaking with"), not
+  days, months or titles.
 
 Amazon Transcribe's models also find names and addresses anywhere; these patterns do not, which the README says.
 """
@@ -49,7 +50,7 @@ _CONTEXT = [  # (entity type, pattern over the words before the number, digit co
     ("PIN", re.compile(r"\b(pin|p i n)\b"), range(4, 7)),
     ("CREDIT_DEBIT_NUMBER", re.compile(r"\b(card|visa|mastercard|amex)\b"), range(13, 20)),
     ("BANK_ACCOUNT_NUMBER", re.compile(r"\baccount\b"), range(4, 18)),
-    ("PHONE", re.compile(r"\b(phone|call|reach|cell|mobile|number|text|fax)\b"), range(7, 16)),
+    ("PHONE", re.compile(r"\b(phone|call|reach|cell|mobile|text|fax)\b"), range(7, 16)),
 ]
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _TLDS = frozenset({"com", "net", "org", "edu", "gov", "io", "co", "uk", "de", "fr", "info", "biz", "us"})
@@ -57,7 +58,10 @@ _INTRODUCTIONS = [("my", "name", "is"), ("my", "name's"), ("this", "is"), ("i'm"
                   ("it's",), ("name", "is")]
 _NOT_NAMES = frozenset({"I", "A", "The", "Yes", "No", "Not", "Just", "Calling", "Here", "Thank", "Hello", "Hi",
                         "Please", "Sorry", "Okay", "OK", "Good", "Great", "Fine", "Sure", "Very", "So", "And", "But",
-                        "Your", "My", "Our", "We", "It", "That", "This", "What", "How", "Why", "When", "Where"})
+                        "Your", "My", "Our", "We", "It", "That", "This", "What", "How", "Why", "When", "Where",
+                        "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January",
+                        "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                        "November", "December", "Mr", "Mrs", "Ms", "Dr"})
 
 
 @dataclass(frozen=True)
