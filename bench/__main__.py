@@ -10,7 +10,8 @@ from pathlib import Path
 from bench.common import RESULTS, machine
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHES = ["cold_import", "cold_start", "ingest", "workflow", "cpu", "transcription", "load", "load_faults"]
+BENCHES = ["cold_import", "cold_start", "cold_share", "ingest", "channel_cache", "workflow", "cpu", "transcription",
+           "load", "load_faults"]
 
 
 def main(argv: list[str]) -> int:

@@ -30,4 +30,8 @@ class LeftoverNotDeletedError(AdminError):
 
 
 class InvokeFailedError(AdminError):
-    """Lambda did not accept an asynchronous invoke (its message is the SDK's)."""
+    """Lambda did not accept an invoke, or the function failed on a synchronous one (the SDK's or its message)."""
+
+
+class StreamRecordsGoneError(AdminError):
+    """The stream no longer holds a failed batch's records (DynamoDB Streams keeps them 24 hours)."""

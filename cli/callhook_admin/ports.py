@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from callhook.models.erasure import ErasureRecord
     from callhook.models.event import RawEvent, RawEventKind
     from callhook.models.workflow import WorkflowState
+    from callhook_admin.models.deadletter import StreamBatch
 
 Page = dict[str, Any] | None  # where the next page starts (DynamoDB's LastEvaluatedKey); None: no more
 
@@ -38,8 +39,9 @@ class DialogPages(Protocol):
 
 class EventPages(Protocol):
     def list_by_channel(self, channel_id: str, *, limit: int = 50, start_key: Page = None,
-                        ) -> tuple[list[RawEvent], Page]:
-        """The channel's raw events, newest first (received_at), page by page as `DialogPages.list_by_channel`."""
+                        kind: RawEventKind | None = None) -> tuple[list[RawEvent], Page]:
+        """The channel's raw events, newest first (received_at), page by page as `DialogPages.list_by_channel`;
+        `kind`: only those of that kind (a page may then hold fewer than `limit`)."""
         ...
 
 
@@ -82,6 +84,10 @@ class ErasureObjects(Protocol):
         """Every key of the recordings bucket under `prefix`."""
         ...
 
+    def read(self, key: str) -> bytes | None:
+        """An object's bytes (a spooled request); None when it is gone."""
+        ...
+
     def delete_objects(self, keys: list[str]) -> list[str]:
         """Delete the keys (a missing one is no error); the keys S3 could not delete, with the error code."""
         ...
@@ -108,7 +114,7 @@ class ReplayEvents(Protocol):
     def mark(self, event_id: str, kind: RawEventKind, *, remove: tuple[str, ...] = (), **fields: Any) -> None: ...
 
     def list_by_channel(self, channel_id: str, *, limit: int = 50, start_key: Page = None,
-                        ) -> tuple[list[RawEvent], Page]: ...
+                        kind: RawEventKind | None = None) -> tuple[list[RawEvent], Page]: ...
 
 
 class DialogSections(Protocol):
@@ -162,4 +168,25 @@ class DeadLetters(Protocol):
 class AsyncInvoker(Protocol):
     def __call__(self, function: str, payload: bytes) -> None:
         """Invoke `function` with InvocationType=Event. Raises InvokeFailedError (callhook_admin.errors)."""
+        ...
+
+
+class StreamBatches(Protocol):
+    """A DynamoDB stream read again by sequence numbers, and the filters of the mapping that delivered it."""
+
+    def records(self, batch: StreamBatch) -> list[dict[str, Any]]:
+        """Every record of the batch's shard from its first to its last sequence number, as Lambda hands them to the
+        function (`eventSourceARN` set, `ApproximateCreationDateTime` in epoch seconds). Raises
+        StreamRecordsGoneError when the stream no longer holds the first one."""
+        ...
+
+    def filter_patterns(self, function: str, stream_arn: str) -> list[dict[str, Any]]:
+        """The FilterCriteria patterns (parsed) of `function`'s event source mapping on the stream; [] for none."""
+        ...
+
+
+class SyncInvoker(Protocol):
+    def __call__(self, function: str, payload: bytes) -> None:
+        """Invoke `function` with InvocationType=RequestResponse. Raises InvokeFailedError when Lambda refuses the
+        invoke or the function fails on it."""
         ...

@@ -15,14 +15,18 @@ import typer
 from pydantic import ValidationError
 from rich.text import Text
 
+from callhook.models.action import HttpAction, LambdaAction
+from callhook.models.call import Telephony
 from callhook.models.channel import Channel, effective_channel
-from callhook.models.directory import Operator, parse_operator_id
+from callhook.models.directory import Operator, Topic, parse_operator_id
 from callhook.models.problems import InvalidItem, ItemProblem
 from callhook.services.auth import TOKEN_HEADER, TOKEN_QUERY
 from callhook.services.config_check import ItemKind, check_item
+from callhook_admin.errors import AdminError
 from callhook_admin.services.action_test import ActionTestReport, try_action
 from callhook_admin.services.config import (
     Listed,
+    TokenSource,
     action_item,
     channel_item,
     check_stored,
@@ -42,13 +46,13 @@ from callhook_admin.services.config import (
     setting,
     setting_warning,
     settings_view,
-    token_generated,
     topic_items,
     update_operator,
+    with_webhook_token,
 )
 from callhook_cli import wiring
 from callhook_cli.context import State, state
-from callhook_cli.errors import CliError, invalid
+from callhook_cli.errors import USAGE, CliError, invalid
 from callhook_cli.files import read_object
 from callhook_cli.output import MASK
 
@@ -94,8 +98,12 @@ def _authentication(channel: Channel) -> str:
 
 
 @channel_app.command("put")
-def channel_put(ctx: typer.Context, file: FileArg, if_version: IfVersion = None) -> None:
-    """Create or replace a channel; generates a webhook_token when it has none, prints the URL for the provider."""
+def channel_put(ctx: typer.Context, file: FileArg, if_version: IfVersion = None,
+                rotate_token: Annotated[bool, typer.Option(
+                    "--rotate-token", help="Replace the webhook_token with a new one (the provider needs the new "
+                    "URL). Without it, a file with no token keeps the stored one.")] = False) -> None:
+    """Create or replace a channel; prints the URL for the provider. A new channel without a webhook_token gets one
+    generated; a stored channel keeps its token unless the file gives one or --rotate-token is passed."""
     st = state(ctx)
     target = st.target()
     table = target.settings.channels_table
@@ -103,28 +111,35 @@ def channel_put(ctx: typer.Context, file: FileArg, if_version: IfVersion = None)
     current = channel_item(table, str(data["channel_id"])) if isinstance(data.get("channel_id"), str) else None
     data = restore_masked_secrets(data, current, MASK)
     expected = _expected_version(data, if_version)
-    generated = token_generated(data)
+    try:
+        data, token_source = with_webhook_token(data, current, rotate=rotate_token)
+    except AdminError as exc:
+        raise CliError(str(exc), exit_code=USAGE) from exc
+    generated = token_source == TokenSource.GENERATED
     try:  # the channel model is the whole check (its preset merge included), the one ingest and CheckConfig run
         saved = put_channel(table, data, expected_version=expected)
     except ValidationError as exc:
-        raise invalid(f"channel in {file}", exc) from exc
+        raise invalid(f"channel in {file}", exc, Channel) from exc
     item = saved.model_dump(mode="json", exclude_none=True)
     url = target.webhook_url(saved.channel_id)
     payload: dict[str, Any] = {"channel": st.out.channel(item), "version": saved.version, "webhook_url": url,
-                               "token_generated": generated, "authentication": _authentication(saved)}
+                               "token_generated": generated, "token": token_source.value,
+                               "authentication": _authentication(saved)}
 
     def render() -> None:
         token = item.get("webhook_token")
         shown = token if st.out.show_secrets else (MASK if token else None)
+        origin = {TokenSource.GENERATED: " (generated)", TokenSource.KEPT: " (kept: the stored one)"}
         st.out.fields(f"channel {saved.channel_id} saved (version {saved.version})", [
             ("name", saved.name), ("active", saved.active),
             ("enrich action", saved.webhook_enrich_action or "(none: enrichment disabled)"),
             ("enrich error action", saved.enrich_error_action.value), ("auto transcription", saved.auto_transcription),
-            ("webhook token", f"{shown} (generated)" if generated else shown),
+            ("webhook token", f"{shown}{origin.get(token_source, '')}" if shown else shown),
             ("webhook URL", Text(url, style="bold green")), ("authentication", _authentication(saved)),
         ], style="green")
         if generated and not st.out.show_secrets:
-            st.out.note(f"the token is masked: `callhook channel get {saved.channel_id} --show-secrets` prints it")
+            st.out.note(f"the token is masked: `{st.command(f'--show-secrets channel get {saved.channel_id}')}` "
+                        "prints it")
 
     st.out.emit(payload, render)
 
@@ -265,7 +280,7 @@ def operator_put(
         else:
             saved = update_operator(table, int(options["user_id"]), options)
     except ValidationError as exc:
-        raise invalid(f"operator{' in ' + file if file else ''}", exc) from exc
+        raise invalid(f"operator{' in ' + file if file else ''}", exc, Operator) from exc
     shared = operators_sharing_email(table, saved)
     dumped = saved.model_dump(mode="json")
 
@@ -339,7 +354,7 @@ def topic_put(
     try:
         topic = put_topic(st.target().settings.topics_table, data)
     except ValidationError as exc:
-        raise invalid(f"topic{' in ' + file if file else ''}", exc) from exc
+        raise invalid(f"topic{' in ' + file if file else ''}", exc, Topic) from exc
     dumped = topic.model_dump(mode="json")
     st.out.emit(dumped, lambda: st.out.line(f"topic {topic.alias!r} saved", "green"))
 
@@ -367,7 +382,7 @@ def action_put(ctx: typer.Context, file: FileArg, if_version: IfVersion = None) 
         saved = put_action(st.target().settings.actions_table, data,
                             expected_version=_expected_version(data, if_version))
     except ValidationError as exc:
-        raise invalid(f"action in {file}", exc) from exc
+        raise invalid(f"action in {file}", exc, HttpAction | LambdaAction) from exc
     dumped = saved.model_dump(mode="json", exclude_none=True)
     st.out.emit(dumped, lambda: st.out.fields(f"action {saved.action_id} saved (version {saved.version})", [
         ("type", saved.type), ("request", saved.target), ("result", ", ".join(saved.result) or "-"),
@@ -431,7 +446,7 @@ def action_test(
         report = try_action(action_id, sample, wiring.action_test_ports(st.target().settings), channel_id=channel,
                             full_state=full_state)
     except ValidationError as exc:
-        raise invalid(f"the telephony block in {event}", exc) from exc
+        raise invalid(f"the telephony block in {event}", exc, Telephony) from exc
     st.out.emit(report.model_dump(mode="json"), lambda: _render_action_test(st, report))
     if not report.ok:
         error = report.error or {}

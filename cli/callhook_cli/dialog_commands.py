@@ -91,7 +91,8 @@ def decode_token(token: str | None) -> dict[str, Any] | None:
 
 
 def _dialog_or_fail(st: State, dialog_id: str) -> Dialog:
-    dialog = get_dialog(wiring.dialogs(st.target().settings), dialog_id)
+    settings = st.target().settings
+    dialog = get_dialog(wiring.dialogs(settings), dialog_id, wiring.payloads(settings))
     if dialog is None:
         raise CliError(f"no dialog {dialog_id!r}")
     return dialog
@@ -140,10 +141,11 @@ def dialog_find(ctx: typer.Context,
                 call_id: Annotated[str, typer.Option("--call-id", help="The provider's call id.")]) -> None:
     """Print the dialog of a provider's call (its id is derived from channel and call id)."""
     st = state(ctx)
-    dialog_id, dialog = find_dialog(wiring.dialogs(st.target().settings), channel, call_id)
+    settings = st.target().settings
+    dialog_id, dialog = find_dialog(wiring.dialogs(settings), channel, call_id, wiring.payloads(settings))
     if dialog is None:
         raise CliError(f"no dialog for call {call_id!r} on channel {channel!r} (it would be {dialog_id}); "
-                       f"rejected webhooks are listed by `callhook events list --channel {channel}`")
+                       f"rejected webhooks are listed by `{st.command(f'events list --channel {channel}')}`")
     _show_dialog(st, dialog)
 
 
@@ -173,7 +175,7 @@ def dialog_list(
                        d.enrichment.status.value, d.assignment.status.value, d.transcription.status.value,
                        d.workflow.status.value) for d in dialogs])
         if token:
-            st.out.note(f"more: callhook dialog list --channel {channel} --next {token}")
+            st.out.note(f"more: {st.command(f'dialog list --channel {channel} --next {token}')}")
 
     st.out.emit({"items": [d.model_dump(mode="json") for d in dialogs], "next": token}, render)
 
@@ -204,12 +206,12 @@ def dialog_replay(
                     "green")
         if wait:
             st.out.line(f"execution {replay.execution_name}: {payload['status']}")
-        st.out.note(f"follow it: callhook execution history {dialog_id}")
+        st.out.note(f"follow it: {st.command(f'execution history {dialog_id}')}")
 
     st.out.emit(payload, render)
     if wait and payload["status"] != "SUCCEEDED":
         raise CliError(f"execution {replay.execution_name} ended {payload['status']}: "
-                       f"see `callhook execution history {dialog_id}`")
+                       f"see `{st.command(f'execution history {dialog_id}')}`")
 
 
 @dialog_app.command("erase")
@@ -218,11 +220,13 @@ def dialog_erase(
     dialog_id: Annotated[str | None, typer.Argument(help="The dialog to erase.")] = None,
     channel: Annotated[str | None, typer.Option("--channel", help="With --phone: the channel.")] = None,
     phone: Annotated[str | None, typer.Option("--phone", help="E.164 number: erase every dialog of --channel whose "
-                                              "caller or callee it is.")] = None,
+                                              "caller or callee it is, in any format (national ones too).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be erased; erase nothing.")] = False,
 ) -> None:
-    """Erase a dialog, or a caller's dialogs: the items, raw events, recordings, transcripts and Transcribe jobs.
-    Leaves an erasure record (ids, counts, when, by whom; no number, name or email)."""
+    """Erase a dialog, or a caller's dialogs: the items, raw events, recordings, transcripts, bodies kept in the
+    bucket and Transcribe jobs; by number also the requests still waiting (held, spooled, set aside) that carry
+    it, however it was written. Leaves an erasure record (ids, counts, what was searched, when, by whom; no
+    number, name or email)."""
     st = state(ctx)
     if (dialog_id is None) == (channel is None and phone is None) or (dialog_id is None and not (channel and phone)):
         raise CliError("give a DIALOG_ID, or --channel C --phone +E164", exit_code=USAGE)
@@ -250,7 +254,8 @@ def dialog_erase(
 
 
 def _render_plan(st: State, plan: ErasurePlan) -> None:
-    st.out.table(f"would erase {len(plan.dialogs)} dialog(s) and {len(plan.all_raw_event_ids)} raw event(s)",
+    st.out.table(f"would erase {len(plan.dialogs)} dialog(s), {len(plan.all_raw_event_ids)} raw event(s) and "
+                 f"{len(plan.spool_keys)} spooled request(s)",
                  ["dialog_id", "raw events", "objects", "transcription job"],
                  [(d.dialog_id, len(d.raw_event_ids), len(d.object_keys), d.transcription_job) for d in plan.dialogs])
 
@@ -259,7 +264,8 @@ def _render_erasure(st: State, record: ErasureRecord) -> None:
     st.out.fields(f"erasure {record.erasure_id}", [
         ("erased at", record.erased_at), ("by", record.erased_by), ("dialogs", len(record.dialog_ids)),
         ("raw events", len(record.raw_event_ids)), ("objects", record.objects_deleted),
-        ("transcription jobs", record.transcription_jobs_deleted), ("not erased", len(record.not_deleted))],
+        ("transcription jobs", record.transcription_jobs_deleted),
+        ("spooled requests", record.spooled_requests_deleted), ("not erased", len(record.not_deleted))],
         style="green" if not record.not_deleted else "yellow")
     if not record.dialog_ids and not record.raw_event_ids:
         st.out.note("nothing matched; the request is recorded all the same")
@@ -298,26 +304,39 @@ def _render_diagnosis(st: State, diagnosis: Diagnosis) -> None:
 @events_app.command("list")
 def events_list(ctx: typer.Context,
                 channel: Annotated[str, typer.Option("--channel", help="The channel.")],
+                set_aside: Annotated[bool, typer.Option(
+                    "--set-aside", help="Only kept requests set aside for a reason of their own (and spooled "
+                                        "objects moved aside in the bucket).")] = False,
                 limit: Limit = 50, next_token: NextToken = None) -> None:
     """A channel's raw events, newest first: rejected ones with their reason, held ones (the channel item is
-    invalid; they become dialogs once it is fixed) and what they became, early updates, replayed ones (credentials
-    masked unless --show-secrets)."""
+    invalid; they become dialogs once it is fixed) and what they became, early updates, replayed ones, kept
+    requests set aside with their reason (credentials masked unless --show-secrets)."""
     st = state(ctx)
-    events, last = list_events(wiring.events(st.target().settings), channel, limit=limit,
-                               start=decode_token(next_token))
+    settings = st.target().settings
+    events, last = list_events(wiring.events(settings), channel, limit=limit, start=decode_token(next_token),
+                               set_aside=set_aside)
+    unreadable = wiring.spool(settings).set_aside_keys() if set_aside else []
     token = encode_token(last)
+    more = " --set-aside" if set_aside else ""
 
     def render() -> None:
         st.out.table(f"{len(events)} raw event(s) on channel {channel}, newest first",
                      ["received_at", "event_id", "kind", "status", "reason", "message", "dialog_id"],
                      [(e.received_at, e.event_id, e.kind.value, e.status_code, e.reason, e.message, e.dialog_id)
                       for e in events])
+        if unreadable:
+            st.out.note(f"{len(unreadable)} spooled object(s), of any channel, could not be processed nor kept as a "
+                        f"raw event and were moved aside in the bucket as they were (the reason is in each object's "
+                        f"metadata): {', '.join(unreadable)}")
         if token:
-            st.out.note(f"more: callhook events list --channel {channel} --next {token}")
+            st.out.note(f"more: {st.command(f'events list --channel {channel}{more} --next {token}')}")
 
     items = [e.model_dump(mode="json") for e in events]
-    st.out.emit({"items": items if st.out.show_secrets else [mask_raw_event(i) for i in items], "next": token},
-                render)
+    body: dict[str, object] = {"items": items if st.out.show_secrets else [mask_raw_event(i) for i in items],
+                               "next": token}
+    if set_aside:
+        body["unreadable_spool_objects"] = unreadable
+    st.out.emit(body, render)
 
 
 @events_app.command("replay")

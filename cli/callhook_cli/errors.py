@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 failure (the reason is the last line on stderr), 2 usag
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -51,14 +52,15 @@ class Translation:
     problems: list[Problem] = field(default_factory=list)
 
 
-def validation_problems(exc: ValidationError) -> list[Problem]:
-    """callhook.models.problems' wording (the one CheckConfig logs and `check` prints)."""
-    return [Problem(path=p.path, message=p.message) for p in problems_of(exc)]
+def validation_problems(exc: ValidationError, model: Any = None) -> list[Problem]:
+    """callhook.models.problems' wording (the one CheckConfig logs and `check` prints), with its "did you mean"
+    for a misspelt field when the validated `model` is known."""
+    return [Problem(path=p.path, message=p.message) for p in problems_of(exc, model)]
 
 
-def invalid(what: str, exc: ValidationError) -> CliError:
-    """Every problem with its field path, in one line and as a list."""
-    problems = validation_problems(exc)
+def invalid(what: str, exc: ValidationError, model: Any = None) -> CliError:
+    """Every problem with its field path, in one line and as a list (`--json`)."""
+    problems = validation_problems(exc, model)
     joined = "; ".join(f"{p.path}: {p.message}" for p in problems)
     noun = "problem" if len(problems) == 1 else "problems"
     return CliError(f"{what} is invalid ({len(problems)} {noun}): {joined}", problems=problems)

@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 
 from callhook.observability import logger
 from callhook_cli import config_commands, dialog_commands, dlq_commands, preset_commands
-from callhook_cli.context import State, state
+from callhook_cli.context import State, program, state
 from callhook_cli.errors import FAILURE, USAGE, CliError, Translation, translate
 from callhook_cli.output import Output
 from callhook_cli.target import TargetOptions
@@ -53,10 +53,12 @@ class CallhookGroup(TyperGroup):
 
 
 def _fail(ctx: Any, exc: BaseException) -> None:
-    """Print the reason (validation problems first, as the command's output) and exit non-zero."""
+    """Print the reason as one line on stderr (with --json, validation problems as JSON on stdout too) and exit
+    non-zero."""
     out = ctx.obj.out if isinstance(ctx.obj, State) else Output()
     if isinstance(exc, UsageError):
-        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        path = exc.ctx.command_path.split(" ", 1)[1:] if exc.ctx else []
+        hint = f" (see `{' '.join([program(), *path])} --help`)" if exc.ctx else ""
         message, code = exc.format_message() + hint, USAGE
     elif isinstance(exc, ClickException):
         message, code = exc.format_message(), exc.exit_code
@@ -68,9 +70,9 @@ def _fail(ctx: Any, exc: BaseException) -> None:
             translation = Translation(f"internal error ({type(exc).__name__}: {exc}); set CALLHOOK_DEBUG=1 to see "
                                       "the traceback")
         message, code, problems = translation.message, translation.exit_code, translation.problems
-        if problems:
-            out.emit({"error": message, "problems": [{"path": p.path, "message": p.message} for p in problems]},
-                     lambda: out.table("Problems", ["field", "problem"], [(p.path, p.message) for p in problems]))
+        if problems and out.json_mode:  # scripts get each problem apart; people get the one line below
+            out.print_json({"error": message,
+                            "problems": [{"path": p.path, "message": p.message} for p in problems]})
     typer.echo(f"Error: {' '.join(str(message).split())}", err=True)
     raise typer.Exit(code)
 

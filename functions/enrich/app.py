@@ -14,6 +14,7 @@ from callhook.models.workflow import WorkflowState
 from callhook.observability import logger, metrics, tracer
 from callhook.repositories.dialogs import DialogRepository
 from callhook.repositories.directory import DynamoActions, DynamoChannels
+from callhook.repositories.payloads import BucketPayloads
 from callhook.repositories.recording_requests import KeepRecordingRequests
 from callhook.services.actions import run_action
 from callhook.services.enrichment import enrich
@@ -26,12 +27,14 @@ class Adapters:
     actions: DynamoActions
     channels: DynamoChannels
     recordings: KeepRecordingRequests
+    payloads: BucketPayloads
 
 
 @functools.cache
 def adapters(settings: CommonSettings) -> Adapters:
     return Adapters(dialogs=DialogRepository(settings.dialogs_table), actions=DynamoActions(settings.actions_table),
-                    channels=DynamoChannels(settings.channels_table), recordings=KeepRecordingRequests())
+                    channels=DynamoChannels(settings.channels_table), recordings=KeepRecordingRequests(),
+                    payloads=BucketPayloads(settings.recordings_bucket))
 
 
 @logger.inject_lambda_context(correlation_id_path="dialog_id")
@@ -40,4 +43,4 @@ def adapters(settings: CommonSettings) -> Adapters:
 @event_parser(model=WorkflowState)
 def handler(state: WorkflowState, context: LambdaContext) -> dict[str, Any]:
     io = adapters(load_settings(CommonSettings))
-    return enrich(state, io.dialogs, io.actions, io.channels, run_action, io.recordings).output()
+    return enrich(state, io.dialogs, io.actions, io.channels, run_action, io.recordings, io.payloads).output()

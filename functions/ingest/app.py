@@ -1,12 +1,18 @@
 """Webhook API: HTTP <-> domain only. Answers per CONTRACT §2; every decision is in callhook.services.ingest.
 
 The composition root of the webhook path: the adapters (callhook/ingest_wiring.py) are built once per sandbox (per
-settings, which tests may switch) and handed to the service."""
+settings, which tests may switch) and handed to the service.
+
+With SnapStart (template.yaml) a cold start resumes a snapshot taken after init: the before-snapshot hook builds
+the adapters and the clients of an accepted webhook into it, and the after-restore hook renews what every sandbox
+restored from that one snapshot would otherwise share (README, "SnapStart (Ingest)")."""
 
 from __future__ import annotations
 
 import base64
 import functools
+import random
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -14,7 +20,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from callhook.aws import WEBHOOK_ANSWER_LIMITS, use_limits
+from callhook.aws import WEBHOOK_ANSWER_LIMITS, client, renew_clients, use_limits
 from callhook.errors import ChannelMisconfiguredError, DependencyUnavailableError, WebhookRejectedError
 from callhook.ingest_wiring import ingest_ports
 from callhook.models.api import SPOOLED_REASON, HandshakeAnswer, WebhookAnswer, WebhookError, WebhookRequest
@@ -25,6 +31,15 @@ from callhook.settings import IngestSettings, load_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
+
+try:  # Lambda's Python runtimes ship the package (the layer too); the hooks only ever run there and locally
+    from snapshot_restore_py import register_after_restore, register_before_snapshot  # type: ignore[import-untyped]
+except ImportError:  # an interpreter without it: no runtime will call the hooks, so registering is a no-op
+
+    def register_before_snapshot(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        return func
+
+    register_after_restore = register_before_snapshot
 
 app = APIGatewayHttpResolver()
 
@@ -176,6 +191,30 @@ def _first(value: str | None) -> str | None:
 def adapters(settings: IngestSettings) -> IngestPorts:
     use_limits(WEBHOOK_ANSWER_LIMITS)  # the provider is waiting for the answer: see callhook/aws.py
     return ingest_ports(settings, limits=WEBHOOK_ANSWER_LIMITS)
+
+
+# The clients every accepted webhook calls: the channel read, the dialog's PutItem (DynamoDB), StartExecution.
+SNAPSHOT_CLIENTS = ("dynamodb", "stepfunctions")
+
+
+@register_before_snapshot
+def prepare_snapshot() -> None:
+    """Into the snapshot, what the first webhook of a sandbox would otherwise build: the adapters, with their
+    limits, and the clients of an accepted webhook (a client's creation loads its service model and endpoint rules,
+    a large part of a cold start). No call is made: nothing of a connection or a request goes into the snapshot."""
+    adapters(load_settings(IngestSettings))
+    for service in SNAPSHOT_CLIENTS:
+        client(service)
+
+
+@register_after_restore
+def renew_after_restore() -> None:
+    """What each sandbox restored from the one snapshot must have of its own. `random`'s state is the snapshot's
+    in every one of them (botocore's retry jitter draws from it: restored sandboxes throttled together would retry
+    in step); the clients' pooled connections and credentials belong to the snapshotted sandbox. uuid4 and the
+    secrets module read the kernel's generator, which Lambda reseeds on restore."""
+    random.seed()
+    renew_clients()
 
 
 def _receive(channel_id: str) -> Response[str]:

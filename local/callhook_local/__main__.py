@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from callhook_local.demo import DEMO_CHANNEL, demo_curl, seed_demo
+from callhook_local.demo import banner, seed_demo
 from callhook_local.fake_pbx import start_fake_pbx
 from callhook_local.sandbox import log_functions_to
 from callhook_local.stack import LocalStack
@@ -26,23 +26,7 @@ def main() -> int:
         return 1
     pbx = start_fake_pbx(port=pbx_port)
     seed_demo(stack, pbx)
-    sm = stack.outputs["StateMachineArn"]
-    print(f"""
-callhook local stack is up.
-  webhook API      {stack.api_url}/webhooks/{{channel_id}}
-  AWS endpoint     {stack.endpoint}   (AWS_ENDPOINT_URL={stack.endpoint}, any credentials, region us-east-1)
-  fake PBX         {pbx.url}
-  demo channel     {DEMO_CHANNEL}
-
-Send a call:
-  {demo_curl(stack.api_url)}
-
-Then look at it:
-  .venv/bin/callhook --local dialog find --channel {DEMO_CHANNEL} --call-id demo-call-1
-  AWS_ENDPOINT_URL={stack.endpoint} aws stepfunctions list-executions --state-machine-arn {sm}
-
-Ctrl-C stops.
-""", flush=True)
+    print(banner(stack, pbx.url), flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -39,6 +39,7 @@ class Route:
     path: str  # /webhooks/{channel_id}
     function_name: str
     invoker: Any = None  # iam.Identity of apigateway.amazonaws.com for this route (its SourceArn), or None
+    qualifier: str = "$LATEST"  # the function's AutoPublishAlias, which SAM's integration invokes
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -121,7 +122,8 @@ class WebhookApi:
         return Response(json.dumps({"message": "Not Found"}), status=404, content_type="application/json")
 
     def invoke(self, route: Route, event: dict[str, Any]) -> Response:
-        denied = iam.check(route.invoker, "lambda", "Invoke", {"FunctionName": route.function_name}) if (
+        qualified = route.function_name if route.qualifier == "$LATEST" else f"{route.function_name}:{route.qualifier}"
+        denied = iam.check(route.invoker, "lambda", "Invoke", {"FunctionName": qualified}) if (
             route.invoker is not None) else None
         if denied is not None:  # API Gateway answers 500 when its invoke is refused
             log.error("%s: %s", route.function_name, denied)
@@ -130,7 +132,7 @@ class WebhookApi:
         response_headers: dict[str, str] = {}
         try:
             raw = lambda_backends[iam.ACCOUNT][iam.REGION].invoke(
-                route.function_name, "$LATEST", json.dumps(event), {"x-amz-invocation-type": "RequestResponse"},
+                route.function_name, route.qualifier, json.dumps(event), {"x-amz-invocation-type": "RequestResponse"},
                 response_headers)
         except JsonRESTError as exc:  # the Lambda service refused (throttled, a service error)
             log.error("%s: %s %s", route.function_name, exc.error_type, exc.message)

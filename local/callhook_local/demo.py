@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
+import sys
+from pathlib import Path
 from typing import Any
 
 from callhook_admin.services.config import put_action, put_channel, put_operator, put_topic
 from callhook_local.fake_pbx import FakePBX
-from callhook_local.stack import LocalStack
+from callhook_local.stack import ACCOUNT, REGION, LocalStack
 from callhook_local.template import ROOT
 
 DEMO_CHANNEL = "demo"
@@ -80,3 +84,45 @@ def demo_curl(api_url: str, pbx_url: str | None = None) -> str:
     body = json.dumps(demo_call(pbx_url))
     return (f"curl -s -X POST '{api_url}/webhooks/{DEMO_CHANNEL}' -H 'X-Webhook-Token: {DEMO_TOKEN}' "
             f"-H 'Content-Type: application/json' -d '{body}'")
+
+
+def venv_program(name: str) -> str:
+    """How to run one of the venv's programs from here: the bare name when PATH finds this venv's (activated),
+    else its path (`.venv/bin/callhook` from the repository), so that a printed command runs as pasted."""
+    path = Path(sys.executable).parent / name
+    found = shutil.which(name)
+    if found and Path(found).resolve() == path.resolve():
+        return name
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return shlex.quote(str(path))
+
+
+def banner(stack: LocalStack, pbx_url: str) -> str:
+    """What `make run` prints once the stack is up: every command in it runs as pasted in another terminal."""
+    target = ([f"CALLHOOK_AWS_PORT={stack.aws_port}"] if stack.aws_port != 5000 else []) + [venv_program("callhook")]
+    target += ["--local"] + (["--stack", stack.name] if stack.name != "callhook-local" else [])
+    # The AWS CLI needs a region and some credentials even for moto, which takes any.
+    aws = (f"AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local {venv_program('aws')} --region {REGION} "
+           f"--endpoint-url {stack.endpoint}")
+    state_machine = stack.outputs["StateMachineArn"]
+    return f"""
+callhook local stack is up.
+  webhook API      {stack.api_url}/webhooks/{{channel_id}}
+  AWS endpoint     {stack.endpoint}   (region {REGION}, account {ACCOUNT}, any credentials)
+  fake PBX         {pbx_url}
+  demo channel     {DEMO_CHANNEL}
+
+Everything lives in this process's memory: stopping it loses every dialog and item; the next start seeds the demo
+configuration again.
+
+Send a call:
+  {demo_curl(stack.api_url, pbx_url)}
+
+Then look at it:
+  {" ".join(target)} dialog find --channel {DEMO_CHANNEL} --call-id demo-call-1
+  {aws} stepfunctions list-executions --state-machine-arn {state_machine}
+
+Ctrl-C stops.
+"""

@@ -9,7 +9,8 @@ and serves ``GET /recordings/{name}`` from memory, without a key (like a provide
 
 Misbehaviour is set globally or per call id (or per ``recordings/{name}``), from Python (``set_behaviour``) or over
 HTTP (``POST /control``, what the demo and the CLI use): a delay, a fixed status, failing N times then succeeding, a
-non-JSON body, a huge body, a redirect, and data the callhook side must cope with (an unknown email, an inactive
+non-JSON body, a huge body, a redirect, a slow drip (one byte a second, after the headers or from the
+status line on), and data the callhook side must cope with (an unknown email, an inactive
 operator's email, an unknown topic alias).
 
 Run it alone with ``python -m callhook_local.fake_pbx --port 8085``. It binds 127.0.0.1 by default and ``/control``
@@ -50,6 +51,8 @@ class Behaviour:
     redirect_to: str | None = None  # 302 to this URL
     email: str | None = None  # replaces the agent's email in the answer
     line: str | None = None  # replaces the line (the topic alias) in the answer
+    drip_s: float = 0.0  # send the status line and headers at once, then the body one byte every drip_s seconds
+    drip_headers: bool = False  # with drip_s: drip the status line and headers too
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -61,6 +64,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "flaky": {"fail_times": 2},
     "garbage": {"garbage": True},
     "huge": {"huge_bytes": 4 * 1024 * 1024},
+    "drip": {"drip_s": 1.0},
 }
 
 
@@ -222,7 +226,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._dispatch()
 
+    _drip: Behaviour | None = None  # the behaviour of the answer being sent, when it drips
+
     def _dispatch(self) -> None:
+        self._drip = None
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -282,6 +289,7 @@ class _Handler(BaseHTTPRequestHandler):
         if behaviour.garbage:
             self._send(200, b"<html><body>502 Bad Gateway (not JSON)</body>", "text/html")
             return None
+        self._drip = behaviour
         return behaviour
 
     def _call(self, call_id: str) -> None:
@@ -335,12 +343,35 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(document).encode(), "application/json")
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
+        if self._drip is not None and self._drip.drip_s:
+            self._send_dripping(status, body, content_type, self._drip)
+            return
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+
+    def _send_dripping(self, status: int, body: bytes, content_type: str, behaviour: Behaviour) -> None:
+        """The whole answer, declared with its length, but written one byte every ``drip_s`` seconds (from the
+        first byte of the body, or of the status line with ``drip_headers``) until it is done or the client leaves."""
+        head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: {content_type}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        self.close_connection = True
+        dripped = head + body if behaviour.drip_headers else body
+        try:
+            if not behaviour.drip_headers:
+                self.wfile.write(head)
+                self.wfile.flush()
+            for index in range(len(dripped)):
+                self.wfile.write(dripped[index:index + 1])
+                self.wfile.flush()
+                if self.server.stopping.wait(behaviour.drip_s):
+                    return
+        except OSError:
+            return  # the client gave up: what a deadline is for
 
 
 def _call_answer(call_id: str, stored: Mapping[str, Any], behaviour: Behaviour) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from unittest import mock
 
 from moto.awslambda.models import LambdaBackend
 from moto.core.exceptions import JsonRESTError
-from moto.dynamodb.exceptions import DynamodbException
+from moto.dynamodb.exceptions import DynamodbException, ItemSizeTooLarge
 from moto.dynamodb.models import DynamoDBBackend
 from moto.s3.exceptions import S3ClientError
 from moto.s3.models import S3Backend
@@ -83,6 +83,22 @@ def dynamodb_put_fails(table_name: str, times: int) -> contextlib.AbstractContex
         DynamoDBBackend, "put_item", times, lambda name: name == table_name,
         lambda: DynamodbException("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
                                   "Throughput exceeds the current capacity (callhook fault switch)"))
+
+
+@contextlib.contextmanager
+def dynamodb_put_refused(table_name: str, marker: str) -> Iterator[_Counter]:
+    """PutItem on `table_name` of an item whose values contain `marker` is refused as DynamoDB refuses an item over
+    400 KB (ValidationException, moto's own), for as long as the switch is on: the store works, the item does not."""
+    counter = _Counter(10**9)
+    original = DynamoDBBackend.put_item
+
+    def refusing(self: Any, table: str, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if table == table_name and marker in repr(item_attrs) and counter.take():
+            raise ItemSizeTooLarge()
+        return original(self, table, item_attrs, *args, **kwargs)
+
+    with mock.patch.object(DynamoDBBackend, "put_item", refusing):
+        yield counter
 
 
 def lambda_service_fails(function_name: str, times: int) -> contextlib.AbstractContextManager[_Counter]:

@@ -498,6 +498,23 @@ def check(identity: Identity, prefix: str, operation: str, params: dict[str, Any
     return None
 
 
+def _missing_object_hidden(identity: Identity, operation: str, params: dict[str, Any]) -> str | None:
+    """S3 answers a GET or HEAD of a key that does not exist with 404 only to a caller allowed s3:ListBucket on the
+    bucket (unconditionally: the request sets no s3:prefix); anyone else gets 403 AccessDenied, so that a missing
+    key cannot be told from a forbidden one ("Required permissions for Amazon S3 API operations", GetObject)."""
+    if operation not in ("GetObject", "HeadObject") or "Bucket" not in params or "Key" not in params:
+        return None
+    from moto.s3.models import s3_backends
+
+    bucket = s3_backends[ACCOUNT]["aws"].buckets.get(params["Bucket"])
+    if bucket is None or unquote(str(params["Key"])) in bucket.keys:
+        return None
+    listing = Requirement("s3:ListBucket", f"arn:aws:s3:::{params['Bucket']}")
+    if evaluate(identity.policies, listing) == "allowed":
+        return None
+    return "Access Denied"
+
+
 def _check_resource_policy(identity: Identity, prefix: str, operation: str, params: dict[str, Any]) -> str | None:
     reqs = requirements(prefix, operation, params)
     if [r.action for r in reqs] != ["lambda:InvokeFunction"]:
@@ -505,8 +522,8 @@ def _check_resource_policy(identity: Identity, prefix: str, operation: str, para
     req = reqs[0]
     base, _, rest = req.resource.partition(":function:")
     function_arn = f"{base}:function:{rest.split(':')[0]}"  # a qualified ARN is covered by the function's policy
-    for perm in REGISTRY.permissions:
-        if (perm.function_arn == function_arn and perm.principal == identity.name
+    for perm in REGISTRY.permissions:  # and by its own (an alias's permission covers that alias only)
+        if (perm.function_arn in (function_arn, req.resource) and perm.principal == identity.name
                 and _glob(perm.action, req.action, ignore_case=True)
                 and (perm.source_arn is None or _glob(perm.source_arn, identity.source_arn or ""))):
             return None
@@ -632,6 +649,8 @@ def authorize(app: Callable[..., Any], environ: dict[str, Any], start_response: 
     except Exception as exc:  # an unparseable request is refused too, never allowed unchecked
         log.exception("cannot authorize a %s request", signing_name)
         return _unmapped(f"cannot read the {signing_name} operation of this request: {exc!r}", start_response)
+    if message is None and signing_name == "s3":
+        message = _missing_object_hidden(identity, operation, params)
     if message is not None:
         log.info("AccessDenied: %s", message)
         return _denied(signing_name, message, start_response)

@@ -48,6 +48,7 @@ class FunctionCode:
     identity: iam.Identity | None = None  # its role's session: the sandbox gets its temporary credentials
     task_root: str | None = None  # a user function's unpacked zip
     module_label: str = ""  # the module as Lambda names it (app), for Runtime.ImportModuleError
+    snapstart: bool = False  # SnapStart: {ApplyOn: PublishedVersions} (applies to its published versions only)
 
 
 @dataclass
@@ -100,17 +101,19 @@ def _user_function(fn: LambdaFunction) -> FunctionCode | None:
 def spec_of(fn: LambdaFunction, code: FunctionCode) -> Spec:
     """What the function's sandbox starts with: its configuration as Lambda (moto) holds it now."""
     identity = code.identity
+    version = str(getattr(fn, "version", "$LATEST") or "$LATEST")
+    snapstart = code.snapstart and version != "$LATEST"
     env = lambda_environment(
         function_name=fn.function_name, function_arn=fn.function_arn, handler=str(fn.handler),
         runtime=str(fn.run_time or "python3.13"), memory_mb=int(fn.memory_size or code.memory_mb), region=REGION,
         endpoint=REGISTRY.endpoint, variables=dict(fn.environment_vars or {}),
         access_key=identity.access_key if identity else "local",
         secret_key=identity.secret_key if identity else "local", token=identity.token if identity else "",
-        task_root=code.task_root or str(Path.cwd()))
+        task_root=code.task_root or str(Path.cwd()), version=version, snapstart=snapstart)
     return Spec(function_name=fn.function_name, module=code.module, attribute=code.attribute,
                 module_label=code.module_label or code.module.rsplit(".", 1)[-1], env=tuple(sorted(env.items())),
                 timeout_s=float(fn.timeout or code.timeout_s), memory_mb=int(fn.memory_size or code.memory_mb),
-                task_root=code.task_root, access_key=identity.access_key if identity else "")
+                task_root=code.task_root, access_key=identity.access_key if identity else "", snapstart=snapstart)
 
 
 def _error_payload(error_type: str, message: str, request_id: str = "",

@@ -10,6 +10,14 @@ In the sandbox (`_sandbox`): the first message is its start-up spec (the environ
 its handler and code location). The sandbox replaces its whole environment with it, forwards stdout/stderr and
 every logging record that reaches the root logger to the stack, imports the function's module (that import is the
 cold start's Init Duration), then answers invocations one at a time until the stack closes the socket.
+
+SnapStart (a spec with `snapstart`): that first sandbox is the function's snapshot instead. After the import it runs
+the before-snapshot hooks (snapshot_restore_py's registry, in reverse order of registration), answers `ready`, and
+from then on serves the same fork protocol as the image: each new sandbox of the function is a fork of the
+initialised process (its memory, as Lambda's restore resumes a microVM's), whose first message is its own part of the
+environment; it runs the after-restore hooks (in order of registration), and that is its Restore Duration. Python's
+own at-fork reseeding of `random` is undone in the restored sandbox: a restored microVM's generator continues the
+snapshot's state, and only an after-restore hook makes it differ between sandboxes.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import io
 import json
 import logging
 import os
+import random
 import resource
 import signal
 import socket
@@ -27,6 +36,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -52,6 +62,12 @@ def main(control_fd: int, path: list[str]) -> None:
             continue
     control = socket.socket(fileno=control_fd)
     control.sendall(b"R")  # ready: the parent waits for the preload before its first fork
+    serve(control, _sandbox)
+
+
+def serve(control: socket.socket, child: Callable[[int], None]) -> None:
+    """Answer fork (`F` + the new sandbox's socket) and reap (`W<pid>`) requests until the control socket closes.
+    The image serves them with `_sandbox`; a SnapStart snapshot with its restore."""
     while True:
         try:
             message, fds, _flags, _addr = socket.recv_fds(control, 64, 1)
@@ -65,7 +81,7 @@ def main(control_fd: int, path: list[str]) -> None:
                 control.close()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 try:
-                    _sandbox(fds[0])
+                    child(fds[0])
                 finally:
                     os._exit(0)
             os.close(fds[0])
@@ -154,8 +170,8 @@ class _Context:
         self.invoked_function_arn = env.get("CALLHOOK_LOCAL_FUNCTION_ARN", "")
         self.memory_limit_in_mb = int(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
         self.aws_request_id = request_id
-        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
-        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", f"/aws/lambda/{self.function_name}")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", _log_stream)
         self._deadline = deadline
 
     def get_remaining_time_in_millis(self) -> int:
@@ -172,25 +188,75 @@ def _max_memory_mb() -> int:
     return max(1, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 
 
+class _Link:
+    """The sandbox's connection to the stack. A restored sandbox has its own, so everything that writes through
+    `_send` (its stdout, stderr and logging records) goes to the invocation that caused it."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn, self.lock = conn, threading.Lock()
+
+    def send(self, message: Any) -> None:
+        with self.lock:
+            self.conn.send(message)
+
+
+_link: _Link | None = None
+_log_stream = ""  # the sandbox's log stream, for its context object where the environment does not name it
+
+
+def _send(message: Any) -> None:
+    if _link is not None:
+        _link.send(message)
+
+
+def _enter_cpu_share(start: dict[str, Any]) -> None:
+    """Hold this sandbox to its MemorySize's CPU share (cpu_share.py) before anything of the function runs."""
+    if not start.get("cpu_group"):
+        return
+    from pathlib import Path
+
+    from callhook_local import cpu_share
+
+    try:
+        cpu_share.enter(Path(start["cpu_group"]), str(os.getpid()), int(start["memory_mb"]))
+    except OSError as exc:
+        print(f"{cpu_share.ENV}: this sandbox runs at full CPU: {exc}", file=sys.stderr)
+
+
+def _run_hooks(kind: str) -> dict[str, Any] | None:
+    """snapshot_restore_py's hooks of `kind` (before_snapshot: in reverse order of registration; after_restore: in
+    order), as Lambda's runtime runs them; the first that raises fails the phase. A function that never imported
+    the package registered none."""
+    module = sys.modules.get("snapshot_restore_py")
+    if module is None:
+        return None
+    hooks = list(module.get_before_snapshot())[::-1] if kind == "before_snapshot" else list(module.get_after_restore())
+    for func, args, kwargs in hooks:
+        try:
+            func(*args, **kwargs)
+        except Exception as exc:
+            name = "BeforeSnapshotError" if kind == "before_snapshot" else "AfterRestoreError"
+            return _error(exc, "", f"Runtime.{name}", f"{kind} hook {getattr(func, '__qualname__', func)}: {exc}")
+    return None
+
+
 def _sandbox(fd: int) -> None:
+    global _link, _log_stream
     conn = Connection(fd)
-    lock = threading.Lock()
-
-    def send(message: Any) -> None:
-        with lock:
-            conn.send(message)
-
+    _link = _Link(conn)
     spec = conn.recv()
+    _log_stream = spec.get("log_stream", "")
     os.environ.clear()
     os.environ.update(spec["env"])
+    _enter_cpu_share(spec)
     if spec.get("task_root"):
         sys.path.insert(0, spec["task_root"])
-    sys.stdout = _Forward(send, "stdout")
-    sys.stderr = _Forward(send, "stderr")
+    sys.stdout = _Forward(_send, "stdout")
+    sys.stderr = _Forward(_send, "stderr")
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
-    root.addHandler(_Records(send))
+    root.addHandler(_Records(_send))
 
     started = time.perf_counter()
     init_error: dict[str, Any] | None = None
@@ -206,13 +272,48 @@ def _sandbox(fd: int) -> None:
             init_error = {"errorMessage": f"Handler '{spec['attribute']}' missing on module "
                                           f"'{spec['module_label']}'", "errorType": "Runtime.HandlerNotFound",
                           "requestId": "", "stackTrace": []}
+    if init_error is None and spec.get("snapstart"):
+        init_error = _run_hooks("before_snapshot")
     init_ms = (time.perf_counter() - started) * 1000
     sys.stdout.flush()
     sys.stderr.flush()
-    send(("ready", init_ms, init_error))
+    _send(("ready", init_ms, init_error))
     if init_error is not None:
         return
+    if spec.get("snapstart"):
+        _serve_restores(conn, handler)
+    else:
+        _invocations(conn, handler)
 
+
+def _serve_restores(conn: Connection, handler: Any) -> None:
+    """The snapshot: every new sandbox of the function is a fork of this initialised process (runtime.serve)."""
+    state = random.getstate()
+    control = socket.socket(fileno=os.dup(conn.fileno()))
+    conn.close()
+
+    def restored(fd: int) -> None:
+        global _link, _log_stream
+        conn = Connection(fd)
+        _link = _Link(conn)
+        start = conn.recv()
+        _log_stream = start["log_stream"]
+        _enter_cpu_share(start)
+        # A microVM restored from a snapshot continues the snapshot's generator; fork reseeds `random` in the child
+        # (os.register_at_fork), which would hide a missing after-restore hook here.
+        random.setstate(state)
+        error = _run_hooks("after_restore")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Restore Duration: from the stack's fork request (CLOCK_MONOTONIC is the machine's) to the hooks' end
+        _send(("ready", (time.monotonic() - start["forked_at"]) * 1000, error))
+        if error is None:
+            _invocations(conn, handler)
+
+    serve(control, restored)
+
+
+def _invocations(conn: Connection, handler: Any) -> None:
     while True:
         try:
             message = conn.recv()
@@ -235,7 +336,7 @@ def _sandbox(fd: int) -> None:
         duration_ms = (time.perf_counter() - began) * 1000
         sys.stdout.flush()
         sys.stderr.flush()
-        send(("result", errored, payload, duration_ms, _max_memory_mb()))
+        _send(("result", errored, payload, duration_ms, _max_memory_mb()))
 
 
 if __name__ == "__main__":

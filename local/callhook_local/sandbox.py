@@ -28,6 +28,16 @@
 - **Timeout and crash.** Past the function's `Timeout` the sandbox is killed and the invocation fails with
   `Sandbox.Timedout` ("RequestId: … Error: Task timed out after N.00 seconds"); a sandbox that exits mid-invocation
   fails it with `Runtime.ExitError`. Either way the next invocation gets a fresh sandbox.
+- **SnapStart.** A function with `SnapStart: {ApplyOn: PublishedVersions}`, invoked through a published version
+  or alias (the API invokes ingest's `live`), is initialised once per configuration: a sandbox imports its module
+  and runs its before-snapshot hooks, then stays as the function's snapshot (`Snapshot`). Every new sandbox of the
+  function is restored from it: forked from that initialised process, it runs the after-restore hooks, and its
+  REPORT line carries `Restore Duration` (fork to hooks done) instead of `Init Duration`, which an `INIT_REPORT`
+  line gives for the snapshot; no `AWS_LAMBDA_LOG_GROUP_NAME`/`_STREAM_NAME` in the environment, as on Lambda. The
+  snapshot is taken at the first cold start of the configuration rather than at publish time (no publish step here).
+- **CPU share.** With `CALLHOOK_CPU_SHARE=1` every sandbox is held to the CPU its MemorySize buys on Lambda
+  (cpu_share.py: a cgroup of its own, MemorySize/1769 of a vCPU), so Init Duration reads as Lambda's would. Where
+  the machine refuses the cgroup, one warning, and the sandboxes run at full speed.
 - **Logs.** The sandbox's stdout lines (Powertools' JSON, EMF metrics, prints) and Lambda's REPORT line become
   INFO records, its stderr lines WARNING records, of the logger `callhook_local.functions.<function name>`; every
   logging record reaching the sandbox's root logger is handed to this process's root logger. Both by the invoking
@@ -57,6 +67,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from callhook_local import cpu_share
+
 log = logging.getLogger("callhook.local.sandbox")
 # What the functions write (their stdout/stderr lines and Lambda's REPORT line): one logger per function,
 # `callhook_local.functions.<function name>`, INFO (stdout, REPORT) and WARNING (stderr). pytest captures the records
@@ -78,6 +90,7 @@ def log_functions_to(stream: Any) -> logging.Handler:
 
 TAIL_BYTES = 4096  # Invoke's LogResult: the last 4 KB of the invocation's log
 INIT_LIMIT_S = 10.0  # Lambda's limit on a sandbox's init phase (on-demand), apart from the function's Timeout
+SNAPSHOT_INIT_LIMIT_S = 130.0  # the init phase of a SnapStart version's snapshot (at least 130 s on Lambda)
 
 
 class Throttled(Exception):
@@ -97,6 +110,7 @@ class Spec:
     memory_mb: int
     task_root: str | None = None  # a user function's unpacked zip (first on sys.path, as /var/task)
     access_key: str = ""  # the role session's key: an invocation inside a call signed with it is nested
+    snapstart: bool = False  # a published version of a function with SnapStart: its sandboxes are restored
 
     @property
     def key(self) -> str:
@@ -118,7 +132,29 @@ def import_path() -> list[str]:
     return [entry or os.getcwd() for entry in sys.path]
 
 
-class RuntimeImage:
+class ForkServer:
+    """A process that forks sandboxes on request and reaps them (runtime.serve): the runtime image, or a SnapStart
+    function's snapshot."""
+
+    control: socket.socket
+    lock: threading.Lock
+
+    def fork(self) -> tuple[int, Connection]:
+        ours, theirs = socket.socketpair()
+        with self.lock:
+            socket.send_fds(self.control, [b"F"], [theirs.fileno()])
+            pid = struct.unpack("!i", _recv_exactly(self.control, 4))[0]
+        theirs.close()
+        return pid, Connection(ours.detach())
+
+    def reap(self, pid: int) -> int:
+        """Wait for the sandbox `pid` (this process is its parent) and return its wait status."""
+        with self.lock:
+            self.control.sendall(b"W" + str(pid).encode())
+            return int(struct.unpack("!i", _recv_exactly(self.control, 4))[0])
+
+
+class RuntimeImage(ForkServer):
     """The process sandboxes are forked from (runtime.py)."""
 
     def __init__(self) -> None:
@@ -136,20 +172,6 @@ class RuntimeImage:
         ready = self.control.recv(1)
         if ready != b"R":
             raise RuntimeError("the sandboxes' runtime image did not start")
-
-    def fork(self) -> tuple[int, Connection]:
-        ours, theirs = socket.socketpair()
-        with self.lock:
-            socket.send_fds(self.control, [b"F"], [theirs.fileno()])
-            pid = struct.unpack("!i", _recv_exactly(self.control, 4))[0]
-        theirs.close()
-        return pid, Connection(ours.detach())
-
-    def reap(self, pid: int) -> int:
-        """Wait for the sandbox `pid` (the image is its parent) and return its wait status."""
-        with self.lock:
-            self.control.sendall(b"W" + str(pid).encode())
-            return int(struct.unpack("!i", _recv_exactly(self.control, 4))[0])
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
@@ -171,16 +193,97 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes:
     return data
 
 
-class Sandbox:
-    """One worker process of one function."""
+def _start_message(spec: Spec, env: dict[str, str], cpu_group: Path | None) -> dict[str, Any]:
+    return {"env": env, "module": spec.module, "attribute": spec.attribute, "module_label": spec.module_label,
+            "task_root": spec.task_root, "memory_mb": spec.memory_mb,
+            "cpu_group": str(cpu_group) if cpu_group else None}
 
-    def __init__(self, image: RuntimeImage, spec: Spec, function_arn: str) -> None:
-        self.image, self.spec = image, spec
-        self.pid, self.conn = image.fork()
-        self.stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
-        env = dict(spec.env) | {"AWS_LAMBDA_LOG_STREAM_NAME": self.stream, "CALLHOOK_LOCAL_FUNCTION_ARN": function_arn}
-        self.conn.send({"env": env, "module": spec.module, "attribute": spec.attribute,
-                        "module_label": spec.module_label, "task_root": spec.task_root})
+
+def _log_stream(version: str) -> str:
+    return f"{time.strftime('%Y/%m/%d')}/[{version}]{uuid.uuid4().hex}"
+
+
+def _receive_until(conn: Connection, function_name: str, deadline: float, lines: list[str],
+                   kind: str) -> tuple[Any, ...] | None:
+    """Forward a sandbox's output and records until its `kind` message; None past the deadline."""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not conn.poll(remaining):
+            return None
+        message = conn.recv()
+        if message[0] == kind:
+            return tuple(message)
+        if message[0] == "out":
+            _, stream, text = message
+            lines.append(text)
+            function_logger(function_name).log(
+                logging.INFO if stream == "stdout" else logging.WARNING, "%s", text.rstrip("\n"),
+                extra={"stream": stream})
+        elif message[0] == "log":
+            record = logging.makeLogRecord(message[1])
+            logging.getLogger().handle(record)  # what propagation to the root logger did in-process
+
+
+class Snapshot(ForkServer):
+    """A SnapStart function's initialised process (its module imported, its before-snapshot hooks run), from which
+    each new sandbox of that configuration is restored (runtime.py). `init_error` set: the snapshot failed (its
+    process is gone) and the function's sandboxes initialise as without SnapStart, meeting the same error."""
+
+    def __init__(self, image: RuntimeImage, spec: Spec, function_arn: str, cpu_group: Path | None) -> None:
+        self.image, self.spec, self.cpu_group = image, spec, cpu_group
+        self.pid, conn = image.fork()
+        env = dict(spec.env) | {"CALLHOOK_LOCAL_FUNCTION_ARN": function_arn}
+        conn.send(_start_message(spec, env, cpu_group) | {"snapstart": True, "log_stream": _log_stream(_version(spec))})
+        lines: list[str] = []
+        ready = _receive_until(conn, spec.function_name, time.monotonic() + SNAPSHOT_INIT_LIMIT_S, lines, "ready")
+        self.init_ms: float | None = ready[1] if ready else None
+        self.init_error: dict[str, Any] | None = ready[2] if ready else {
+            "errorType": "Sandbox.Timedout", "errorMessage": "the snapshot's init phase timed out"}
+        self.control = socket.socket(fileno=os.dup(conn.fileno()))
+        conn.close()
+        self.lock = threading.Lock()
+        if self.init_error is not None:
+            self.stop()
+        else:
+            # Lambda logs the init of a SnapStart version (its hooks included) as INIT_REPORT, not in a REPORT
+            function_logger(spec.function_name).info(
+                "%s", f"INIT_REPORT Init Duration: {self.init_ms:.2f} ms", extra={"stream": "report"})
+
+    def stop(self) -> None:
+        """The snapshot's process (its restored sandboxes, its children, are stopped first by the caller)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            self.control.close()
+        with contextlib.suppress(Exception):
+            self.image.reap(self.pid)
+        if self.cpu_group:
+            cpu_share.remove(self.cpu_group, str(self.pid))
+
+
+def _version(spec: Spec) -> str:
+    return dict(spec.env).get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+
+
+class Sandbox:
+    """One worker process of one function: started from the runtime image (its first invocation imports the
+    module: Init Duration), or restored from its function's snapshot (Restore Duration)."""
+
+    def __init__(self, source: RuntimeImage | Snapshot, spec: Spec, function_arn: str,
+                 cpu_group: Path | None = None) -> None:
+        self.image: ForkServer = source  # the sandbox's parent process, which reaps it
+        self.spec, self.cpu_group = spec, cpu_group
+        self.restored = isinstance(source, Snapshot)
+        self.forked_at = time.monotonic()
+        self.pid, self.conn = source.fork()
+        self.stream = _log_stream(_version(spec))
+        if self.restored:  # its environment is the snapshot's (SnapStart sets no AWS_LAMBDA_LOG_STREAM_NAME)
+            self.conn.send({"log_stream": self.stream, "memory_mb": spec.memory_mb, "forked_at": self.forked_at,
+                            "cpu_group": str(cpu_group) if cpu_group else None})
+        else:
+            env = dict(spec.env) | {"AWS_LAMBDA_LOG_STREAM_NAME": self.stream,
+                                    "CALLHOOK_LOCAL_FUNCTION_ARN": function_arn}
+            self.conn.send(_start_message(spec, env, cpu_group))
         self.started = False  # False until the first invocation: that one is the cold start
         self.last_used = time.monotonic()  # when it last became free (idle sandboxes are reclaimed)
         self.init_ms: float | None = None
@@ -196,7 +299,11 @@ class Sandbox:
             os.kill(self.pid, signal.SIGKILL)
         with contextlib.suppress(OSError):
             self.conn.close()
-        return self.image.reap(self.pid)
+        try:
+            return self.image.reap(self.pid)
+        finally:
+            if self.cpu_group:
+                cpu_share.remove(self.cpu_group, str(self.pid))
 
     def invoke(self, event: Any) -> Outcome:
         request_id = str(uuid.uuid4())
@@ -230,31 +337,16 @@ class Sandbox:
             return self._finish(request_id, json.dumps(error), True, lines, began, 0, cold)
 
     def initialise(self, lines: list[str]) -> bool:
-        """Wait for the init phase (the import of the function's module); False past Lambda's init limit."""
+        """Wait for the init phase (the import of the function's module) or the restore (the after-restore hooks);
+        False past Lambda's limit (10 s for either)."""
         ready = self._until(time.monotonic() + INIT_LIMIT_S, lines, "ready")
         if ready is None:
             return False
-        _, self.init_ms, self.init_error = ready
+        _, self.init_ms, self.init_error = ready  # a restore's: from the fork (the resumption) to the hooks' end
         return True
 
     def _until(self, deadline: float, lines: list[str], kind: str) -> tuple[Any, ...] | None:
-        """Forward the sandbox's output and records until its `kind` message; None past the deadline."""
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self.conn.poll(remaining):
-                return None
-            message = self.conn.recv()
-            if message[0] == kind:
-                return tuple(message)
-            if message[0] == "out":
-                _, stream, text = message
-                lines.append(text)
-                function_logger(self.spec.function_name).log(
-                    logging.INFO if stream == "stdout" else logging.WARNING, "%s", text.rstrip("\n"),
-                    extra={"stream": stream})
-            elif message[0] == "log":
-                record = logging.makeLogRecord(message[1])
-                logging.getLogger().handle(record)  # what propagation to the root logger did in-process
+        return _receive_until(self.conn, self.spec.function_name, deadline, lines, kind)
 
     def _timed_out(self, request_id: str, lines: list[str], cold: bool, began: float) -> Outcome:
         self.kill()
@@ -269,7 +361,10 @@ class Sandbox:
         report = (f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
                   f"Billed Duration: {math.ceil(duration)} ms\tMemory Size: {self.spec.memory_mb} MB\t"
                   f"Max Memory Used: {memory_used} MB")
-        if cold and self.init_ms is not None:
+        if cold and self.init_ms is not None and self.restored:
+            report += (f"\tRestore Duration: {self.init_ms:.2f} ms"
+                       f"\tBilled Restore Duration: {math.ceil(self.init_ms)} ms")
+        elif cold and self.init_ms is not None:
             report += f"\tInit Duration: {self.init_ms:.2f} ms"
         if errored and json.loads(payload).get("errorType") in ("Sandbox.Timedout", "Runtime.ExitError"):
             report += "\tStatus: error\tError Type: " + json.loads(payload)["errorType"]
@@ -306,7 +401,9 @@ class Waiter:
 class Sandboxes:
     """Every function's pool, over one runtime image. One per local stack."""
 
-    def __init__(self, max_per_function: int = 10, throttle_after_s: float = 30.0, idle_s: float = 300.0) -> None:
+    def __init__(self, max_per_function: int = 10, throttle_after_s: float = 30.0, idle_s: float = 300.0,
+                 cpu_share_held: bool | None = None) -> None:
+        """`cpu_share_held`: hold each sandbox to its MemorySize's CPU share (None: as CALLHOOK_CPU_SHARE says)."""
         self.max_per_function = max_per_function
         self.nested_cap = 3 * max_per_function
         self.throttle_after_s = throttle_after_s
@@ -314,6 +411,10 @@ class Sandboxes:
         self.pools: dict[str, Pool] = {}
         self._lock = threading.Lock()
         self._image: RuntimeImage | None = None
+        held = cpu_share.requested() if cpu_share_held is None else cpu_share_held
+        self.cpu_group = cpu_share.prepare() if held else None
+        self.snapshots: dict[str, Snapshot] = {}  # Spec.key -> the SnapStart snapshot of that configuration
+        self._snapshot_locks: dict[str, threading.Lock] = {}
         self._stopped = False
         self._wake = threading.Event()
         self._reaper = threading.Thread(target=self._reclaim_idle_ones, name="callhook-sandbox-reaper", daemon=True)
@@ -360,6 +461,24 @@ class Sandboxes:
             if self._image is None:
                 self._image = RuntimeImage()
             return self._image
+
+    def source(self, spec: Spec, function_arn: str) -> RuntimeImage | Snapshot:
+        """Where a new sandbox of `spec` comes from: its snapshot (taken now if this configuration has none yet)
+        for a SnapStart version, else the runtime image."""
+        if not spec.snapstart:
+            return self.image
+        with self._lock:
+            lock = self._snapshot_locks.setdefault(spec.key, threading.Lock())
+        with lock:  # concurrent cold starts of a new configuration wait for one snapshot
+            snapshot = self.snapshots.get(spec.key)
+            if snapshot is None:
+                snapshot = Snapshot(self.image, spec, function_arn, self.cpu_group)
+                if snapshot.init_error is not None:  # its sandboxes initialise normally and report the error
+                    log.warning("%s: the SnapStart snapshot failed: %s", spec.function_name,
+                                snapshot.init_error.get("errorMessage"))
+                    return self.image
+                self.snapshots[spec.key] = snapshot
+            return snapshot
 
     def pool(self, function_name: str) -> Pool:
         with self._lock:
@@ -428,7 +547,7 @@ class Sandboxes:
             if handed is not None:
                 handed.kill()
         try:
-            started = Sandbox(self.image, spec, function_arn)
+            started = Sandbox(self.source(spec, function_arn), spec, function_arn, self.cpu_group)
             with pool.cond:
                 pool.running.add(started)
             return started
@@ -465,13 +584,19 @@ class Sandboxes:
             for sandbox in sandboxes:
                 with contextlib.suppress(Exception):
                     sandbox.kill()
+        for snapshot in list(self.snapshots.values()):  # after their restored sandboxes, which they reap
+            snapshot.stop()
+        self.snapshots.clear()
         if self._image is not None:
             self._image.stop()
+        if self.cpu_group is not None:
+            cpu_share.cleanup(self.cpu_group)
 
 
 def lambda_environment(*, function_name: str, function_arn: str, handler: str, runtime: str, memory_mb: int,
                        region: str, endpoint: str, variables: dict[str, str], access_key: str, secret_key: str,
-                       token: str, task_root: str) -> dict[str, str]:
+                       token: str, task_root: str, version: str = "$LATEST", snapstart: bool = False
+                       ) -> dict[str, str]:
     """The environment of a sandbox: the function's variables, then what Lambda sets (its reserved keys win)."""
     env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "en_US.UTF-8", "TZ": ":UTC",
            "POWERTOOLS_TRACE_DISABLED": "true"}  # local: no X-Ray daemon to send segments to
@@ -479,12 +604,15 @@ def lambda_environment(*, function_name: str, function_arn: str, handler: str, r
     env |= {
         "AWS_ENDPOINT_URL": endpoint,  # local: the functions reach AWS at the local stack's endpoint
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}", "AWS_LAMBDA_FUNCTION_NAME": function_name,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb), "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand", "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function_name}",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb), "AWS_LAMBDA_FUNCTION_VERSION": version,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start" if snapstart else "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function_name}",  # not with SnapStart (below)
         "AWS_REGION": region, "AWS_DEFAULT_REGION": region, "_HANDLER": handler,
         "LAMBDA_TASK_ROOT": task_root, "LAMBDA_RUNTIME_DIR": str(Path(sys.executable).parent.parent),
         "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key, "AWS_SESSION_TOKEN": token,
     }
     if not token:
         env.pop("AWS_SESSION_TOKEN")
+    if snapstart:  # "not available in Lambda SnapStart functions" (the context object still names both)
+        env.pop("AWS_LAMBDA_LOG_GROUP_NAME")
     return env

@@ -214,6 +214,8 @@ class LocalStack:
                 attrs[f"{logical}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
             elif kind == "AWS::Serverless::Function":
                 attrs[f"{logical}.Arn"] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+                if alias := res["Properties"].get("AutoPublishAlias"):  # SAM's alias resource, as its events use it
+                    refs[f"{logical}Alias{alias}"] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}:{alias}"
             elif kind == "AWS::Events::Rule":
                 attrs[f"{logical}.Arn"] = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}"
             elif kind == "AWS::Serverless::StateMachine":
@@ -294,6 +296,10 @@ class LocalStack:
             spec["StreamSpecification"] = {"StreamEnabled": True,
                                            "StreamViewType": props["StreamSpecification"]["StreamViewType"]}
         table = self.client("dynamodb").create_table(TableName=name, **spec)["TableDescription"]
+        ttl = props.get("TimeToLiveSpecification") or {}
+        if ttl.get("Enabled"):  # CloudFormation enables it with the table; the API takes a second call
+            self.client("dynamodb").update_time_to_live(TableName=name, TimeToLiveSpecification={
+                "AttributeName": ttl["AttributeName"], "Enabled": True})
         return table.get("LatestStreamArn")
 
     def _connect_stream(self, function_name: str, props: dict[str, Any], resolver: Resolver) -> None:
@@ -303,15 +309,23 @@ class LocalStack:
         the records still pending in the shard (the write answers only after the function returns). A function that
         writes back to its own table is re-entered from inside its own write, so it must write only when something
         changes, as on AWS. The mapping's FilterCriteria is applied (streams.py: a function none of whose records
-        match is not invoked) and TTL's removals (ttl.py) carry its userIdentity. Not applied: BatchSize, retries
-        and bisecting (a failing function does not block the shard; its records are dropped).
+        match is not invoked), a failed batch is retried MaximumRetryAttempts times and then named in its
+        on-failure queue, and TTL's removals (ttl.py) carry its userIdentity. Not applied: BatchSize, bisecting.
         """
         stream_arn = str(resolver.resolve(props["Stream"]))
         mapping: dict[str, Any] = {"FilterCriteria": props["FilterCriteria"]} if "FilterCriteria" in props else {}
+        if "MaximumRetryAttempts" in props:
+            mapping["MaximumRetryAttempts"] = int(props["MaximumRetryAttempts"])
+        if "BisectBatchOnFunctionError" in props:
+            mapping["BisectBatchOnFunctionError"] = bool(props["BisectBatchOnFunctionError"])
+        on_failure = (props.get("DestinationConfig") or {}).get("OnFailure")
+        if on_failure:
+            mapping["DestinationConfig"] = {"OnFailure": {"Destination": str(resolver.resolve(
+                on_failure["Destination"]))}}
         self.client("lambda").create_event_source_mapping(
             EventSourceArn=stream_arn, FunctionName=function_name,
             StartingPosition=props.get("StartingPosition", "LATEST"), BatchSize=int(props.get("BatchSize", 100)),
-            **mapping)  # FilterCriteria: applied by callhook_local.streams, as Lambda applies it
+            **mapping)  # FilterCriteria, retries, on-failure destination: applied by callhook_local.streams
 
     def _create_roles(self, transformed: dict[str, Any], resolver: Resolver) -> None:
         """The IAM roles of the SAM transform (one per function, one per state machine) with the policies that
@@ -351,9 +365,11 @@ class LocalStack:
                 self.env.setdefault(key, value)
             module, attribute = invoker.code_location(props["CodeUri"], props["Handler"])
             identity = self._role_of(transformed, logical, "Role")
+            snapstart = props.get("SnapStart", globals_fn.get("SnapStart", {})).get("ApplyOn") == "PublishedVersions"
             invoker.REGISTRY.functions[name] = invoker.FunctionCode(
                 module=module, attribute=attribute, timeout_s=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
-                memory_mb=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))), identity=identity)
+                memory_mb=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))), identity=identity,
+                snapstart=snapstart)
             if "DeadLetterQueue" in props:  # a failed asynchronous invoke lands there (invoker.py)
                 arn = str(resolver.resolve(props["DeadLetterQueue"]["TargetArn"]))
                 invoker.REGISTRY.dead_letters[name] = f"{self.endpoint}/{ACCOUNT}/{arn.rsplit(':', 1)[-1]}"
@@ -362,6 +378,10 @@ class LocalStack:
                                 Role=f"arn:aws:iam::{ACCOUNT}:role/{identity.name}", Handler=props["Handler"],
                                 Code={"ZipFile": _placeholder_zip()}, Environment={"Variables": env},
                                 Timeout=code.timeout_s, MemorySize=code.memory_mb)
+            alias = props.get("AutoPublishAlias")
+            if alias:  # what `sam deploy` does: publish a version of this configuration, the alias points at it
+                version = lam.publish_version(FunctionName=name)["Version"]
+                lam.create_alias(FunctionName=name, Name=alias, FunctionVersion=version)
             if "EventInvokeConfig" in props:  # the asynchronous invoke's retries and destinations (invoker.py)
                 lam.put_function_event_invoke_config(FunctionName=name, **event_invoke_config(
                     resolver.resolve(props["EventInvokeConfig"])))
@@ -372,7 +392,8 @@ class LocalStack:
                     source = re.sub(r"\{[^}]+\}", "x", f"{api}/$default/{method}{path}")  # a request of the route
                     caller = iam.service_principal("apigateway.amazonaws.com",
                                                    f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{source}")
-                    self.routes.append(Route(method=method, path=path, function_name=name, invoker=caller))
+                    self.routes.append(Route(method=method, path=path, function_name=name, invoker=caller,
+                                             qualifier=alias or "$LATEST"))  # SAM integrates the alias
                 elif event["Type"] == "Schedule":  # EventBridge schedules become timers (see _run_schedules)
                     self.schedules.append((name, rate_seconds(event["Properties"]["Schedule"]),
                                            resolver.attrs[f"{logical}{event_name}.Arn"]))

@@ -13,23 +13,34 @@ Here, as on AWS:
 - a removal made by TTL (`ttl_removal()`: the local TTL sweeper, ttl.py) carries
   `"userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"}`.
 
-Unchanged from moto: the delivery stays synchronous inside the write, one batch of the pending records per mapping,
-and BatchSize, retries and bisecting are not applied.
+- the stream keeps its records 24 hours (moto emptied the shard at each delivery and so reused sequence numbers):
+  GetShardIterator/GetRecords read a batch again by its sequence numbers, as `callhook dlq redrive` does;
+- each mapping reads from its own position in the shard; a batch the function fails on is retried
+  `MaximumRetryAttempts` times, then Lambda's failure record (shard, first and last sequence numbers, not the
+  records) goes to the mapping's `DestinationConfig.OnFailure` queue and the mapping moves past the batch.
+
+Unchanged from moto: the delivery stays synchronous inside the write (the retries too, without Lambda's backoff),
+one batch of the mapping's pending records; BatchSize and bisecting are not applied.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
+import time
+import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.awslambda.utils import get_backend
 from moto.core.utils import unix_time
 from moto.dynamodb.models.table import StreamRecord, StreamShard
 from moto.events.models import EventPattern, EventPatternParser
+
+log = logging.getLogger("callhook.local.streams")
 
 TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
 
@@ -76,28 +87,113 @@ def matches(filter_criteria: Any, record: dict[str, Any]) -> bool:
     return patterns is None or any(p.matches_event(record) for p in patterns)
 
 
+RETENTION_S = 24 * 3600  # DynamoDB Streams keeps a record 24 hours
+MAX_LOCAL_RETRIES = 10  # a mapping with -1 (retry until the record expires) is retried this often locally
+
+
+def _trim(shard: StreamShard) -> None:
+    """Drop records older than the stream keeps; sequence numbers stay as they were (moto indexes from the first)."""
+    horizon = time.time() - RETENTION_S
+    old = 0
+    while old < len(shard.items) and _created(shard.items[old]) < horizon:
+        old += 1
+    if old:
+        del shard.items[:old]
+        shard.starting_sequence_number += old
+
+
+def _created(item: StreamRecord) -> float:
+    created = item.record["dynamodb"].get("ApproximateCreationDateTime")
+    return float(unix_time(created)) if isinstance(created, datetime) else float(created or 0)
+
+
 def _add(self: StreamShard, old: Any, new: Any) -> None:
-    """moto's StreamShard.add, with each mapping's FilterCriteria applied to the records it delivers."""
+    """moto's StreamShard.add, with the records kept, and each mapping delivering from its own position: its
+    FilterCriteria applied, its retries, then its on-failure destination."""
     view = self.table.stream_specification["StreamViewType"]  # type: ignore[index]
     event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
     seq = len(self.items) + self.starting_sequence_number
     self.items.append(StreamRecord(self.table, view, event_name, old, new, seq))
-    mappings = list(self.table.lambda_event_source_mappings.items())
-    if not mappings:
-        return
-    result: Any = None
-    invoked = False
-    for function_arn, esm in mappings:
+    _trim(self)
+    for function_arn, esm in list(self.table.lambda_event_source_mappings.items()):
+        start = max(getattr(esm, "callhook_next", seq), self.starting_sequence_number)
+        pending = self.items[start - self.starting_sequence_number:]
+        esm.callhook_next = seq + 1
         region = function_arn.split(":")[3]
-        records = [lambda_record(item.record, esm.event_source_arn, region) for item in self.items]
+        records = [lambda_record(item.record, esm.event_source_arn, region) for item in pending]
         records = [r for r in records if matches(getattr(esm, "filter_criteria", None), r)]
-        if not records:
-            continue
-        function = get_backend(self.account_id, region)._lambdas.get_arn(function_arn)
-        result = function.invoke(json.dumps({"Records": records}), {}, {})
-        invoked = True
-    if result or not invoked:  # delivered (moto clears the shard on a result), or filtered out: dropped
-        self.items = []
+        if records:
+            _deliver(self, function_arn, esm, records)
+
+
+def _deliver(shard: StreamShard, function_arn: str, esm: Any, records: list[dict[str, Any]]) -> None:
+    """One batch to the function: retried MaximumRetryAttempts times, then its failure record to the destination."""
+    function = get_backend(shard.account_id, function_arn.split(":")[3])._lambdas.get_arn(function_arn)
+    retries = getattr(esm, "max_retry_attempts", None)
+    retries = MAX_LOCAL_RETRIES if retries is None or int(retries) < 0 else int(retries)
+    body = json.dumps({"Records": records})
+    attempt = 0
+    while attempt <= retries:
+        attempt += 1
+        headers: dict[str, str] = {}
+        function.invoke(body, {}, headers)
+        if "x-amz-function-error" not in headers:
+            return
+    destination = ((getattr(esm, "destination_config", None) or {}).get("OnFailure") or {}).get("Destination")
+    log.error("stream batch of %s failed after %d attempts; %s", function.function_name, attempt,
+              f"its record goes to {destination}" if destination else "dropped (no on-failure destination)")
+    if destination:
+        _send_failure_record(shard, function_arn, esm, records, attempt, destination)
+
+
+def failure_record(function_arn: str, stream_arn: str, shard_id: str, records: list[dict[str, Any]],
+                   attempts: int) -> dict[str, Any]:
+    """What Lambda sends to a stream event source's on-failure destination: the batch's place, not its records."""
+    def arrival(record: dict[str, Any]) -> str:
+        moment = datetime.fromtimestamp(float(record["dynamodb"]["ApproximateCreationDateTime"]), UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    return {
+        "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": function_arn,
+                           "condition": "RetryAttemptsExhausted", "approximateInvokeCount": attempts},
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "DDBStreamBatchInfo": {
+            "shardId": shard_id, "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+            "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+            "approximateArrivalOfFirstRecord": arrival(records[0]),
+            "approximateArrivalOfLastRecord": arrival(records[-1]),
+            "batchSize": len(records), "streamArn": stream_arn}}
+
+
+def _send_failure_record(shard: StreamShard, function_arn: str, esm: Any, records: list[dict[str, Any]],
+                         attempts: int, destination: str) -> None:
+    """Into moto's SQS backend directly: Lambda sends it as the service, with the function's role (SAM grants it
+    sqs:SendMessage on the queue; the template tests check that grant)."""
+    from moto.sqs.models import sqs_backends
+
+    account, region, name = destination.split(":")[4], destination.split(":")[3], destination.split(":")[5]
+    body = failure_record(function_arn, esm.event_source_arn, shard.id, records, attempts)
+    try:
+        sqs_backends[account][region].send_message(name, json.dumps(body))
+    except Exception:
+        log.exception("the failure record of a %s stream batch could not be sent to %s", function_arn, destination)
+
+
+def _get(self: StreamShard, start: int, quantity: int) -> list[dict[str, Any]]:
+    """moto's StreamShard.get for a shard that keeps its records: an iterator from before the oldest kept record
+    reads from the oldest (DynamoDB answers TrimmedDataAccessException; the redrive checks the sequence numbers)."""
+    first = max(0, int(start) - self.starting_sequence_number)
+    return [_as_get_records_answers(i.to_json()) for i in self.items[first:first + quantity]]
+
+
+def _as_get_records_answers(record: dict[str, Any]) -> dict[str, Any]:
+    """The API names the identity's members PrincipalId and Type; Lambda's event names them principalId and type."""
+    identity = record.get("userIdentity")
+    if not identity:
+        return record
+    return {**record, "userIdentity": {"PrincipalId": identity["principalId"], "Type": identity["type"]}}
 
 
 def install() -> None:
@@ -116,4 +212,5 @@ def install() -> None:
 
         StreamRecord.__init__ = init  # type: ignore[method-assign]
         StreamShard.add = _add  # type: ignore[method-assign]
+        StreamShard.get = _get  # type: ignore[method-assign]
         _installed = True

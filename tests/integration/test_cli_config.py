@@ -51,6 +51,67 @@ def test_channel_put_generates_a_token_that_the_printed_webhook_url_accepts(
     assert resp.json()["status"] == "accepted"
 
 
+def test_channel_put_again_without_a_token_keeps_the_token_the_provider_has(
+        cli: Cli, stack: StackClient, channel_file: tuple[str, str]) -> None:
+    # Given a channel put from a file without a token, and the provider using the generated token
+    channel_id, path = channel_file
+    url = cli.json("channel", "put", path)["webhook_url"]
+    token = cli.json("--show-secrets", "channel", "get", channel_id)["webhook_token"]
+    # When the same file is put again (the walkthrough's file has no token)
+    again = cli.json("channel", "put", path)
+    # Then the stored token stays, and the provider's calls are still accepted
+    assert again["token"] == "kept" and again["token_generated"] is False
+    assert cli.json("--show-secrets", "channel", "get", channel_id)["webhook_token"] == token
+    resp = stack.http.post(url, params={"token": token}, data={"CallSid": unique("kept")}, timeout=30)
+    assert resp.status_code == 200, resp.text
+    # And the human-readable answer says so
+    assert "(kept: the stored one)" in cli.run("channel", "put", path).stdout
+
+
+def test_channel_put_rotate_token_replaces_it_only_when_asked(
+        cli: Cli, stack: StackClient, channel_file: tuple[str, str], tmp_path: Path) -> None:
+    # Given a stored channel and its token
+    channel_id, path = channel_file
+    url = cli.json("channel", "put", path)["webhook_url"]
+    old = cli.json("--show-secrets", "channel", "get", channel_id)["webhook_token"]
+    # When the admin rotates it
+    rotated = cli.json("channel", "put", path, "--rotate-token")
+    # Then a new token is stored: the old one is refused, the new one accepted
+    assert rotated["token"] == "generated"
+    new = cli.json("--show-secrets", "channel", "get", channel_id)["webhook_token"]
+    assert new != old
+    assert stack.http.post(url, params={"token": old}, data={"CallSid": unique("old")}, timeout=30).status_code == 401
+    assert stack.http.post(url, params={"token": new}, data={"CallSid": unique("new")}, timeout=30).status_code == 200
+    # And a file giving its own token cannot be combined with --rotate-token (a usage error, nothing written)
+    own = write_json(tmp_path / "own.json", {"channel_id": channel_id, "webhook_token": "mine-" + "x" * 20})
+    outcome = cli.run("channel", "put", own, "--rotate-token")
+    assert outcome.exit_code == 2 and "--rotate-token" in outcome.error
+    assert cli.json("--show-secrets", "channel", "get", channel_id)["webhook_token"] == new
+
+
+def test_an_invalid_item_is_one_line_on_stderr_and_nothing_on_stdout(cli: Cli, tmp_path: Path) -> None:
+    # Given a channel file with a misspelt field
+    path = write_json(tmp_path / "typo.json", {"channel_id": unique("typo"), "enrich_error_acton": "assign_admin",
+                                               "advanced_config": {"field_maping": MAPPING}})
+    # When it is put without --json
+    outcome = cli.run("channel", "put", path)
+    # Then stdout is empty, the reason is one stderr line, exit 1, and each misspelt field gets its suggestion
+    assert outcome.exit_code == 1
+    assert outcome.stdout == ""
+    assert "enrich_error_acton: Extra inputs are not permitted; did you mean `enrich_error_action`?" in outcome.error
+    assert "advanced_config.field_maping: Extra inputs are not permitted; did you mean `field_mapping`?" \
+        in outcome.error
+
+
+def test_a_misspelt_action_and_operator_field_get_a_suggestion(cli: Cli, tmp_path: Path) -> None:
+    action = write_json(tmp_path / "action.json", {"action_id": unique("act"), "type": "http",
+                                                   "request": {"url": "https://crm.example.com/x", "methd": "GET"}})
+    assert "request.methd: Extra inputs are not permitted; did you mean `method`?" in \
+        cli.run("action", "put", action).error
+    operator = write_json(tmp_path / "operator.json", {"user_id": 990001, "email": "o@example.com", "actve": True})
+    assert "did you mean `active`?" in cli.run("operator", "put", operator).error
+
+
 def test_channel_put_lists_every_problem_with_its_field_path_and_writes_nothing(cli: Cli, tmp_path: Path) -> None:
     # Given a channel with three mistakes
     channel_id = unique("bad")

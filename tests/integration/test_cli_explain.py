@@ -208,3 +208,46 @@ def test_explain_prints_a_readable_report(cli: Cli, stack: StackClient, pbx: Fak
     assert "email_matches_no_operator" in outcome.stdout
     assert "✓ no  Topic was not set" in outcome.stdout
 
+
+
+def test_explain_assign_admin_says_the_default_operator_was_assigned_and_gives_the_error_once(
+        cli: Cli, stack: StackClient, demo: FakePBX) -> None:
+    # Given an assign_admin channel enriched by the demo action, and the external system answering 404
+    channel = stack.channel(webhook_enrich_action="demo-pbx-lookup", enrich_error_action="assign_admin",
+                            advanced_config={"field_mapping": MAPPING})
+    call_id = unique("admin")
+    demo.set_behaviour(call_id, status=404)
+    # When
+    explained = _explain(cli, stack, channel, call(call_id))
+    # Then operator 1 (the demo's root admin, the default operator) was assigned: that row does not apply
+    operator = _finding(explained, OPERATOR_NOT_ASSIGNED)
+    assert operator["applies"] is False, operator
+    assert operator["summary"].startswith("operator 1 assigned: the default operator, because enrichment failed")
+    assert OPERATOR_NOT_ASSIGNED not in explained["applying"]
+    # And the topic and enriched fields rows apply, with the error's evidence under the enrichment row only
+    assert _cause(explained, TOPIC_NOT_SET, "enrichment_error")["evidence"] == {}
+    cause = _cause(explained, ENRICHED_FIELDS_MISSING, "enrichment_error")
+    assert cause["evidence"]["enrich_error_action"] == "assign_admin"
+    # And the report people read prints that evidence once
+    report = cli.run("dialog", "explain", explained["dialog_id"])
+    assert report.exit_code == 0, report.stderr
+    assert "✓ no  Operator was not assigned" in report.stdout
+    assert report.stdout.count("enrich_error_action: assign_admin") == 1
+
+
+def test_explain_do_not_assign_says_the_call_was_left_unassigned(cli: Cli, stack: StackClient,
+                                                                demo: FakePBX) -> None:
+    # Given a do_not_assign channel whose enrichment fails
+    channel = stack.channel(webhook_enrich_action="demo-pbx-lookup", enrich_error_action="do_not_assign",
+                            advanced_config={"field_mapping": MAPPING})
+    call_id = unique("noassign")
+    demo.set_behaviour(call_id, status=404)
+    # When
+    explained = _explain(cli, stack, channel, call(call_id))
+    # Then the operator row applies because of the policy, and the error's evidence is given once
+    operator = _finding(explained, OPERATOR_NOT_ASSIGNED)
+    assert operator["applies"] is True
+    assert "enrich_error_action is do_not_assign: the call was left unassigned" in operator["summary"]
+    blocks = [c for f in explained["findings"] for c in f["causes"]
+              if c["code"] == "enrichment_error" and c["evidence"]]
+    assert len(blocks) == 1

@@ -19,7 +19,6 @@ from callhook.aws import from_item, to_item
 from callhook.models.directory import DEFAULT_OPERATOR_SETTING
 from callhook_local.demo import DEMO_SECRET_NAME
 from callhook_local.fake_pbx import FakePBX
-from callhook_local.faults import lambda_fails
 from tests.integration.test_cli_support import Cli
 from tests.support.stack import StackClient, function_output, unique
 
@@ -116,14 +115,38 @@ def test_an_operator_is_found_before_its_derived_attributes_exist(
     # Given the stream function fails, so the console-written operator never gets email_key / ext_key
     user_id = _user_id()
     email = f"Late-{user_id}@Example.com"
-    with lambda_fails(stack.stack.physical("NormalizeOperatorFunction"), times=1) as failures:
+    with stack.stream_batch_fails("NormalizeOperatorFunction"):  # its first attempt and every retry
         console.put("OPERATORS_TABLE", {"user_id": user_id, "email": f"  {email} ", "active": True, "name": "Late"})
-    assert failures.hits == 1
     assert "email_key" not in (console.get("OPERATORS_TABLE", {"user_id": user_id}) or {})
     # When a call's enrichment returns that email
     dialog = stack.process(_enriched_channel(console), _call(demo, email=email.lower(), line="online"))
     # Then it is still assigned (the lookup falls back to a scan when the index finds nothing)
     assert dialog.operator_id == user_id, dialog.assignment
+
+
+def test_an_operator_whose_derived_keys_were_never_written_gets_them_on_a_dlq_redrive(
+        stack: StackClient, console: Console, cli: Cli) -> None:
+    url = stack.stack.outputs["OperatorNormalizeFailuresQueue"]
+    sqs = stack.stack.client("sqs")
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get("Messages"):
+        for message in batch:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    # Given a console-written operator whose stream batch failed every attempt
+    user_id = _user_id()
+    with stack.stream_batch_fails("NormalizeOperatorFunction"):
+        console.put("OPERATORS_TABLE", {"user_id": user_id, "email": " Redo@Example.com", "ext": 42, "name": "R"})
+    assert "email_key" not in (console.get("OPERATORS_TABLE", {"user_id": user_id}) or {})
+    # Then the failed batch is in its queue, and `dlq list` names it
+    (listing,) = cli.json("dlq", "list", "--queue", "normalize-operator")
+    (letter,) = listing["messages"]
+    assert letter["source"] == "stream" and stack.env["OPERATORS_TABLE"] in letter["subject"]
+    # When the admin redrives it
+    (report,) = cli.json("dlq", "redrive", "--queue", "normalize-operator")
+    # Then the operator has its derived keys, and the queue is empty
+    assert report["failed"] == [] and len(report["redriven"]) == 1
+    item = console.get("OPERATORS_TABLE", {"user_id": user_id}) or {}
+    assert (item.get("email_key"), item.get("ext_key")) == ("redo@example.com", "42")
+    assert cli.json("dlq", "list", "--queue", "normalize-operator")[0]["depth"] == 0
 
 
 def test_an_invalid_operator_item_is_skipped_with_a_warning_and_listed_as_invalid(
@@ -358,3 +381,63 @@ def test_an_invalid_action_put_raw_is_logged_and_action_check_exits_1(
     assert {p["path"] for p in listed[action_id]["problems"]} == {"result.operator_email", "secrets.k"}
     assert cli.run("action", "check", "demo-pbx-lookup").exit_code == 0
     assert "no action" in cli.run("action", "check", unique("missing")).error
+
+
+# ------------------------------------------------------------------------------------ what the deployed roles may reach
+OUTSIDE_PREFIX = "is not one Enrich may invoke: the stack grants lambda:InvokeFunction on functions named " \
+                 "callhook-action-* only"
+OUTSIDE_PATH = "is outside what the stack may read"
+
+
+def test_a_lambda_action_outside_the_granted_prefix_is_refused_by_the_cli_and_flagged_when_put_raw(
+        stack: StackClient, console: Console, cli: Cli, tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
+    item = {"action_id": unique("fn-action"), "type": "lambda", "function_name": "crm-lookup",
+            "result": {"operator_email": "agent.email"}}
+    # When the admin saves it with the CLI: refused in one line naming the rule, nothing saved
+    refused = cli.run("action", "put", str(_write(tmp_path / "a.json", item)))
+    assert refused.exit_code == 1
+    assert "function_name" in refused.error and OUTSIDE_PREFIX in " ".join(refused.error.split())
+    assert len(refused.error.strip().splitlines()) == 1
+    assert console.get("ACTIONS_TABLE", {"action_id": item["action_id"]}) is None
+    # When the admin saves it raw in the console
+    console.put("ACTIONS_TABLE", item)
+    # Then the save-time check (the actions table's stream) logged it with the rule, and `action check` names it
+    [log] = _check_logs(caplog, item["action_id"])
+    assert log["invalid_fields"] == ["function_name"]
+    assert any(OUTSIDE_PREFIX in p for p in log["problems"])
+    checked = cli.run("action", "check", item["action_id"])
+    assert checked.exit_code == 1
+    shown = " ".join(checked.stdout.split())  # the terminal wraps long lines
+    assert f"action {item['action_id']}: function_name: " in shown and OUTSIDE_PREFIX in shown
+
+
+def test_secrets_outside_the_granted_path_are_refused_by_the_cli_and_flagged_when_put_raw(
+        stack: StackClient, console: Console, cli: Cli, tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
+    # Given an action reading a secret outside callhook/, and a channel whose signature secret is outside /callhook/
+    action = {"action_id": unique("secret-action"), "type": "http", "secrets": {"k": "secretsmanager:crm/key"},
+              "request": {"url": "https://pbx.example.com/{telephony.call_id}?k={secrets.k}"},
+              "result": {"operator_email": "data.email"}}
+    channel = {"channel_id": unique("secret-channel"), "webhook_token": uuid.uuid4().hex,
+               "signature": {"scheme": "twilio", "secret": "ssm:/twilio/auth-token"},
+               "advanced_config": {"field_mapping": {"call_id": "id"}}}
+    # When saved with the CLI: each refused naming the rule
+    for kind, item in (("action", action), ("channel", channel)):
+        refused = cli.run(kind, "put", str(_write(tmp_path / f"{kind}.json", item)))
+        assert refused.exit_code == 1 and OUTSIDE_PATH in refused.error, refused.error
+    # When saved raw in the console: the stream's check and `check` name the field and the rule
+    console.put("ACTIONS_TABLE", action)
+    console.put("CHANNELS_TABLE", channel)
+    [action_log] = _check_logs(caplog, action["action_id"])
+    [channel_log] = _check_logs(caplog, channel["channel_id"])
+    assert action_log["invalid_fields"] == ["secrets.k"]
+    assert channel_log["invalid_fields"] == ["signature"]
+    action_check = cli.run("action", "check", action["action_id"])
+    channel_check = cli.run("channel", "check", channel["channel_id"])
+    assert action_check.exit_code == channel_check.exit_code == 1
+    assert "Secrets Manager secrets named callhook/... only" in " ".join(action_check.stdout.split())
+    assert "Parameter Store parameters under /callhook/ only" in " ".join(channel_check.stdout.split())
+
+
+def _write(path: Any, item: dict[str, Any]) -> Any:
+    path.write_text(json.dumps(item))
+    return path

@@ -94,7 +94,9 @@ def test_dlq_list_shows_the_dialog_and_why(cli: Cli, stack: StackClient, pbx: Fa
     shown = cli.run("dlq", "list", "--queue", "recordings")
     assert shown.exit_code == 0
     assert dialog.dialog_id in shown.stdout
-    assert "callhook dlq redrive --queue recordings" in shown.stderr
+    # the hint runs as pasted: the same stack, on its port
+    assert (f"CALLHOOK_AWS_PORT={stack.stack.aws_port} callhook --local --stack {stack.stack.name} "
+            "dlq redrive --queue recordings") in shown.stderr
 
 
 def test_dlq_redrive_copies_the_recording_and_empties_the_queue(cli: Cli, stack: StackClient, pbx: FakePBX,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,10 @@ def test_erasure_record_holds_no_personal_data(cli: Cli, stack: StackClient, pbx
     for personal in (phone[1:], OTHER[1:], "@", "ann", "Ann", dialog.call_id, "hello", "Hello", "internet"):
         assert personal not in text, personal
     assert set(stored) == {"erasure_id", "erased_at", "erased_by", "scope", "channel_id", "dialog_ids",
-                           "raw_event_ids", "objects_deleted", "transcription_jobs_deleted", "not_deleted"}
+                           "raw_event_ids", "objects_deleted", "transcription_jobs_deleted", "spooled_requests_deleted",
+                           "searched", "not_deleted"}
+    assert set(stored["searched"]["M"]) == {"rule", "country_code", "region", "dialogs", "raw_events",
+                                            "spool_objects"}
 
 
 def test_erase_one_dialog_by_id(cli: Cli, stack: StackClient, pbx: FakePBX, channel, phone: str) -> None:
@@ -193,3 +197,60 @@ def test_erase_of_an_unknown_number_is_recorded_with_nothing_erased(cli: Cli, st
     ch = channel()
     record = cli.json("dialog", "erase", "--channel", ch["channel_id"], "--phone", phone)
     assert (record["dialog_ids"], record["raw_event_ids"], record["objects_deleted"]) == ([], [], 0)
+
+
+def test_erase_by_phone_finds_the_number_however_it_was_written_and_wherever_it_waits(
+        cli: Cli, stack: StackClient) -> None:
+    from callhook_local.faults import dynamodb_put_fails
+    from tests.integration.test_storage_first import console_put, spooled_keys
+
+    # Given a channel without default_region: numbers are kept as the provider wrote them
+    mapping = {"call_id": "id", "caller": "from", "callee": "to"}
+    ch = stack.channel(advanced_config={"field_mapping": mapping})
+    national = stack.process(ch, {"id": unique("call"), "from": "(202) 555-0143", "to": "+12025550100"})
+    assert national.telephony.caller == "(202) 555-0143"
+    other = stack.process(ch, {"id": unique("call"), "from": "(202) 555-0144", "to": "+12025550100"})
+    # and a call whose body was too large for the item (kept in the bucket beside its dialog)
+    big = stack.post(ch, data=(b'{"id": "' + unique("big").encode() + b'", "from": "202-555-0143", "note": "'
+                               + b"\x80" * 200_000 + b'"}'),
+                     headers={"Content-Type": "application/json; charset=cp1252"})
+    assert big.status_code == 200, big.text
+    big_id = big.json()["dialog_id"]
+    # and a rejected webhook (no call id) with the number in other spacing
+    assert stack.post(ch, json_body={"from": "202.555.0143"}).status_code == 422
+    # and a request spooled while the dialog store failed
+    with dynamodb_put_fails(stack.env["DIALOGS_TABLE"], times=100):
+        spooled = stack.post(ch, json_body={"id": unique("spooled"), "from": "+1 202 555 0143"})
+    assert spooled.status_code == 202, spooled.text
+    spooled_key = next(k for k in spooled_keys(stack) if spooled.json()["event_id"] in k)
+    # and, the item broken in the console since (once ingest no longer reads it from its cache), a held request
+    console_put(stack, "CHANNELS_TABLE", {**ch, "advanced_config": {"field_mapping": {**mapping, "callee": "x[["}}})
+    deadline = time.monotonic() + 45
+    while stack.post(ch, json_body={"id": unique("probe")}).status_code != 202:
+        assert time.monotonic() < deadline, "the broken item never applied"
+        time.sleep(2)
+    held = stack.post(ch, json_body={"id": unique("held"), "from": "(202)555-0143"})
+    assert held.status_code == 202 and held.json()["status"] == "held", held.text
+
+    # When
+    record = cli.json("dialog", "erase", "--channel", ch["channel_id"], "--phone", "+12025550143")
+
+    # Then the dialogs in national form and in the bucket, the rejected and held requests and the spooled one go
+    assert {national.dialog_id, big_id} <= set(record["dialog_ids"])
+    assert other.dialog_id not in record["dialog_ids"] and stack.dialog(other.dialog_id) is not None
+    assert held.json()["event_id"] in record["raw_event_ids"]
+    assert spooled_key not in spooled_keys(stack)
+    assert not [k for k in bucket_keys(stack) if big_id in k or national.dialog_id in k]
+    for table, items in scan_all(stack).items():
+        for item in items:
+            text = json.dumps(item)
+            if ch["channel_id"] in text and table != "ChannelsTable":
+                for written in ("555-0143", "5550143", "555 0143", "555.0143"):
+                    assert written not in text, (table, text[:300])
+    # And the record says what was searched, and holds no number
+    searched = record["searched"]
+    assert (searched["country_code"], searched["region"]) == (1, "US")
+    # (the spooled request may have become its dialog on the reconciler's schedule meanwhile: erased either way)
+    assert searched["dialogs"] >= 3 and searched["raw_events"] >= 2 and "spool_objects" in searched
+    for written in ("5550143", "555-0143", "555 0143", "555.0143"):
+        assert written not in json.dumps(record)

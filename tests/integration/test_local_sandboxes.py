@@ -138,15 +138,21 @@ def test_template_functions_get_globals_merged_with_their_own_environment(stack:
     assert "STATE_MACHINE_ARN" not in assign["Environment"]["Variables"]
     assert ingest["Environment"]["Variables"]["DIALOGS_TABLE"] == assign["Environment"]["Variables"]["DIALOGS_TABLE"]
     assert ingest["Timeout"] == 10 and assign["Timeout"] == 30
-    # When Ingest's own variable is taken away, as an operator could (a new configuration: new sandboxes)
+    # When Ingest's own variable is taken away, as an operator could, and deployed as `sam deploy` deploys it: a new
+    # version the API's alias points at (a new configuration: new sandboxes)
     name = stack.stack.physical("IngestFunction")
     before = ingest["Environment"]["Variables"]
-    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {
-        k: v for k, v in before.items() if k != "STATE_MACHINE_ARN"}})
+
+    def deploy(variables: dict[str, str]) -> None:
+        lam.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
+        lam.update_alias(FunctionName=name, Name="live",
+                         FunctionVersion=lam.publish_version(FunctionName=name)["Version"])
+
+    deploy({k: v for k, v in before.items() if k != "STATE_MACHINE_ARN"})
     try:
         resp = stack.post(stack.channel(), json_body={"call_id": unique("call")})
     finally:
-        lam.update_function_configuration(FunctionName=name, Environment={"Variables": before})
+        deploy(before)
     # Then the webhook fails (its sandbox no longer has it), and works again once it is back
     assert resp.status_code == 500
     assert stack.post(stack.channel(), json_body={"call_id": unique("call")}).status_code == 200
@@ -317,7 +323,7 @@ def test_a_template_function_runs_in_its_sandbox(stack: StackClient, caplog: pyt
     assert pool.invocations == before + 1
     reports = [r.getMessage() for r in caplog.records if r.name == f"callhook_local.functions.{name}"
                and r.getMessage().startswith("REPORT ")]
-    assert len(reports) == 1 and "\tMemory Size: 256 MB\t" in reports[0]
+    assert len(reports) == 1 and "\tMemory Size: 1769 MB\t" in reports[0]  # ingest's own MemorySize
 
 
 def test_the_webhook_front_calls_the_function_directly_under_its_resource_policy(stack: StackClient) -> None:

@@ -4,6 +4,7 @@ and Transcribe job (the dialogs table's stream, ExpireFunction)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from callhook.models.dialog import Dialog
 from callhook.repositories.events import EventRepository
 from callhook_local.fake_pbx import FakePBX
 from callhook_local.ttl import TtlSweeper
+from tests.integration.test_cli_support import Cli
 from tests.support.stack import StackClient, unique
 
 AUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
@@ -112,3 +114,103 @@ def test_channel_rejects_a_negative_retention(stack: StackClient) -> None:
     with pytest.raises(Exception, match="retention_days"):
         put_channel(stack.env["CHANNELS_TABLE"], {"channel_id": unique("ch"), "webhook_token": "t" * 32,
                                                   "retention_days": -1})
+
+
+def test_local_tables_report_ttl_as_the_template_enables_it(stack: StackClient) -> None:
+    # Given the tables whose TimeToLiveSpecification template.yaml enables
+    from callhook_local.template import load_template, resources_of_type
+
+    tables = resources_of_type(load_template(stack.stack.template_path), "AWS::DynamoDB::Table")
+    enabled = {logical: res["Properties"]["TimeToLiveSpecification"]["AttributeName"]
+               for logical, res in tables.items()
+               if res["Properties"].get("TimeToLiveSpecification", {}).get("Enabled")}
+    assert {"DialogsTable", "EventsTable"} <= set(enabled)
+    dynamodb = stack.stack.client("dynamodb")
+    # Then DescribeTimeToLive answers as on AWS: enabled on the template's attribute, and disabled elsewhere
+    for logical in tables:
+        described = dynamodb.describe_time_to_live(TableName=stack.stack.physical(logical))["TimeToLiveDescription"]
+        if logical in enabled:
+            assert described == {"TimeToLiveStatus": "ENABLED", "AttributeName": enabled[logical]}, logical
+        else:
+            assert described["TimeToLiveStatus"] == "DISABLED", logical
+
+
+def _drain(stack: StackClient, url: str) -> None:
+    sqs = stack.stack.client("sqs")
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get("Messages"):
+        for message in batch:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _bodies(stack: StackClient, url: str) -> list[dict[str, Any]]:
+    found = stack.stack.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    return [json.loads(m["Body"]) for m in found.get("Messages", [])]
+
+
+def test_an_expired_dialog_whose_cleanup_failed_is_named_in_its_queue_and_cleaned_by_a_redrive(
+        stack: StackClient, pbx: FakePBX, channel, ttl: TtlSweeper) -> None:
+    cli = Cli(stack.stack)
+    url = stack.stack.outputs["ExpiredDialogsFailuresQueue"]
+    _drain(stack, url)
+    # Given a transcribed call kept 7 days, and 8 days later Expire failing on every attempt the stream makes
+    dialog = recorded_call(stack, pbx, channel(retention_days=7))
+    job = str(dialog.transcription.job_name)
+    ttl.advance(8 * DAY)
+    with stack.stream_batch_fails("ExpireFunction", message="S3 unavailable (fault switch)"):
+        assert ttl.sweep() >= 1
+    # Then the dialog is gone and what lives outside the table is still there: only the queue knows
+    assert stack.dialog(dialog.dialog_id) is None
+    assert len(objects(stack, dialog)) == 2 and job_exists(stack, job)
+    (record,) = _bodies(stack, url)
+    info = record["DDBStreamBatchInfo"]  # Lambda's failure record: where the batch is, not its records
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == stack.stream_attempts("ExpireFunction")
+    assert info["streamArn"].split("/stream/")[0].endswith(f"table/{stack.env['DIALOGS_TABLE']}")
+    assert info["batchSize"] == 1 and "Records" not in record
+    # And `dlq list` names the batch
+    (listing,) = cli.json("dlq", "list", "--queue", "expire")
+    (letter,) = listing["messages"]
+    assert listing["queue"]["function"] == stack.stack.physical("ExpireFunction")
+    assert letter["source"] == "stream" and info["startSequenceNumber"] in letter["subject"]
+    # When the admin redrives it (the fault is over)
+    (report,) = cli.json("dlq", "redrive", "--queue", "expire")
+    # Then the records were read from the stream again and Expire deleted the objects and the job
+    assert report["failed"] == [] and len(report["redriven"]) == 1
+    assert objects(stack, dialog) == []
+    assert not job_exists(stack, job)
+    assert _bodies(stack, url) == []
+
+
+def test_a_redrive_delivers_only_the_records_the_mapping_lets_through(stack: StackClient, pbx: FakePBX, channel,
+                                                                     ttl: TtlSweeper) -> None:
+    cli = Cli(stack.stack)
+    url = stack.stack.outputs["ExpiredDialogsFailuresQueue"]
+    _drain(stack, url)
+    # Given an expired dialog whose cleanup failed, and then a dialog an admin deleted by hand (not TTL's removal:
+    # Expire must not touch its recording)
+    expired = recorded_call(stack, pbx, channel(retention_days=7))
+    ttl.advance(8 * DAY)
+    with stack.stream_batch_fails("ExpireFunction"):
+        ttl.sweep()
+    ttl.reset_clock()
+    kept = recorded_call(stack, pbx, channel())
+    stack.stack.client("dynamodb").delete_item(TableName=stack.env["DIALOGS_TABLE"],
+                                               Key={"dialog_id": {"S": kept.dialog_id}})
+    # When the batch is redriven with the failure record widened over the manual removal (a batch spans records
+    # the filter left out too)
+    (record,) = _bodies(stack, url)
+    _drain(stack, url)
+    records = stack.stack.client("dynamodbstreams")
+    iterator = records.get_shard_iterator(
+        StreamArn=record["DDBStreamBatchInfo"]["streamArn"], ShardId=record["DDBStreamBatchInfo"]["shardId"],
+        ShardIteratorType="AT_SEQUENCE_NUMBER",
+        SequenceNumber=record["DDBStreamBatchInfo"]["startSequenceNumber"])["ShardIterator"]
+    last = records.get_records(ShardIterator=iterator, Limit=1000)["Records"][-1]["dynamodb"]["SequenceNumber"]
+    record["DDBStreamBatchInfo"]["endSequenceNumber"] = last
+    stack.stack.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(record))
+    time.sleep(0.01)
+    (report,) = cli.json("dlq", "redrive", "--queue", "expire")
+    # Then the expired dialog was cleaned, and the manually removed one's objects are untouched
+    assert report["failed"] == [], report
+    assert objects(stack, expired) == []
+    assert len(objects(stack, kept)) == 2

@@ -17,7 +17,7 @@ from callhook_local import iam
 from callhook_local.stack import LocalStack
 from tests.support.stack import StackClient, unique
 
-ACTION_PREFIX = "callhook-action-"  # README "Actions": the functions a `type: "lambda"` action may name
+ACTION_PREFIX = "callhook-action-"  # docs/items.md "Actions": the functions a `type: "lambda"` action may name
 
 ECHO_HANDLER = '''
 def handler(event, context):
@@ -71,11 +71,22 @@ def test_a_lambda_action_runs_end_to_end_on_a_function_named_with_the_action_pre
 
 
 def test_a_lambda_action_may_not_invoke_a_function_outside_the_prefix(stack: StackClient, demo: Any) -> None:
-    # Given an action naming one of the stack's own functions
-    dialog = _process(stack, demo, _lambda_action(stack, f"{stack.stack.name}-AssignFunction"))
-    # Then the enrichment failed with Lambda's AccessDenied, readable on the dialog
+    target = f"{stack.stack.name}-AssignFunction"
+    # Enrich's role is denied the stack's own functions by IAM
+    with iam.acting_as(stack.stack.roles["EnrichFunctionRole"]), pytest.raises(ClientError) as denied:
+        stack.stack.client("lambda").invoke(FunctionName=target, Payload=b"{}")
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    # so an action naming one is refused when saved, naming the rule
+    with pytest.raises(Exception, match="callhook-action-\\* only"):
+        _lambda_action(stack, target)
+    # and, written raw in the console, fails the enrichment with the same reason before any invoke
+    action_id = unique("raw-lambda-action")
+    stack.stack.client("dynamodb").put_item(TableName=stack.env["ACTIONS_TABLE"], Item={
+        "action_id": {"S": action_id}, "type": {"S": "lambda"}, "function_name": {"S": target},
+        "result": {"M": {"operator_email": {"S": "agent.email"}}}})
+    dialog = _process(stack, demo, action_id)
     assert dialog.enrichment.status == "failed"
-    assert "AccessDeniedException" in json.dumps(dialog.enrichment.model_dump(mode="json"))
+    assert "callhook-action-* only" in json.dumps(dialog.enrichment.model_dump(mode="json"))
 
 
 # ---------------------------------------------------------------------------------------------- finding 2

@@ -25,6 +25,7 @@ from callhook.errors import (
     DependencyUnavailableError,
     DialogExistsError,
     DialogStoreUnavailableError,
+    ItemRefusedError,
     MissingCallIdError,
     SecretUnreadableError,
     TranscriptMissingError,
@@ -53,6 +54,13 @@ from callhook.services.retention import expires_at
 from callhook_admin.errors import InvokeFailedError, LeftoverNotDeletedError
 
 
+def ingest_write_failure(what: str, code: str) -> Exception:
+    """What ingest's adapters raise when DynamoDB answers `code` (callhook.aws_errors.unavailable)."""
+    if code == "ValidationException":
+        return ItemRefusedError(f"{what}: DynamoDB {code}")
+    return DependencyUnavailableError(f"{what}: {code}")
+
+
 class FakeDialogs:
     """The dialogs table: one stored dict per dialog; `writes` records every section write, in order. `down` set:
     ingest's writes (put_new, fill_telephony) fail as the adapter says DynamoDB failed."""
@@ -64,7 +72,7 @@ class FakeDialogs:
 
     def put_new(self, dialog: Dialog) -> None:
         if self.down is not None:
-            raise DependencyUnavailableError(f"store dialog: {self.down}")
+            raise ingest_write_failure("store dialog", self.down)
         if dialog.dialog_id in self.items:
             raise DialogExistsError(self.dialog(dialog.dialog_id))
         item = dialog.model_dump(mode="json")
@@ -93,7 +101,7 @@ class FakeDialogs:
 
     def fill_telephony(self, dialog_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
         if self.down is not None:
-            raise DependencyUnavailableError(f"update dialog telephony: {self.down}")
+            raise ingest_write_failure("update dialog telephony", self.down)
         item = self.items.get(dialog_id)
         if item is None:
             return None
@@ -240,7 +248,7 @@ class FakeChannels:
         self.channels = {c.channel_id: c for c in channels if isinstance(c, Channel)}
         self.items = {str(c["channel_id"]): c for c in channels if isinstance(c, dict)}
 
-    def get(self, channel_id: str) -> Channel | None:
+    def get(self, channel_id: str, *, fresh: bool = False) -> Channel | None:
         if channel_id in self.items:
             return parse_channel(copy.deepcopy(self.items[channel_id]))
         return self.channels.get(channel_id)
@@ -440,7 +448,7 @@ class FakeRawEvents:
 
     def put(self, event: RawEvent) -> None:
         if self.down is not None:
-            raise DependencyUnavailableError(f"store raw event: {self.down}")
+            raise ingest_write_failure("store raw event", self.down)
         self.items[event.event_id] = event.model_dump(mode="json", exclude_none=True)
 
     def get(self, event_id: str) -> RawEvent | None:
@@ -464,7 +472,7 @@ class FakeRawEvents:
 
     def mark(self, event_id: str, kind: RawEventKind, *, remove: tuple[str, ...] = (), **fields: Any) -> None:
         if self.down is not None:
-            raise DependencyUnavailableError(f"update raw event: {self.down}")
+            raise ingest_write_failure("update raw event", self.down)
         item = self.items[event_id]
         item.update({"kind": kind.value, **fields})
         for name in remove:
@@ -472,9 +480,9 @@ class FakeRawEvents:
 
     # the admin's reads and an erasure's deletes (callhook_admin.ports)
     def list_by_channel(self, channel_id: str, *, limit: int = 50, start_key: dict[str, Any] | None = None,
-                        ) -> tuple[list[RawEvent], dict[str, Any] | None]:
-        found = sorted((i for i in self.items.values() if i["channel_id"] == channel_id),
-                       key=lambda i: i["received_at"], reverse=True)
+                        kind: RawEventKind | None = None) -> tuple[list[RawEvent], dict[str, Any] | None]:
+        found = sorted((i for i in self.items.values() if i["channel_id"] == channel_id
+                        and (kind is None or i["kind"] == kind.value)), key=lambda i: i["received_at"], reverse=True)
         return _page(found, "event_id", limit, start_key, RawEvent.model_validate)
 
     def linked_to(self, dialog_id: str) -> list[str]:
@@ -492,7 +500,9 @@ class FakeSpool:
     """The spool bucket: records by key (arrival time first, as SpoolStore names them). `down` set: S3 fails."""
 
     def __init__(self, *records: SpooledRequest) -> None:
-        self.objects = {f"spool/{r.received_at}-{r.event_id}.json": r for r in records}
+        self.objects: dict[str, SpooledRequest | None] = {f"spool/{r.received_at}-{r.event_id}.json": r
+                                                          for r in records}
+        self.aside: dict[str, tuple[SpooledRequest | None, str]] = {}
         self.down: str | None = None
 
     def put(self, record: SpooledRequest) -> str:
@@ -506,9 +516,41 @@ class FakeSpool:
         return sorted(self.objects)[:limit]
 
     def get(self, key: str) -> SpooledRequest | None:
+        if key in self.objects and self.objects[key] is None:  # an object whose bytes are no SpooledRequest
+            raise ValueError(f"{key}: not a spooled request")
         return self.objects.get(key)
 
     def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+    def set_aside(self, key: str, reason: str) -> str:
+        if self.down is not None:
+            raise DependencyUnavailableError(f"set a spooled request aside: {self.down}")
+        aside = "set-aside/" + key.removeprefix("spool/")
+        self.aside[aside] = (self.objects.pop(key, None), reason)
+        return aside
+
+
+class FakePayloads:
+    """The bucket's payload objects by key. `down` set: S3 fails (as ingest's adapter says it: unavailable)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.down: str | None = None
+
+    def put(self, key: str, data: bytes) -> None:
+        if self.down is not None:
+            raise DependencyUnavailableError(f"store a large payload: {self.down}")
+        self.objects[key] = data
+
+    def read(self, key: str) -> bytes:
+        if self.down is not None:
+            raise DependencyUnavailableError(f"read a large payload: {self.down}")
+        return self.objects[key]
+
+    def delete(self, key: str) -> None:
+        if self.down is not None:
+            raise DependencyUnavailableError(f"delete a large payload: {self.down}")
         self.objects.pop(key, None)
 
 
@@ -537,6 +579,7 @@ class FakeIngest:
         self.default_retention_days = default_retention_days
         self.fail_next = 0
         self.failing: set[str] = set()
+        self.refusing: set[str] = set()
         self.dialogs: dict[str, str] = {}  # dialog id -> the received_at it was stored with
         self.accepted: list[tuple[str, str, str]] = []
 
@@ -557,6 +600,12 @@ class FakeIngest:
         if self.fail_next > 0 or call_id in self.failing:
             self.fail_next = max(0, self.fail_next - 1)
             raise DialogStoreUnavailableError("DynamoDB ThrottlingException")
+        if call_id in self.refusing:  # the table works and refuses this item, as ingest's adapter says it
+            try:
+                raise ItemRefusedError("store dialog: DynamoDB ValidationException: Item size has exceeded the "
+                                       "maximum allowed size")
+            except ItemRefusedError as exc:
+                raise DialogStoreUnavailableError(str(exc)) from exc
         dialog_id = make_dialog_id(channel.channel_id, str(call_id))
         status = "duplicate" if dialog_id in self.dialogs else "accepted"
         self.dialogs.setdefault(dialog_id, received_at)
@@ -635,7 +684,7 @@ class FakeSecrets:
     def __init__(self, default: str | None = None, **values: str) -> None:
         self.default, self.values = default, values
 
-    def read(self, reference: str) -> str:
+    def read(self, reference: str, *, fresh: bool = False) -> str:
         if reference in self.values:
             return self.values[reference]
         if self.default is not None:
@@ -710,12 +759,16 @@ class FakeErasureObjects(FakeLeftovers):
     AccessDeniedException, as the adapter reports a refusal."""
 
     def __init__(self, objects: set[str], jobs: set[str], undeletable: set[str] | None = None,
-                 refused: set[str] | None = None) -> None:
-        super().__init__(objects, jobs, undeletable)
+                 refused: set[str] | None = None, contents: dict[str, bytes] | None = None) -> None:
+        super().__init__(objects | set(contents or {}), jobs, undeletable)
         self.refused = refused or set()
+        self.contents = dict(contents or {})
 
     def keys_under(self, prefix: str) -> list[str]:
         return sorted(k for k in self.objects if k.startswith(prefix))
+
+    def read(self, key: str) -> bytes | None:
+        return self.contents.get(key) if key in self.objects else None
 
     def delete_transcription_job(self, name: str) -> bool:
         if name in self.refused:

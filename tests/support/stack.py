@@ -98,6 +98,23 @@ class StackClient:
             yield lost
             assert self.stack.async_invokes is not None and self.stack.async_invokes.wait_idle(30)
 
+    def stream_attempts(self, function_logical: str) -> int:
+        """How many times a stream batch reaches the function before its event source gives up: the first
+        delivery and MaximumRetryAttempts retries (template.yaml; the local stack applies them)."""
+        from callhook_local.template import load_template
+
+        events = load_template(self.stack.template_path)["Resources"][function_logical]["Properties"]["Events"]
+        (retries,) = {int(e["Properties"]["MaximumRetryAttempts"]) for e in events.values() if e["Type"] == "DynamoDB"}
+        return 1 + retries
+
+    @contextlib.contextmanager
+    def stream_batch_fails(self, function_logical: str, **kwargs: Any) -> Iterator[Any]:
+        """The stream consumer fails the next batch on every attempt, so that its event source gives up on it."""
+        attempts = self.stream_attempts(function_logical)
+        with lambda_fails(self.stack.physical(function_logical), times=attempts, **kwargs) as lost:
+            yield lost
+        assert lost.hits == attempts, (lost.hits, attempts)
+
     def executions_of(self, dialog_id: str) -> list[dict[str, Any]]:
         found = []
         for page in self.sfn.get_paginator("list_executions").paginate(stateMachineArn=self.state_machine_arn):

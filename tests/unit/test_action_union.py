@@ -37,11 +37,12 @@ def test_parse_action_without_type_is_an_http_action() -> None:
 
 def test_parse_action_with_type_lambda_is_a_lambda_action() -> None:
     # Given / When
-    action = parse_action({"action_id": "crm", "type": "lambda", "function_name": "crm-lookup"})
+    action = parse_action({"action_id": "crm", "type": "lambda", "function_name": "callhook-action-crm-lookup"})
     # Then
     assert isinstance(action, LambdaAction)
-    assert (action.target, action.secrets) == ("lambda:crm-lookup", {})
-    assert preview_request(action, {}) is not None and preview_request(action, {}).url == "lambda:crm-lookup"
+    assert (action.target, action.secrets) == ("lambda:callhook-action-crm-lookup", {})
+    preview = preview_request(action, {})
+    assert preview is not None and preview.url == "lambda:callhook-action-crm-lookup"
 
 
 def test_an_unknown_type_is_named_at_its_path() -> None:
@@ -57,7 +58,7 @@ def test_an_item_that_is_not_an_object_is_named_as_the_item() -> None:
     [
         ({**HTTP, "request": {**HTTP["request"], "timeout_s": 31}}, {"request.timeout_s"}),
         ({**HTTP, "result": {"topic": "data.[x"}, "typo": 1}, {"result.topic", "typo"}),
-        ({"action_id": "crm", "type": "lambda", "function_name": "f", "max_response_bytes": 0},
+        ({"action_id": "crm", "type": "lambda", "function_name": "callhook-action-f", "max_response_bytes": 0},
          {"max_response_bytes"}),
     ],
 )
@@ -73,8 +74,9 @@ def test_errors_name_the_items_own_field_paths_without_the_union_tag(item: dict[
     [
         ({"action_id": "crm"}, "an http action needs `request`"),
         ({"action_id": "crm", "type": "lambda"}, "a lambda action needs `function_name`"),
-        ({**HTTP, "type": "lambda", "function_name": "f"}, "a lambda action takes no `request`"),
-        ({"action_id": "crm", "type": "lambda", "function_name": "f", "secrets": {"k": "ssm:/k"}},
+        ({**HTTP, "type": "lambda", "function_name": "callhook-action-f"}, "a lambda action takes no `request`"),
+        ({"action_id": "crm", "type": "lambda", "function_name": "callhook-action-f",
+          "secrets": {"k": "ssm:/callhook/k"}},
          "a lambda action takes no `secrets`"),
     ],
 )

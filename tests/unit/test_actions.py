@@ -163,6 +163,63 @@ def test_render_percent_encodes_state_and_secret_values_in_url_but_not_params() 
     assert header == "id ../a b?c#d"
 
 
+@pytest.mark.parametrize(("call_id", "why"), [
+    ("..", "dot segment"), (".", "dot segment"), ("", "empty"),
+])
+def test_render_refuses_a_url_value_that_would_change_the_path(call_id: str, why: str) -> None:
+    # Given a call id that, as a path segment, would move the request (".." resolves to the parent)
+    context = {"params": {"base_url": "https://pbx.example.com/api"}, "telephony": {"call_id": call_id}}
+    # When / Then: refused, naming the placeholder and why
+    with pytest.raises(ActionTemplateError, match=why) as caught:
+        render("{params.base_url}/calls/{telephony.call_id}/agent", context, where="request.url", in_url=True)
+    assert caught.value.details["placeholder"] == "telephony.call_id"
+
+
+@pytest.mark.parametrize(("call_id", "expected"), [
+    ("...", "/calls/.../agent"), ("a/../b", "/calls/a%2F..%2Fb/agent"), ("%2e%2e", "/calls/%252e%252e/agent"),
+    ("?x=1#f", "/calls/%3Fx%3D1%23f/agent"), ("..%2F", "/calls/..%252F/agent"),
+], ids=["three-dots", "slashes", "encoded-dots", "query-fragment", "encoded-slash"])
+def test_render_keeps_any_other_value_in_one_segment(call_id: str, expected: str) -> None:
+    context = {"params": {"base_url": "https://pbx.example.com"}, "telephony": {"call_id": call_id}}
+    url = render("{params.base_url}/calls/{telephony.call_id}/agent", context, where="request.url", in_url=True)
+    assert url == f"https://pbx.example.com{expected}"
+
+
+def test_render_refuses_a_url_whose_path_reads_as_a_dot_segment_once_decoded() -> None:
+    # Given a template whose own text holds an encoded dot segment (servers decode %2E before resolving), and an
+    # empty value in the query (allowed: it adds no path segment)
+    context = {"telephony": {"call_id": "c-1", "c": ""}, "params": {"base_url": "https://pbx.example.com"}}
+    # When / Then
+    with pytest.raises(ActionTemplateError, match=r"'\.\.' segment"):
+        render("{params.base_url}/x/%2E%2E/{telephony.call_id}", context, where="request.url", in_url=True)
+    assert render("{params.base_url}/x?q={telephony.c}", context, where="u", in_url=True).endswith("/x?q=")
+
+
+@pytest.mark.parametrize("call_id", ["..", "."])
+def test_a_dot_call_id_never_reaches_another_path_with_the_bearer_secret(fake_pbx: FakePBX, call_id: str) -> None:
+    # Given an action whose URL puts the call id between two fixed segments
+    action = _action(fake_pbx, request={"url": "{params.base_url}/calls/{telephony.call_id}/agent"})
+    # When
+    with pytest.raises(ActionTemplateError, match="dot segment"):
+        run_action(action, _state(call_id), secrets_resolver=_key)
+    # Then: nothing was sent anywhere, let alone to /calls/agent or /agent with the key
+    assert fake_pbx.requests == []
+
+
+def test_url_values_reach_the_external_system_as_one_segment_each(fake_pbx: FakePBX) -> None:
+    # Given call ids with every character that could change the path, query or fragment
+    action = _action(fake_pbx, request={"url": "{params.base_url}/calls/{telephony.call_id}"})
+    for call_id in ["a/../../b", "x?y=1", "h#frag", "100%", "..."]:
+        fake_pbx.set_call(call_id, email="ann@example.com", line="online")
+        # When
+        run = run_action(action, _state(call_id), secrets_resolver=_key)
+        # Then: the PBX received exactly one segment after /calls/, and found the call by it
+        received = fake_pbx.requests[-1].path
+        assert received.startswith("/calls/") and "/" not in received.removeprefix("/calls/"), received
+        assert "?" not in received and "#" not in received
+        assert run.result.operator_email == "ann@example.com"
+
+
 def test_render_fills_dotted_paths_lists_numbers_and_literal_braces() -> None:
     # Given a full-state context
     context = {"telephony": {"duration": 42, "raw": {"legs": [{"id": "L1"}]}}, "dialog": {"dialog_id": "d-1"}}
@@ -411,7 +468,7 @@ def test_run_action_maps_the_answer_of_a_lambda_action() -> None:
         {
             "action_id": "crm",
             "type": "lambda",
-            "function_name": "crm-lookup",
+            "function_name": "callhook-action-crm-lookup",
             "params": {"region": "eu"},
             "result": {"operator_email": "agent.email", "topic": "topic"},
         }
@@ -420,25 +477,25 @@ def test_run_action_maps_the_answer_of_a_lambda_action() -> None:
     run = run_action(action, _state("c-9"), lambda_invoker=invoker)
     # Then
     assert run.result == EnrichmentResult(operator_email="ann@example.com", topic="offline")
-    assert run.request.url == "lambda:crm-lookup"
-    assert invoker.calls[0]["FunctionName"] == "crm-lookup"
+    assert run.request.url == "lambda:callhook-action-crm-lookup"
+    assert invoker.calls[0]["FunctionName"] == "callhook-action-crm-lookup"
     assert json.loads(invoker.calls[0]["Payload"]) == {"action_id": "crm", "params": {"region": "eu"}, **_state("c-9")}
 
 
 def test_run_action_raises_function_error_when_the_lambda_raises() -> None:
     # Given a function that raised
     invoker = FakeLambda({"errorType": "KeyError", "errorMessage": "'agent'"}, function_error="Unhandled")
-    action = parse_action({"action_id": "crm", "type": "lambda", "function_name": "crm-lookup"})
+    action = parse_action({"action_id": "crm", "type": "lambda", "function_name": "callhook-action-crm-lookup"})
     # When / Then
     with pytest.raises(ActionFunctionError, match="crm-lookup raised KeyError") as caught:
         run_action(action, _state(), lambda_invoker=invoker)
-    assert caught.value.details == {"function_name": "crm-lookup", "error_type": "KeyError"}
+    assert caught.value.details == {"function_name": "callhook-action-crm-lookup", "error_type": "KeyError"}
 
 
 def test_run_action_lambda_throttling_is_dependency_unavailable() -> None:
     # Given a throttled Lambda service
     invoker = FakeLambda(error_code="TooManyRequestsException")
-    action = parse_action({"action_id": "crm", "type": "lambda", "function_name": "crm-lookup"})
+    action = parse_action({"action_id": "crm", "type": "lambda", "function_name": "callhook-action-crm-lookup"})
     # When / Then
     with pytest.raises(DependencyUnavailableError, match="TooManyRequestsException"):
         run_action(action, _state(), lambda_invoker=invoker)
@@ -512,3 +569,29 @@ def test_a_header_built_from_a_secret_follows_only_a_same_origin_redirect(
         assert pbx.requests[0].headers.get("X-Api-Key") == API_KEY
         assert target.requests[-1].headers.get("X-Api-Key") == expected
         assert target.requests[-1].headers.get("X-Call") == "c-1"
+
+
+@pytest.mark.parametrize("line", ["sales ", " sales", "Sales"])
+def test_map_result_hands_the_topic_on_as_returned_for_the_exact_comparison(line: str) -> None:
+    # An alias is compared exactly: trimming it here would make "sales " match "sales"
+    result = map_result(_action(result={"topic": "line", "operator_email": "agent"}),
+                        {"line": line, "agent": " ann@example.com "})
+    assert result.topic == line
+    assert result.operator_email == "ann@example.com"  # an email's spaces do not count
+
+
+@pytest.mark.parametrize("status", [404, 503])
+def test_an_error_answer_is_named_by_status_type_and_size_in_the_message(fake_pbx: FakePBX, status: int) -> None:
+    # Given a PBX whose error page quotes something it should not
+    fake_pbx.set_behaviour("c-1", status=status)
+    # When
+    with pytest.raises((ActionHTTPError, DependencyUnavailableError)) as caught:
+        run_action(_action(fake_pbx), _state("c-1"), secrets_resolver=_key)
+    # Then the message (what the dialog stores) says what came back without quoting it; the excerpt stays in the
+    # details of the ActionHTTPError (chained under a retried failure), for `callhook action test`
+    http = caught.value if isinstance(caught.value, ActionHTTPError) else caught.value.__cause__
+    assert isinstance(http, ActionHTTPError)
+    message = str(caught.value)
+    assert f"answered {status} (application/json, {http.details['size']} bytes)" in message
+    assert "path" not in message and "/calls/c-1" not in message
+    assert "/calls/c-1" in http.details["body_excerpt"]

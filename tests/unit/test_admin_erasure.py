@@ -13,12 +13,13 @@ from callhook.models.dialog import (
     Dialog,
     Enrichment,
     EnrichmentStatus,
+    PayloadRef,
     Recording,
     RecordingStatus,
     Transcription,
     TranscriptionStatus,
 )
-from callhook.models.event import RawEvent, RawEventKind, StoredRequest
+from callhook.models.event import RawEvent, RawEventKind, SpooledRequest, StoredRequest
 from callhook_admin.services.erasure import ErasurePorts, erase, plan_dialog_erasure, plan_phone_erasure
 from tests.support.fakes import FakeDialogs, FakeErasureObjects, FakeErasureRecords, FakeRawEvents
 
@@ -101,3 +102,46 @@ def test_what_cannot_be_deleted_keeps_the_dialog_so_the_same_erasure_finds_it_ag
     bucket.undeletable, bucket.refused = set(), set()
     again = erase(plan_dialog_erasure("d-1", io), io)
     assert (again.dialog_ids, again.not_deleted, again.transcription_jobs_deleted) == (["d-1"], [], 1)
+
+
+def _spooled(event_id: str, body: bytes, channel_id: str = "ch") -> bytes:
+    return SpooledRequest(event_id=event_id, channel_id=channel_id, received_at=AT, reason="dialog_store_unavailable",
+                          request=StoredRequest(method="POST", url="https://x/webhooks/ch",
+                                                headers={"content-type": "application/json"},
+                                                body_b64=base64.b64encode(body).decode())).model_dump_json().encode()
+
+
+def test_a_number_kept_as_sent_in_national_form_is_found_everywhere_it_waits() -> None:
+    # Given a channel without default_region: the numbers were kept as sent
+    dialogs = FakeDialogs(_dialog(1, "(202) 555-0143"), _dialog(2, "(202) 555-0144"),
+                          _dialog(3, "+12025550199").model_copy(update={"raw_ref": PayloadRef(
+                              s3_key="payloads/ch/d-3.raw-abc.json", size=9)}))
+    dialogs.items["d-3"]["telephony"]["callee"] = "202 555 0143"
+    held = _event("e-held", b'{"caller": "202.555.0143"}').model_copy(update={"kind": RawEventKind.HELD})
+    aside = _event("e-aside", b'{"caller": "+1 202-555-0143"}').model_copy(update={"kind": RawEventKind.SET_ASIDE})
+    events = FakeRawEvents(held, aside, _event("e-other", b'{"caller": "(202) 555-0144"}'))
+    contents = {
+        "spool/2026-12-01T10:00:00Z-s-1.json": _spooled("s-1", b'{"caller": "(202) 555-0143"}'),
+        "spool/2026-12-01T10:00:01Z-s-2.json": _spooled("s-2", b'{"caller": "(202) 555-0144"}'),
+        "spool/2026-12-01T10:00:02Z-s-3.json": _spooled("s-3", b'{"caller": "(202) 555-0143"}', channel_id="other"),
+        "set-aside/2026-12-01T10:00:03Z-s-4.json": b'{"trunc... "caller": "2025550143"',
+    }
+    bucket = FakeErasureObjects({"payloads/ch/d-3.raw-abc.json", "payloads/ch/d-30.raw-abc.json"}, set(),
+                                contents=contents)
+    io = ErasurePorts(dialogs=dialogs, events=events, objects=bucket, records=FakeErasureRecords())
+    # When
+    plan = plan_phone_erasure("ch", "+12025550143", io)
+    record = erase(plan, io)
+    # Then the dialogs, the waiting requests and the large body that carry it are gone; the others stay
+    assert [d.dialog_id for d in plan.dialogs] == ["d-1", "d-3"]
+    assert plan.dialogs[1].object_keys == ["payloads/ch/d-3.raw-abc.json"]
+    assert plan.raw_event_ids == ["e-aside", "e-held"]
+    assert plan.spool_keys == ["spool/2026-12-01T10:00:00Z-s-1.json", "set-aside/2026-12-01T10:00:03Z-s-4.json"]
+    assert sorted(dialogs.items) == ["d-2"] and sorted(events.items) == ["e-other"]
+    assert bucket.objects == {"payloads/ch/d-30.raw-abc.json", "spool/2026-12-01T10:00:01Z-s-2.json",
+                              "spool/2026-12-01T10:00:02Z-s-3.json"}
+    # And the record says what was searched, without the number
+    assert record.spooled_requests_deleted == 2 and record.searched is not None
+    assert (record.searched.country_code, record.searched.region) == (1, "US")
+    assert (record.searched.dialogs, record.searched.raw_events, record.searched.spool_objects) == (3, 3, 4)
+    assert "2025550143" not in record.model_dump_json() and "555" not in record.model_dump_json()

@@ -14,7 +14,7 @@ from callhook_admin.services.diagnosis import (
     ExplainPorts,
     explain_dialog,
 )
-from tests.support.fakes import FakeActions, FakeChannels, FakeDialogs, FakeOperators, FakeTopics
+from tests.support.fakes import FakeActions, FakeChannels, FakeDialogs, FakeOperators, FakePayloads, FakeTopics
 from tests.unit.test_diagnosis import ACTION, ANN, processed
 
 CHANNEL = {"channel_id": "ch", "webhook_token": "ch-channel-token-000001", "active": True}
@@ -24,7 +24,8 @@ def explain(dialog: Dialog, *, channels: FakeChannels | None = None, actions: Fa
             topics: tuple[str, ...] = ()) -> Diagnosis:
     return explain_dialog(dialog.dialog_id, ExplainPorts(
         dialogs=FakeDialogs(dialog), channels=channels or FakeChannels(CHANNEL),
-        actions=actions or FakeActions(ACTION), operators=FakeOperators(ANN), topics=FakeTopics(*topics)))
+        actions=actions or FakeActions(ACTION), operators=FakeOperators(ANN), topics=FakeTopics(*topics),
+        payloads=FakePayloads()))
 
 
 def finding(diagnosis: Diagnosis, symptom: str) -> tuple[str, list[dict[str, object]]]:
@@ -35,7 +36,8 @@ def finding(diagnosis: Diagnosis, symptom: str) -> tuple[str, list[dict[str, obj
 def test_an_unknown_dialog_is_not_found() -> None:
     with pytest.raises(DialogNotFoundError, match="no dialog 'd-9'"):
         explain_dialog("d-9", ExplainPorts(dialogs=FakeDialogs(), channels=FakeChannels(), actions=FakeActions(),
-                                           operators=FakeOperators(), topics=FakeTopics()))
+                                           operators=FakeOperators(), topics=FakeTopics(),
+                                           payloads=FakePayloads()))
 
 
 def test_the_inactive_operator_is_shown_as_the_directory_stores_it_now() -> None:

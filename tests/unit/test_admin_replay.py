@@ -12,6 +12,7 @@ from callhook.models.api import WebhookAnswer
 from callhook.models.call import Telephony
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus, Policy, WorkflowStatus, make_dialog_id
 from callhook.models.event import RawEvent, RawEventKind
+from callhook.services.retention import expires_at
 from callhook_admin.errors import ExecutionStillRunningError, ItemNotFoundError, NotReplayableError
 from callhook_admin.services.replay import (
     DialogReplayPorts,
@@ -180,3 +181,19 @@ def test_waiting_for_an_execution_ends_with_its_status_or_says_it_still_runs() -
     with pytest.raises(ExecutionStillRunningError, match=r"execution d-1 still RUNNING after 0\.5s"):
         wait_for_execution(executions, arn, 0.5, sleep=lambda s: now.__setitem__(0, now[0] + s),
                            clock=lambda: now[0])
+
+
+def test_a_replayed_event_becomes_the_dialog_of_when_it_arrived() -> None:
+    # Given a call rejected on 2026-12-01 while its channel was inactive, replayed (now) after the fix
+    world = World({**MAIN, "active": False})
+    event_id = _rejected(world, {"call_id": "c1"}, ChannelInactiveError)
+    arrived = world.events.event(event_id).received_at
+    world.events.items[event_id]["received_at"] = NOW  # it arrived long before this test runs
+    world.channels.items["main"]["active"] = True
+    # When
+    replay_event(event_id, EventReplayPorts(events=world.events, ingest=world.io), SETTINGS)
+    # Then the dialog is the one it would have been: created then, expiring 30 days after then
+    dialog = world.dialogs.dialog(make_dialog_id("main", "c1"))
+    assert arrived != NOW
+    assert dialog.created_at == NOW
+    assert dialog.expires_at == expires_at(NOW, 30)

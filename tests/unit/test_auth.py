@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import time
 from typing import Any
@@ -12,6 +13,7 @@ from urllib.parse import quote
 import jwt
 import pytest
 
+from callhook.errors import UnauthorizedError
 from callhook.models.api import WebhookRequest
 from callhook.models.channel import Channel
 from callhook.services.auth import authenticate as authenticate_with
@@ -133,3 +135,37 @@ def test_a_request_without_credentials_to_strip_is_handed_on_unchanged() -> None
                        content_type="application/json")
     verified = authenticate(channel, request)
     assert (verified.url, verified.raw_query, verified.body) == (request.url, "x=1", body)
+
+
+# ---------------------------------------------------------------------------------------------- near misses
+@pytest.mark.parametrize("presented", [
+    TOKEN[:-1] + ("x" if TOKEN[-1] != "x" else "y"),  # only the last character differs
+    TOKEN[:8] + "0" * (len(TOKEN) - 8),  # the first 8 bytes only
+    TOKEN[:-1],  # a prefix
+    TOKEN + "0",  # the token and one more character
+    TOKEN.upper(),
+], ids=["last-char", "first-8-bytes", "prefix", "longer", "other-case"])
+def test_a_token_that_is_not_the_whole_token_is_refused(presented: str) -> None:
+    channel = _channel(webhook_token=TOKEN)
+    for request in (_request(f"{BASE}?token={presented}"),
+                    _request(BASE, method="POST", headers={"X-Webhook-Token": presented})):
+        with pytest.raises(UnauthorizedError, match="wrong token"):
+            authenticate(channel, request)
+    assert authenticate(channel, _request(f"{BASE}?token={TOKEN}")).query == {}
+
+
+def test_the_token_is_compared_whole_and_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a recorder around the constant-time comparison
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def recording(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", recording)
+    # When a wrong token of the same length is presented
+    with pytest.raises(UnauthorizedError):
+        authenticate(_channel(webhook_token=TOKEN), _request(f"{BASE}?token={TOKEN[:-1]}z"))
+    # Then both whole tokens went through compare_digest (not `==`/`!=`, not a slice)
+    assert compared == [((TOKEN[:-1] + "z").encode(), TOKEN.encode())]

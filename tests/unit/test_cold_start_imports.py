@@ -151,6 +151,7 @@ def test_with_tracing_on_the_sdk_is_patched_and_the_handler_subsegment_reaches_t
     probe = (
         "import json, sys\n"
         "from callhook.observability import tracer\n"
+        "import callhook.outbound\n"
         "from aws_xray_sdk.core import patcher\n"
         "@tracer.capture_lambda_handler(capture_response=False)\n"
         "def handler(event, context):\n"
@@ -166,10 +167,25 @@ def test_with_tracing_on_the_sdk_is_patched_and_the_handler_subsegment_reaches_t
         datagram, _ = daemon.recvfrom(65536)
     finally:
         daemon.close()
-    # Then boto (botocore) and requests are patched, and the daemon got the handler's subsegment in the trace
+    # Then boto (botocore) and requests (a module calling out with it was loaded) are patched, and the daemon got
+    # the handler's subsegment in the trace
     assert {"botocore", "requests"} <= set(result["patched"])  # type: ignore[call-overload]
     header, document = datagram.decode().split("\n", 1)
     assert json.loads(header) == {"format": "json", "version": 1}
     subsegment = json.loads(document)
     assert subsegment["name"] == "## handler" and subsegment["trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
     assert subsegment["annotations"] == {"ColdStart": True, "Service": "callhook"}
+
+
+def test_with_tracing_on_ingest_patches_the_aws_sdk_without_importing_what_it_never_calls_with() -> None:
+    # Given a Lambda environment with tracing on, as `Tracing: Active` deploys ingest
+    probe = (
+        "import json, sys\n"
+        "import functions.ingest.app\n"
+        "from aws_xray_sdk.core import patcher\n"
+        "print(json.dumps({'patched': sorted(patcher._PATCHED_MODULES), 'requests': 'requests' in sys.modules}))\n")
+    # When ingest is imported
+    result = _run(probe, LAMBDA_TASK_ROOT=str(ROOT), AWS_LAMBDA_FUNCTION_NAME="callhook-ingest",
+                  POWERTOOLS_SERVICE_NAME="callhook", AWS_XRAY_DAEMON_ADDRESS="127.0.0.1:2000")
+    # Then the AWS SDK is traced, and requests (X-Ray's patch_all would import it to patch it) is not even loaded
+    assert result == {"patched": ["botocore"], "requests": False}

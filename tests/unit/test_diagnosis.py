@@ -30,7 +30,7 @@ ACTION = parse_action({
 
 
 def processed(result: dict[str, Any] | None, *, failed: bool = False, policy: str = "do_not_assign",
-              topics: tuple[str, ...] = ("sales",), **telephony: Any) -> Dialog:
+              topics: tuple[str, ...] = ("sales",), default_operator_exists: bool = False, **telephony: Any) -> Dialog:
     """A dialog after Enrich, AssignOperator (or the failure branch) and SetTopic ran."""
     status = EnrichmentStatus.FAILED if failed else EnrichmentStatus.OK
     dialog = Dialog(dialog_id="d-1", channel_id="ch", call_id="c-1", created_at="2026-12-01T00:00:00Z",
@@ -38,7 +38,8 @@ def processed(result: dict[str, Any] | None, *, failed: bool = False, policy: st
                         enrich_action="crm", enrich_error_action=policy),
                     enrichment=Enrichment(status=status, action_id="crm", result=result, error={
                         "type": "ActionHTTPError", "message": "crm answered 500"} if failed else None))
-    dialogs, operators = FakeDialogs(dialog), FakeOperators(ANN)
+    admin = [{"user_id": 1, "email": "root@example.com"}] if default_operator_exists else []
+    dialogs, operators = FakeDialogs(dialog), FakeOperators(ANN, *admin)
     state = WorkflowState(dialog_id="d-1", channel_id="ch", call_id="c-1", enrich_action="crm",
                           enrich_error_action=policy)
     if failed:
@@ -93,17 +94,37 @@ def test_topic_set_does_not_apply() -> None:
     assert row(explain(processed({"operator_email": None, "topic": "sales"})), TOPIC_NOT_SET) == (False, [])
 
 
-def test_a_failed_enrichment_explains_operator_topic_and_missing_fields_with_its_error() -> None:
-    diagnosis = explain(processed(None, failed=True))
+def evidence_blocks(diagnosis: Diagnosis) -> list[dict[str, Any]]:
+    return [c.evidence for f in diagnosis.findings for c in f.causes if c.evidence and c.code == "enrichment_error"]
+
+
+def test_do_not_assign_explains_the_unassigned_operator_the_topic_and_the_error_once() -> None:
+    diagnosis = explain(processed(None, failed=True, policy="do_not_assign"))
     for symptom in (OPERATOR_NOT_ASSIGNED, TOPIC_NOT_SET, ENRICHED_FIELDS_MISSING):
         assert row(diagnosis, symptom) == (True, ["enrichment_error"]), symptom
-    assert "crm answered 500" in diagnosis.findings[0].causes[0].message
+    operator = next(f for f in diagnosis.findings if f.symptom == OPERATOR_NOT_ASSIGNED)
+    assert "do_not_assign: the call was left unassigned" in operator.summary
+    # the error and its evidence once, under the enrichment row
+    assert [e["error"]["message"] for e in evidence_blocks(diagnosis)] == ["crm answered 500"]
+    assert "crm answered 500" in diagnosis.findings[3].causes[0].message
 
 
-def test_assign_admin_is_explained_as_the_default_operator_instead() -> None:
+def test_assign_admin_is_an_assigned_operator_not_a_symptom() -> None:
+    diagnosis = explain(processed(None, failed=True, policy="assign_admin", default_operator_exists=True))
+    assert row(diagnosis, OPERATOR_NOT_ASSIGNED) == (False, [])
+    operator = next(f for f in diagnosis.findings if f.symptom == OPERATOR_NOT_ASSIGNED)
+    assert operator.summary == ("operator 1 assigned: the default operator, because enrichment failed and "
+                                "enrich_error_action is assign_admin")
+    assert row(diagnosis, TOPIC_NOT_SET) == (True, ["enrichment_error"])
+    assert "assign_admin: the default operator 1 was assigned" in diagnosis.findings[1].summary
+    assert row(diagnosis, ENRICHED_FIELDS_MISSING) == (True, ["enrichment_error"])
+    assert [e["enrich_error_action"] for e in evidence_blocks(diagnosis)] == ["assign_admin"]
+
+
+def test_assign_admin_with_a_default_operator_that_does_not_exist_applies() -> None:
     diagnosis = explain(processed(None, failed=True, policy="assign_admin"))
-    finding = next(f for f in diagnosis.findings if f.symptom == OPERATOR_NOT_ASSIGNED)
-    assert finding.applies and "default operator 1 was assigned instead" in finding.summary
+    assert row(diagnosis, OPERATOR_NOT_ASSIGNED) == (True, ["no_such_operator"])
+    assert "is not a stored operator" in diagnosis.findings[0].causes[0].message
 
 
 def test_enriched_fields_missing_names_the_expression_that_found_nothing() -> None:

@@ -9,10 +9,10 @@ from callhook.errors import ActionHTTPError, ActionNotFoundError, DependencyUnav
 from callhook.models.action import ActionRun, ActionRunRequest, EnrichmentResult, parse_action
 from callhook.models.call import Telephony
 from callhook.models.channel import Channel
-from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus
+from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus, PayloadRef
 from callhook.models.workflow import StateEnrichment, WorkflowState
 from callhook.services.enrichment import enrich
-from tests.support.fakes import FakeActions, FakeChannels, FakeDialogs, FakeRecordingRequests, FakeRunner
+from tests.support.fakes import FakeActions, FakeChannels, FakeDialogs, FakePayloads, FakeRecordingRequests, FakeRunner
 
 ACTION = parse_action({"action_id": "crm", "type": "http", "request": {"url": "https://crm.example.com/x"},
                                 "result": {"operator_email": "agent.email"}})
@@ -33,7 +33,7 @@ def ran(**result: str | None) -> ActionRun:
 
 def run_enrich(dialog: Dialog, runner: FakeRunner) -> tuple[WorkflowState, FakeDialogs, FakeRecordingRequests]:
     dialogs, recordings = FakeDialogs(dialog), FakeRecordingRequests()
-    state = enrich(STATE, dialogs, FakeActions(ACTION), FakeChannels(CHANNEL), runner, recordings)
+    state = enrich(STATE, dialogs, FakeActions(ACTION), FakeChannels(CHANNEL), runner, recordings, FakePayloads())
     return state, dialogs, recordings
 
 
@@ -81,7 +81,8 @@ def test_a_failed_action_is_recorded_then_raised_for_the_catch() -> None:
     failing = FakeRunner(error=ActionHTTPError("crm answered 404", status=404))
     # When
     with pytest.raises(ActionHTTPError):
-        enrich(STATE, dialogs, FakeActions(ACTION), FakeChannels(CHANNEL), failing, FakeRecordingRequests())
+        enrich(STATE, dialogs, FakeActions(ACTION), FakeChannels(CHANNEL), failing,
+               FakeRecordingRequests(), FakePayloads())
     # Then
     saved = dialogs.dialog("d-1").enrichment
     assert saved.status == EnrichmentStatus.FAILED
@@ -92,7 +93,8 @@ def test_a_failed_action_is_recorded_then_raised_for_the_catch() -> None:
 def test_an_unknown_action_is_recorded_as_a_failure() -> None:
     dialogs = FakeDialogs(stored())
     with pytest.raises(ActionNotFoundError):
-        enrich(STATE, dialogs, FakeActions(), FakeChannels(CHANNEL), FakeRunner(ran()), FakeRecordingRequests())
+        enrich(STATE, dialogs, FakeActions(), FakeChannels(CHANNEL), FakeRunner(ran()),
+               FakeRecordingRequests(), FakePayloads())
     assert dialogs.dialog("d-1").enrichment.error["code"] == "action_not_found"
 
 
@@ -102,6 +104,40 @@ def test_a_transient_failure_is_raised_without_recording_a_failure() -> None:
     flaky = FakeRunner(error=DependencyUnavailableError("crm answered 503"))
     # When
     with pytest.raises(DependencyUnavailableError):
-        enrich(STATE, dialogs, FakeActions(ACTION), FakeChannels(CHANNEL), flaky, FakeRecordingRequests())
+        enrich(STATE, dialogs, FakeActions(ACTION), FakeChannels(CHANNEL), flaky,
+               FakeRecordingRequests(), FakePayloads())
     # Then
     assert dialogs.dialog("d-1").enrichment.status == EnrichmentStatus.PENDING
+
+
+@pytest.mark.parametrize("transient", [False, True], ids=["failed", "retried"])
+def test_the_dialog_keeps_no_bytes_of_the_systems_answer(transient: bool) -> None:
+    # Given an answer whose body quotes a token (the excerpt is for `callhook action test` only)
+    http = ActionHTTPError("crm answered 503 (text/html, 41 bytes)", status_code=503, content_type="text/html",
+                           size=41, body_excerpt="<html>session=SECRET-TOKEN-123</html>")
+    error: Exception = http
+    if transient:
+        error = DependencyUnavailableError(http.message)
+        error.__cause__ = http
+    dialogs = FakeDialogs(stored())
+    # When
+    with pytest.raises(type(error)):
+        enrich(STATE, dialogs, FakeActions(ACTION), FakeChannels(CHANNEL), FakeRunner(error=error),
+               FakeRecordingRequests(), FakePayloads())
+    # Then what came back is named, not quoted
+    saved = dialogs.dialog("d-1").enrichment.error
+    assert saved is not None and "SECRET" not in str(saved) and "body_excerpt" not in saved
+    assert (saved["code"], saved["content_type"], saved["size"]) == ("http_status", "text/html", 41)
+
+
+def test_the_action_sees_a_body_kept_in_the_bucket_through_the_dialog_pointer() -> None:
+    # Given a dialog whose provider body did not fit the item
+    payloads = FakePayloads()
+    payloads.objects["payloads/ch/d-1.raw-x.json"] = b'{"From": "+12025550143", "big": "\xe2\x82\xac"}'
+    dialog = stored().model_copy(update={"raw_ref": PayloadRef(s3_key="payloads/ch/d-1.raw-x.json", size=40)})
+    runner = FakeRunner(ran())
+    # When
+    enrich(STATE, FakeDialogs(dialog), FakeActions(ACTION), FakeChannels(CHANNEL), runner, FakeRecordingRequests(),
+           payloads)
+    # Then the action's state carries the whole body, as if it had been inline
+    assert runner.states[0]["telephony"]["raw"] == {"From": "+12025550143", "big": "€"}

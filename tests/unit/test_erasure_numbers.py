@@ -11,19 +11,36 @@ from callhook.errors import InvalidPhoneNumberError
 from callhook.models.event import RawEvent, RawEventKind, StoredRequest
 from callhook_admin.services.erasure import mentions_number, parse_phone, same_number
 
-WANTED = "12025550143"
+WANTED = parse_phone("+12025550143")
+LONDON = parse_phone("+442079460018")
 
 
 @pytest.mark.parametrize("stored", ["+12025550143", "+1 (202) 555-0143", "0012025550143", "sip:+12025550143@pbx",
-                                    "tel:+1-202-555-0143"])
+                                    "tel:+1-202-555-0143", "12025550143",
+                                    # national forms, as a channel without default_region keeps them
+                                    "(202) 555-0143", "202-555-0143", "202.555.0143", "2025550143", "1 202 555 0143",
+                                    "sip:2025550143@pbx"])
 def test_same_number_however_written(stored: str) -> None:
     assert same_number(stored, WANTED)
 
 
 @pytest.mark.parametrize("stored", [None, "", "anonymous", "+120255501430", "+2025550143",
-                                    "sip:101@12025550143.example", 12025550143])
+                                    "sip:101@12025550143.example", 12025550143,
+                                    # one digit off, one digit short, another area, another country's +
+                                    "(202) 555-0144", "(202) 555-014", "(203) 555-0143", "+44 202 555 0143"])
 def test_other_numbers_do_not_match(stored: object) -> None:
     assert not same_number(stored, WANTED)
+
+
+@pytest.mark.parametrize("stored", ["020 7946 0018", "(020) 7946-0018", "+44 20 7946 0018", "00442079460018"])
+def test_a_national_number_with_its_trunk_prefix_is_compared_by_its_national_number(stored: str) -> None:
+    assert same_number(stored, LONDON)
+    assert not same_number(stored, WANTED)
+
+
+def test_the_wanted_number_says_its_country_and_region_for_the_record() -> None:
+    assert (WANTED.e164, WANTED.country_code, WANTED.region) == ("+12025550143", 1, "US")
+    assert (LONDON.country_code, LONDON.region) == (44, "GB")
 
 
 @pytest.mark.parametrize("phone", ["2025550143", "+1 202 555", "+0123456789", "call me", ""])
@@ -44,6 +61,20 @@ def _event(body: bytes, query: str = "") -> RawEvent:
     (b"", "caller=12025550143", True),
     (b'{"from": "+120255501439"}', "", False),
     (b'{"from": "+12025550100"}', "", False),
+    # other spacing and national forms, in JSON, in a form body, in the query
+    (b'{"from": "(202) 555-0143"}', "", True),
+    (b'{"call": {"parties": ["202.555.0143"]}}', "", True),
+    (b"From=%28202%29+555-0143&To=%2B12025550100", "", True),
+    (b"", "caller=%2B1%20202%20555%200143", True),
+    (b'{"from": "(202) 555-0144"}', "", False),
+    (b'{"id": "2025550143999"}', "", False),
 ])
 def test_rejected_webhook_mentions_the_number(body: bytes, query: str, found: bool) -> None:
     assert mentions_number(_event(body, query), WANTED) is found
+
+
+def test_a_body_in_another_charset_is_read_as_ingest_reads_it() -> None:
+    body = '{"from": "(202) 555-0143", "note": "€"}'.encode("utf-16")
+    event = _event(body).model_copy(update={"request": _event(body).request.model_copy(
+        update={"headers": {"content-type": "application/json; charset=utf-16"}})})
+    assert mentions_number(event, WANTED)

@@ -20,6 +20,7 @@ from callhook.errors import (
     UnauthorizedError,
 )
 from callhook.models.api import HandshakeAnswer, WebhookAnswer, WebhookRequest
+from callhook.models.channel import Channel, parse_channel
 from callhook.models.dialog import make_dialog_id
 from callhook.models.event import RawEventKind
 from callhook.services.ingest import IngestPorts, KeptRequestsIngest, ingest_webhook
@@ -28,6 +29,7 @@ from tests.support.fakes import (
     FakeChannels,
     FakeDialogs,
     FakeExecutions,
+    FakePayloads,
     FakeRawEvents,
     FakeRecordingRequests,
     FakeSecrets,
@@ -52,11 +54,13 @@ class World:
         self.channels = FakeChannels(*(channels or (MAIN,)))
         self.dialogs, self.events, self.spool = FakeDialogs(), FakeRawEvents(), FakeSpool()
         self.executions, self.recordings = FakeExecutions(), FakeRecordingRequests()
+        self.payloads = FakePayloads()
 
     @property
     def io(self) -> IngestPorts:
         return IngestPorts(channels=self.channels, dialogs=self.dialogs, events=self.events, spool=self.spool,
-                           executions=self.executions, recordings=self.recordings, secrets=FakeSecrets())
+                           executions=self.executions, recordings=self.recordings, secrets=FakeSecrets(),
+                           payloads=self.payloads)
 
     def post(self, body: dict[str, Any], *, channel_id: str = "main", token: str | None = TOKEN,
              ) -> WebhookAnswer | HandshakeAnswer:
@@ -266,3 +270,156 @@ def test_a_kept_request_becomes_the_dialog_it_would_have_been_then() -> None:
     answer = kept.accept(kept.channel("main"), request, "2026-11-30T10:00:00.000000Z")
     assert world.dialogs.dialog(answer.dialog_id or "").created_at == "2026-11-30T10:00:00.000000Z"
     assert kept.expiry(None, "2026-11-30T10:00:00Z") == kept.expiry(kept.channel("main"), "2026-11-30T10:00:00Z")
+
+
+def test_a_kept_request_processed_later_is_the_dialog_of_its_arrival() -> None:
+    # Given a request that arrived on 2026-12-01 and is processed now (held, spooled or replayed)
+    from callhook.services.ingest import accept_authenticated
+    from callhook.services.retention import expires_at
+
+    world = World()
+    arrived = "2026-12-01T10:00:00.000000Z"
+    request = WebhookRequest(channel_id="main", method="POST", url="https://hooks.example/webhooks/main",
+                             headers={"content-type": "application/json"}, body=json.dumps({"call_id": "c9"}).encode())
+    # When
+    answer = accept_authenticated(parse_channel(MAIN), request, world.io, SETTINGS, received_at=arrived)
+    # Then its retention counts from its arrival, not from its processing
+    dialog = world.dialogs.dialog(answer.dialog_id)
+    assert dialog.created_at == arrived and dialog.expires_at == expires_at(arrived, 30)
+
+
+# ------------------------------------------------------------------- console changes apply at once
+class StaleChannels(FakeChannels):
+    """A sandbox's cached copy (`stale`) and the stored item; counts the fresh reads a refusal costs."""
+
+    def __init__(self, stale: dict[str, Any], stored: dict[str, Any]) -> None:
+        super().__init__(stored)
+        self.stale, self.fresh_reads = stale, 0
+
+    def get(self, channel_id: str, *, fresh: bool = False) -> Channel | None:
+        if fresh:
+            self.fresh_reads += 1
+            return super().get(channel_id)
+        return parse_channel(dict(self.stale)) if channel_id == self.stale["channel_id"] else None
+
+
+class CachedSecrets(FakeSecrets):
+    def __init__(self, cached: str, stored: str) -> None:
+        super().__init__()
+        self.cached, self.stored, self.fresh_reads = cached, stored, 0
+
+    def read(self, reference: str, *, fresh: bool = False) -> str:
+        self.fresh_reads += fresh
+        return self.stored if fresh else self.cached
+
+
+def _admitted(world: World, body: dict[str, Any], token: str | None = TOKEN, **headers: str) -> Any:
+    request = WebhookRequest(channel_id="main", method="POST", url="https://hooks.example/webhooks/main",
+                             headers={"content-type": "application/json",
+                                      **({"x-webhook-token": token} if token else {}), **headers},
+                             body=json.dumps(body).encode())
+    return ingest_webhook(request, world.io, SETTINGS)
+
+
+def test_a_token_rotated_since_the_item_was_cached_is_accepted_after_one_fresh_read() -> None:
+    world = World()
+    world.channels = StaleChannels(stale=MAIN, stored={**MAIN, "webhook_token": "rotated-token-0002"})
+    answer = _admitted(world, {"call_id": "c1"}, token="rotated-token-0002")
+    assert answer.status == "accepted" and world.channels.fresh_reads == 1
+
+
+def test_an_accepted_request_costs_no_fresh_read() -> None:
+    world = World()
+    world.channels = StaleChannels(stale=MAIN, stored=MAIN)
+    assert _admitted(world, {"call_id": "c1"}).status == "accepted"
+    assert world.channels.fresh_reads == 0
+
+
+def test_a_wrong_token_is_refused_after_exactly_one_fresh_read_and_stores_nothing() -> None:
+    world = World()
+    world.channels = StaleChannels(stale=MAIN, stored=MAIN)
+    with pytest.raises(UnauthorizedError):
+        _admitted(world, {"call_id": "c1"}, token=TOKEN[:-1] + "2")
+    assert world.channels.fresh_reads == 1 and world.events.items == {} and world.dialogs.items == {}
+
+
+def test_a_channel_reactivated_since_it_was_cached_is_accepted() -> None:
+    world = World()
+    world.channels = StaleChannels(stale={**MAIN, "active": False}, stored=MAIN)
+    assert _admitted(world, {"call_id": "c1"}).status == "accepted"
+
+
+def test_a_channel_still_inactive_after_the_fresh_read_is_refused_and_its_payload_kept_once() -> None:
+    world = World()
+    world.channels = StaleChannels(stale={**MAIN, "active": False}, stored={**MAIN, "active": False})
+    with pytest.raises(ChannelInactiveError):
+        _admitted(world, {"call_id": "c1"})
+    assert world.event_kinds() == ["rejected"] and world.channels.fresh_reads == 1
+
+
+def test_a_signature_secret_rotated_since_it_was_cached_is_read_fresh_before_refusing() -> None:
+    import hashlib
+    import hmac
+
+    signed = {**MAIN, "signature": {"scheme": "hmac-sha256", "secret": "ssm:/callhook/sig"}}
+    world = World()
+    world.channels = StaleChannels(stale=signed, stored=signed)
+    secrets = CachedSecrets(cached="old-secret", stored="new-secret")
+    body = json.dumps({"call_id": "c1"}).encode()
+    request = WebhookRequest(channel_id="main", method="POST", url="https://hooks.example/webhooks/main",
+                             headers={"content-type": "application/json",
+                                      "x-signature": hmac.new(b"new-secret", body, hashlib.sha256).hexdigest()},
+                             body=body)
+    io = IngestPorts(**{**world.io.__dict__, "secrets": secrets})
+    assert ingest_webhook(request, io, SETTINGS).status == "accepted"
+    assert secrets.fresh_reads == 1
+
+
+def cp1252_post(world: World, call_id: str, filler: bytes) -> WebhookAnswer | HandshakeAnswer:
+    """A JSON body in cp1252: each 0x80 byte decodes to "€", three bytes of UTF-8."""
+    body = b'{"call_id": "' + call_id.encode() + b'", "caller": "+14155550100", "note": "' + filler + b'"}'
+    request = WebhookRequest(channel_id="main", method="POST", url="https://hooks.example/webhooks/main",
+                             headers={"content-type": "application/json; charset=cp1252", "x-webhook-token": TOKEN},
+                             body=body)
+    return ingest_webhook(request, world.io, SETTINGS.model_copy(update={"max_body_bytes": 262_144}))
+
+
+def test_a_body_that_decodes_past_the_item_limit_is_kept_in_the_bucket_and_the_dialog_points_at_it() -> None:
+    world = World()
+    # When 250 KB of cp1252 decode to ~750 KB of UTF-8
+    answer = cp1252_post(world, "big", b"\x80" * 250_000)
+    # Then the call is a dialog like any other, answered 200
+    assert isinstance(answer, WebhookAnswer) and (answer.status, answer.status_code) == ("accepted", 200)
+    stored = world.dialogs.dialog(answer.dialog_id or "")
+    assert stored.telephony.raw == {} and stored.telephony.caller == "+14155550100"
+    # And the parsed body is the object the dialog names, whole
+    assert stored.raw_ref is not None and stored.raw_ref.s3_key.startswith(f"payloads/main/{answer.dialog_id}.raw-")
+    kept = json.loads(world.payloads.objects[stored.raw_ref.s3_key])
+    assert kept["note"] == "€" * 250_000 and stored.raw_ref.size == len(world.payloads.objects[stored.raw_ref.s3_key])
+    # And the workflow's input stays small: ids, never the body
+    (_, execution_input), = world.executions.started
+    assert len(json.dumps(execution_input)) < 1_000
+
+
+def test_a_body_that_fits_stays_in_the_item() -> None:
+    world = World()
+    answer = cp1252_post(world, "small", b"\x80" * 1_000)
+    stored = world.dialogs.dialog(answer.dialog_id or "")  # type: ignore[union-attr]
+    assert stored.raw_ref is None and stored.telephony.raw["note"] == "€" * 1_000 and world.payloads.objects == {}
+
+
+def test_a_redelivery_with_another_large_body_leaves_the_stored_dialogs_object_alone() -> None:
+    world = World()
+    first = cp1252_post(world, "big", b"\x80" * 200_000)
+    second = cp1252_post(world, "big", b"\x82" * 200_000)
+    assert isinstance(second, WebhookAnswer) and second.status == "duplicate"
+    stored = world.dialogs.dialog(first.dialog_id or "")  # type: ignore[union-attr]
+    assert stored.raw_ref is not None and list(world.payloads.objects) == [stored.raw_ref.s3_key]
+
+
+def test_a_bucket_that_cannot_take_the_large_body_spools_the_request() -> None:
+    world = World()
+    world.payloads.down = "S3 SlowDown"
+    answer = cp1252_post(world, "big", b"\x80" * 200_000)
+    assert isinstance(answer, WebhookAnswer) and (answer.reason, answer.status_code) == ("spooled", 202)
+    assert world.dialogs.items == {} and len(world.spool.keys()) == 1

@@ -34,7 +34,7 @@ from callhook.models.workflow import WorkflowState
 from callhook.presets.catalog import PRESETS
 from callhook.services import ingest
 from callhook.settings import IngestSettings
-from tests.support.fakes import FakeChannels, FakeRecordingRequests, FakeSecrets, FakeSpool
+from tests.support.fakes import FakeChannels, FakePayloads, FakeRecordingRequests, FakeSecrets, FakeSpool
 
 PROPERTY = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 TOKEN = "fuzz-channel-token-0001"
@@ -216,7 +216,8 @@ def fake_io(advanced_config: dict[str, Any], **item: Any) -> Iterator[list[Dialo
     FakeDialogs.stored = {}
     PORTS[:] = [ingest.IngestPorts(channels=FakeChannels(channel), dialogs=FakeDialogs(), events=FakeEvents(),
                                    spool=FakeSpool(), executions=StartedDialogs(started),
-                                   recordings=FakeRecordingRequests(), secrets=FakeSecrets())]
+                                   recordings=FakeRecordingRequests(), secrets=FakeSecrets(),
+                                   payloads=FakePayloads())]
     yield started
 
 

@@ -5,6 +5,7 @@ copy lets transcription continue. The real path (HTTP, S3, the workflow): tests/
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,22 @@ def test_a_recording_that_cannot_be_kept_says_why_and_is_not_retried(answer: obj
     assert failed is not None and failed.status == RecordingStatus.FAILED
     assert failed.reason is not None and failed.reason.code == code
     assert failed.source_host == "media.pbx.example" and world.objects.objects == {}
+
+
+@pytest.mark.parametrize("content_type", ["text/html", "image/png"])
+def test_a_page_served_as_the_recording_is_named_by_type_and_size_never_by_its_bytes(content_type: str) -> None:
+    # Given a recording URL that answers an internal page carrying a token
+    page = b"<html>internal admin console; session=SECRET-TOKEN-123</html>"
+    world = World((URL, (200, content_type, page)))
+    # When
+    failed = world.keep()
+    # Then: the reason says what came back, and nothing of what it said
+    assert failed is not None and failed.reason is not None
+    reason = failed.reason.model_dump(mode="json")
+    assert reason["code"] == "recording_not_audio"
+    assert reason["content_type"] == content_type and reason["size"] == len(page)
+    assert f"{len(page)} bytes" in reason["message"]
+    assert "SECRET" not in json.dumps(reason) and "internal" not in json.dumps(reason)
 
 
 @pytest.mark.parametrize("answer", [(503, "text/plain", b"busy"), ActionConnectionError("connection refused")],

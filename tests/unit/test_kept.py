@@ -8,10 +8,14 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
+
+from callhook.errors import DependencyUnavailableError
 from callhook.models.channel import Channel
 from callhook.models.dialog import make_dialog_id
 from callhook.models.event import RawEvent, RawEventKind, SpooledRequest, StoredRequest
 from callhook.services.kept import KeptPorts, drain_spool, release_all_held, release_held
+from callhook.services.retention import expires_at
 from tests.support.fakes import FakeChannelIds, FakeIngest, FakeRawEvents, FakeSpool
 
 CHANNEL = Channel.model_validate({"channel_id": "main", "webhook_token": "main-channel-token-0001",
@@ -131,3 +135,83 @@ def test_a_spooled_request_of_a_channel_broken_since_is_held_and_of_a_deleted_on
     assert report.spool_processed == ["s-1", "s-2"] and box.keys() == [] and ingest.accepted == []
     assert raw.event("s-1").kind == RawEventKind.HELD and raw.event("s-1").held_channel == "main"
     assert (raw.event("s-2").kind, raw.event("s-2").reason) == (RawEventKind.REJECTED, "unknown_channel")
+
+
+# ------------------------------------------------------------------------ retention counts from arrival
+def test_a_held_request_released_later_expires_counted_from_its_arrival() -> None:
+    # Given a request held on 2026-12-01 and released now (days later), on a channel keeping 30 days
+    io, raw, _, ingest = world(CHANNEL, events=[held(1, "c-1")])
+    # When
+    release_held("main", io)
+    # Then its event and its dialog count the 30 days from 2026-12-01T10:00:01, not from now
+    arrived = "2026-12-01T10:00:01.000000Z"
+    assert raw.event("e-1").expires_at == expires_at(arrived, 30)
+    assert [when for _, _, when in ingest.accepted] == [arrived]
+
+
+def test_a_spooled_request_becomes_its_dialog_with_its_arrival_time() -> None:
+    io, _, _, ingest = world(CHANNEL, spool=[spooled(1, "c-1")])
+    drain_spool(io)
+    assert [when for _, _, when in ingest.accepted] == ["2026-12-01T10:00:01.000000Z"]
+
+
+def test_a_spooled_request_the_table_refuses_is_set_aside_and_the_good_ones_after_it_become_dialogs() -> None:
+    io, raw, box, ingest = world(CHANNEL, spool=[spooled(1, "poison"), spooled(2, "c-2"), spooled(3, "c-3")])
+    ingest.refusing = {"poison"}
+    # When
+    report = drain_spool(io)
+    # Then the poisoned one is set aside with its reason, and the drain went on
+    assert report.set_aside == ["s-1"] and report.spool_processed == ["s-2", "s-3"] and report.spool_waiting == 0
+    assert [d for d, _, _ in ingest.accepted] == [make_dialog_id("main", "c-2"), make_dialog_id("main", "c-3")]
+    aside = raw.event("s-1")
+    assert (aside.kind, aside.reason, aside.set_aside_from) == (RawEventKind.SET_ASIDE, "item_refused", "spool")
+    assert "ValidationException" in (aside.message or "") and aside.request == spooled(1, "poison").request
+    # And nothing is left to block the next pass
+    assert box.keys() == [] and drain_spool(io).set_aside == []
+
+
+def test_an_error_of_ours_on_one_spooled_request_sets_only_that_one_aside() -> None:
+    io, raw, _, ingest = world(CHANNEL, spool=[spooled(1, "c-1"), spooled(2, "c-2")])
+
+    def boom(channel: Channel, req: object, received_at: str) -> object:
+        raise KeyError("a bug this body triggers")
+
+    good = ingest.accept
+    ingest.accept = lambda channel, req, at: (boom if b"c-1" in req.body else good)(channel, req, at)  # type: ignore
+    report = drain_spool(io)
+    assert report.set_aside == ["s-1"] and report.spool_processed == ["s-2"]
+    assert (raw.event("s-1").reason, raw.event("s-1").message) == ("processing_failed",
+                                                                   "KeyError: 'a bug this body triggers'")
+
+
+def test_an_unreadable_spooled_object_is_moved_aside_as_it_is() -> None:
+    io, _, box, ingest = world(CHANNEL, spool=[spooled(2, "c-2")])
+    box.objects["spool/2026-12-01T10:00:01.000000Z-s-1.json"] = None  # bytes that are no spooled request
+    report = drain_spool(io)
+    assert report.set_aside == ["set-aside/2026-12-01T10:00:01.000000Z-s-1.json"]
+    assert report.spool_processed == ["s-2"] and len(ingest.accepted) == 1 and box.keys() == []
+    assert box.aside["set-aside/2026-12-01T10:00:01.000000Z-s-1.json"][1].startswith("processing_failed: ValueError")
+
+
+def test_a_store_that_fails_while_setting_aside_stops_the_pass_and_keeps_the_request() -> None:
+    io, raw, box, ingest = world(CHANNEL, spool=[spooled(1, "poison"), spooled(2, "c-2")])
+    ingest.refusing = {"poison"}
+    raw.down = "ThrottlingException"
+    # When the events table fails as the poisoned request is set aside, the pass stops on the store's failure
+    with pytest.raises(DependencyUnavailableError, match="ThrottlingException"):
+        drain_spool(io)
+    # Then nothing is lost and nothing overtook it
+    assert len(box.keys()) == 2 and ingest.accepted == []
+
+
+def test_a_held_event_the_table_refuses_is_set_aside_and_the_later_ones_are_released() -> None:
+    io, raw, _, ingest = world(CHANNEL, events=[held(1, "c-1"), held(2, "poison"), held(3, "c-3")])
+    ingest.refusing = {"poison"}
+    # When
+    report = release_held("main", io)
+    # Then
+    assert report.released == ["e-1", "e-3"] and report.set_aside == ["e-2"]
+    assert [d for d, _, _ in ingest.accepted] == [make_dialog_id("main", "c-1"), make_dialog_id("main", "c-3")]
+    aside = raw.event("e-2")
+    assert (aside.kind, aside.reason, aside.set_aside_from) == (RawEventKind.SET_ASIDE, "item_refused", "held")
+    assert aside.held_channel is None and raw.held("main") == []

@@ -27,7 +27,7 @@ class ObjectSandbox:
 
     served: list[str] = []
 
-    def __init__(self, image: Any, spec: Spec, function_arn: str) -> None:
+    def __init__(self, image: Any, spec: Spec, function_arn: str, cpu_group: Any = None) -> None:
         self.spec, self.alive, self.last_used = spec, True, time.monotonic()
 
     def invoke(self, event: Any) -> Outcome:

@@ -6,10 +6,12 @@ fixture, which sends urllib3's connections for them to the fake PBX and records 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import ipaddress
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -338,6 +340,210 @@ def test_safe_request_times_out_on_a_slow_server(fake_pbx: FakePBX) -> None:
     with pytest.raises(ActionTimeoutError) as caught:
         _get(f"{fake_pbx.url}/calls/c-1", allow_private_network=True, timeout_s=0.3)
     assert caught.value.details == {"host": "127.0.0.1", "timeout_s": 0.3, "phase": "read"}
+
+
+class DripServer:
+    """A raw HTTP server on 127.0.0.1 that answers every connection with ``head`` at once, then ``body`` one byte
+    every ``interval`` seconds (no Content-Length unless ``head`` says so: the body ends when the connection does)."""
+
+    def __init__(self, head: bytes, body: bytes, interval: float, drip_head: bool = False) -> None:
+        self.head, self.body, self.interval, self.drip_head = head, body, interval, drip_head
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.stopping = threading.Event()
+        self.sent = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            dripped = self.head + self.body if self.drip_head else self.body
+            try:
+                if not self.drip_head:
+                    conn.sendall(self.head)
+                for index in range(len(dripped)):
+                    conn.sendall(dripped[index:index + 1])
+                    self.sent += 1
+                    if self.stopping.wait(self.interval):
+                        return
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.listener.close()
+
+
+@pytest.fixture
+def drip_server() -> Iterator[Any]:
+    servers: list[DripServer] = []
+
+    def start(head: bytes, body: bytes = b"x" * 1000, interval: float = 0.2, drip_head: bool = False) -> DripServer:
+        servers.append(DripServer(head, body, interval, drip_head))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+CLOSE_DELIMITED = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "close-delimited"])
+def test_a_body_dripping_one_byte_at_a_time_times_out_at_the_deadline(drip_server: Any, declared: bool) -> None:
+    # Given a server that sends its headers at once, then the body a byte every 0.2 s (each read is quick)
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n" if declared
+            else CLOSE_DELIMITED)
+    server = drip_server(head)
+    started = time.monotonic()
+    # When
+    with pytest.raises(ActionTimeoutError) as caught:
+        _get(f"http://127.0.0.1:{server.port}/calls/c-1", allow_private_network=True, timeout_s=1.0)
+    # Then: the whole exchange ended at its deadline, not after 1000 bytes (200 s); a body cut short is no answer
+    elapsed = time.monotonic() - started
+    assert 1.0 <= elapsed < 1.6, elapsed
+    assert caught.value.details == {"host": "127.0.0.1", "timeout_s": 1.0, "phase": "body"}
+
+
+def test_headers_dripping_one_byte_at_a_time_time_out_at_the_deadline(drip_server: Any) -> None:
+    # Given a server that drips its status line and headers too, one byte every 0.1 s
+    server = drip_server(b"HTTP/1.1 200 OK\r\n" + b"X-Padding: " + b"p" * 500 + b"\r\n\r\n", interval=0.1,
+                         drip_head=True)
+    started = time.monotonic()
+    # When
+    with pytest.raises(ActionTimeoutError) as caught:
+        _get(f"http://127.0.0.1:{server.port}/calls/c-1", allow_private_network=True, timeout_s=1.0)
+    # Then
+    elapsed = time.monotonic() - started
+    assert 1.0 <= elapsed < 1.6, elapsed
+    assert caught.value.details["phase"] == "read"
+    assert server.sent < 20  # the watchdog hung up: the server stopped being read long before its 500 bytes
+
+
+def test_a_dripping_download_to_a_file_times_out_and_stops_writing(drip_server: Any) -> None:
+    # Given a recording served a byte every 0.1 s
+    server = drip_server(b"HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\nContent-Length: 1000\r\n\r\n",
+                         interval=0.1)
+    sink = io.BytesIO()
+    started = time.monotonic()
+    # When
+    with pytest.raises(ActionTimeoutError):
+        _get(f"http://127.0.0.1:{server.port}/recordings/r.wav", allow_private_network=True, timeout_s=0.8,
+             stream_to=sink)
+    # Then
+    assert time.monotonic() - started < 1.4
+    assert len(sink.getvalue()) < 1000
+
+
+def test_the_deadline_covers_every_hop_of_a_redirect_chain(fake_pbx: FakePBX) -> None:
+    # Given a redirect to a call whose body drips (the first hop answers at once)
+    fake_pbx.set_behaviour("c-1", drip_s=0.2)
+    fake_pbx.set_behaviour("hop", redirect_to=f"{fake_pbx.url}/calls/c-1")
+    started = time.monotonic()
+    # When / Then
+    with pytest.raises(ActionTimeoutError):
+        _get(f"{fake_pbx.url}/calls/hop", allow_private_network=True, timeout_s=1.0)
+    assert time.monotonic() - started < 1.6
+
+
+def _self_signed(directory: Any) -> tuple[str, str]:
+    """A certificate and key for 127.0.0.1 (the handshake is cut before the client would check it)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "drip.example")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def test_a_tls_handshake_dripped_one_byte_at_a_time_times_out_at_the_deadline(tmp_path: Any) -> None:
+    # Given a TLS server whose handshake bytes leave one every 0.05 s (its certificate alone takes a minute)
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*_self_signed(tmp_path))
+    listener = socket.create_server(("127.0.0.1", 0))
+    stopping = threading.Event()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = context.wrap_bio(incoming, outgoing, server_side=True)
+        with conn:
+            incoming.write(conn.recv(65536))  # the ClientHello
+            with contextlib.suppress(ssl.SSLWantReadError):  # it waits for the client's answer, which never comes
+                tls.do_handshake()
+            pending = outgoing.read()
+            for index in range(len(pending)):
+                try:
+                    conn.sendall(pending[index:index + 1])
+                except OSError:
+                    return
+                if stopping.wait(0.05):
+                    return
+
+    threading.Thread(target=serve, daemon=True).start()
+    started = time.monotonic()
+    try:
+        # When
+        with pytest.raises(ActionTimeoutError):
+            _get(f"https://127.0.0.1:{listener.getsockname()[1]}/calls/c-1", allow_private_network=True,
+                 timeout_s=1.0)
+        # Then
+        assert time.monotonic() - started < 1.6
+    finally:
+        stopping.set()
+        listener.close()
+
+
+def test_a_name_that_takes_too_long_to_resolve_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a resolver that answers after 5 s
+    released = threading.Event()
+
+    def slow_getaddrinfo(*args: Any, **kwargs: Any) -> Any:
+        released.wait(5)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_getaddrinfo)
+    started = time.monotonic()
+    # When
+    with pytest.raises(ActionTimeoutError) as caught:
+        _get("https://slow-dns.example/calls/c-1", timeout_s=0.5)
+    released.set()
+    # Then
+    assert time.monotonic() - started < 1.0
+    assert caught.value.details == {"host": "slow-dns.example", "timeout_s": 0.5, "phase": "dns"}
+
+
+def test_a_quick_answer_is_not_cut_by_the_watchdog(fake_pbx: FakePBX) -> None:
+    # Given a body that drips for 0.5 s in all, well within the deadline
+    fake_pbx.add_recording("short.wav", b"RIFF" + b"\0" * 4, "audio/wav")
+    fake_pbx.set_behaviour("recordings/short.wav", drip_s=0.05)
+    # When
+    response = _get(f"{fake_pbx.url}/recordings/short.wav", allow_private_network=True, timeout_s=3)
+    # Then
+    assert response.status == 200 and response.body == b"RIFF" + b"\0" * 4
 
 
 def test_safe_request_reports_connection_refused_with_host() -> None:

@@ -554,13 +554,14 @@ def _ingest_world(kind: str, request: pytest.FixtureRequest) -> dict[str, Any]:
     """Ingest's own ports (channels, new dialogs, the raw event log, the spool) as fakes or as the adapters on moto,
     with the console's channel items; `event` reads a raw event back (EventLog itself has no read)."""
     if kind == "fake":
-        from tests.support.fakes import FakeChannels, FakeDialogs, FakeRawEvents, FakeSpool
+        from tests.support.fakes import FakeChannels, FakeDialogs, FakePayloads, FakeRawEvents, FakeSpool
 
         events = FakeRawEvents()
         return {"channels": FakeChannels(*CONSOLE_CHANNELS), "dialogs": FakeDialogs(), "events": events,
-                "event": events.get, "spool": FakeSpool()}
+                "event": events.get, "spool": FakeSpool(), "payloads": FakePayloads()}
     from callhook.repositories.events import EventRepository
     from callhook.repositories.ingest import CachedChannels, IngestDialogs, IngestEvents
+    from callhook.repositories.payloads import BucketPayloads
     from callhook.repositories.spool import SpoolStore
     env = request.getfixturevalue("aws")
     ddb = boto3.client("dynamodb", region_name="us-east-1")
@@ -568,7 +569,7 @@ def _ingest_world(kind: str, request: pytest.FixtureRequest) -> dict[str, Any]:
         ddb.put_item(TableName=env["CHANNELS_TABLE"], Item=to_item(item))
     return {"channels": CachedChannels(env["CHANNELS_TABLE"], 30), "dialogs": IngestDialogs(env["DIALOGS_TABLE"]),
             "events": IngestEvents(env["EVENTS_TABLE"]), "event": EventRepository(env["EVENTS_TABLE"]).get,
-            "spool": SpoolStore(env["RECORDINGS_BUCKET"])}
+            "spool": SpoolStore(env["RECORDINGS_BUCKET"]), "payloads": BucketPayloads(env["RECORDINGS_BUCKET"])}
 
 
 @pytest.fixture(params=["fake", "adapter"])
@@ -636,16 +637,41 @@ def test_the_spool_takes_a_request_under_its_arrival_key(ingest_world: dict[str,
     assert found is not None and found.request.body == b'{"call_id": "c1"}'
 
 
+def test_a_large_payload_is_stored_read_back_byte_for_byte_and_deleted(ingest_world: dict[str, Any]) -> None:
+    payloads = ingest_world["payloads"]
+    data = ("€" * 1000).encode()
+    payloads.put("payloads/main/d-1.raw-abc.json", data)
+    assert payloads.read("payloads/main/d-1.raw-abc.json") == data
+    payloads.delete("payloads/main/d-1.raw-abc.json")
+    payloads.delete("payloads/main/d-1.raw-abc.json")  # a missing key is no error
+
+
+def test_a_spooled_request_set_aside_leaves_the_spool(ingest_world: dict[str, Any]) -> None:
+    from callhook.models.event import SpooledRequest
+    from callhook.repositories.spool import SpoolStore
+
+    spool = ingest_world["spool"]
+    record = SpooledRequest(event_id="s-1", channel_id="main", received_at="2026-12-01T10:00:00Z",
+                            reason="dialog_store_unavailable", request=_stored(b'{"call_id": "c1"}'))
+    key = spool.put(record)
+    aside = spool.set_aside(key, "processing_failed: ValidationError: 1 validation error\n  Invalid JSON …")
+    assert aside == "set-aside/" + key.removeprefix("spool/") and spool.keys() == []
+    if isinstance(spool, SpoolStore):  # the object reads back, its reason a header S3 can send
+        head = boto3.client("s3", region_name="us-east-1").head_object(Bucket=spool.bucket, Key=aside)
+        assert head["Metadata"]["reason"] == "processing_failed: ValidationError: 1 validation error Invalid JSON ?"
+
+
 @pytest.mark.parametrize("failure", ["ValidationException", "ResourceNotFoundException", "ThrottlingException",
                                      "unreachable"])
 def test_any_aws_failure_of_ingest_s_writes_is_dependency_unavailable(failure: str,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     # Ingest keeps the request in the next store whatever went wrong, so its adapters say "unavailable" for every
-    # AWS failure (not only throttling, as the workflow's adapters do); the fakes' `down` says the same
+    # AWS failure (not only throttling, as the workflow's adapters do), or "refused" when the store refused the item
+    # itself (a drain of kept requests sets such a request aside); the fakes' `down` says the same
     from botocore.exceptions import EndpointConnectionError
     from botocore.stub import Stubber
 
-    from callhook.errors import DependencyUnavailableError
+    from callhook.errors import DependencyUnavailableError, ItemRefusedError
     from callhook.models.call import Telephony
     from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus
     from callhook.models.event import RawEvent, RawEventKind
@@ -659,6 +685,8 @@ def test_any_aws_failure_of_ingest_s_writes_is_dependency_unavailable(failure: s
     event = RawEvent(event_id="e-1", channel_id="main", received_at="2026-12-01T10:00:00Z",
                      kind=RawEventKind.REJECTED, request=_stored(b"{}"))
 
+    expected: type[Exception] = ItemRefusedError if failure == "ValidationException" else DependencyUnavailableError
+
     class Unreachable:
         def put_item(self, **_: Any) -> None:
             raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
@@ -670,15 +698,15 @@ def test_any_aws_failure_of_ingest_s_writes_is_dependency_unavailable(failure: s
         dynamodb = Unreachable() if failure == "unreachable" else ddb
         monkeypatch.setattr(dialogs_module, "client", lambda service: dynamodb)
         monkeypatch.setattr(events_module, "client", lambda service: dynamodb)
-        with pytest.raises(DependencyUnavailableError, match="store dialog"):
+        with pytest.raises(expected, match="store dialog"):
             IngestDialogs("dialogs").put_new(dialog)
-        with pytest.raises(DependencyUnavailableError, match="store raw event"):
+        with pytest.raises(expected, match="store raw event"):
             IngestEvents("events").put(event)
     fakes = FakeDialogs(), FakeRawEvents()
     fakes[0].down = fakes[1].down = failure
-    with pytest.raises(DependencyUnavailableError, match="store dialog"):
+    with pytest.raises(expected, match="store dialog"):
         fakes[0].put_new(dialog)
-    with pytest.raises(DependencyUnavailableError, match="store raw event"):
+    with pytest.raises(expected, match="store raw event"):
         fakes[1].put(event)
 
 
@@ -957,3 +985,20 @@ def test_a_dead_letter_queue_is_looked_at_taken_released_and_deleted(kind: str,
     assert [m["MessageId"] for m in queue.receive()] == [taken[0]["MessageId"]]
     with pytest.raises(InvokeFailedError, match="ResourceNotFoundException"):
         invoke("no-such-function", b"{}")
+
+
+def test_the_cached_channel_is_read_again_when_asked_fresh_and_kept(aws: dict[str, str]) -> None:
+    # Given the adapter of the webhook path, its item cached
+    from callhook.repositories.ingest import CachedChannels
+
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    item = {"channel_id": "rot", "webhook_token": "old-token-0123456789"}
+    ddb.put_item(TableName=aws["CHANNELS_TABLE"], Item=to_item(item))
+    channels = CachedChannels(aws["CHANNELS_TABLE"], 30)
+    assert channels.get("rot").webhook_token == "old-token-0123456789"  # type: ignore[union-attr]
+    # When the console replaces the token
+    ddb.put_item(TableName=aws["CHANNELS_TABLE"], Item=to_item({**item, "webhook_token": "new-token-0123456789"}))
+    # Then the cached copy is still served, a fresh read sees the new one, and later requests get it too
+    assert channels.get("rot").webhook_token == "old-token-0123456789"  # type: ignore[union-attr]
+    assert channels.get("rot", fresh=True).webhook_token == "new-token-0123456789"  # type: ignore[union-attr]
+    assert channels.get("rot").webhook_token == "new-token-0123456789"  # type: ignore[union-attr]

@@ -15,7 +15,7 @@ PURE = ["callhook.ports", "callhook.clock", "callhook.models.reasons", "callhook
         "callhook.services.transcription_decision", "callhook.services.enrichment"]
 PURE += ["callhook.services.transcript", "callhook.services.transcription_job", "callhook.services.transcription",
          "callhook.services.workflow_steps", "callhook.services.reconcile", "callhook.services.kept",
-         "callhook.services.raw_events", "callhook.services.recordings",
+         "callhook.services.raw_events", "callhook.services.recordings", "callhook.services.payloads",
          "callhook.services.retention"]
 PURE += ["callhook.services.ingest", "callhook.services.auth", "callhook.services.handshakes",
          "callhook.services.config_check", "callhook.services.operators", "callhook.services.signatures"]

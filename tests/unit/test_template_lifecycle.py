@@ -121,3 +121,14 @@ def test_an_expired_dialog_reaches_the_function_that_deletes_its_objects() -> No
     statements = _statements(TEMPLATE["Resources"]["ExpireFunctionRole"])
     allowed = {a for s in statements for a in _as_list(s["Action"])}
     assert {"s3:DeleteObject", "transcribe:DeleteTranscriptionJob"} <= allowed
+
+
+@pytest.mark.parametrize("logical", sorted(BUCKETS))
+def test_no_lifecycle_rule_deletes_or_moves_what_retention_keeps(logical: str) -> None:
+    # Retention is the channel's retention_days (0: forever) carried out by the Expire function; a bucket rule that
+    # expires or transitions objects would delete recordings and transcripts a channel keeps, leaving dialogs whose
+    # keys point at nothing. Only the incomplete-upload rule (parts never made into an object) may act on its own.
+    rules = BUCKETS[logical]["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])
+    acting = {key for rule in rules if rule.get("Status") == "Enabled" for key in rule
+              if key not in ("Id", "Status", "Prefix", "Filter", "AbortIncompleteMultipartUpload")}
+    assert acting == set(), f"{logical}: lifecycle rule(s) act on stored objects: {sorted(acting)}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from callhook.models.call import Telephony
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus, TopicStatus
 from callhook.models.reasons import TopicReason
@@ -74,3 +76,15 @@ def test_a_topic_set_earlier_is_cleared_when_the_alias_no_longer_exists() -> Non
     set_topic(state, dialogs, FakeTopics())
     # Then
     assert dialogs.dialog("d-1").topic is None
+
+
+@pytest.mark.parametrize("returned", ["sales ", " sales", "Sales", "SALES", "sales\n", "sales\u00a0"])
+def test_an_alias_that_differs_only_by_case_or_spaces_is_another_alias(returned: str) -> None:
+    # Given only "sales" exists
+    topics = FakeTopics("sales")
+    # When the action returns a near miss
+    resolution = resolve_topic(returned, "ok", topics)
+    # Then it is not "sales": compared exactly, as returned
+    assert resolution.status == TopicStatus.NOT_SET and resolution.alias == returned
+    assert resolution.reason is not None and resolution.reason.code == TopicReason.NO_SUCH_TOPIC
+    assert resolve_topic("sales", "ok", topics).status == TopicStatus.SET

@@ -280,4 +280,4 @@ def test_recording_auth_takes_secret_references_only() -> None:
     with pytest.raises(ValidationError, match="needs token"):
         RecordingAuth(type="bearer")
     with pytest.raises(ValidationError, match="needs header"):
-        RecordingAuth(type="header", value="secretsmanager:x")
+        RecordingAuth(type="header", value="secretsmanager:callhook/x")

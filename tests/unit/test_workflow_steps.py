@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import base64
 
+import pytest
+from botocore.exceptions import ClientError
+
+from callhook.errors import DependencyUnavailableError
 from callhook.models.call import Telephony
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus, WorkflowStatus
 from callhook.models.event import RawEvent, RawEventKind, StoredRequest
@@ -77,3 +81,34 @@ def test_a_failure_without_an_error_says_unknown() -> None:
     dialogs = stored()
     record_workflow_failure(STATE, dialogs)
     assert dialogs.dialog("d-1").workflow.error == {"Error": "Unknown"}
+
+
+class RefusingDialogs(FakeDialogs):
+    """DialogRepository's answer when DynamoDB refuses the update itself (its ClientError passes through)."""
+
+    def fill_telephony(self, dialog_id: str, fields: dict[str, object]) -> dict[str, object] | None:
+        if fields.get("status") == "poison":
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": "Item size has exceeded the "
+                                         "maximum allowed size"}}, "UpdateItem")
+        return super().fill_telephony(dialog_id, fields)
+
+
+def test_an_early_update_the_table_refuses_is_set_aside_and_the_later_ones_still_apply() -> None:
+    dialogs = RefusingDialogs(stored().dialog("d-1"))
+    events = FakeRawEvents(update(1, status="poison"), update(2, duration=42))
+    # When
+    begin_workflow(STATE, dialogs, events, FakeRecordingRequests())
+    # Then
+    aside = events.event("e-1")
+    assert (aside.kind, aside.reason, aside.set_aside_from) == (RawEventKind.SET_ASIDE, "processing_failed",
+                                                                "pending_update")
+    assert "ValidationException" in (aside.message or "")
+    assert events.event("e-2").kind == RawEventKind.APPLIED_UPDATE and dialogs.dialog("d-1").telephony.duration == 42
+
+
+def test_a_table_that_fails_itself_fails_the_step_with_every_update_still_pending() -> None:
+    dialogs, events = stored(), FakeRawEvents(update(1, duration=42))
+    dialogs.down = "ThrottlingException"
+    with pytest.raises(DependencyUnavailableError):
+        begin_workflow(STATE, dialogs, events, FakeRecordingRequests())
+    assert events.event("e-1").kind == RawEventKind.PENDING_UPDATE

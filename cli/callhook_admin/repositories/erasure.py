@@ -15,6 +15,7 @@ from callhook.repositories.erasure import (
     delete_objects,
     delete_transcription_job,
     object_keys,
+    read_object,
 )
 from callhook_admin.errors import LeftoverNotDeletedError
 
@@ -25,6 +26,9 @@ class AwsErasureObjects:
 
     def keys_under(self, prefix: str) -> list[str]:
         return object_keys(self.bucket, prefix)
+
+    def read(self, key: str) -> bytes | None:
+        return read_object(self.bucket, key)
 
     def delete_objects(self, keys: list[str]) -> list[str]:
         return delete_objects(self.bucket, keys)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -106,9 +107,44 @@ def put_channel(table: str, data: dict[str, Any], *, expected_version: int | Non
     return saved
 
 
-def token_generated(data: dict[str, Any]) -> bool:
-    """Whether `put_channel` generates a token for this item (it has neither a token nor a signature scheme)."""
-    return not data.get("webhook_token") and not data.get("signature")
+class TokenSource(StrEnum):
+    """Where the token a channel put writes comes from."""
+
+    FILE = "file"  # the item gives one (or its mask, standing for the stored one)
+    KEPT = "kept"  # the item gives none: the stored one stays
+    GENERATED = "generated"  # new channel, or rotation asked for
+    NONE = "none"  # a signature channel: no token
+
+
+def with_webhook_token(data: dict[str, Any], stored: dict[str, Any] | None, *,
+                       rotate: bool = False) -> tuple[dict[str, Any], TokenSource]:
+    """The item a channel put writes, with its token decided.
+
+    A file without a token keeps the stored one: the provider already has the webhook URL with that token, and a
+    new one would turn its calls into 401s. A new token only for a new channel, or when `rotate` asks for one.
+
+    Raises:
+        AdminError: `rotate` with a file that gives another token, or on a signature channel (no token to rotate).
+    """
+    data, stored = dict(data), stored or {}
+    given, kept = data.get("webhook_token"), stored.get("webhook_token")
+    if rotate:
+        if data.get("signature"):
+            raise AdminError("--rotate-token: this channel authenticates by signature and has no token to rotate")
+        if given and given != kept:
+            raise AdminError("--rotate-token generates the token: remove webhook_token from the file, or give your "
+                             "own token without --rotate-token")
+        data["webhook_token"] = new_webhook_token()
+        return data, TokenSource.GENERATED
+    if given:
+        return data, TokenSource.FILE
+    if data.get("signature"):
+        return data, TokenSource.NONE
+    if kept:
+        data["webhook_token"] = kept
+        return data, TokenSource.KEPT
+    data["webhook_token"] = new_webhook_token()
+    return data, TokenSource.GENERATED
 
 
 def restore_masked_secrets(data: dict[str, Any], stored: dict[str, Any] | None, mask: str) -> dict[str, Any]:
@@ -203,7 +239,7 @@ def topic_items(table: str) -> list[Topic | InvalidItem]:
         try:
             entries.append(Topic.model_validate(item))
         except ValidationError as exc:
-            entries.append(InvalidItem(item_id=str(item.get("alias")), problems=problems_of(exc)))
+            entries.append(InvalidItem(item_id=str(item.get("alias")), problems=problems_of(exc, Topic)))
     return sorted(entries, key=lambda e: e.alias if isinstance(e, Topic) else e.item_id)
 
 

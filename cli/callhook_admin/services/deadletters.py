@@ -1,10 +1,17 @@
-"""Dead letters: list what asynchronous invocations gave up on, and redrive it to the function it was meant for.
+"""Dead letters: list what asynchronous invocations and stream event sources gave up on, and redrive it to the
+function it was meant for.
 
-A queue holds messages for exactly one function (template.yaml): KeepRecording's failed copies, or the Transcribe
-job-state events that EventBridge could not deliver or the completion function failed on. Either way the body is
-the original event, so a redrive is that event invoked again, asynchronously, and the message deleted only once
-Lambda has accepted it. A redriven invoke that fails again is dead-lettered again as a new message: a redrive never
-picks up what arrived after it began, so it always ends.
+A queue holds messages for exactly one function (template.yaml). Asynchronous ones: KeepRecording's failed copies,
+or the Transcribe job-state events that EventBridge could not deliver or the completion function failed on; the
+body is the original event, so a redrive is that event invoked again, asynchronously, and the message deleted only
+once Lambda has accepted it. A redriven invoke that fails again is dead-lettered again as a new message: a redrive
+never picks up what arrived after it began, so it always ends.
+
+Stream ones (Expire, ReleaseHeld, NormalizeOperator, CheckConfig): the body is Lambda's record of the failed batch,
+its shard and first and last sequence numbers, not the records. A redrive reads those records from the stream again
+(it keeps them 24 hours), keeps the ones the mapping's filter passes, as Lambda did, and invokes the function
+synchronously with them, as the mapping does; the message is deleted only once the function succeeded. An expired
+dialog's recording, transcript and Transcribe job are so deleted from its old image, which only the stream holds.
 
 Over ports (`callhook_admin.ports.DeadLetters`, `AsyncInvoker`): the CLI hands in the SQS and Lambda adapters
 (callhook_cli/wiring.py); tests/unit/test_admin_deadletters.py proves the redrive on fakes.
@@ -15,12 +22,20 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from callhook_admin.errors import InvokeFailedError
-from callhook_admin.models.deadletter import DeadLetter, DeadLetterQueue, QueueListing, RedriveFailure, RedriveReport
-from callhook_admin.ports import AsyncInvoker, DeadLetters
+from callhook_admin.errors import InvokeFailedError, StreamRecordsGoneError
+from callhook_admin.models.deadletter import (
+    DeadLetter,
+    DeadLetterQueue,
+    QueueListing,
+    RedriveFailure,
+    RedriveReport,
+    StreamBatch,
+)
+from callhook_admin.ports import AsyncInvoker, DeadLetters, StreamBatches, SyncInvoker
 
 REDRIVE_VISIBILITY_S = 60  # a message being redriven is hidden this long; one that fails reappears after it
 EMPTY_RECEIVES = 3
@@ -30,17 +45,21 @@ def read_message(message: dict[str, Any]) -> DeadLetter:
     """Either AWS shape -> DeadLetter. Lambda: RequestID/ErrorCode/ErrorMessage; EventBridge: ERROR_CODE/..."""
     attrs = {k: v.get("StringValue") for k, v in message.get("MessageAttributes", {}).items()}
     system = message.get("Attributes", {})
-    source: Literal["lambda", "eventbridge", "unknown"] = "unknown"
+    source: Literal["lambda", "eventbridge", "stream", "unknown"] = "unknown"
     error: str | None = None
-    if "RULE_ARN" in attrs or "ERROR_CODE" in attrs:
-        source, error = "eventbridge", ": ".join(str(attrs[k]) for k in ("ERROR_CODE", "ERROR_MESSAGE") if attrs.get(k))
-    elif "RequestID" in attrs or "ErrorMessage" in attrs:
-        source, error = "lambda", attrs.get("ErrorMessage")
     raw = message.get("Body", "")
     try:
         body: Any = json.loads(raw)
     except ValueError:
         body = raw
+    if isinstance(body, dict) and isinstance(body.get("DDBStreamBatchInfo"), dict):
+        context = body.get("requestContext") or {}
+        source, error = "stream", (f"{context.get('condition', 'failed')} after "
+                                   f"{context.get('approximateInvokeCount', '?')} attempt(s)")
+    elif "RULE_ARN" in attrs or "ERROR_CODE" in attrs:
+        source, error = "eventbridge", ": ".join(str(attrs[k]) for k in ("ERROR_CODE", "ERROR_MESSAGE") if attrs.get(k))
+    elif "RequestID" in attrs or "ErrorMessage" in attrs:
+        source, error = "lambda", attrs.get("ErrorMessage")
     sent = system.get("SentTimestamp")
     return DeadLetter(
         message_id=message["MessageId"], source=source, error=error or None, body=body, subject=_subject(body),
@@ -51,6 +70,11 @@ def read_message(message: dict[str, Any]) -> DeadLetter:
 def _subject(body: Any) -> str | None:
     if not isinstance(body, dict):
         return None
+    info = body.get("DDBStreamBatchInfo")
+    if isinstance(info, dict):
+        table = str(info.get("streamArn", "")).split(":table/", 1)[-1].split("/stream/", 1)[0]
+        return (f"{info.get('batchSize')} record(s) of {table}, sequence numbers {info.get('startSequenceNumber')}.."
+                f"{info.get('endSequenceNumber')}")
     detail = body.get("detail")
     if isinstance(detail, dict) and detail.get("TranscriptionJobName"):
         return str(detail["TranscriptionJobName"])
@@ -71,10 +95,19 @@ def list_dead_letters(queue: DeadLetterQueue, repo: DeadLetters, *, limit: int =
     return QueueListing(queue=queue, depth=visible, in_flight=in_flight, messages=messages)
 
 
+@dataclass(frozen=True)
+class StreamRedrive:
+    """What a stream queue's redrive needs besides the queue: the stream, and a synchronous invoke."""
+
+    batches: StreamBatches
+    invoke: SyncInvoker
+
+
 def redrive(queue: DeadLetterQueue, repo: DeadLetters, invoke: AsyncInvoker, *, limit: int | None = None,
-            now_ms: Callable[[], int] | None = None) -> RedriveReport:
+            now_ms: Callable[[], int] | None = None, stream: StreamRedrive | None = None) -> RedriveReport:
     """Invoke the queue's function again with each message that was there when the redrive began; delete each
-    message Lambda accepted. Messages whose body is not JSON are left (Lambda would refuse them) and reported."""
+    message Lambda accepted (a stream queue's: each batch the function succeeded on). Messages whose body is not
+    JSON are left (Lambda would refuse them) and reported."""
     began = (now_ms or (lambda: int(time.time() * 1000)))()
     report = RedriveReport(queue=queue.name, function=queue.function)
     seen: set[str] = set()
@@ -92,7 +125,8 @@ def redrive(queue: DeadLetterQueue, repo: DeadLetters, invoke: AsyncInvoker, *, 
             if int(message.get("Attributes", {}).get("SentTimestamp", 0)) >= began:
                 report.left_new += 1  # failed again during this redrive (or just arrived): the next one's work
                 repo.release(handle)
-            elif not _redrive_one(queue, message, report, invoke):
+            elif not (_redrive_batch(queue, message, report, stream) if queue.kind == "stream"
+                      else _redrive_one(queue, message, report, invoke)):
                 repo.release(handle)  # stays in the queue, visible
             else:
                 repo.delete(handle)
@@ -115,4 +149,65 @@ def _redrive_one(queue: DeadLetterQueue, message: dict[str, Any], report: Redriv
         report.failed.append(RedriveFailure(message_id=message["MessageId"], reason=f"invoke failed: {exc}"))
         return False
     report.redriven.append(message["MessageId"])
+    return True
+
+
+def _redrive_batch(queue: DeadLetterQueue, message: dict[str, Any], report: RedriveReport,
+                   stream: StreamRedrive | None) -> bool:
+    """True once the function succeeded on the batch's records, read again from the stream."""
+    mid = message["MessageId"]
+    if stream is None:
+        raise ValueError(f"queue {queue.name} holds stream batches: its redrive needs the stream (StreamRedrive)")
+    try:
+        batch = StreamBatch.model_validate(json.loads(message.get("Body", ""))["DDBStreamBatchInfo"])
+    except (ValueError, KeyError, TypeError):
+        report.failed.append(RedriveFailure(message_id=mid, reason="the body is not a stream batch's failure record"))
+        return False
+    try:
+        records = stream.batches.records(batch)
+        patterns = stream.batches.filter_patterns(queue.function, batch.stream_arn)
+    except StreamRecordsGoneError as exc:
+        report.failed.append(RedriveFailure(message_id=mid, reason=str(exc)))
+        return False
+    unsupported = [p for p in patterns if not pattern_supported(p)]
+    if unsupported:
+        report.failed.append(RedriveFailure(message_id=mid, reason=f"filter patterns this redrive cannot evaluate: "
+                                                                   f"{json.dumps(unsupported)}"))
+        return False
+    delivered = [r for r in records if not patterns or any(matches_pattern(p, r) for p in patterns)]
+    if not delivered:  # nothing of it reaches the function (the records were filtered out): nothing to redo
+        report.redriven.append(mid)
+        return True
+    try:
+        stream.invoke(queue.function, json.dumps({"Records": delivered}, default=str).encode())
+    except InvokeFailedError as exc:
+        report.failed.append(RedriveFailure(message_id=mid, reason=f"invoke failed: {exc}"))
+        return False
+    report.redriven.append(mid)
+    return True
+
+
+def pattern_supported(pattern: Any) -> bool:
+    """The part of Lambda's event-filtering syntax evaluated here: nested objects of lists of literal values (exact
+    matching). Anything else (prefix, numeric, anything-but, exists, ...) is refused rather than guessed."""
+    if isinstance(pattern, dict):
+        return all(pattern_supported(v) for v in pattern.values())
+    return isinstance(pattern, list) and all(isinstance(v, str | int | float | bool) or v is None for v in pattern)
+
+
+def matches_pattern(pattern: dict[str, Any], record: Any) -> bool:
+    """Whether a stream record (as the function receives it) passes one filter pattern, as Lambda decides it."""
+    if not isinstance(record, dict):
+        return False
+    for key, wanted in pattern.items():
+        if key not in record:
+            return False
+        if isinstance(wanted, dict):
+            if not matches_pattern(wanted, record[key]):
+                return False
+        else:
+            got = record[key]
+            values = got if isinstance(got, list) else [got]
+            if not any(v in wanted for v in values):
+                return False
     return True

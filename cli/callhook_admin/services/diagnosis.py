@@ -19,7 +19,7 @@ from callhook.errors import ActionNotFoundError, ChannelConfigError, DialogNotFo
 from callhook.mapping import map_telephony
 from callhook.models.action import Action, HttpAction, placeholders
 from callhook.models.call import CANONICAL_FIELDS
-from callhook.models.channel import Channel, effective_channel
+from callhook.models.channel import Channel, EnrichErrorAction, effective_channel
 from callhook.models.dialog import (
     AssignmentSource,
     AssignmentStatus,
@@ -39,7 +39,8 @@ from callhook.models.reasons import (
     TranscriptionReason,
     cause_code,
 )
-from callhook.ports import Actions, Channels, Operators, Topics
+from callhook.ports import Actions, Channels, Operators, PayloadReader, Topics
+from callhook.services.payloads import with_raw
 from callhook_admin.ports import DialogLookup
 
 OPERATOR_NOT_ASSIGNED = ExplainSymptom.OPERATOR_NOT_ASSIGNED
@@ -113,6 +114,7 @@ class ExplainPorts:
     actions: Actions
     operators: Operators
     topics: Topics
+    payloads: PayloadReader  # a provider's body too large for the item
 
 
 def explain_dialog(dialog_id: str, io: ExplainPorts) -> Diagnosis:
@@ -124,6 +126,7 @@ def explain_dialog(dialog_id: str, io: ExplainPorts) -> Diagnosis:
     dialog = io.dialogs.get(dialog_id)
     if dialog is None:
         raise DialogNotFoundError(f"no dialog {dialog_id!r}")
+    dialog = with_raw(dialog, io.payloads)
     notes: list[str] = []
     channel: Channel | None = None
     try:
@@ -179,13 +182,26 @@ def _operator_finding(dialog: Dialog, action: Action | None, operator_lookup: Op
     assignment = dialog.assignment
     if assignment.status == AssignmentStatus.PENDING:
         return _finding(OPERATOR_NOT_ASSIGNED, False, "not decided yet: the AssignOperator step has not run")
-    if assignment.status == AssignmentStatus.ASSIGNED and assignment.source != AssignmentSource.DEFAULT_OPERATOR:
+    if assignment.status == AssignmentStatus.ASSIGNED and assignment.source == AssignmentSource.DEFAULT_OPERATOR:
+        # assign_admin did what it promises: an operator is assigned, so the symptom does not apply; why it is the
+        # default one is said here, the error itself once, under the enrichment row.
+        why = (f"the default operator, because enrichment failed and enrich_error_action is "
+               f"{dialog.policy.enrich_error_action.value}")
+        if _extra(assignment.reason).get("operator_known") is False:
+            return _finding(OPERATOR_NOT_ASSIGNED, True, f"operator {assignment.operator_id} was assigned as {why}, "
+                            "but no operator has that user_id", [Cause(
+                                code=AssignmentReason.NO_SUCH_OPERATOR,
+                                message=f"the default operator {assignment.operator_id} "
+                                        "(setting telephony_autotranscribe_default_operator_id) is not a stored "
+                                        "operator: add it, or set the setting to one that is",
+                                evidence={"operator_id": assignment.operator_id})])
+        return _finding(OPERATOR_NOT_ASSIGNED, False, f"operator {assignment.operator_id} assigned: {why}")
+    if assignment.status == AssignmentStatus.ASSIGNED:
         source = assignment.source.value if assignment.source else "?"
         return _finding(OPERATOR_NOT_ASSIGNED, False, f"operator {assignment.operator_id} assigned (from {source})")
     causes: list[Cause] = []
-    if (assignment.source == AssignmentSource.DEFAULT_OPERATOR
-            or _code(assignment.reason) == AssignmentReason.ENRICHMENT_FAILED):
-        causes.append(_enrichment_failed_cause(dialog))
+    if _code(assignment.reason) == AssignmentReason.ENRICHMENT_FAILED:
+        causes.append(_enrichment_failed_cause(dialog, with_evidence=False))
     enrichment = dialog.enrichment
     email_returned = (enrichment.result or {}).get("operator_email")
     if enrichment.status == EnrichmentStatus.OK and not email_returned:
@@ -203,11 +219,8 @@ def _operator_finding(dialog: Dialog, action: Action | None, operator_lookup: Op
         causes.append(Cause(code=AssignmentReason.NO_OPERATOR_IN_WEBHOOK,
                             message=assignment.reason.message if assignment.reason else "",
                             evidence={"operator_email": None, "operator_ext": None}))
-    if assignment.status == AssignmentStatus.ASSIGNED:
-        summary = f"the default operator {assignment.operator_id} was assigned instead, because enrichment failed"
-    else:
-        summary = "; ".join(c.message for c in causes) or (assignment.reason.message if assignment.reason else
-                                                              "no operator was assigned")
+    summary = "; ".join(c.message for c in causes) or (assignment.reason.message if assignment.reason else
+                                                          "no operator was assigned")
     if not causes and assignment.reason is not None:
         causes.append(_stored_cause(assignment.reason))
     return _finding(OPERATOR_NOT_ASSIGNED, True, summary, causes)
@@ -258,7 +271,7 @@ def _topic_finding(dialog: Dialog, action: Action | None, topic_lookup: TopicLoo
                           f" (its result.topic {expression!r} matched nothing in the answer)" if expression
                           else " (the action maps no result.topic)"))
     elif code == TopicReason.ENRICHMENT_FAILED:
-        cause = _enrichment_failed_cause(dialog)
+        cause = _enrichment_failed_cause(dialog, with_evidence=False)
     elif code == TopicReason.ENRICHMENT_DISABLED:
         cause = Cause(code=TopicReason.ENRICHMENT_DISABLED, message="enrichment is disabled for this call: topics "
                       "come only from the enrich action (set the channel's webhook_enrich_action)")
@@ -396,17 +409,27 @@ def _enrichment_finding(dialog: Dialog, action: Action | None) -> Finding:
     return _finding(ENRICHED_FIELDS_MISSING, True, cause.message, [cause])
 
 
-def _enrichment_failed_cause(dialog: Dialog) -> Cause:
+def _enrichment_failed_cause(dialog: Dialog, *, with_evidence: bool = True) -> Cause:
+    """Enrichment's error and the policy that followed. Several rows have it as their cause; the error and its
+    evidence are given once (`with_evidence`, the enrichment row), the others name the outcome only."""
     error = dict(dialog.enrichment.error or {})
-    policy = dialog.policy.enrich_error_action.value
+    policy = dialog.policy.enrich_error_action
     notice = next((e.text for e in dialog.feed if e.code == "enrichment_failed"), None)
-    outcome = (f"the default operator {dialog.assignment.operator_id} was assigned" if policy == "assign_admin"
-               else "the call was left unassigned, without transcription")
+    if policy == EnrichErrorAction.ASSIGN_ADMIN:
+        outcome = (f"the default operator {dialog.assignment.operator_id} was assigned"
+                   if dialog.assignment.status == AssignmentStatus.ASSIGNED
+                   else "the default operator was to be assigned")
+    else:
+        outcome = "the call was left unassigned, without transcription"
+    if not with_evidence:
+        return Cause(code=ExplainCause.ENRICHMENT_ERROR,
+                     message=f"enrichment failed (its error is under \"{SYMPTOMS[ENRICHED_FIELDS_MISSING][0]}\"); "
+                             f"enrich_error_action is {policy.value}: {outcome}")
     return Cause(
         code=ExplainCause.ENRICHMENT_ERROR,
         message=f"enrichment failed ({error.get('type', 'error')}: {error.get('message', 'no detail stored')}); "
-                f"enrich_error_action is {policy}: {outcome}",
-        evidence={"action_id": dialog.enrichment.action_id, "error": error, "enrich_error_action": policy,
+                f"enrich_error_action is {policy.value}: {outcome}",
+        evidence={"action_id": dialog.enrichment.action_id, "error": error, "enrich_error_action": policy.value,
                   "feed_notice": notice})
 
 

@@ -27,7 +27,7 @@ from callhook_admin.errors import ExecutionStillRunningError, ItemNotFoundError,
 from callhook_admin.models.execution import execution_name
 from callhook_admin.ports import DialogExecutions, DialogSections, EventPages, ReplayEvents
 
-REPLAYABLE_KINDS = frozenset({RawEventKind.REJECTED, RawEventKind.REPLAYED})
+REPLAYABLE_KINDS = frozenset({RawEventKind.REJECTED, RawEventKind.REPLAYED, RawEventKind.SET_ASIDE})
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
 
@@ -113,7 +113,8 @@ def replay_event(event_id: str, io: EventReplayPorts, settings: IngestSettings) 
     request = stored_webhook_request(event)
     try:
         channel = ingest.load_channel(event.channel_id, io.ingest)
-        answer = ingest.accept_authenticated(channel, request, io.ingest, settings)
+        # The call happened when the request arrived: its dialog's created_at and retention count from then.
+        answer = ingest.accept_authenticated(channel, request, io.ingest, settings, received_at=event.received_at)
     except WebhookRejectedError as exc:
         events.mark(event_id, event.kind, **rejected_marks(exc, utc_now()))
         return EventReplay(event_id=event_id, channel_id=event.channel_id, outcome="rejected", reason=exc.reason,

@@ -49,6 +49,7 @@ def use_limits(limits: ClientLimits) -> None:
         if limits != _limits:
             _limits = limits
             _client.cache_clear()
+            _made.clear()
 
 
 @functools.cache
@@ -64,13 +65,37 @@ def client(service: str) -> Any:
 
 @functools.cache
 def _client(service: str) -> Any:
-    return _session().client(service, config=_limits.config())  # type: ignore[call-overload]
+    made = _session().client(service, config=_limits.config())  # type: ignore[call-overload]
+    _made[service] = made
+    return made
+
+
+_made: dict[str, Any] = {}  # the clients _client holds, by service (functools.cache does not list them)
 
 
 def reset_clients() -> None:
     """Tests that switch endpoints or credentials call this."""
     _client.cache_clear()
     _session.cache_clear()
+    _made.clear()
+
+
+def renew_clients() -> None:
+    """New sessions and clients, made at once, for a process resumed from a SnapStart snapshot (an after-restore
+    hook). A client made before the snapshot holds what must not be shared by the sandboxes restored from it: its
+    pooled connections (sockets of the snapshotted sandbox, long closed by the other end) and the temporary
+    credentials resolved then. The service models and endpoint rules the old session loaded are kept (its data
+    loader): loading them is most of a first call's cost, which the snapshot is there to save."""
+    with _lock:
+        services = list(_made)
+        loader = _session()._session.get_component("data_loader") if _session.cache_info().currsize else None
+        for old in _made.values():
+            old.close()
+        reset_clients()
+        if loader is not None:
+            _session()._session.register_component("data_loader", loader)
+        for service in services:
+            _client(service)
 
 
 _serializer = TypeSerializer()

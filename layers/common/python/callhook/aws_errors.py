@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from callhook.errors import DependencyUnavailableError
+from callhook.errors import DependencyUnavailableError, ItemRefusedError
 
 # Throttling and server-side faults of the services callhook calls (DynamoDB, Transcribe, Step Functions, SSM,
 # Secrets Manager, Lambda): each means the same request may succeed later.
@@ -21,6 +21,9 @@ THROTTLING_CODES = frozenset({
     "ProvisionedThroughputExceededException", "LimitExceededException", "TransactionConflictException",
     "InternalServerError", "InternalFailureException", "ServiceUnavailable", "ServiceUnavailableException",
 })
+
+# The store answered, and refused this one item: retrying the same item fails the same way.
+REFUSED_CODES = frozenset({"ValidationException"})
 
 
 def error_code(exc: BaseException) -> str:
@@ -55,12 +58,17 @@ def translated(what: str, service: str = "") -> Iterator[None]:
 
 @contextmanager
 def unavailable(what: str, service: str = "") -> Iterator[None]:
-    """Every AWS failure becomes DependencyUnavailableError: for the writes whose caller keeps the request elsewhere
+    """Every AWS failure becomes DependencyUnavailableError (ItemRefusedError when the store refused the item
+    itself): for the writes whose caller keeps the request elsewhere
     whatever went wrong (ingest's dialog and raw event writes, then the spool; the spool, then 503). Exceptions that
     are not AWS's (a duplicate dialog, a bug) propagate."""
     try:
         yield
     except ClientError as exc:
-        raise DependencyUnavailableError(f"{what}: {service + ' ' if service else ''}{error_code(exc)}") from exc
+        code = error_code(exc)
+        detail = f"{what}: {service + ' ' if service else ''}{code}"
+        if code in REFUSED_CODES:
+            raise ItemRefusedError(f"{detail}: {exc.response.get('Error', {}).get('Message', '')}") from exc
+        raise DependencyUnavailableError(detail) from exc
     except BotoCoreError as exc:
         raise DependencyUnavailableError(f"{what}: {exc}") from exc

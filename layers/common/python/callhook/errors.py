@@ -18,6 +18,7 @@
       PayloadTooLargeError 413, UnsupportedContentTypeError 415, UnreadableBodyError 400,
       MissingCallIdError 422, ChannelMisconfiguredError 503
   x DialogStoreUnavailableError -> never answered: ingest spools the request (202) instead
+  x ItemRefusedError           -> ingest's writes: the store works but refuses this item; kept elsewhere, then set aside
   x DialogExistsError          -> the same call again (a re-delivery): ingest answers `duplicate`
 """
 
@@ -44,6 +45,15 @@ class TerminalError(CallhookError):
 
 class DependencyUnavailableError(RetryableError):
     """An AWS service or external system was throttled, timed out or answered 5xx."""
+
+
+class ItemRefusedError(CallhookError):
+    """The store refused this one item (DynamoDB's ValidationException: over 400 KB, nested too deep...).
+
+    On the webhook path it is one more reason to keep the request in the next store, as for any failed write. A
+    drain of kept requests (services/kept.py) tells it apart: the store works, so the request is set aside with
+    this reason and the drain goes on, instead of waiting for a store that will refuse it on every pass.
+    """
 
 
 class DialogExistsError(Exception):

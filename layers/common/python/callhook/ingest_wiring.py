@@ -8,6 +8,7 @@ Apart from callhook/wiring.py on purpose: the webhook path's cold import carries
 from callhook.aws import ClientLimits
 from callhook.repositories.executions import StepFunctionsExecutions
 from callhook.repositories.ingest import CachedChannels, IngestDialogs, IngestEvents
+from callhook.repositories.payloads import BucketPayloads
 from callhook.repositories.recording_requests import KeepRecordingRequests
 from callhook.repositories.spool import SpoolStore
 from callhook.secrets_resolver import ResolvedSecrets
@@ -23,4 +24,6 @@ def ingest_ports(settings: IngestSettings, *, fresh: bool = False, limits: Clien
         channels=CachedChannels(settings.channels_table, 0 if fresh else settings.channel_cache_seconds),
         dialogs=IngestDialogs(settings.dialogs_table), events=IngestEvents(settings.events_table),
         spool=SpoolStore(settings.recordings_bucket), executions=StepFunctionsExecutions(settings.state_machine_arn),
-        recordings=KeepRecordingRequests(), secrets=ResolvedSecrets(what="the signature secret", limits=limits))
+        recordings=KeepRecordingRequests(), secrets=ResolvedSecrets(what="the signature secret", limits=limits,
+                                                                   max_age=settings.channel_cache_seconds),
+        payloads=BucketPayloads(settings.recordings_bucket))

@@ -13,21 +13,29 @@ the provider, so either can point at the instance metadata service, the VPC or l
   is opened; when a redirect leaves the origin (scheme, host and port), every header that carries a secret is
   dropped: ``Authorization``, ``Proxy-Authorization``, ``Cookie``, ``auth``, and the caller's ``secret_headers``
   (an action's headers built from ``{secrets.…}``, a recording_auth header);
-* the body is streamed and reading stops past ``max_bytes``; ``timeout_s`` bounds connecting and each read, and
-  the whole exchange (all hops and the body) is checked against it too.
+* the body is streamed and reading stops past ``max_bytes``;
+* ``timeout_s`` is one deadline for the whole exchange: DNS, connecting, TLS, headers and body of every hop. A
+  socket timeout bounds each wait for bytes, not a peer that sends one byte a second, so a watchdog
+  (``_Watchdog``) shuts the exchange's sockets down when the deadline passes, whatever they are blocked on, and the
+  call fails as ``ActionTimeoutError`` however slowly the other side sends.
 
 ``allow_private_network=True`` (set on the item by an admin; the local demo's fake systems live on 127.0.0.1) lifts
 the address rules only; scheme and credential rules always apply. Proxies from the environment are ignored on
-purpose: a proxy would resolve the name again, out of our sight. DNS resolution itself has no timeout of its own.
+purpose: a proxy would resolve the name again, out of our sight.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import socket
+import threading
 import time
 from collections.abc import Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import urljoin, urlsplit
@@ -37,6 +45,8 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from requests.exceptions import InvalidHeader, InvalidSchema, InvalidURL, MissingSchema
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import Timeout
 
 from callhook.errors import (
@@ -46,6 +56,9 @@ from callhook.errors import (
     ActionTooManyRedirectsError,
     BlockedDestinationError,
 )
+from callhook.observability import trace_calls_of
+
+trace_calls_of("requests")  # the Tracer patches only the AWS SDK when it is built (callhook.observability)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -180,6 +193,97 @@ class _Destination:
     addresses: tuple[IPAddress, ...]  # every address the name resolved to, all vetted; connections are pinned to them
 
 
+class _Watchdog:
+    """Shuts down every connection of one exchange when its deadline passes.
+
+    A socket timeout bounds each wait for bytes; a peer that sends one byte a second never trips it, and neither
+    headers nor body would then end. The watchdog is a timer: at the deadline it shuts the exchange's sockets down
+    (``shutdown(2)`` wakes a thread blocked in ``recv`` and ends the stream, for plain and TLS sockets alike, in the
+    TLS handshake too), and the exchange reads ``expired`` to report a timeout rather than the reset or short body
+    that the shutdown causes.
+
+    Each connection hands over a duplicate of its TCP socket's descriptor as it opens it: the duplicate stays valid
+    whatever the connection does with its own (TLS wraps it, http.client closes it while the body is still being
+    read), so the timer can never shut down a descriptor that has been reused for something else. The duplicates
+    are closed when the exchange ends.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._stopped = False
+        self.expired = False
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            duplicate = sock.dup()
+            self._sockets.append(duplicate)
+            if self.expired:
+                _shutdown(duplicate)
+
+    def stop(self) -> bool:
+        """End the watch (the exchange is over); True when the deadline had passed first."""
+        self._timer.cancel()
+        with self._lock:
+            self._stopped = True
+            for duplicate in self._sockets:
+                duplicate.close()
+            self._sockets.clear()
+            return self.expired
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self.expired = True
+            for duplicate in self._sockets:
+                _shutdown(duplicate)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # not connected, or already shut down by the peer
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+# The exchange whose deadline the connections being opened on this thread serve (set by safe_request).
+_EXCHANGE: ContextVar[_Watchdog | None] = ContextVar("callhook_outbound_exchange", default=None)
+
+
+def _watched(sock: socket.socket) -> socket.socket:
+    watchdog = _EXCHANGE.get()
+    if watchdog is not None:
+        watchdog.watch(sock)
+    return sock
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        return _watched(super()._new_conn())
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        return _watched(super()._new_conn())
+
+
+class _WatchedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+# Name resolution has no timeout of its own (the resolver's retries can take tens of seconds): it runs here, and
+# the exchange waits for it only until its deadline.
+_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="callhook-dns")
+
+
 def check_destination(url: str, allow_private_network: bool) -> None:
     """Refuse ``url`` unless it may be fetched; the same check ``safe_request`` runs before every hop.
 
@@ -224,14 +328,47 @@ def safe_request(
     """
     started = time.monotonic()
     deadline = started + timeout_s
+    watchdog = _Watchdog(deadline)
+    token = _EXCHANGE.set(watchdog)
+    try:
+        return _exchange(
+            method, url, started=started, deadline=deadline, watchdog=watchdog,
+            allow_private_network=allow_private_network, timeout_s=timeout_s, max_bytes=max_bytes, headers=headers,
+            params=params, json=json, auth=auth, stream_to=stream_to, max_redirects=max_redirects,
+            secret_headers=secret_headers, secret_body=secret_body,
+        )
+    finally:
+        _EXCHANGE.reset(token)
+        watchdog.stop()
+
+
+def _exchange(
+    method: str,
+    url: str,
+    *,
+    started: float,
+    deadline: float,
+    watchdog: _Watchdog,
+    allow_private_network: bool,
+    timeout_s: float,
+    max_bytes: int,
+    headers: Mapping[str, str] | None,
+    params: Mapping[str, str] | None,
+    json: Any,
+    auth: AuthBase | tuple[str, str] | None,
+    stream_to: BinaryIO | None,
+    max_redirects: int,
+    secret_headers: Collection[str],
+    secret_body: bool,
+) -> OutboundResponse:
     request = _prepare(method, url, headers=headers, params=params, json=json, auth=auth)
-    origin = _vet(request.url or url, allow_private_network)
+    origin = _vet(request.url or url, allow_private_network, deadline=deadline, timeout_s=timeout_s)
     destination = origin
     for hop in range(max_redirects + 1):
-        response = _send(request, destination, deadline, timeout_s)
+        response = _send(request, destination, deadline, timeout_s, watchdog)
         location = response.headers.get("location")
         if response.status_code not in REDIRECT_STATUSES or not location:
-            body = _read_body(response, destination, max_bytes, deadline, timeout_s, stream_to)
+            body = _read_body(response, destination, max_bytes, deadline, timeout_s, stream_to, watchdog)
             return OutboundResponse(
                 status=response.status_code,
                 headers=response.headers,
@@ -266,7 +403,7 @@ def safe_request(
             json=json if keep_body else None,
             auth=auth,
         )
-        destination = _vet(request.url or target, allow_private_network)
+        destination = _vet(request.url or target, allow_private_network, deadline=deadline, timeout_s=timeout_s)
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
 
@@ -310,7 +447,9 @@ def _host_for_message(url: str) -> str:
         return "(unparsable URL)"
 
 
-def _vet(url: str, allow_private_network: bool) -> _Destination:
+def _vet(
+    url: str, allow_private_network: bool, *, deadline: float | None = None, timeout_s: float = 0
+) -> _Destination:
     try:
         parts = urlsplit(url)
     except ValueError as exc:
@@ -336,7 +475,7 @@ def _vet(url: str, allow_private_network: bool) -> _Destination:
         raise BlockedDestinationError(f"invalid port in URL for {host}", host=host, reason="invalid URL") from exc
     if not host or not (_HOSTNAME.fullmatch(host) or (":" in host and _IPV6_LITERAL.fullmatch(host))):
         raise BlockedDestinationError(f"host {host!r} refused: not a valid host name", host=host, reason="invalid host")
-    addresses = _resolve(host, port)
+    addresses = _resolve(host, port, deadline=deadline, timeout_s=timeout_s)
     if not allow_private_network:
         for address in addresses:
             reason = classify_address(address)
@@ -355,13 +494,24 @@ def _is_literal(host: str, address: IPAddress) -> bool:
         return False
 
 
-def _resolve(host: str, port: int) -> list[IPAddress]:
-    """The addresses a connection to ``host`` could use; numeric forms are read as the OS reads them, without DNS."""
+def _resolve(host: str, port: int, *, deadline: float | None = None, timeout_s: float = 0) -> list[IPAddress]:
+    """The addresses a connection to ``host`` could use; numeric forms are read as the OS reads them, without DNS.
+    With a ``deadline``, a lookup still running when it passes is a timeout (phase ``dns``)."""
     literal = _literal_address(host)
     if literal is not None:
         return [literal]
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        if deadline is None:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        else:
+            lookup = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+            try:
+                infos = lookup.result(timeout=max(0.0, deadline - time.monotonic()))
+            except FutureTimeoutError:
+                lookup.cancel()
+                raise ActionTimeoutError(
+                    f"{host} did not resolve within {timeout_s:g}s", host=host, timeout_s=timeout_s, phase="dns"
+                ) from None
     except socket.gaierror as exc:
         temporary = exc.errno == socket.EAI_AGAIN
         raise ActionConnectionError(
@@ -406,6 +556,14 @@ class _PinnedAdapter(HTTPAdapter):
         self._address = address
         super().__init__(max_retries=0)
 
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        # Connections that the exchange's watchdog can shut down at its deadline.
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPConnectionPool,
+            "https": _WatchedHTTPSConnectionPool,
+        }
+
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: Any, cert: Any = None
     ) -> Any:  # requests' private TypedDicts; the pool kwargs gain server_hostname, which they do not declare
@@ -431,7 +589,11 @@ def _send_pinned(
 
 
 def _send(
-    request: requests.PreparedRequest, destination: _Destination, deadline: float, timeout_s: float
+    request: requests.PreparedRequest,
+    destination: _Destination,
+    deadline: float,
+    timeout_s: float,
+    watchdog: _Watchdog,
 ) -> requests.Response:
     """One hop, pinned to each vetted address in turn until one accepts the connection (as urllib3 itself would
     try each address of a name); an address is only left behind when nothing was sent to it."""
@@ -445,6 +607,13 @@ def _send(
         try:
             return _send_pinned(request, destination, address, remaining)
         except requests.exceptions.RequestException as exc:
+            if watchdog.expired:  # the reset or short answer is the watchdog's doing
+                raise ActionTimeoutError(
+                    f"{destination.host} did not answer within {timeout_s:g}s (read)",
+                    host=destination.host,
+                    timeout_s=timeout_s,
+                    phase="read",
+                ) from exc
             if index + 1 < len(destination.addresses) and _failed_to_connect(exc):
                 continue
             raise _transport_error(exc, destination, address, timeout_s) from exc
@@ -487,8 +656,10 @@ def _read_body(
     deadline: float,
     timeout_s: float,
     stream_to: BinaryIO | None,
+    watchdog: _Watchdog,
 ) -> bytes:
-    """Stream the body, stopping as soon as it passes ``max_bytes`` or the deadline (a slow drip is a timeout)."""
+    """Stream the body, stopping as soon as it passes ``max_bytes`` or the deadline (a slow drip is a timeout: the
+    watchdog cuts a read that is still waiting at the deadline, and a body it cut short is never returned)."""
     try:
         declared = int(response.headers.get("content-length", ""))
     except ValueError:
@@ -502,31 +673,34 @@ def _read_body(
             total += len(chunk)
             if total > max_bytes:
                 raise _too_large(destination, max_bytes)
-            if time.monotonic() > deadline:
-                raise ActionTimeoutError(
-                    f"{destination.host} did not finish answering within {timeout_s:g}s",
-                    host=destination.host,
-                    timeout_s=timeout_s,
-                    phase="body",
-                )
+            if watchdog.expired or time.monotonic() > deadline:
+                raise _body_timeout(destination, timeout_s)
             if stream_to is not None:
                 stream_to.write(chunk)
             else:
                 chunks.append(chunk)
     except urllib3.exceptions.ReadTimeoutError as exc:
-        raise ActionTimeoutError(
-            f"{destination.host} did not finish answering within {timeout_s:g}s",
-            host=destination.host,
-            timeout_s=timeout_s,
-            phase="body",
-        ) from exc
+        raise _body_timeout(destination, timeout_s) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
+        if watchdog.expired:
+            raise _body_timeout(destination, timeout_s) from exc
         raise ActionConnectionError(
             f"reading the answer of {destination.host} failed", host=destination.host, reason="refused"
         ) from exc
     finally:
         _dispose(response)
+    if watchdog.stop():  # a close-delimited body the watchdog cut short reads as complete
+        raise _body_timeout(destination, timeout_s)
     return b"".join(chunks)
+
+
+def _body_timeout(destination: _Destination, timeout_s: float) -> ActionTimeoutError:
+    return ActionTimeoutError(
+        f"{destination.host} did not finish answering within {timeout_s:g}s",
+        host=destination.host,
+        timeout_s=timeout_s,
+        phase="body",
+    )
 
 
 def _dispose(response: requests.Response) -> None:

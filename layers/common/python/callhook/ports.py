@@ -237,6 +237,11 @@ class Spool(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def set_aside(self, key: str, reason: str) -> str:
+        """Move a spooled object that cannot be processed out of the spool, as it is, with the reason; its new
+        key. Raises: DependencyUnavailableError: S3 failed (it stays spooled)."""
+        ...
+
 
 class ChannelIds(Protocol):
     def ids(self) -> list[str]:
@@ -267,8 +272,10 @@ class Ingest(Protocol):
 class IngestChannels(Protocol):
     """The channels table as ingest reads it on every webhook."""
 
-    def get(self, channel_id: str) -> Channel | None:
+    def get(self, channel_id: str, *, fresh: bool = False) -> Channel | None:
         """The channel, cached briefly per sandbox (the adapter's `cache_seconds`; 0 reads fresh). None: no item.
+        `fresh`: read the item now (strongly consistent) and keep it for the next requests: what ingest does before
+        it refuses a request, since the cached copy may predate the admin's change.
         Raises ChannelConfigError (the item fails validation), DependencyUnavailableError."""
         ...
 
@@ -322,9 +329,28 @@ class RecordingObjects(Protocol):
         ...
 
 
+class PayloadReader(Protocol):
+    """Objects of the recordings bucket that hold what did not fit an item (services/payloads.py)."""
+
+    def read(self, key: str) -> bytes:
+        """Raises: DependencyUnavailableError: S3 throttled or unreachable."""
+        ...
+
+
+class Payloads(PayloadReader, Protocol):
+    def put(self, key: str, data: bytes) -> None:
+        """Raises: DependencyUnavailableError: the object was not stored (ingest keeps the request elsewhere)."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """A missing key is no error."""
+        ...
+
+
 class Secrets(Protocol):
-    def read(self, reference: str) -> str:
-        """An `ssm:` / `secretsmanager:` reference's value. Raises SecretUnreadableError."""
+    def read(self, reference: str, *, fresh: bool = False) -> str:
+        """An `ssm:` / `secretsmanager:` reference's value, cached by the adapter; `fresh` reads it now (and caches
+        that). Raises SecretUnreadableError."""
         ...
 
 

@@ -1,4 +1,5 @@
-"""The one secrets resolver: `ssm:NAME` (Parameter Store, decrypted) and `secretsmanager:NAME`, cached five minutes.
+"""The one secrets resolver: `ssm:NAME` (Parameter Store, decrypted) and `secretsmanager:NAME`, cached five minutes
+(Ingest: `CHANNEL_CACHE_SECONDS`, so that a rotated signature secret applies within seconds).
 
 Used by actions (`{secrets.…}`), signature verification (`signature.secret`) and recording credentials
 (`recording_auth`); each caller names a failure in its own terms (ActionSecretError, ChannelMisconfiguredError,
@@ -35,8 +36,8 @@ class ResolvedSecrets:
     loads their service models). None: Powertools' default providers, whose clients keep boto3's default retries.
     """
 
-    def __init__(self, what: str = "secret", limits: ClientLimits | None = None) -> None:
-        self.what, self.limits = what, limits
+    def __init__(self, what: str = "secret", limits: ClientLimits | None = None, max_age: float = MAX_AGE_S) -> None:
+        self.what, self.limits, self.max_age = what, limits, max_age
 
     @functools.cached_property
     def _providers(self) -> tuple[parameters.SSMProvider, parameters.SecretsProvider] | None:
@@ -45,12 +46,13 @@ class ResolvedSecrets:
         config = self.limits.config()
         return parameters.SSMProvider(boto_config=config), parameters.SecretsProvider(boto_config=config)
 
-    def read(self, reference: str) -> str:
-        return read_secret(reference, what=self.what, providers=self._providers)
+    def read(self, reference: str, *, fresh: bool = False) -> str:
+        return read_secret(reference, what=self.what, providers=self._providers, max_age=self.max_age, fresh=fresh)
 
 
 def read_secret(reference: str, *, what: str = "secret",
-                providers: tuple[parameters.SSMProvider, parameters.SecretsProvider] | None = None) -> str:
+                providers: tuple[parameters.SSMProvider, parameters.SecretsProvider] | None = None,
+                max_age: float = MAX_AGE_S, fresh: bool = False) -> str:
     """The value behind `ssm:NAME` or `secretsmanager:NAME`.
 
     Raises:
@@ -58,13 +60,14 @@ def read_secret(reference: str, *, what: str = "secret",
         SecretUnreadableError: anything else ("secret {reference} could not be read (code)").
     """
     kind, _, name = reference.partition(":")
+    age = int(max_age)  # Powertools counts whole seconds
     try:
         if kind == "ssm":
-            value: Any = (providers[0].get(name, decrypt=True, max_age=MAX_AGE_S) if providers else
-                          parameters.get_parameter(name, decrypt=True, max_age=MAX_AGE_S))
+            value: Any = (providers[0].get(name, decrypt=True, max_age=age, force_fetch=fresh) if providers else
+                          parameters.get_parameter(name, decrypt=True, max_age=age, force_fetch=fresh))
         elif kind == "secretsmanager":
-            value = (providers[1].get(name, max_age=MAX_AGE_S) if providers else
-                     parameters.get_secret(name, max_age=MAX_AGE_S))
+            value = (providers[1].get(name, max_age=age, force_fetch=fresh) if providers else
+                     parameters.get_secret(name, max_age=age, force_fetch=fresh))
         else:
             raise SecretUnreadableError(reference, "unknown_kind",
                                         f"secret reference {reference!r} has an unknown kind")

@@ -27,7 +27,10 @@ class CommonSettings(BaseModel):
 class IngestSettings(CommonSettings):
     state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", pattern=r"^arn:aws[\w-]*:states:")
     max_body_bytes: int = Field(alias="MAX_BODY_BYTES", default=262_144, gt=0)
-    channel_cache_seconds: float = Field(alias="CHANNEL_CACHE_SECONDS", default=30.0, ge=0)
+    # How long a sandbox trusts its copy of a channel item and of its signature secret: a token or secret replaced
+    # or a channel deactivated in the console is refused at most this long after (a refusal re-reads both first,
+    # so a new one is accepted at once).
+    channel_cache_seconds: float = Field(alias="CHANNEL_CACHE_SECONDS", default=5.0, ge=0, le=10)
     default_retention_days: int = Field(alias="DEFAULT_RETENTION_DAYS", default=0, ge=0)
 
 

@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, InitErrorDetails
 
+from callhook.models.grants import check_action_function
 from callhook.models.validators import SECRET_KINDS, JMESPathExpression, SecretReference
 
 SECRET_PREFIXES: tuple[str, ...] = SECRET_KINDS
@@ -148,6 +149,11 @@ class LambdaAction(_ActionBase):
 
     type: Literal["lambda"]
     function_name: str = Field(min_length=1)
+
+    @field_validator("function_name")
+    @classmethod
+    def _invokable(cls, function_name: str) -> str:
+        return check_action_function(function_name)
 
     @property
     def target(self) -> str:

@@ -18,6 +18,7 @@ import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from callhook.models.call import CANONICAL_FIELDS
+from callhook.models.grants import check_granted_secret
 from callhook.models.validators import (
     JMESPathExpression,
     check_optional_expression,
@@ -230,7 +231,9 @@ class RecordingAuth(BaseModel):
             ref = getattr(self, name)
             if ref is not None and not ref.startswith(RECORDING_SECRET_PREFIXES):
                 raise ValueError(f"recording_auth.{name} must be a secret reference "
-                                 f"('ssm:/callhook/NAME' or 'secretsmanager:NAME'), not the secret itself")
+                                 f"('ssm:/callhook/NAME' or 'secretsmanager:callhook/NAME'), not the secret itself")
+            if ref is not None:
+                check_granted_secret(ref)
         return self
 
 

@@ -182,6 +182,16 @@ class FeedEntry(BaseModel):
     text: str
 
 
+class PayloadRef(BaseModel):
+    """A value too large for the item, kept as an object in the recordings bucket beside its dialog (a claim
+    check): a DynamoDB item holds 400 KB, a Step Functions state 256 KB, a body the API accepts may decode to more."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    s3_key: str
+    size: int  # bytes of the object
+
+
 class Dialog(BaseModel):
     """The dialog as stored in the dialogs table and printed by `callhook dialog get`."""
 
@@ -193,6 +203,7 @@ class Dialog(BaseModel):
     created_at: str
     updated_at: str | None = None
     telephony: Telephony
+    raw_ref: PayloadRef | None = None  # set: `telephony.raw` is kept in the bucket (read it with services/payloads)
     mapping_warnings: list[MappingWarning] = Field(default_factory=list)
     policy: Policy = Field(default_factory=Policy)
     operator_id: int | None = None

@@ -116,7 +116,7 @@ def read_operator_item(item: dict[str, Any]) -> Operator | InvalidItem:
     try:
         return Operator.from_item(item)
     except ValidationError as exc:
-        return InvalidItem(item_id=str(item.get("user_id")), problems=problems_of(exc))
+        return InvalidItem(item_id=str(item.get("user_id")), problems=problems_of(exc, Operator))
 
 
 class OperatorLookup(BaseModel):

@@ -23,6 +23,20 @@ class DialogErasure(BaseModel):
     transcription_job: str | None = None
 
 
+class ErasureSearch(BaseModel):
+    """What an erasure by number searched, without the number: the rule, the number's country code and region
+    (whose national format was compared), and how many items and objects were looked at."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    rule: str
+    country_code: int
+    region: str | None = None
+    dialogs: int = 0
+    raw_events: int = 0
+    spool_objects: int = 0
+
+
 class ErasurePlan(BaseModel):
     """Everything to delete, found before anything is deleted (so a dry run and the real run agree)."""
 
@@ -32,6 +46,8 @@ class ErasurePlan(BaseModel):
     channel_id: str | None = None
     dialogs: list[DialogErasure] = Field(default_factory=list)
     raw_event_ids: list[str] = Field(default_factory=list)  # of the channel, not linked to a dialog (rejected ones)
+    spool_keys: list[str] = Field(default_factory=list)  # requests still spooled, or set aside there, that carry it
+    searched: ErasureSearch | None = None  # by number: what was looked at
 
     @property
     def all_raw_event_ids(self) -> list[str]:
@@ -53,4 +69,6 @@ class ErasureRecord(BaseModel):
     raw_event_ids: list[str] = Field(default_factory=list)
     objects_deleted: int = 0
     transcription_jobs_deleted: int = 0
+    spooled_requests_deleted: int = 0
+    searched: ErasureSearch | None = None
     not_deleted: list[str] = Field(default_factory=list)  # what failed (ids and error codes only), to erase again

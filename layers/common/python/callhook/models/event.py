@@ -12,6 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+SPOOL_PREFIX = "spool/"  # spooled requests in the recordings bucket, oldest key first
+SET_ASIDE_PREFIX = "set-aside/"  # spooled objects that could not be processed nor kept as a raw event
+
 
 class RawEventKind(StrEnum):
     REJECTED = "rejected"  # answered 403/422: visible and replayable from the CLI
@@ -20,6 +23,7 @@ class RawEventKind(StrEnum):
     REPLAYED = "replayed"
     HELD = "held"  # authenticated while the channel item was invalid: becomes a dialog once the item is valid
     RELEASED = "released"  # a held event that has since been processed (dialog_id says which dialog it became)
+    SET_ASIDE = "set_aside"  # a kept request that failed for a reason of its own: `reason`, `message`, replayable
 
 
 class StoredRequest(BaseModel):
@@ -50,6 +54,7 @@ class RawEvent(BaseModel):
     status_code: int | None = None
     dialog_id: str | None = None
     held_channel: str | None = None  # the by_held index key: set while the event is held, removed on release
+    set_aside_from: str | None = None  # where a set-aside request waited: spool, held, pending_update
     update_fields: dict[str, Any] = Field(default_factory=dict)
     request: StoredRequest
     expires_at: int | None = None  # epoch seconds: DynamoDB's TTL removes it then (the channel's retention_days)

@@ -9,7 +9,8 @@ CheckConfig function on the tables' streams and by `callhook channel check` / `a
 * Time zones: :func:`callhook.mapping.functions.validate_timezone`, the one rule for `advanced_config.timezone` and
   the `tz` argument of `to_iso`: an IANA name (`Europe/Kyiv`), `UTC`, or a fixed offset (`+03:00`, `-0530`).
 * Secret references: `KIND:NAME` with KIND one of the kinds the reader of that value resolves (actions:
-  `ssm:` and `secretsmanager:`; a signature secret: `ssm:` or the value itself) and a non-empty NAME.
+  `ssm:` and `secretsmanager:`; a signature secret: `ssm:` or the value itself), a non-empty NAME, and a NAME the
+  stack's roles may read (callhook.models.grants).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 from callhook.mapping.functions import validate_expression, validate_timezone
+from callhook.models.grants import check_granted_secret
 
 SECRET_KINDS: tuple[str, ...] = ("ssm:", "secretsmanager:")
 
@@ -52,7 +54,7 @@ def check_secret_reference(reference: str, kinds: tuple[str, ...] = SECRET_KINDS
         raise ValueError(f"secret reference {reference!r} must start with one of {', '.join(kinds)}")
     if not reference[len(kind):].strip():
         raise ValueError(f"secret reference {reference!r} names no parameter or secret")
-    return reference
+    return check_granted_secret(reference)
 
 
 def looks_like_reference(value: str) -> bool:

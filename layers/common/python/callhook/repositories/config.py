@@ -43,9 +43,9 @@ class ConfigTable:
     def _key(self, value: Any) -> dict[str, Any]:
         return {self.key: {self.key_type: str(value)}}
 
-    def get(self, key: Any) -> dict[str, Any] | None:
+    def get(self, key: Any, *, consistent: bool = False) -> dict[str, Any] | None:
         with translated_errors(f"read {self.table}"):
-            resp = client("dynamodb").get_item(TableName=self.table, Key=self._key(key))
+            resp = client("dynamodb").get_item(TableName=self.table, Key=self._key(key), ConsistentRead=consistent)
         return from_item(resp["Item"]) if "Item" in resp else None
 
     def put(self, item: dict[str, Any], *, expected_version: int | None = None) -> None:
@@ -109,17 +109,18 @@ def clear_channel_cache() -> None:
     _channel_cache.clear()
 
 
-def get_channel(table: str, channel_id: str, *, cache_seconds: float = 0) -> Channel | None:
-    """The channel by key, cached for `cache_seconds`. None if unknown.
+def get_channel(table: str, channel_id: str, *, cache_seconds: float = 0, fresh: bool = False) -> Channel | None:
+    """The channel by key, cached for `cache_seconds`. None if unknown. `fresh`: read the item now, strongly
+    consistent (an admin may have saved it a moment ago), and keep that copy for the next requests.
 
     Raises:
         ChannelConfigError: the stored item fails validation.
     """
     cache_key = f"{table}/{channel_id}"
-    if cache_seconds > 0 and (cached := _channel_cache.get(cache_key, cache_seconds)) is not None:
+    if not fresh and cache_seconds > 0 and (cached := _channel_cache.get(cache_key, cache_seconds)) is not None:
         item = cached
     else:
-        item = ConfigTable(table, "channel_id").get(channel_id) or {}
+        item = ConfigTable(table, "channel_id").get(channel_id, consistent=fresh) or {}
         if cache_seconds > 0:
             _channel_cache.set(cache_key, item)
     return parse_channel(item) if item else None

@@ -30,6 +30,16 @@ def object_keys(bucket: str, prefix: str) -> list[str]:
     return keys
 
 
+def read_object(bucket: str, key: str) -> bytes | None:
+    """An object's bytes; None when it is gone (a drain took it meanwhile)."""
+    try:
+        return bytes(client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            return None
+        raise
+
+
 def delete_objects(bucket: str, keys: list[str]) -> list[str]:
     """Delete keys (1000 a request); returns the keys S3 could not delete, with the error code."""
     failed: list[str] = []

@@ -29,10 +29,13 @@ class EventRepository:
         return RawEvent.model_validate(from_item(resp["Item"])) if "Item" in resp else None
 
     def list_by_channel(self, channel_id: str, *, limit: int = 50, start_key: dict[str, Any] | None = None,
-                        ) -> tuple[list[RawEvent], dict[str, Any] | None]:
+                        kind: RawEventKind | None = None) -> tuple[list[RawEvent], dict[str, Any] | None]:
         kwargs: dict[str, Any] = {
             "TableName": self.table, "IndexName": BY_CHANNEL_INDEX, "KeyConditionExpression": "channel_id = :c",
             "ExpressionAttributeValues": {":c": {"S": channel_id}}, "ScanIndexForward": False, "Limit": limit}
+        if kind is not None:
+            kwargs["FilterExpression"] = "kind = :k"
+            kwargs["ExpressionAttributeValues"][":k"] = {"S": kind.value}
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
         with translated_errors("list raw events"):

@@ -27,8 +27,8 @@ class CachedChannels:
     table: str
     cache_seconds: float = 0
 
-    def get(self, channel_id: str) -> Channel | None:
-        return get_channel(self.table, channel_id, cache_seconds=self.cache_seconds)
+    def get(self, channel_id: str, *, fresh: bool = False) -> Channel | None:
+        return get_channel(self.table, channel_id, cache_seconds=self.cache_seconds, fresh=fresh)
 
     def item(self, channel_id: str) -> dict[str, Any] | None:
         return ConfigTable(self.table, "channel_id").get(channel_id)

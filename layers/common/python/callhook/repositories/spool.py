@@ -13,9 +13,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from callhook.aws import client
 from callhook.errors import DependencyUnavailableError
+from callhook.models.event import SET_ASIDE_PREFIX as SET_ASIDE_PREFIX
+from callhook.models.event import SPOOL_PREFIX as SPOOL_PREFIX
 from callhook.models.event import SpooledRequest
-
-SPOOL_PREFIX = "spool/"
 
 
 @contextmanager
@@ -50,16 +50,48 @@ class SpoolStore:
         return [str(o["Key"]) for o in resp.get("Contents", [])]
 
     def get(self, key: str) -> SpooledRequest | None:
+        """The spooled request, or None when another reconciler run took it first.
+
+        Raises:
+            DependencyUnavailableError: S3 failed, or refused a key that is still there.
+        """
         try:
             with _translated("read the spool"):
                 body = client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except DependencyUnavailableError as exc:
             cause = exc.__cause__
-            if isinstance(cause, ClientError) and cause.response["Error"]["Code"] in ("NoSuchKey", "404"):
-                return None  # another reconciler run took it first
+            code = cause.response["Error"]["Code"] if isinstance(cause, ClientError) else ""
+            if code in ("NoSuchKey", "404"):
+                return None
+            # S3 answers 404 only to a caller with an unconditional s3:ListBucket; ours may list the spool prefix
+            # only, so a key already taken reads as 403. Listing the key itself tells taken from forbidden.
+            if code in ("AccessDenied", "403") and not self._listed(key):
+                return None
             raise
         return SpooledRequest.model_validate_json(body)
+
+    def _listed(self, key: str) -> bool:
+        with _translated("list the spool"):
+            resp = client("s3").list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
+        return any(o["Key"] == key for o in resp.get("Contents", []))
 
     def delete(self, key: str) -> None:
         with _translated("remove a spooled request"):
             client("s3").delete_object(Bucket=self.bucket, Key=key)
+
+    def set_aside(self, key: str, reason: str) -> str:
+        aside = SET_ASIDE_PREFIX + key.removeprefix(SPOOL_PREFIX)
+        # S3 metadata travels as an HTTP header: one line of printable ASCII.
+        note = " ".join(reason.split()).encode("ascii", "replace").decode()[:1024]
+        with _translated("set a spooled request aside"):
+            body = client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            client("s3").put_object(Bucket=self.bucket, Key=aside, Body=body, ContentType="application/json",
+                                    ServerSideEncryption="AES256", Metadata={"reason": note})
+            client("s3").delete_object(Bucket=self.bucket, Key=key)
+        return aside
+
+    def set_aside_keys(self, *, limit: int = 1000) -> list[str]:
+        """What was moved aside, oldest first (admin time: `callhook events list --set-aside`)."""
+        with _translated("list the set-aside requests"):
+            resp = client("s3").list_objects_v2(Bucket=self.bucket, Prefix=SET_ASIDE_PREFIX, MaxKeys=limit)
+        return [str(o["Key"]) for o in resp.get("Contents", [])]

@@ -90,5 +90,13 @@ class StepFunctionsTaskTokens:
         try:
             with translated("SendTaskHeartbeat"):
                 client("stepfunctions").send_task_heartbeat(taskToken=token)
-        except (ClientError, DependencyUnavailableError) as exc:
-            logger.info("heartbeat not sent", error=type(exc).__name__)
+        except ClientError as exc:
+            code = error_code(exc)
+            if code in DEAD_TOKEN_CODES:
+                # The usual case with a short recording: the job finished and its callback answered the wait
+                # before this heartbeat; nothing is wrong, so nothing alarming is logged.
+                logger.debug("heartbeat not needed: the wait already ended", code=code)
+                return
+            logger.warning("heartbeat not sent: the wait may time out after HeartbeatSeconds", code=code)
+        except DependencyUnavailableError as exc:
+            logger.warning("heartbeat not sent: the wait may time out after HeartbeatSeconds", error=str(exc))

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
-from urllib.parse import quote, quote_plus, urlencode, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urlencode, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 from jmespath.exceptions import JMESPathError
@@ -134,13 +134,17 @@ def resolve_secrets(references: Mapping[str, str], resolver: SecretsResolver) ->
 def render(template: str, context: Mapping[str, Any], *, where: str, in_url: bool = False) -> str:
     """Fill ``{root.path}`` placeholders from ``context`` (``{{``/``}}`` are literal braces).
 
-    In a URL, values from the state and secrets are percent-encoded (``/``, ``?`` and ``#`` included), so webhook
-    data cannot change the path, add a query or replace the host; ``params`` are admin configuration (typically the
-    base URL) and are inserted as written.
+    In a URL, each value from the state or the secrets is one path segment: percent-encoded (``/``, ``?``, ``#``
+    and ``%`` included), so webhook data cannot change the path, add a query or replace the host. ``.`` and ``..``
+    survive encoding and servers resolve them (``/calls/../agent`` is ``/agent``), so such a value is refused, and
+    so is an empty one in the path (``/calls//agent`` is another resource on many servers). ``params`` are admin
+    configuration (typically the base URL) and are inserted as written.
 
     Raises:
-        ActionTemplateError: a placeholder names a path with no value; the error names the placeholder.
+        ActionTemplateError: a placeholder names a path with no value, or a URL value that would change the path;
+            the error names the placeholder and why.
     """
+    path_ends = _path_end(template) if in_url else 0
 
     def substitute(match: re.Match[str]) -> str:
         path = match.group(1)
@@ -148,10 +152,46 @@ def render(template: str, context: Mapping[str, Any], *, where: str, in_url: boo
             return match.group(0)[0]
         text = _as_template_text(_lookup(context, path, where))
         if in_url and not path.startswith("params."):
+            _check_segment(text, path, where, in_path=match.start() < path_ends)
             return quote(text, safe="")
         return text
 
-    return PLACEHOLDER.sub(substitute, template)
+    rendered = PLACEHOLDER.sub(substitute, template)
+    if in_url:
+        _check_no_dot_segments(rendered, where)
+    return rendered
+
+
+def _path_end(template: str) -> int:
+    """Where the path of a URL template ends: its first literal ``?`` or ``#`` (placeholders are not literal)."""
+    literal = PLACEHOLDER.sub(lambda m: "_" * len(m.group(0)), template)
+    ends = [i for i in (literal.find("?"), literal.find("#")) if i >= 0]
+    return min(ends) if ends else len(template)
+
+
+def _check_segment(text: str, path: str, where: str, *, in_path: bool) -> None:
+    if text in (".", ".."):
+        raise ActionTemplateError(
+            f"{where}: placeholder {{{path}}} is {text!r}, a dot segment that would move the request to another "
+            "path; refused", placeholder=path, where=where, reason="dot_segment")
+    if in_path and not text:
+        raise ActionTemplateError(
+            f"{where}: placeholder {{{path}}} is empty, which would leave an empty path segment; refused",
+            placeholder=path, where=where, reason="empty_segment")
+
+
+def _check_no_dot_segments(url: str, where: str) -> None:
+    """No segment of the rendered path may read ``.`` or ``..``, however it was put together (two values side by
+    side, or percent-encoded dots, which servers decode before resolving)."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return  # the outbound rules refuse the URL itself
+    for segment in path.split("/"):
+        if unquote(segment) in (".", ".."):
+            raise ActionTemplateError(
+                f"{where}: the URL's path has a {unquote(segment)!r} segment, which would move the request to "
+                "another path; refused", where=where, reason="dot_segment")
 
 
 def render_json(value: Any, context: Mapping[str, Any], *, where: str) -> Any:
@@ -173,8 +213,10 @@ def render_json(value: Any, context: Mapping[str, Any], *, where: str) -> Any:
 def map_result(action: Action, document: Any) -> EnrichmentResult:
     """Apply the action's ``result`` JMESPath expressions to the answer.
 
-    Known keys (``operator_email``, ``topic``, ``recording_url``) become strings (numbers are written out, spaces
-    stripped, an empty string is no value); other keys land in ``extra`` as found.
+    Known keys (``operator_email``, ``topic``, ``recording_url``) become strings (numbers are written out, an empty
+    string is no value); ``operator_email`` and ``recording_url`` lose surrounding spaces, ``topic`` is kept as
+    returned, since an alias is compared exactly (``"sales "`` is not ``"sales"``); other keys land in ``extra`` as
+    found.
 
     Raises:
         ActionMissingResultError: a key listed in ``required`` came out empty.
@@ -190,7 +232,7 @@ def map_result(action: Action, document: Any) -> EnrichmentResult:
                 key=key,
                 expression=expression,
             ) from exc
-        found[key] = _as_text(value) if key in KNOWN_RESULT_KEYS else _strip(value)
+        found[key] = _as_text(value, strip=key != "topic") if key in KNOWN_RESULT_KEYS else _strip(value)
     for key in action.required:
         if found.get(key) is None:
             raise ActionMissingResultError(
@@ -238,8 +280,9 @@ def _run_http(action: HttpAction, state: Mapping[str, Any], secrets: Mapping[str
             raise DependencyUnavailableError(f"action {action.action_id}: {exc.message}") from exc
         raise
     elapsed_ms = int((time.monotonic() - started) * 1000)
-    _raise_for_status(action, response)
-    result = map_result(action, _parse_json(action, response.body)) if action.result else EnrichmentResult()
+    _raise_for_status(action, response, shown.url)
+    result = (map_result(action, _parse_json(action, response.body, response.headers.get("content-type")))
+              if action.result else EnrichmentResult())
     return ActionRun(
         action_id=action.action_id,
         type="http",
@@ -372,30 +415,44 @@ def preview_request(action: Action, state: Mapping[str, Any]) -> ActionRunReques
         return None
 
 
-def _raise_for_status(action: Action, response: OutboundResponse) -> None:
+def _raise_for_status(action: Action, response: OutboundResponse, request_url: str) -> None:
+    """Refuse a non-2xx answer. The message names the answer by status, content type and size: it is stored on the
+    dialog, which keeps no bytes of what a system answered (an error page may quote tokens or internal data). The
+    excerpt stays in the error's details, for `callhook action test`, and the Enrich step leaves it out; the request
+    (``request_url``, secrets masked) is ours, and says what was asked."""
     status = response.status
     if 200 <= status < 300:
         return
     host = urlsplit(response.final_url).hostname or "the external system"
-    excerpt = _excerpt(response.body)
-    if status == 429 or status >= 500:
-        raise DependencyUnavailableError(f"action {action.action_id}: {host} answered {status}: {excerpt}")
-    raise ActionHTTPError(
-        f"action {action.action_id}: {host} answered {status}: {excerpt}",
+    content_type = response.headers.get("content-type") or None
+    error = ActionHTTPError(
+        f"action {action.action_id}: {host} answered {status} ({_described(content_type, response.body)})",
         status_code=status,
         host=host,
-        body_excerpt=excerpt,
+        request_url=request_url,
+        content_type=content_type,
+        size=len(response.body),
+        body_excerpt=_excerpt(response.body),
     )
+    if status == 429 or status >= 500:
+        raise DependencyUnavailableError(error.message) from error
+    raise error
 
 
-def _parse_json(action: Action, body: bytes) -> Any:
+def _parse_json(action: Action, body: bytes, content_type: str | None = None) -> Any:
     try:
         return json.loads(body)
     except ValueError as exc:
         raise ActionInvalidJSONError(
-            f"action {action.action_id}: the answer is not JSON ({exc}): {_excerpt(body)}",
+            f"action {action.action_id}: the answer is not JSON ({exc}; {_described(content_type, body)})",
+            content_type=content_type,
+            size=len(body),
             body_excerpt=_excerpt(body),
         ) from exc
+
+
+def _described(content_type: str | None, body: bytes) -> str:
+    return f"{content_type or 'no content type'}, {len(body)} bytes"
 
 
 def _loads_or_none(raw: bytes) -> Any:
@@ -414,10 +471,10 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-def _as_text(value: Any) -> str | None:
+def _as_text(value: Any, *, strip: bool = True) -> str | None:
     """A known result key as a string: numbers written out (``"101"``), lists and objects are not a value."""
     if isinstance(value, str):
-        return value.strip() or None
+        return (value.strip() if strip else value) or None
     if isinstance(value, bool | int | float):
         return json.dumps(value)
     return None

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from callhook.models.action import parse_action
+from callhook.models.action import HttpAction, LambdaAction, parse_action
 from callhook.models.channel import Channel
 from callhook.models.problems import ItemProblem, problems_of
 from callhook.ports import ConfigItems, WrittenItem
@@ -47,7 +47,7 @@ def channel_problems(item: dict[str, Any]) -> list[ItemProblem]:
     try:
         Channel.model_validate(item)  # runs the preset merge too (Channel._valid_with_its_preset)
     except ValidationError as exc:
-        return problems_of(exc)
+        return problems_of(exc, Channel)
     return []
 
 
@@ -55,7 +55,7 @@ def action_problems(item: dict[str, Any]) -> list[ItemProblem]:
     try:
         parse_action(item)
     except ValidationError as exc:
-        return problems_of(exc)
+        return problems_of(exc, HttpAction | LambdaAction)
     return []
 
 

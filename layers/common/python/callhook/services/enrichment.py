@@ -12,7 +12,8 @@ from callhook.models.channel import Channel
 from callhook.models.dialog import Dialog, Enrichment, EnrichmentStatus
 from callhook.models.workflow import StateEnrichment, WorkflowState
 from callhook.observability import logger, tracer
-from callhook.ports import ActionRunner, Actions, Channels, Dialogs, RecordingRequests
+from callhook.ports import ActionRunner, Actions, Channels, Dialogs, PayloadReader, RecordingRequests
+from callhook.services.payloads import with_raw
 from callhook.services.steps import load_dialog
 
 # What an action may see of its channel: never the token or the signature secret.
@@ -33,8 +34,9 @@ def action_state(dialog: Dialog, channel: Channel | None, *, full_state: bool = 
 
 @tracer.capture_method(capture_response=False)
 def enrich(state: WorkflowState, dialogs: Dialogs, actions: Actions, channels: Channels, run_action: ActionRunner,
-           recordings: RecordingRequests) -> WorkflowState:
-    """Run the action and store its result on the dialog.
+           recordings: RecordingRequests, payloads: PayloadReader) -> WorkflowState:
+    """Run the action and store its result on the dialog. The action sees the provider's whole body, read from
+    the bucket when it did not fit the item (`raw_ref`).
 
     Raises:
         ActionError leaves: the action failed for good (recorded on the dialog, then caught by the failure branch).
@@ -45,17 +47,22 @@ def enrich(state: WorkflowState, dialogs: Dialogs, actions: Actions, channels: C
     try:
         action = actions.get(action_id)
         channel = channels.get(dialog.channel_id)
-        run = run_action(action, action_state(dialog, channel))
+        run = run_action(action, action_state(with_raw(dialog, payloads), channel))
     except ActionError as exc:
-        failed = Enrichment(status=EnrichmentStatus.FAILED, action_id=action_id, error=exc.as_dict())
+        failed = Enrichment(status=EnrichmentStatus.FAILED, action_id=action_id, error=_stored(exc.as_dict()))
         dialogs.set_sections(state.dialog_id, {"enrichment": failed.model_dump(mode="json")})
         logger.warning("enrichment failed", code=exc.code, detail=exc.message)
         raise exc.for_execution_history() from None
     except DependencyUnavailableError as exc:
         # Retried by Step Functions. The detail (a URL built from the call, a response excerpt) stays on the
         # dialog, where erasure reaches it; the execution history gets only a message naming where to look.
+        # The code is the chained ActionError's (`timeout`, `connection_failed`), so that once retries are spent
+        # the dialog says what went wrong, not only that it might pass.
+        cause = exc.__cause__
+        detail = cause.as_dict() if isinstance(cause, ActionError) else {"type": type(exc).__name__,
+                                                                         "code": "unavailable"}
         waiting = Enrichment(status=EnrichmentStatus.PENDING, action_id=action_id,
-                             error={"type": type(exc).__name__, "code": "unavailable", "message": str(exc)})
+                             error=_stored({**detail, "message": str(exc), "retryable": True}))
         dialogs.set_sections(state.dialog_id, {"enrichment": waiting.model_dump(mode="json")})
         logger.warning("enrichment unavailable", detail=str(exc))
         raise DependencyUnavailableError(f"action {action_id!r} unavailable; the dialog's enrichment.error says "
@@ -69,3 +76,9 @@ def enrich(state: WorkflowState, dialogs: Dialogs, actions: Actions, channels: C
             recordings.request(state.dialog_id)  # copied apart from the workflow, as from a webhook
     logger.info("enrichment ok", has_email=bool(run.result.operator_email), topic=run.result.topic)
     return state.model_copy(update={"enrichment": StateEnrichment(status=EnrichmentStatus.OK, topic=run.result.topic)})
+
+
+def _stored(error: dict[str, Any]) -> dict[str, Any]:
+    """What the dialog keeps of an action's error: no bytes of the system's answer (its status, content type and
+    size say what came back), since dialogs are read by every admin and kept for the channel's retention."""
+    return {key: value for key, value in error.items() if key != "body_excerpt"}

@@ -22,8 +22,10 @@ from callhook.errors import (
     DependencyUnavailableError,
     DialogExistsError,
     DialogStoreUnavailableError,
+    ItemRefusedError,
     MissingCallIdError,
     PayloadTooLargeError,
+    UnauthorizedError,
     WebhookRejectedError,
 )
 from callhook.mapping import evaluate_condition, map_telephony, parse_body, parse_query
@@ -36,6 +38,7 @@ from callhook.models.workflow import execution_arn_for
 from callhook.observability import logger
 from callhook.services.auth import authenticate
 from callhook.services.handshakes import handshake_answer
+from callhook.services.payloads import offload_raw
 from callhook.services.raw_events import new_event_id, rejected_event, stored_request
 from callhook.services.raw_events import webhook_request_from as webhook_request_from  # replay reads it here
 from callhook.services.retention import expires_at, retention_days
@@ -43,7 +46,16 @@ from callhook.services.workflow_steps import workflow_input
 from callhook.settings import IngestSettings
 
 if TYPE_CHECKING:  # annotations only: the ports add nothing to the webhook path's cold import
-    from callhook.ports import EventLog, Executions, IngestChannels, NewDialogs, RecordingRequests, Secrets, Spool
+    from callhook.ports import (
+        EventLog,
+        Executions,
+        IngestChannels,
+        NewDialogs,
+        Payloads,
+        RecordingRequests,
+        Secrets,
+        Spool,
+    )
 
 # DynamoDB items are capped at 400 KB: a value no telephony field needs this long would make the dialog (or its
 # update) unstorable on every retry. call_id keys the dialog, so an oversized one refuses the call (413); another
@@ -70,6 +82,7 @@ class IngestPorts:
     executions: Executions
     recordings: RecordingRequests
     secrets: Secrets  # signature secrets given as `ssm:` references
+    payloads: Payloads  # what does not fit the dialog item (services/payloads.py)
 
 
 @dataclass(frozen=True)
@@ -97,15 +110,12 @@ def ingest_webhook(request: WebhookRequest, io: IngestPorts,
         WebhookRejectedError: a leaf per HTTP status of CONTRACT §2; authenticated 403/422 payloads are stored first.
         DependencyUnavailableError: no durable store took the request; answered 503 so that the provider retries.
     """
-    view = load_channel_view(request.channel_id, io)
+    admitted = admit(request, io, settings)
+    if isinstance(admitted, HandshakeAnswer):
+        logger.info("provider URL check answered", check=admitted.provider_check)
+        return admitted
+    view, request = admitted
     channel = view.channel
-    handshake = handshake_answer(channel, request)
-    if handshake is not None:
-        logger.info("provider URL check answered", check=handshake.provider_check)
-        return handshake
-    if len(request.body) > settings.max_body_bytes:
-        raise PayloadTooLargeError(f"body is {len(request.body)} bytes; the limit is {settings.max_body_bytes}")
-    request = authenticate(channel, request, io.secrets)
     received_at = utc_now()
     if view.problems is not None:
         answer = hold(channel.channel_id, request, view.problems, received_at, io, settings)
@@ -122,7 +132,53 @@ def ingest_webhook(request: WebhookRequest, io: IngestPorts,
     return answer.model_copy(update={"overrides": channel.advanced_config.answer or {}})
 
 
-def load_channel_view(channel_id: str, io: IngestPorts) -> ChannelView:
+def admit(request: WebhookRequest, io: IngestPorts,
+          settings: IngestSettings) -> tuple[ChannelView, WebhookRequest] | HandshakeAnswer:
+    """The channel and the authenticated request (stripped of its credentials), or the provider's URL check answer.
+
+    The channel item and its signature secret are cached briefly per sandbox. An admin who rotates a token in the
+    console expects the provider's next request, with the new token, to be accepted, and most providers never
+    resend a 4xx. So a refusal that rests on the cached copies (unknown channel, wrong credentials, channel not
+    active) is decided again on the item and the secret read fresh; an accepted request costs nothing more. A
+    replaced or deactivated credential is refused once the cached copy ages out (`CHANNEL_CACHE_SECONDS`).
+
+    Raises:
+        ChannelNotFoundError, UnauthorizedError, PayloadTooLargeError, ChannelMisconfiguredError: as ingest answers.
+        ChannelInactiveError is left to `accept_authenticated`, which keeps the authenticated payload first.
+    """
+    try:
+        return _admit(request, io, settings, fresh=False)
+    except (ChannelNotFoundError, UnauthorizedError, ChannelInactiveError) as exc:
+        logger.info("refusal re-checked on the stored item", reason=exc.reason)
+    return _admit(request, io, settings, fresh=True)
+
+
+def _admit(request: WebhookRequest, io: IngestPorts, settings: IngestSettings, *,
+           fresh: bool) -> tuple[ChannelView, WebhookRequest] | HandshakeAnswer:
+    view = load_channel_view(request.channel_id, io, fresh=fresh)
+    channel = view.channel
+    handshake = handshake_answer(channel, request)
+    if handshake is not None:
+        return handshake
+    if len(request.body) > settings.max_body_bytes:
+        raise PayloadTooLargeError(f"body is {len(request.body)} bytes; the limit is {settings.max_body_bytes}")
+    authenticated = authenticate(channel, request, _FreshSecrets(io.secrets) if fresh else io.secrets)
+    if not fresh and not channel.active and view.problems is None:
+        raise ChannelInactiveError(f"channel {channel.channel_id!r} is not active")
+    return view, authenticated
+
+
+@dataclass(frozen=True)
+class _FreshSecrets:
+    """The secrets port reading every secret anew (and caching that copy), for a refusal's second look."""
+
+    secrets: Secrets
+
+    def read(self, reference: str, *, fresh: bool = False) -> str:
+        return self.secrets.read(reference, fresh=True)
+
+
+def load_channel_view(channel_id: str, io: IngestPorts, *, fresh: bool = False) -> ChannelView:
     """The channel, or, when its item is invalid, the part of it that still authenticates (its calls are held).
 
     Raises:
@@ -132,7 +188,7 @@ def load_channel_view(channel_id: str, io: IngestPorts) -> ChannelView:
             configuration; the log and `callhook channel check` do.
     """
     try:
-        return ChannelView(load_channel(channel_id, io))
+        return ChannelView(load_channel(channel_id, io, fresh=fresh))
     except ChannelMisconfiguredError:
         pass
     # The cached item may be stale (the admin may have fixed it a moment ago): one uncached read decides.
@@ -165,10 +221,10 @@ def credentials_only(item: dict[str, Any]) -> Channel | None:
         return None
 
 
-def load_channel(channel_id: str, io: IngestPorts) -> Channel:
+def load_channel(channel_id: str, io: IngestPorts, *, fresh: bool = False) -> Channel:
     """The channel as ingest uses it: the stored item with its preset's fields filled in (callhook.presets)."""
     try:
-        channel = io.channels.get(channel_id)
+        channel = io.channels.get(channel_id, fresh=fresh)
         if channel is None:
             raise ChannelNotFoundError(f"no channel {channel_id!r}")
         return effective_channel(channel)
@@ -260,10 +316,14 @@ def store_and_start(dialog: Dialog, io: IngestPorts) -> WebhookAnswer:
     """
     status = "accepted"
     try:
+        dialog = offload_raw(dialog, io.payloads)
         io.dialogs.put_new(dialog)
     except DialogExistsError as exc:
+        if dialog.raw_ref is not None and (exc.existing.raw_ref is None
+                                           or exc.existing.raw_ref.s3_key != dialog.raw_ref.s3_key):
+            discard_payload(dialog.raw_ref.s3_key, io)  # another body of the same call: the stored dialog wins
         dialog, status = exc.existing, "duplicate"
-    except DependencyUnavailableError as exc:
+    except (DependencyUnavailableError, ItemRefusedError) as exc:
         raise DialogStoreUnavailableError(str(exc), dialog_id=dialog.dialog_id) from exc
     if status == "accepted" and dialog.telephony.recording_url:
         # Asynchronous: links expire in minutes, enrichment may be slow. put_new marked it for reconciliation.
@@ -279,6 +339,14 @@ def store_and_start(dialog: Dialog, io: IngestPorts) -> WebhookAnswer:
             reason = "workflow_start_deferred"
     logger.info("webhook stored", dialog_id=dialog.dialog_id, call_id=dialog.call_id, status=status)
     return WebhookAnswer(status=status, dialog_id=dialog.dialog_id, reason=reason)
+
+
+def discard_payload(key: str, io: IngestPorts) -> None:
+    """Best effort: an object left behind lies under its dialog's prefix, where erasure finds it."""
+    try:
+        io.payloads.delete(key)
+    except (DependencyUnavailableError, ItemRefusedError) as exc:
+        logger.warning("payload of a duplicate not deleted", key=key, error=str(exc))
 
 
 def apply_update(channel: Channel, request: WebhookRequest, telephony: Telephony, io: IngestPorts,
@@ -306,7 +374,7 @@ def apply_update(channel: Channel, request: WebhookRequest, telephony: Telephony
         if dialogs.fill_telephony(dialog_id, fields) is not None:
             events.mark(event.event_id, RawEventKind.APPLIED_UPDATE, applied_at=utc_now())
             return _update_applied(dialog_id, fields, io)
-    except DependencyUnavailableError as exc:
+    except (DependencyUnavailableError, ItemRefusedError) as exc:
         raise DialogStoreUnavailableError(str(exc), dialog_id=dialog_id) from exc
     return WebhookAnswer(status="accepted", dialog_id=dialog_id, reason="update kept until the call arrives")
 
@@ -331,7 +399,7 @@ def hold(channel_id: str, request: WebhookRequest, problems: str, received_at: s
                      expires_at=expires_at(received_at, settings.default_retention_days))
     try:
         io.events.put(event)
-    except DependencyUnavailableError as exc:
+    except (DependencyUnavailableError, ItemRefusedError) as exc:
         spool(request, received_at, io, reason="event_store_unavailable", detail=str(exc), event_id=event.event_id)
     logger.warning("webhook held: channel item invalid", event_id=event.event_id, channel_id=channel_id)
     return WebhookAnswer(status="held", reason="channel_misconfigured", event_id=event.event_id)
@@ -363,7 +431,7 @@ def keep_rejected(request: WebhookRequest, exc: WebhookRejectedError, received_a
     event = rejected_event(request, exc, received_at=received_at, expires=expires)
     try:
         io.events.put(event)
-    except DependencyUnavailableError as store_exc:
+    except (DependencyUnavailableError, ItemRefusedError) as store_exc:
         spool(request, received_at, io, reason="event_store_unavailable", detail=str(store_exc),
               event_id=event.event_id)
 

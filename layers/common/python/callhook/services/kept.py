@@ -6,6 +6,12 @@ ingest would have processed it then (`accept_authenticated` with its arrival tim
 call gives the same dialog id, the same workflow and the same answer to a later provider retry (`duplicate`).
 Processing is idempotent (conditional dialog writes, fill-empty updates, named executions): the channel stream and
 the reconciler may both run it at once.
+
+One request that fails for a reason of its own (the table refuses its item, its record cannot be read, an error of
+ours that only its data triggers) never holds up the others: it is set aside, a raw event of kind `set_aside` with
+the reason (`callhook events list --channel C --set-aside`, replayable with `callhook events replay`), and the
+drain goes on. Only a failure of a store itself (throttled, unreachable, denied) stops a pass, so that nothing
+overtakes a request that is still waiting for it.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from callhook.models.channel import Channel
 from callhook.models.event import RawEvent, RawEventKind
 from callhook.observability import logger
 from callhook.ports import ChannelIds, Ingest, RawEvents, Spool
-from callhook.services.raw_events import rejected_event, webhook_request_from
+from callhook.services.raw_events import rejected_event, set_aside_reason, store_failed, webhook_request_from
 
 
 @dataclass(frozen=True)
@@ -47,13 +53,14 @@ class KeptReport(BaseModel):
     still_held: list[str] = Field(default_factory=list)  # channels whose item is still invalid
     spool_processed: list[str] = Field(default_factory=list)  # spooled requests processed (event ids)
     spool_waiting: int = 0  # spooled requests left for the next pass (the tables still fail)
+    set_aside: list[str] = Field(default_factory=list)  # failed for a reason of their own (event ids, spool keys)
 
 
 def release_held(channel_id: str, io: KeptPorts, *, batch: int = 100) -> KeptReport:
     """Process the channel's held events, oldest first, if its item is valid now; else leave them held.
 
     Stops at the first event the tables cannot take, so that later events never overtake an earlier one (an update
-    must not arrive before its call).
+    must not arrive before its call); an event that fails for a reason of its own is set aside and the next goes.
     """
     report = KeptReport()
     try:
@@ -62,11 +69,22 @@ def release_held(channel_id: str, io: KeptPorts, *, batch: int = 100) -> KeptRep
         report.still_held.append(channel_id)
         return report
     # The index is eventually consistent: a page may still list events just released. Stop when it lists nothing new.
-    while fresh_events := [e for e in io.events.held(channel_id, limit=batch) if e.event_id not in report.released]:
+    done: set[str] = set()
+    while fresh_events := [e for e in io.events.held(channel_id, limit=batch) if e.event_id not in done]:
         for event in fresh_events:
-            if not _release(event, channel, io):
-                return report
+            done.add(event.event_id)
+            try:
+                if not _release(event, channel, io):
+                    return report
+            except Exception as exc:  # its own failure: set it aside, release the next
+                if store_failed(exc):
+                    raise
+                _set_aside_held(event, exc, io)
+                report.set_aside.append(event.event_id)
+                continue
             report.released.append(event.event_id)
+    if report.set_aside:
+        logger.warning("held webhooks set aside", channel_id=channel_id, event_ids=report.set_aside)
     if report.released:
         logger.info("held webhooks released", channel_id=channel_id, count=len(report.released))
     return report
@@ -86,6 +104,8 @@ def _release(event: RawEvent, channel: Channel, io: KeptPorts) -> bool:
                        message=exc.message, status_code=exc.status_code, **marks)
         return True
     except (DependencyUnavailableError, DialogStoreUnavailableError) as exc:
+        if not store_failed(exc):
+            raise  # the table refused this event's item: set aside by the caller
         logger.warning("held webhook not released yet: the tables failed", event_id=event.event_id, error=str(exc))
         return False
     marks["release_status"] = answer.status
@@ -93,6 +113,14 @@ def _release(event: RawEvent, channel: Channel, io: KeptPorts) -> bool:
         marks["dialog_id"] = answer.dialog_id
     io.events.mark(event.event_id, RawEventKind.RELEASED, remove=remove, **marks)
     return True
+
+
+def _set_aside_held(event: RawEvent, exc: BaseException, io: KeptPorts) -> None:
+    """Out of the held index, with the reason; `callhook events replay` runs it again once the cause is fixed."""
+    code, message = set_aside_reason(exc)
+    logger.warning("held webhook set aside", event_id=event.event_id, reason=code, error=message)
+    io.events.mark(event.event_id, RawEventKind.SET_ASIDE, remove=("held_channel",), reason=code, message=message,
+                   set_aside_from="held")
 
 
 def release_all_held(io: KeptPorts) -> KeptReport:
@@ -104,6 +132,7 @@ def release_all_held(io: KeptPorts) -> KeptReport:
         one = release_held(channel_id, io)
         report.released += one.released
         report.still_held += one.still_held
+        report.set_aside += one.set_aside
     return report
 
 
@@ -116,10 +145,13 @@ def drain_spool(io: KeptPorts, *, page: int = 100, budget_s: float = 60) -> Kept
         for position, key in enumerate(keys):
             try:
                 event_id = _process_spooled(key, io)
-            except (DependencyUnavailableError, DialogStoreUnavailableError) as exc:
-                logger.warning("spooled webhooks wait: the tables still fail", error=str(exc))
-                report.spool_waiting = len(keys) - position
-                return report
+            except Exception as exc:
+                if store_failed(exc):
+                    logger.warning("spooled webhooks wait: the tables still fail", error=str(exc))
+                    report.spool_waiting = len(keys) - position
+                    return report
+                report.set_aside.append(_set_aside_spooled(key, exc, io))
+                continue
             if event_id:
                 report.spool_processed.append(event_id)
     if report.spool_processed:
@@ -157,3 +189,33 @@ def _process_spooled(key: str, io: KeptPorts) -> str | None:
                                                                                                 record.received_at)))
     io.spool.delete(key)
     return record.event_id
+
+
+def _set_aside_spooled(key: str, exc: BaseException, io: KeptPorts) -> str:
+    """Out of the spool: a `set_aside` raw event of its channel when its record reads and the table takes it, else
+    the object itself moved aside in the bucket (`Spool.set_aside`). Its event id, or the key it was moved to.
+
+    Raises:
+        DependencyUnavailableError: a store failed while setting it aside (the pass stops; it is still spooled).
+    """
+    code, message = set_aside_reason(exc)
+    logger.warning("spooled webhook set aside", key=key, reason=code, error=message)
+    try:
+        record = io.spool.get(key)
+    except Exception as unreadable:
+        if store_failed(unreadable):
+            raise
+        record = None
+    if record is not None:
+        event = RawEvent(event_id=record.event_id, channel_id=record.channel_id, received_at=record.received_at,
+                         kind=RawEventKind.SET_ASIDE, reason=code, message=message, set_aside_from="spool",
+                         request=record.request, expires_at=io.ingest.expiry(None, record.received_at))
+        try:
+            io.events.put(event)
+        except Exception as refused:
+            if store_failed(refused):
+                raise
+        else:
+            io.spool.delete(key)
+            return record.event_id
+    return io.spool.set_aside(key, f"{code}: {message}")

@@ -9,7 +9,12 @@ import uuid
 from urllib.parse import parse_qsl
 
 from callhook.clock import utc_now
-from callhook.errors import WebhookRejectedError
+from callhook.errors import (
+    DependencyUnavailableError,
+    DialogStoreUnavailableError,
+    ItemRefusedError,
+    WebhookRejectedError,
+)
 from callhook.models.api import WebhookRequest
 from callhook.models.event import RawEvent, RawEventKind, StoredRequest
 
@@ -37,3 +42,30 @@ def rejected_event(request: WebhookRequest, exc: WebhookRejectedError, *, receiv
                     received_at=received_at or utc_now(),
                     kind=RawEventKind.REJECTED, reason=exc.reason, message=exc.message,
                     status_code=exc.status_code, request=stored_request(request), expires_at=expires)
+
+
+# The longest reason kept on a set-aside event: enough for an exception's message, never a whole body.
+MAX_REASON_CHARS = 500
+
+
+def store_failed(exc: BaseException) -> bool:
+    """A store itself failed (throttled, unreachable, denied): the request waits and the pass stops. A refusal of
+    this one item (ItemRefusedError anywhere in the chain), or any other error, is the request's own."""
+    if not isinstance(exc, DependencyUnavailableError | DialogStoreUnavailableError):
+        return False
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ItemRefusedError):
+            return False
+        cause = cause.__cause__
+    return True
+
+
+def set_aside_reason(exc: BaseException) -> tuple[str, str]:
+    """A stable code and a short message (the exception's class and text, cut): what the admin reads."""
+    refused = exc
+    while refused is not None and not isinstance(refused, ItemRefusedError):
+        refused = refused.__cause__  # type: ignore[assignment]
+    code = "item_refused" if refused is not None else "processing_failed"
+    message = f"{type(exc).__name__}: {exc}"
+    return code, message if len(message) <= MAX_REASON_CHARS else message[:MAX_REASON_CHARS] + "…"

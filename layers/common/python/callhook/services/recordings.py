@@ -15,7 +15,6 @@ Over `callhook.ports` (`RecordingPorts`): `functions/keep_recording/app.py` buil
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, cast
@@ -280,13 +279,15 @@ def audio_info(head: bytes, size: int, declared_type: str = "") -> AudioInfo:
     """
     if size == 0:
         raise RecordingNotKeptError("recording_empty", "the recording URL answered an empty body")
+    # The reason names the type and size only: the bytes may be an internal page or carry tokens, and the dialog
+    # is read by every admin and kept for the channel's retention.
     if declared_type.startswith(_NOT_AUDIO_TYPES):
-        raise RecordingNotKeptError("recording_not_audio", f"the recording URL answered {declared_type!r}, not "
-                                    f"audio (an error or login page?): {_printable(head)}",
-                                    content_type=declared_type)
+        raise RecordingNotKeptError("recording_not_audio", f"the recording URL answered {declared_type!r} "
+                                    f"({size} bytes), not audio (an error or login page?)",
+                                    content_type=declared_type, size=size)
     if declared_type and not declared_type.startswith(_AUDIO_TYPES):
-        raise RecordingNotKeptError("recording_not_audio", f"content type {declared_type!r} is not audio",
-                                    content_type=declared_type)
+        raise RecordingNotKeptError("recording_not_audio", f"content type {declared_type!r} ({size} bytes) is not "
+                                    "audio", content_type=declared_type, size=size)
     media_format = sniff_format(head)
     if media_format is None:
         raise RecordingNotKeptError("recording_unsupported_format", "the file is not in a format Amazon Transcribe "
@@ -324,7 +325,3 @@ def wav_info(head: bytes, size: int) -> AudioInfo:
     return AudioInfo(media_format="wav", channels=layout.channels, sample_rate_hz=layout.sample_rate,
                      duration_s=layout.duration_s)
 
-
-def _printable(head: bytes) -> str:
-    text = head[:80].decode("utf-8", "replace")
-    return json.dumps("".join(c if c.isprintable() else " " for c in text))

@@ -2,7 +2,8 @@
 dialog and raw event expire that many days after the call, through DynamoDB TTL (`expires_at`, epoch seconds).
 
 When DynamoDB removes an expired dialog, the dialogs table's stream hands its old image to the Expire function,
-which deletes what lives outside the table: the recording and transcript objects and the Transcribe job. Raw
+which deletes what lives outside the table: the recording and transcript objects, the provider's body when it
+was too large for the item (services/payloads.py), and the Transcribe job. Raw
 events carry their own `expires_at` and go by themselves.
 """
 
@@ -33,10 +34,13 @@ def expires_at(start: str, days: int) -> int | None:
 
 
 def outside_the_table(old_image: dict[str, Any]) -> DialogErasure:
-    """What of a removed dialog lives outside its item: the objects it names and its Transcribe job."""
+    """What of a removed dialog lives outside its item: the objects it names (recording, transcript, large body)
+    and its Transcribe job."""
     recording = old_image.get("recording") or {}
     transcription = old_image.get("transcription") or {}
-    keys = sorted({k for k in (recording.get("s3_key"), transcription.get("transcript_s3_key")) if k})
+    raw_ref = old_image.get("raw_ref") or {}
+    keys = sorted({k for k in (recording.get("s3_key"), transcription.get("transcript_s3_key"), raw_ref.get("s3_key"))
+                   if k})
     return DialogErasure(dialog_id=str(old_image["dialog_id"]), channel_id=str(old_image.get("channel_id", "")),
                          object_keys=keys, transcription_job=old_image.get(JOB_ATTRIBUTE) or transcription.get(
                              "job_name"))

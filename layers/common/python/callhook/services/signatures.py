@@ -11,8 +11,8 @@ Some schemes hand back a *replacement body*, the JSON ingest parses instead of t
   `auth[application_token]`, Mango's `vpbx_api_key`/`sign`); it is dropped so that it never reaches a dialog's
   `raw` or a stored raw event.
 
-Secrets come from `signature.secret`, or from Parameter Store when it reads `ssm:/name` (decrypted, cached for
-five minutes, as actions' secrets are).
+Secrets come from `signature.secret`, or from Parameter Store when it reads `ssm:/name` (decrypted, cached
+`CHANNEL_CACHE_SECONDS` by ingest's secrets port, and read again before a request is refused).
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def _query_carries_data(request: WebhookRequest) -> bool:
 
 
 def resolve_secret(value: str, secrets: Secrets) -> str:
-    """The secret itself, or the decrypted Parameter Store value of `ssm:/name` (cached for five minutes).
+    """The secret itself, or the decrypted Parameter Store value of `ssm:/name` (cached as the `secrets` port says).
 
     Raises:
         ChannelMisconfiguredError: the parameter is missing or not readable (the admin's fix; the provider retries).

@@ -7,11 +7,13 @@ Pure, over `callhook.ports`: `functions/begin/app.py` and `functions/workflow_fa
 from __future__ import annotations
 
 from callhook.clock import utc_now
+from callhook.errors import DependencyUnavailableError
 from callhook.models.dialog import Dialog, Workflow, WorkflowStatus
 from callhook.models.event import RawEventKind
 from callhook.models.workflow import WorkflowState
 from callhook.observability import logger
 from callhook.ports import Dialogs, PendingUpdates, RecordingRequests
+from callhook.services.raw_events import set_aside_reason
 
 
 def workflow_input(dialog: Dialog) -> WorkflowState:
@@ -28,7 +30,8 @@ def begin_workflow(state: WorkflowState, dialogs: Dialogs, events: PendingUpdate
     """First step: mark the dialog's workflow running and apply update events that arrived before the call.
 
     Removing `workflow_pending` takes the dialog out of the reconciliation index. An early update that brought the
-    recording URL asks for the recording once, after every update is applied.
+    recording URL asks for the recording once, after every update is applied. An update the table refuses (or that
+    fails for another reason of its own) is set aside with the reason; the others still apply.
     """
     dialogs.set_sections(
         state.dialog_id,
@@ -37,7 +40,16 @@ def begin_workflow(state: WorkflowState, dialogs: Dialogs, events: PendingUpdate
     )
     recording_arrived = False
     for event in events.pending_updates(state.dialog_id):
-        dialogs.fill_telephony(state.dialog_id, event.update_fields)
+        try:
+            dialogs.fill_telephony(state.dialog_id, event.update_fields)
+        except DependencyUnavailableError:
+            raise  # the table itself: Step Functions retries the step, every update still pending
+        except Exception as exc:  # this update's own failure: set aside, the next ones still apply
+            code, message = set_aside_reason(exc)
+            events.mark(event.event_id, RawEventKind.SET_ASIDE, reason=code, message=message,
+                        set_aside_from="pending_update")
+            logger.warning("early update set aside", event_id=event.event_id, reason=code, error=message)
+            continue
         events.mark(event.event_id, RawEventKind.APPLIED_UPDATE, applied_at=utc_now())
         logger.info("early update applied", event_id=event.event_id, fields=sorted(event.update_fields))
         recording_arrived = recording_arrived or "recording_url" in event.update_fields
