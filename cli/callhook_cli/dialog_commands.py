@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from callhook.errors import DialogNotFoundError, InvalidPhoneNumberError
-from callhook.models.dialog import Dialog
+from callhook.models.dialog import PII_MARK, Dialog
 from callhook.models.erasure import ErasurePlan, ErasureRecord
 from callhook_admin.errors import ExecutionStillRunningError
 from callhook_admin.services.diagnosis import Diagnosis, explain_dialog
@@ -99,8 +99,32 @@ def _dialog_or_fail(st: State, dialog_id: str) -> Dialog:
 
 
 def _show_dialog(st: State, dialog: Dialog) -> None:
-    """CONTRACT §4: the dialog as JSON (highlighted for people)."""
-    st.out.emit(dialog.model_dump(mode="json"))
+    """The dialog as JSON; for people highlighted, then its transcript turn by turn (who spoke, `[PII]` marked)."""
+    data = dialog.model_dump(mode="json")
+
+    def render() -> None:
+        st.out.pretty_json(data)
+        _show_turns(st, dialog)
+
+    st.out.emit(data, render)
+
+
+def _show_turns(st: State, dialog: Dialog) -> None:
+    transcription = dialog.transcription
+    if not transcription.turns:
+        return
+    title = "Transcript"
+    if transcription.redaction:
+        title += f" (PII redacted: {', '.join(transcription.redaction)})"
+    table = Table(title=title, title_justify="left", header_style="bold", show_lines=False)
+    for column in ("at", "who", "said"):
+        table.add_column(column, overflow="fold")
+    for turn in transcription.turns:
+        said = Text(str(turn.get("text", "")))
+        said.highlight_words([PII_MARK], style="reverse")
+        table.add_row(Text(f"{float(turn.get('start_s') or 0):.1f}s", style="dim"),
+                      Text(str(turn.get("role") or turn.get("speaker") or "-"), style="bold"), said)
+    st.out.print(table)
 
 
 # ------------------------------------------------------------------------------------------------------------- dialog

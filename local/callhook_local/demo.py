@@ -45,7 +45,7 @@ DEMO_CALL: dict[str, Any] = {"call": {"id": "demo-call-1", "direction": "in", "f
                                       "to": "+1 202 555 0100", "started": 1795567823, "duration": "00:01:05",
                                       "status": "completed"}}
 # The demo call's recording: speech made with flite (tests/fixtures/audio/README.md), served by the fake PBX and
-# transcribed by the local stack's pocketsphinx engine behind the Transcribe API.
+# transcribed by the local stack's faster-whisper engine behind the Transcribe API.
 DEMO_RECORDING = "demo-call-1.wav"
 DEMO_RECORDING_FILE = ROOT / "tests" / "fixtures" / "audio" / "call-16k.wav"
 

@@ -79,7 +79,7 @@ class LocalStack:
 
     server: KeepAliveMotoServer | None = None  # moto's ThreadedMotoServer, with keep-alive connections
     api: WebhookApi | None = None
-    transcribe: TranscribeEngine | None = None  # completes Transcribe jobs with pocketsphinx (transcribe.py)
+    transcribe: TranscribeEngine | None = None  # completes Transcribe jobs with faster-whisper (transcribe.py)
     ttl: TtlSweeper | None = None  # expires items as DynamoDB TTL does (ttl.py); tests move its clock
 
     @property

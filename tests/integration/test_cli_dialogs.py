@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from callhook.errors import DialogNotFoundError
@@ -66,6 +68,31 @@ def failed_dialog(stack: StackClient, pbx: FakePBX, directory: Directory) -> str
 
 
 # ------------------------------------------------------------------------------------------------------------ dialogs
+def test_dialog_get_shows_the_turns_with_their_roles_and_redaction_marks(cli: Cli, stack: StackClient) -> None:
+    # Given a dialog whose transcription an admin wrote raw in the DynamoDB console: a redacted stereo transcript
+    channel = stack.channel(advanced_config={"field_mapping": MAPPING})
+    dialog_id = stack.post(channel, json_body=call(unique("turns"))).json()["dialog_id"]
+    stack.wait_execution(dialog_id)
+    transcription = json.loads('''{"status": "completed", "language": "en-US", "redaction": ["ALL"],
+        "roles": {"0": "agent", "1": "customer"}, "text": "How can I help? My card is [PII].",
+        "turns": [{"speaker": "ch_0", "role": "agent", "start_s": 0.5, "end_s": 1.5, "text": "How can I help?"},
+                  {"speaker": "ch_1", "role": "customer", "start_s": 2.25, "end_s": 4.0,
+                   "text": "My card is [PII]."}]}''', parse_float=Decimal)
+    boto3.resource("dynamodb", endpoint_url=stack.stack.endpoint, region_name="us-east-1").Table(
+        stack.env["DIALOGS_TABLE"]).update_item(Key={"dialog_id": dialog_id},
+                                                UpdateExpression="SET transcription = :t",
+                                                ExpressionAttributeValues={":t": transcription})
+    # When
+    shown = cli.run("dialog", "get", dialog_id)
+    # Then after the JSON, the transcript turn by turn: when, who, what, and what was redacted
+    assert shown.exit_code == 0, shown.stderr
+    table = shown.stdout[shown.stdout.index("Transcript (PII redacted: ALL)"):]
+    rows = [[c.strip() for c in line.strip("│").split("│")] for line in table.splitlines() if line.startswith("│")]
+    assert rows == [["0.5s", "agent", "How can I help?"], ["2.2s", "customer", "My card is [PII]."]]
+    # And --json has the same turns, roles included
+    assert cli.json("dialog", "get", dialog_id)["transcription"]["turns"][1]["role"] == "customer"
+
+
 def test_dialog_find_get_and_list_newest_first_in_pages(cli: Cli, stack: StackClient) -> None:
     # Given three calls on a channel
     channel = stack.channel(advanced_config={"field_mapping": MAPPING})

@@ -20,8 +20,10 @@ from callhook.services.transcription_decision import transcription_decision
 from callhook.services.transcription_job import job_request
 from callhook.settings import TranscriptionSettings
 from callhook_local.transcribe import (
+    MODEL_FILES,
     MediaError,
     Word,
+    model_files,
     output_key,
     read_wav,
     resample,
@@ -160,6 +162,37 @@ def test_local_engine_output_reads_back_as_the_same_words() -> None:
     assert (text, language) == ("good bye", "en-US")
     assert [(t["speaker"], t["text"]) for t in turns] == [("ch_0", "good"), ("ch_1", "bye")]
     assert document["results"]["channel_labels"]["number_of_channels"] == 2
+
+
+def test_local_engine_writes_punctuation_as_items_of_its_own() -> None:
+    # Given words as the engine hears them, with the punctuation that follows them
+    words = [Word("Hello", 0.0, 0.5, 0.7, "spk_0", punctuation=","), Word("there", 0.6, 0.9, 0.9, "spk_0", ".")]
+    # When
+    document = transcript_document("job", "123", words, language="en-US")
+    # Then the items are Transcribe's: a pronunciation with times, a punctuation without
+    items = document["results"]["items"]
+    assert [(i["type"], i["alternatives"][0]["content"], "start_time" in i) for i in items] == [
+        ("pronunciation", "Hello", True), ("punctuation", ",", False), ("pronunciation", "there", True),
+        ("punctuation", ".", False)]
+    assert [i["id"] for i in items] == [0, 1, 2, 3]
+    # And it reads back as the text Transcribe would write
+    text, turns, _ = parse_transcript(document)
+    assert text == "Hello, there."
+    assert turns == [{"speaker": "spk_0", "start_s": 0.0, "end_s": 0.9, "text": "Hello, there."}]
+    assert [len(s["items"]) for s in document["results"]["speaker_labels"]["segments"]] == [2]
+
+
+def test_model_files_refuse_files_that_are_not_the_pinned_ones(tmp_path: Path) -> None:
+    # Given a model folder whose files have the right names but not the pinned bytes
+    for name in MODEL_FILES:
+        (tmp_path / name).write_bytes(b"not the model")
+    # Then nothing is loaded: the first file is refused with its digest
+    with pytest.raises(MediaError, match=r"model\.bin is not the pinned one \(13 bytes, sha256 "):
+        model_files(tmp_path)
+    # And a missing file is named
+    (tmp_path / "model.bin").unlink()
+    with pytest.raises(MediaError, match=r"model file model\.bin cannot be read"):
+        model_files(tmp_path)
 
 
 @pytest.mark.parametrize(("key", "expected"), [

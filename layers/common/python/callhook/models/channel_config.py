@@ -115,12 +115,57 @@ class HandshakeConfig(BaseModel):
     param: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 
 
+# Amazon Transcribe's PiiEntityType values (StartTranscriptionJob's ContentRedaction.PiiEntityTypes).
+PiiEntityType = Literal[
+    "BANK_ACCOUNT_NUMBER", "BANK_ROUTING", "CREDIT_DEBIT_NUMBER", "CREDIT_DEBIT_CVV", "CREDIT_DEBIT_EXPIRY", "PIN",
+    "EMAIL", "ADDRESS", "NAME", "PHONE", "SSN", "DATE_TIME", "PASSPORT_NUMBER", "DRIVER_ID", "URL", "AGE",
+    "USERNAME", "PASSWORD", "AWS_ACCESS_KEY", "AWS_SECRET_KEY", "IP_ADDRESS", "MAC_ADDRESS", "LICENSE_PLATE",
+    "VEHICLE_IDENTIFICATION_NUMBER", "US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER", "CA_HEALTH_NUMBER",
+    "CA_SOCIAL_INSURANCE_NUMBER", "INTERNATIONAL_BANK_ACCOUNT_NUMBER", "SWIFT_CODE", "ALL"]
+# The languages whose batch transcripts Amazon Transcribe redacts (its PII redaction guide); it refuses redaction
+# with automatic language identification.
+REDACTION_LANGUAGES = ("en-US", "es-US", "fr-FR", "fr-CA", "de-DE", "de-CH", "it-IT", "pt-PT", "pt-BR")
+ChannelRole = Literal["agent", "customer"]
+
+
 class TranscriptionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     language: str | None = None  # e.g. "en-US"; None = automatic identification over `languages`
     languages: list[str] = Field(default_factory=lambda: ["en-US", "es-US", "de-DE", "fr-FR", "ru-RU"])
     max_speakers: int = Field(default=2, ge=2, le=30)  # speaker separation of mono recordings (stereo: by channel)
+    # true: every entity type Transcribe knows; a list: those. The transcript is stored redacted only.
+    redact_pii: bool | list[PiiEntityType] = False
+    # A stereo recording's channels ("0" left, "1" right): each turn of that channel says the role.
+    channel_roles: dict[Literal["0", "1"], ChannelRole] = Field(default_factory=dict)
+
+    @property
+    def fixed_language(self) -> str | None:
+        """The language the job names (LanguageCode); None when Transcribe identifies it among `languages`."""
+        return self.language or (self.languages[0] if len(self.languages) == 1 else None)
+
+    @property
+    def redaction(self) -> list[str] | None:
+        """The entity types redacted (`["ALL"]` for every type); None when the transcript is not redacted."""
+        if self.redact_pii is True:
+            return ["ALL"]
+        return list(dict.fromkeys(self.redact_pii)) if self.redact_pii else None
+
+    @model_validator(mode="after")
+    def _what_transcribe_accepts(self) -> TranscriptionConfig:
+        if self.redact_pii == []:
+            raise ValueError("redact_pii: list at least one entity type (e.g. [\"PHONE\"]), or say true for all")
+        if self.redact_pii:
+            language = self.fixed_language
+            if language is None:
+                raise ValueError("redact_pii needs a fixed language (e.g. \"language\": \"en-US\"): Amazon "
+                                 "Transcribe does not redact with automatic language identification")
+            if language not in REDACTION_LANGUAGES:
+                raise ValueError(f"redact_pii: Amazon Transcribe redacts {', '.join(REDACTION_LANGUAGES)} only, "
+                                 f"not {language}")
+        if len(set(self.channel_roles.values())) < len(self.channel_roles):
+            raise ValueError("channel_roles: the two channels need different roles (agent and customer)")
+        return self
 
 
 RECORDING_SECRET_PREFIXES = ("ssm:", "secretsmanager:")

@@ -93,6 +93,9 @@ class TranscriptionStatus(StrEnum):
     FAILED = "failed"
 
 
+PII_MARK = "[PII]"  # what Amazon Transcribe's content redaction writes where an entity was
+
+
 class Transcription(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -101,7 +104,12 @@ class Transcription(BaseModel):
     job_name: str | None = None
     language: str | None = None
     text: str | None = None
-    turns: list[dict[str, Any]] = Field(default_factory=list)  # {"speaker", "start_s", "end_s", "text"}
+    # {"speaker", "start_s", "end_s", "text"}, and "role" when the channel names its stereo channels' roles
+    turns: list[dict[str, Any]] = Field(default_factory=list)
+    # What the job was asked for, kept from its start: the PII entity types redacted (["ALL"]: every type; None: not
+    # redacted), and the stereo channels' roles ({"0": "agent", "1": "customer"}).
+    redaction: list[str] | None = None
+    roles: dict[str, str] = Field(default_factory=dict)
     started_at: str | None = None
     finished_at: str | None = None
     transcript_s3_key: str | None = None  # Transcribe's full output JSON in the recordings bucket

@@ -100,6 +100,7 @@ class TranscribeJob(BaseModel):
     status: str | None = None  # QUEUED, IN_PROGRESS, COMPLETED, FAILED
     failure_reason: str | None = None
     language_code: str | None = None
+    redacted: bool = False  # content redaction: the transcript is the `redacted-` one (transcript_key_for says where)
 
 
 class Fetched(BaseModel):

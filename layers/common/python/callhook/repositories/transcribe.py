@@ -46,7 +46,8 @@ class AmazonTranscribe:
                                      failure_reason=f"the job {job_name} is unknown to Transcribe")
             raise
         return TranscribeJob(name=job_name, status=job.get("TranscriptionJobStatus"),
-                             failure_reason=job.get("FailureReason"), language_code=job.get("LanguageCode"))
+                             failure_reason=job.get("FailureReason"), language_code=job.get("LanguageCode"),
+                             redacted="RedactedTranscriptFileUri" in (job.get("Transcript") or {}))
 
 
 @dataclass(frozen=True)

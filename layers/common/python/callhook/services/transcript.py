@@ -26,13 +26,18 @@ class TranscriptContent:
     truncated: bool
 
 
-def read_transcript(body: bytes) -> TranscriptContent:
-    """The transcript object's bytes -> what the dialog keeps.
+def read_transcript(body: bytes, *, roles: dict[str, str] | None = None) -> TranscriptContent:
+    """The transcript object's bytes -> what the dialog keeps; each channel's turns say their role (`roles`, by
+    channel number) when one is given.
 
     Raises:
         ValueError, KeyError, TypeError: not Transcribe's output JSON (the caller records `transcript_unreadable`).
     """
     text, turns, language = parse_transcript(json.loads(body))
+    for turn in turns:
+        channel = str(turn["speaker"]).removeprefix("ch_")
+        if roles and channel in roles and str(turn["speaker"]).startswith("ch_"):
+            turn["role"] = roles[channel]
     short_text, text_cut = _cap(text)
     kept_turns, turns_cut = _cap_turns(turns)
     return TranscriptContent(text=short_text, turns=kept_turns, language=language, truncated=text_cut or turns_cut)
@@ -66,6 +71,13 @@ def parse_transcript(document: dict[str, Any]) -> tuple[str, list[dict[str, Any]
             turns.append({"speaker": speaker, "start_s": start, "end_s": end, "text": content})
     language = results.get("language_code") or document.get("language_code")
     return text, turns, language
+
+
+def feed_text(final: Transcription) -> str:
+    """The feed's transcript entry: who said what when the turns have roles, else the text."""
+    if any("role" in turn for turn in final.turns):
+        return _cap("\n".join(f"{turn.get('role', turn['speaker'])}: {turn['text']}" for turn in final.turns))[0]
+    return final.text or "(no speech was recognised)"
 
 
 def audio_minutes(before: dict[str, Any] | None, final: Transcription) -> float | None:

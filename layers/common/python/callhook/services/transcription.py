@@ -46,7 +46,7 @@ from callhook.models.transcription import (
 from callhook.observability import logger, metrics, tracer
 from callhook.ports import Channels, Dialogs, TaskTokens, TranscribeJobs, TranscriptionStore, Transcripts
 from callhook.services.steps import load_dialog
-from callhook.services.transcript import audio_minutes
+from callhook.services.transcript import audio_minutes, feed_text
 from callhook.services.transcription_decision import (
     LATE_START_AFTER,
     recording_not_kept,
@@ -141,7 +141,8 @@ def _start(io: TranscriptionPorts, dialog: Dialog, settings: TranscriptionSettin
     channel = _channel(io.channels, dialog.channel_id)
     config = channel.advanced_config.transcription if channel else TranscriptionConfig()
     started = Transcription(status=TranscriptionStatus.STARTED, job_name=job_name_for(dialog, settings),
-                            language=config.language, started_at=utc_now())
+                            language=config.language, started_at=utc_now(), redaction=config.redaction,
+                            roles=dict(config.channel_roles))
     claimed, token = io.store.claim(dialog.dialog_id, started, task_token=task_token, only_after=only_after)
     if not claimed:
         if only_after:
@@ -227,7 +228,7 @@ def _finish(io: TranscriptionPorts, dialog_id: str, final: Transcription, *, ove
     if final.status == TranscriptionStatus.COMPLETED and final.job_name:
         io.dialogs.add_feed_entry(dialog_id, FeedEntry(
             id=f"transcript-{final.job_name}", at=final.finished_at or utc_now(), kind="transcript",
-            code="transcript", text=final.text or "(no speech was recognised)"))
+            code="transcript", text=feed_text(final)))
     applied, token, before = io.store.finish(dialog_id, final, over_timeout=over_timeout)
     if not applied:
         logger.info("transcription already ended", job_name=final.job_name)

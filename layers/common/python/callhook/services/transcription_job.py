@@ -38,8 +38,10 @@ def job_name_for(dialog: Dialog, settings: TranscriptionSettings) -> str:
     return f"{settings.job_prefix}{dialog.dialog_id}"
 
 
-def transcript_key_for(dialog: Dialog) -> str:
-    return f"transcripts/{dialog.channel_id}/{dialog.dialog_id}.json"
+def transcript_key_for(dialog: Dialog, *, redacted: bool = False) -> str:
+    """Where the job's transcript lands: OutputKey, or with content redaction the same folder and `redacted-` before
+    the file name, as Transcribe writes it (the unredacted one is never written)."""
+    return f"transcripts/{dialog.channel_id}/{'redacted-' if redacted else ''}{dialog.dialog_id}.json"
 
 
 def job_request(dialog: Dialog, channel: Channel | None, job_name: str,
@@ -61,10 +63,12 @@ def job_request(dialog: Dialog, channel: Channel | None, job_name: str,
         request["Settings"] = {"ChannelIdentification": True}
     else:
         request["Settings"] = {"ShowSpeakerLabels": True, "MaxSpeakerLabels": config.max_speakers}
-    if config.language:
-        request["LanguageCode"] = config.language
-    elif len(config.languages) == 1:
-        request["LanguageCode"] = config.languages[0]
+    if config.redaction:  # only the redacted transcript is written: the unredacted text is kept nowhere
+        request["ContentRedaction"] = {"RedactionType": "PII", "RedactionOutput": "redacted"}
+        if config.redaction != ["ALL"]:
+            request["ContentRedaction"]["PiiEntityTypes"] = config.redaction
+    if language := config.fixed_language:
+        request["LanguageCode"] = language
     else:
         request["IdentifyLanguage"] = True
         request["LanguageOptions"] = list(config.languages)
@@ -102,17 +106,18 @@ def job_outcome(jobs: TranscribeJobs, transcripts: Transcripts, dialog: Dialog, 
         DependencyUnavailableError: Transcribe or S3 throttled.
     """
     job = jobs.get(name)
-    base: dict[str, Any] = {"job_name": name, "language": job.language_code,
-                            "started_at": dialog.transcription.started_at, "finished_at": utc_now()}
+    asked = dialog.transcription
+    base: dict[str, Any] = {"job_name": name, "language": job.language_code, "started_at": asked.started_at,
+                            "finished_at": utc_now(), "redaction": asked.redaction, "roles": asked.roles}
     if job.status == "FAILED":
         reason = job.failure_reason or event_reason or "Transcribe reported the job FAILED without a reason"
         return Transcription(status=TranscriptionStatus.FAILED, **base,
                              reason=Reason(code=Why.JOB_FAILED.value, message=reason))
     if job.status != "COMPLETED":
         return None
-    key = transcript_key_for(dialog)
+    key = transcript_key_for(dialog, redacted=job.redacted)
     try:
-        content = read_transcript(transcripts.read(key))
+        content = read_transcript(transcripts.read(key), roles=asked.roles)
     except (TranscriptMissingError, ValueError, KeyError, TypeError) as exc:
         return Transcription(status=TranscriptionStatus.FAILED, **base, reason=Reason(
             code=Why.TRANSCRIPT_UNREADABLE.value, message=f"the transcript at {key} could not be read: {exc}"))
