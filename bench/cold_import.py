@@ -1,5 +1,5 @@
 """Cold import of each function's module vs the floor `import boto3; from aws_lambda_powertools import Logger`
-(issue 13, performance).
+(performance).
 
 Each figure is one fresh interpreter timing its own import with `time.perf_counter` (interpreter start-up excluded);
 the floor and the functions alternate, round after round, so that both see the same background load. The ratio is

@@ -1,4 +1,4 @@
-"""CPU per webhook on the local stack (issue 13): what one call costs the stack's process (moto, the IAM check, the
+"""CPU per webhook on the local stack: what one call costs the stack's process (moto, the IAM check, the
 Step Functions engine, the webhook front: one interpreter lock) and the functions' sandboxes, against the floor of
 one bare AWS request to the same endpoint, and the throughput those costs allow on this machine.
 

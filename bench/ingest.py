@@ -1,4 +1,4 @@
-"""Ingest over HTTP vs the floor of its own two AWS calls (issues 2 and 13), and webhook API throughput.
+"""Ingest over HTTP vs the floor of its own two AWS calls, and webhook API throughput.
 
 - Latency: POSTs through the local webhook API (real HTTP: the front, the Lambda invoke, the handler, its
   DynamoDB and Step Functions calls) against the floor, a bare conditional PutItem of an item of the same size +

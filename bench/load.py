@@ -1,9 +1,9 @@
-"""Load (issue 7): N webhooks at concurrency C against the local stack, 10 % of them re-deliveries of earlier
+"""Load: N webhooks at concurrency C against the local stack, 10 % of them re-deliveries of earlier
 ones, mixed JSON / form / GET. Checks: every authenticated webhook yields exactly one dialog, every dialog exactly
 one execution, every execution terminal. Reports throughput, answer-time percentiles and the counts. The webhooks are
 sent from a process of their own (the senders' HTTP work is not the stack's).
 
-With `failing_share` (bench/load_faults.py, issue 11), the dialog store refuses every write of that share of the
+With `failing_share` (bench/load_faults.py), the dialog store refuses every write of that share of the
 calls while they are sent (each of their PutItems fails, beyond the SDK's retries): those calls are answered 202
 and spooled; the reconciler then runs, and the same counts must hold: 0 lost, 0 duplicated.
 Run: `make bench` or `.venv/bin/python -m bench.load [N] [C]`.

@@ -1,4 +1,4 @@
-"""Load with a failing dialog store (issue 11): 20 % of the calls meet a dialog store that refuses their writes;
+"""Load with a failing dialog store: 20 % of the calls meet a dialog store that refuses their writes;
 they are spooled (202) and made into their dialogs by the reconciler. 0 lost, 0 duplicated, as without faults.
 Run: `make bench` or `.venv/bin/python -m bench.load_faults [N] [C]`.
 """

@@ -1,5 +1,5 @@
 """Webhook -> dialog in its final state (enrichment, assignment, topic; no transcription), and state transitions
-per path (issue 3). Median and p95 over N calls on the local stack, the Enrich step calling the fake PBX over HTTP.
+per path. Median and p95 over N calls on the local stack, the Enrich step calling the fake PBX over HTTP.
 Run: `make bench` or `.venv/bin/python -m bench.workflow`.
 """
 

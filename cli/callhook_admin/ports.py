@@ -1,4 +1,4 @@
-"""What the admin services need from the world, beyond `callhook.ports` (STYLE §13, issue 12).
+"""What the admin services need from the world, beyond `callhook.ports` (docs/design.md).
 
 The admin services (`callhook_admin.services`) take these `typing.Protocol`s and those of `callhook.ports`; the CLI's
 composition root (`callhook_cli/wiring.py`) builds the adapters (`callhook.repositories`, `callhook_admin.repositories`)

@@ -1,1 +1,1 @@
-"""The `callhook` admin and ops CLI (CONTRACT §5): configuration items, dialogs, raw events, executions, presets."""
+"""The `callhook` admin and ops CLI (docs/cli.md): configuration items, dialogs, raw events, executions, presets."""

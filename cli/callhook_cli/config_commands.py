@@ -1,4 +1,4 @@
-"""Configuration items (CONTRACT §3): channel, operator, topic, action (with `action test`), settings.
+"""Configuration items (docs/items.md): channel, operator, topic, action (with `action test`), settings.
 
 Every `put` validates with the model the functions use (callhook.models, through callhook_admin.services.config), prints
 every problem with its field path, and writes nothing when one is found. Channels and actions are versioned: a file

@@ -1,4 +1,4 @@
-"""Item files admins write: JSON (as CONTRACT §3 shows items) or YAML, `-` for standard input."""
+"""Item files admins write: JSON (as docs/items.md shows items) or YAML, `-` for standard input."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The admin CLI's composition root (STYLE §13, issue 12): the adapters each command hands to the admin services,
+"""The admin CLI's composition root (docs/design.md): the adapters each command hands to the admin services,
 built once per command from the target stack's settings. The one command-side module besides `target.py` that
 imports repositories (tests/unit/test_cli_boundaries.py); every decision is in `callhook_admin.services`.
 """

@@ -1,4 +1,4 @@
-"""Webhook API: HTTP <-> domain only. Answers per CONTRACT §2; every decision is in callhook.services.ingest.
+"""Webhook API: HTTP <-> domain only. Answers per docs/webhook-api.md; every decision is in callhook.services.ingest.
 
 The composition root of the webhook path: the adapters (callhook/ingest_wiring.py) are built once per sandbox (per
 settings, which tests may switch) and handed to the service.
@@ -121,7 +121,7 @@ def openapi_document() -> str:
 
     document: OpenAPI = app.get_openapi_schema(
         title="callhook webhook API", version="1",
-        description="Telephony providers' call webhooks (CONTRACT §2): one dialog per call, whatever the transport.",
+        description="Telephony providers' call webhooks: one dialog per call, whatever the transport.",
         security_schemes={name: APIKey.model_validate(scheme) for name, scheme in TOKEN_SCHEMES.items()},
     )
     for operation in (document.paths[WEBHOOK_PATH].get, document.paths[WEBHOOK_PATH].post):  # type: ignore[index]

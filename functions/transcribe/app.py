@@ -1,4 +1,4 @@
-"""Transcribe task (`lambda:invoke.waitForTaskToken`): decides whether the call is transcribed (CONTRACT §4) and
+"""Transcribe task (`lambda:invoke.waitForTaskToken`): decides whether the call is transcribed (docs/workflow.md) and
 starts the job; the state's result is the token's answer (from here when skipped, else from the completion).
 
 The composition root of the transcription step: the adapters are built once per sandbox (per settings, which tests

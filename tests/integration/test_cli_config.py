@@ -1,4 +1,4 @@
-"""`callhook` configuration commands (CONTRACT §5) on the local stack: channel, operator, topic, action, settings."""
+"""`callhook` configuration commands (docs/cli.md) on the local stack: channel, operator, topic, action, settings."""
 
 from __future__ import annotations
 
@@ -247,7 +247,7 @@ def test_topic_put_and_list(cli: Cli) -> None:
 
 
 def test_action_put_get_list_with_versions_and_problems(cli: Cli, tmp_path: Path) -> None:
-    # Given an action as CONTRACT §3 shows it
+    # Given an action as docs/items.md shows it
     action_id = unique("act")
     item = {"action_id": action_id, "type": "http", "params": {"base_url": "https://pbx.example.com"},
             "secrets": {"api_key": "ssm:/callhook/pbx/api-key"},

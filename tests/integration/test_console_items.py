@@ -1,4 +1,4 @@
-"""Through the console's door (issue 11): every item type of CONTRACT §3 written with a raw `put_item` of the
+"""Through the console's door: every item type of docs/items.md written with a raw `put_item` of the
 contract's JSON, as the DynamoDB console writes it, then a real call through the local stack (HTTP to the webhook
 API, moto's Step Functions running the real ASL, the fake PBX answering the enrich action over HTTP).
 
@@ -22,7 +22,7 @@ from callhook_local.fake_pbx import FakePBX
 from tests.integration.test_cli_support import Cli
 from tests.support.stack import StackClient, function_output, unique
 
-# CONTRACT §3, verbatim
+# docs/items.md, verbatim
 CONTRACT_OPERATOR = {"user_id": 17, "email": "ann@example.com", "active": True, "name": "Ann", "ext": "101"}
 CONTRACT_TOPIC = {"alias": "online", "name": "Online calls"}
 WEBHOOK_MAPPING = {"call_id": "id", "operator_email": "agent_email", "operator_ext": "agent_ext"}
@@ -243,7 +243,7 @@ def test_the_contracts_channel_put_raw_takes_calls(stack: StackClient, console: 
                                      "direction": "Direction", "duration": "CallDuration",
                                      "recording_url": "RecordingUrl"},
                    "accept_when": "CallStatus == 'completed'", "update_when": None}}
-    channel["webhook_enrich_action"] = ""  # empty: enrichment disabled (CONTRACT §3)
+    channel["webhook_enrich_action"] = ""  # empty: enrichment disabled (docs/items.md)
     console.put("CHANNELS_TABLE", channel)
     call_sid = unique("CA")
     # When a Twilio-style form arrives, and one the condition ignores

@@ -1,5 +1,5 @@
 """Execution histories outlive an erasure (Step Functions keeps them 90 days, with no API to delete them): no
-personal data may travel in a workflow's state or its errors (issue 14). The detail stays on the dialog, which
+personal data may travel in a workflow's state or its errors. The detail stays on the dialog, which
 erasure and retention reach."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Faults of ours (issue 7): what the provider gets, and that retries lose and duplicate nothing."""
+"""Faults of ours: what the provider gets, and that retries lose and duplicate nothing."""
 
 from __future__ import annotations
 

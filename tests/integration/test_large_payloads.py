@@ -1,4 +1,4 @@
-"""Large payloads by reference and poison isolation on the local stack (CONTRACT §2 "Size").
+"""Large payloads by reference and poison isolation on the local stack (docs/webhook-api.md "Size").
 
 A body under the API's limit that decodes past DynamoDB's 400 KB item (cp1252: each 0x80 byte becomes "€", three
 bytes of UTF-8) becomes a dialog like any other: its parsed body lives in the bucket beside the dialog, the dialog

@@ -90,7 +90,7 @@ def test_hmac_sha256_generic_scheme_and_an_answer_override(stack: StackClient) -
     # When
     resp = send(stack, ch, body, {"Content-Type": "application/json", "X-Hub-Signature-256": good})
     bad = send(stack, ch, body + b" ", {"Content-Type": "application/json", "X-Hub-Signature-256": good})
-    # Then the 200 answer keeps CONTRACT §2's keys and adds the override; errors are untouched
+    # Then the 200 answer keeps docs/webhook-api.md's keys and adds the override; errors are untouched
     assert resp.status_code == 200, resp.text
     assert (resp.json()["ok"], resp.json()["status"], bool(resp.json()["dialog_id"])) == (True, "accepted", True)
     assert bad.status_code == 401

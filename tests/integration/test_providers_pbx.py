@@ -119,7 +119,7 @@ def test_binotel_call_completed_with_bracket_keys_and_its_success_answer(stack: 
     # When Binotel posts a call-settings request and the completed call
     settings = stack.post(ch, data=fixture_text("binotel", "call_settings.txt"), headers={"Content-Type": FORM})
     done = stack.post(ch, data=fixture_text("binotel", "call_completed.txt"), headers={"Content-Type": FORM})
-    # Then both get the answer Binotel insists on, with CONTRACT §2's other keys
+    # Then both get the answer Binotel insists on, with docs/webhook-api.md's other keys
     assert (settings.status_code, settings.json()["status"]) == (200, "success")
     assert (done.status_code, done.json()["status"], bool(done.json()["dialog_id"])) == (200, "success", True)
     telephony = settled_telephony(stack, ch, "3216543211")

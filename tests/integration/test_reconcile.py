@@ -1,4 +1,4 @@
-"""Reconciliation (issue 7): a stored dialog whose execution never started is found and started, exactly once."""
+"""Reconciliation: a stored dialog whose execution never started is found and started, exactly once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Keeping the recording (issue 4): copied into the recordings bucket as soon as a dialog has a recording_url, apart
+"""Keeping the recording: copied into the recordings bucket as soon as a dialog has a recording_url, apart
 from enrichment and assignment, with the channel's credentials and the outbound rules of actions; the dialog says
 where the copy is or why there is none."""
 
@@ -291,7 +291,7 @@ def test_copy_never_requested_stays_pending(stack: StackClient, channel, served)
     assert dialog.workflow.status == "completed"
 
 
-# ------------------------------------------------------- issue 10: credentials go only to the hosts named for them
+# ------------------------------------------------------- credentials go only to the hosts named for them
 
 TWILIO_AUTH = {"type": "basic", "username": "AC123", "password": "ssm:/callhook/test/recording-token"}
 

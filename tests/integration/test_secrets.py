@@ -1,4 +1,4 @@
-"""Secrets never appear in logs, dialog or raw-event items, or Step Functions execution history (issue 7)."""
+"""Secrets never appear in logs, dialog or raw-event items, or Step Functions execution history."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Answered 2xx ⇔ durably kept (issue 11, CONTRACT §2): every authenticated webhook is kept before it is answered,
+"""Answered 2xx ⇔ durably kept (docs/webhook-api.md): every authenticated webhook is kept before it is answered,
 whatever fails after authentication — a broken channel item, a failing dialog store, a workflow that cannot start.
 
 Channel items are broken and fixed the way admins do it in the DynamoDB console: a raw put_item of the item JSON.

@@ -1,4 +1,4 @@
-"""Auto transcription (issue 4) on the local stack: the Transcribe state's task token, the real StartTranscriptionJob,
+"""Auto transcription on the local stack: the Transcribe state's task token, the real StartTranscriptionJob,
 the local faster-whisper engine behind moto's Transcribe, and the EventBridge completion.
 
 Each call's recording is a committed flite WAV served by the fake PBX (tests/fixtures/audio/README.md); the

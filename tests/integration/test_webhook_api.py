@@ -1,4 +1,4 @@
-"""The webhook API of CONTRACT §2 through real HTTP to the local stack (ingest runs in-process behind it)."""
+"""The webhook API of docs/webhook-api.md through real HTTP to the local stack (ingest runs in-process behind it)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The enrichment workflow (issue 3): the seed's "what to check" table, row by row, on the real ASL.
+"""The enrichment workflow: the seed's "what to check" table, row by row, on the real ASL.
 
 Each test sends a call over HTTP to the local stack; moto's Step Functions engine runs statemachine/*.asl.json and
 our step functions in-process; the Enrich step calls the fake PBX over real HTTP.

@@ -1,4 +1,4 @@
-"""In-memory fakes of `callhook.ports` (STYLE §13): the workflow's decisions run on dicts, in milliseconds.
+"""In-memory fakes of `callhook.ports` (docs/design.md): the workflow's decisions run on dicts, in milliseconds.
 
 Each fake keeps the adapter's promise as `callhook.ports` states it, from the items as an admin writes them (the
 console's JSON: any case, `ext` a string or a number, typos): `tests/unit/test_ports_contract.py` runs the same

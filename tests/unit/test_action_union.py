@@ -1,4 +1,4 @@
-"""Actions are `HttpAction | LambdaAction`, told apart by `type` (issue 12): the console's raw JSON still validates,
+"""Actions are `HttpAction | LambdaAction`, told apart by `type`: the console's raw JSON still validates,
 and every error still names the item's own field path, as `callhook action check` prints it."""
 
 from __future__ import annotations

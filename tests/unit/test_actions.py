@@ -548,7 +548,7 @@ def test_action_error_for_bad_jmespath_names_the_result_key() -> None:
     assert caught.value.errors()[0]["loc"] == ("result", "topic")
 
 
-# ------------------------------------------------- issue 10: secrets in action headers stay with their origin
+# ------------------------------------------------- secrets in action headers stay with their origin
 
 
 @pytest.mark.parametrize(("same_origin", "expected"), [(False, None), (True, API_KEY)])

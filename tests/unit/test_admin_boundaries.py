@@ -1,4 +1,4 @@
-"""The admin services that decide over ports are pure as the layer's are (test_service_boundaries.py, issue 12):
+"""The admin services that decide over ports are pure as the layer's are (test_service_boundaries.py):
 importing one alone loads neither boto3 nor the client factory nor a repository; the CLI's composition root
 (callhook_cli/wiring.py) hands them the adapters."""
 

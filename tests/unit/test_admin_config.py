@@ -68,7 +68,7 @@ def test_listed_items_have_the_models_defaults_and_an_invalid_one_none(aws: dict
     # And the invalid one is as stored, nothing filled in, with its problems
     assert invalid.model is None and "active" not in invalid.item
     assert {p.path for p in invalid.problems} == {"webhook_token", "enrich_error_action"}
-    # Given an action put raw without `type` (CONTRACT §3 makes it http) and one with a typo
+    # Given an action put raw without `type` (docs/items.md makes it http) and one with a typo
     actions = aws["ACTIONS_TABLE"]
     _put_raw(actions, {"action_id": "a", "request": {"url": "https://crm.example.com/x"}})
     _put_raw(actions, {"action_id": "b", "type": "htp", "request": {"url": "https://crm.example.com/x"}})

@@ -1,4 +1,4 @@
-"""Operator assignment, every rule of CONTRACT §4, on in-memory fakes (no moto, no stack: milliseconds each).
+"""Operator assignment, every rule of docs/workflow.md, on in-memory fakes (no moto, no stack: milliseconds each).
 
 The operators are written as an admin writes them in the DynamoDB console; the integration tests
 (tests/integration/test_workflow.py, test_console_items.py) keep the same rules on the real path.

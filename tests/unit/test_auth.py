@@ -1,4 +1,4 @@
-"""authenticate() hands on a request that holds no credential (issue 10): whatever is stored or logged after it
+"""authenticate() hands on a request that holds no credential: whatever is stored or logged after it
 (telephony.raw, a raw event's URL and headers) cannot leak a channel's token or a provider's shared secret."""
 
 from __future__ import annotations

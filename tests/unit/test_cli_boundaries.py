@@ -1,4 +1,4 @@
-"""The CLI reads and writes only through services (issue 12): no command module imports a repository, boto3 or the
+"""The CLI reads and writes only through services: no command module imports a repository, boto3 or the
 client factory. The exceptions are finding the stack (`target.py`: CloudFormation outputs, client endpoints) and the
 composition root that builds the adapters the services take (`wiring.py`).
 The admin services it goes through import in any order (no cycle among them)."""

@@ -1,4 +1,4 @@
-"""What a cold start loads (issue 13, performance): behaviour, not timing (the timing is bench/cold_import.py).
+"""What a cold start loads (performance): behaviour, not timing (the timing is bench/cold_import.py).
 
 * With tracing off (the local stack, `sam local`, POWERTOOLS_TRACE_DISABLED), no function loads the X-Ray SDK's
   recorder, and ingest does not load Powertools' OpenAPI models until GET /openapi.json is asked for.

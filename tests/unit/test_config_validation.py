@@ -1,4 +1,4 @@
-"""One validation, whoever saves (issue 11): the channel and action models run the checks ingest and the workflow
+"""One validation, whoever saves: the channel and action models run the checks ingest and the workflow
 apply (JMESPath with callhook's functions and their arity, time zones, secret references, presets), and operator
 items are read as the DynamoDB console leaves them."""
 

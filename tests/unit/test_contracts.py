@@ -1,4 +1,4 @@
-"""Cheap contract tests between the code and the deployable artefacts (STYLE §9)."""
+"""Cheap contract tests between the code and the deployable artefacts (docs/design.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The enrich error policy (CONTRACT §4: enrichment failed + do_not_assign / assign_admin), on fakes."""
+"""The enrich error policy (docs/workflow.md: enrichment failed + do_not_assign / assign_admin), on fakes."""
 
 from __future__ import annotations
 

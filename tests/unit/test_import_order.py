@@ -1,4 +1,4 @@
-"""No import cycles and no imports inside functions to dodge import order (issue 12 step 3).
+"""No import cycles and no imports inside functions to dodge import order.
 
 * Every module of the layer imports on its own, first, in a fresh set of callhook modules: a cycle that only works
   from one entry point fails here.

@@ -1,5 +1,5 @@
-"""Ingest's decisions (CONTRACT §2, "answered 2xx ⇔ durably kept") on in-memory ports, in milliseconds: which store
-keeps an authenticated request when another fails, what is answered, when the workflow starts and when a recording
+"""Ingest's decisions ("answered 2xx ⇔ durably kept", docs/webhook-api.md) on in-memory ports, in milliseconds: which
+store keeps an authenticated request when another fails, what is answered, when the workflow starts and when a recording
 is asked for. The same paths over HTTP on the local stack: tests/integration/test_storage_first.py and
 test_webhook_api.py; the fakes are held to the adapters by tests/unit/test_ports_contract.py.
 """

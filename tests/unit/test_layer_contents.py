@@ -1,4 +1,4 @@
-"""The layer ships what the functions import, and nothing else (issue 12).
+"""The layer ships what the functions import, and nothing else.
 
 `sam build` copies `layers/common/python/` as it is (ContentUri) to /opt/python, so every module of the `callhook`
 package there is deployed with every function. This test imports each function's `app.py` the way Lambda does

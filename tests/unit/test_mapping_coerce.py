@@ -22,7 +22,7 @@ def _fields(warnings: list[MappingWarning]) -> list[str]:
 
 
 def test_map_telephony_maps_a_twilio_like_form():
-    # Given Twilio's status callback and the mapping of CONTRACT §3's example
+    # Given Twilio's status callback and the mapping of docs/items.md's example
     body = parse_body(
         urlencode(
             {

@@ -1,4 +1,4 @@
-"""The JMESPath functions of CONTRACT §3, on every input form they promise, called the way mappings call them."""
+"""The JMESPath functions of docs/items.md, on every input form they promise, called the way mappings call them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""moto_speedups change no result: the engine's JSONPaths evaluate as before, each parsed once (issue 13)."""
+"""moto_speedups change no result: the engine's JSONPaths evaluate as before, each parsed once."""
 
 from __future__ import annotations
 

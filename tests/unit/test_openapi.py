@@ -26,7 +26,7 @@ def test_openapi_document_describes_both_operations_with_every_contract_status()
     # Given
     document = json.loads(app.openapi_document())
     operations = document["paths"]["/webhooks/{channel_id}"]
-    # Then POST and GET answer every status of CONTRACT §2, with the models the handler answers with
+    # Then POST and GET answer every status of docs/webhook-api.md, with the models the handler answers with
     assert sorted(operations) == ["get", "post"]
     schemas = document["components"]["schemas"]
     assert schemas["WebhookAnswer"]["required"] == ["status"]

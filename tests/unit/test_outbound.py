@@ -694,7 +694,7 @@ def test_pinned_adapter_connects_to_address_with_host_name_for_sni_and_certifica
     assert pool_kwargs["server_hostname"] == "pbx.example.com"
 
 
-# ------------------------------------------- issue 10: secret-bearing headers never follow a redirect off-origin
+# ------------------------------------------- secret-bearing headers never follow a redirect off-origin
 
 
 class _Recorder(BaseHTTPRequestHandler):

@@ -141,7 +141,7 @@ def test_ringcentral_validation_token_is_echoed_as_a_header() -> None:
      "https://abc.execute-api.eu-west-1.amazonaws.com/prod/webhooks/ch?x=1"),
     ({"host": "hooks.example.com", "x-forwarded-proto": "https"}, "hooks.example.com", "prod", "/prod/webhooks/ch",
      "https://hooks.example.com/webhooks/ch?x=1"),
-    # X-Forwarded-Host is the client's word: a signature made for another host must not pass here (issue 10)
+    # X-Forwarded-Host is the client's word: a signature made for another host must not pass here
     ({"host": "abc.execute-api.eu-west-1.amazonaws.com", "x-forwarded-host": "calls.example.com, proxy.internal",
       "x-forwarded-proto": "https, http"}, "abc.execute-api.eu-west-1.amazonaws.com", "$default", "/webhooks/ch",
      "https://abc.execute-api.eu-west-1.amazonaws.com/webhooks/ch?x=1"),
@@ -162,7 +162,7 @@ def test_docs_table_lists_every_preset() -> None:
     assert all(f"(`{name}`)" in page for name in preset_names())
 
 
-# --------------------------------------------------------------- recording_auth.hosts (issue 10)
+# --------------------------------------------------------------- recording_auth.hosts
 
 BASIC = {"type": "basic", "username": "AC1", "password": "ssm:/callhook/twilio/token"}
 

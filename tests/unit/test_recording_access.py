@@ -1,4 +1,4 @@
-"""Which credentials a recording download sends (issue 10): the channel's, to the hosts it names, over https."""
+"""Which credentials a recording download sends: the channel's, to the hosts it names, over https."""
 
 from __future__ import annotations
 

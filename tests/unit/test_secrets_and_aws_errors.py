@@ -1,4 +1,4 @@
-"""One secrets resolver and one translation of AWS errors, whoever reads (issue 12 step 2).
+"""One secrets resolver and one translation of AWS errors, whoever reads.
 
 An action's `{secrets.…}`, a channel's `signature.secret` and its `recording_auth` read through
 `callhook.secrets_resolver`; a throttled read is retryable for each of them alike, a missing one is each caller's

@@ -1,4 +1,4 @@
-"""The decisions are pure (STYLE §13, issue 12): importing them loads neither boto3 nor the client factory nor a
+"""The decisions are pure (docs/design.md): importing them loads neither boto3 nor the client factory nor a
 repository, so they run on in-memory fakes and never reach AWS by accident."""
 
 from __future__ import annotations

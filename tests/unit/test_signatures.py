@@ -447,7 +447,7 @@ def test_unknown_scheme_fails_channel_validation() -> None:
         _channel("md5", "x")
 
 
-# ------------------------------------------------- issue 10: a signature covers exactly what becomes the dialog
+# ------------------------------------------------- a signature covers exactly what becomes the dialog
 
 
 def test_twilio_signed_form_replayed_with_a_json_body_is_refused() -> None:

@@ -1,4 +1,4 @@
-"""The SetTopic decision (CONTRACT §4: "topic set when the returned alias exists, compared exactly"), on fakes."""
+"""The SetTopic decision (docs/workflow.md: "topic set when the returned alias exists, compared exactly"), on fakes."""
 
 from __future__ import annotations
 

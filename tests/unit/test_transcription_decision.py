@@ -1,4 +1,4 @@
-"""Transcription eligibility (CONTRACT §4: "transcription starts only after an operator is assigned, and only with
+"""Transcription eligibility (docs/workflow.md: "transcription starts only after an operator is assigned, and only with
 auto_transcription and a recording"), every row, pure: no AWS, no fakes needed."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Configuration items (CONTRACT §3) read and written for the admin: channels, operators, topics, actions, settings.
+"""Configuration items (docs/items.md) read and written for the admin: channels, operators, topics, actions, settings.
 
 Every write validates with the model the functions parse the item with (a channel with its preset merged, an
 action as `HttpAction | LambdaAction`), and every default is the model's: a listing shows a valid item as its

@@ -1,4 +1,4 @@
-"""The one translation of AWS errors (STYLE §5, §13): which codes mean "try again later", and how they become
+"""The one translation of AWS errors (docs/design.md): which codes mean "try again later", and how they become
 `DependencyUnavailableError` (Step Functions retries it; a webhook answers 503 so the provider retries).
 
 Every adapter that calls AWS (the repositories, Transcribe, Step Functions, Parameter Store and Secrets Manager,

@@ -1,6 +1,6 @@
 """The single Logger, Tracer and Metrics of every function (named by POWERTOOLS_* in template Globals).
 
-Importable in any order (STYLE §13): Powertools' metrics provider reads its namespace and service from the
+Importable in any order (docs/design.md): Powertools' metrics provider reads its namespace and service from the
 environment once, when it is built; ours reads them when metrics are flushed, if nobody set them. So a module that
 imports this one may be imported before the environment is set (the local stack's demo seed, a test's imports), and
 every function still publishes under `POWERTOOLS_METRICS_NAMESPACE`.

@@ -1,7 +1,7 @@
 """SSRF-safe outbound HTTP: everything callhook fetches on an admin's or a provider's say-so goes through here.
 
 Why: an action's URL is built from admin configuration *and* webhook data, and a recording URL comes straight from
-the provider, so either can point at the instance metadata service, the VPC or localhost. The rules (CONTRACT §3):
+the provider, so either can point at the instance metadata service, the VPC or localhost. The rules (docs/items.md):
 
 * only ``http``/``https``, and no credentials in the URL (they would end up in logs; use the action's secrets);
 * the host is resolved first (``socket.getaddrinfo``, or the OS's own reading of numeric forms such as

@@ -1,4 +1,4 @@
-"""What the workflow's decisions need from the world, and nothing more (STYLE §13).
+"""What the workflow's decisions need from the world, and nothing more (docs/design.md).
 
 Services take these `typing.Protocol`s; the adapters in `callhook.repositories` implement them over DynamoDB
 (boto3 lives there only), each function's `app.py` builds the adapters once per sandbox, and unit tests pass the

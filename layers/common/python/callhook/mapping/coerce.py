@@ -1,4 +1,4 @@
-"""A parsed webhook body -> the canonical ``telephony`` block, via the channel's ``field_mapping`` (CONTRACT §3).
+"""A parsed webhook body -> the canonical ``telephony`` block, via the channel's ``field_mapping`` (docs/mapping.md).
 
 Only a missing ``call_id`` rejects an event: any other field that cannot be read is left null and named in a
 :class:`MappingWarning`, because a dialog with a blank duration is still worth having and the admin can see why
@@ -125,7 +125,7 @@ def evaluate_condition(
 def merge_fill_empty(current: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """The fields of ``update`` that may be written: those with a value where ``current`` has none.
 
-    A later event fills fields that are still empty and never blanks or overwrites one (CONTRACT §3): the first
+    A later event fills fields that are still empty and never blanks or overwrites one (docs/mapping.md): the first
     value recorded for a field is the one that stays. Empty means null, a blank string, ``[]`` or ``{}``.
     """
     return {key: value for key, value in update.items() if not _is_empty(value) and _is_empty(current.get(key))}

@@ -1,4 +1,4 @@
-"""The extra JMESPath functions of ``field_mapping`` expressions (CONTRACT §3), and how expressions are run.
+"""The extra JMESPath functions of ``field_mapping`` expressions (docs/mapping.md), and how expressions are run.
 
 Providers disagree on how to write a time, a duration or a direction; these functions let an admin normalise a field
 inside its expression (``to_iso(Timestamp)``, ``ms_to_seconds(duration)``, ``map_value(callType, `{...}`)``) instead
@@ -71,7 +71,7 @@ _REPR.maxlong = 40
 
 
 def parse_time(value: Any, tz: str | None) -> datetime | None:
-    """Read any time form of CONTRACT §3 into an aware UTC datetime (sub-seconds kept), or None.
+    """Read any time form the mapping accepts (docs/mapping.md) into an aware UTC datetime (sub-seconds kept), or None.
 
     ``tz`` is the zone for a zoneless value (the caller picks it: the ``tz`` argument, else the channel's); None
     means UTC. An unknown zone makes a zoneless value unreadable (None) but does not matter for a value with an
@@ -161,7 +161,7 @@ def from_json(value: Any) -> Any:
 
 
 class CallhookFunctions(functions.Functions):
-    """JMESPath's functions plus CONTRACT §3's, bound to a channel timezone instead of module state.
+    """JMESPath's functions plus callhook's (docs/mapping.md), bound to a channel timezone instead of module state.
 
     Thread safety: :func:`search` shares one instance per timezone, which holds nothing mutable. ``problems``, when
     given, collects why a function returned null for a value it could not read, so that a mapping can say *why* a
@@ -254,7 +254,8 @@ def _options(timezone: str | None) -> jmespath.Options:
 
 
 def search(expr: str, data: Any, *, timezone: str | None = None, problems: list[str] | None = None) -> Any:
-    """Evaluate a mapping expression with CONTRACT §3's functions; ``timezone`` is the channel's zone.
+    """Evaluate a mapping expression with callhook's extra functions (docs/mapping.md); ``timezone`` is the
+    channel's zone.
 
     ``problems``, when given, receives why a function returned null (see :class:`CallhookFunctions`).
 

@@ -1,4 +1,5 @@
-"""Webhook bodies and GET queries into one JSON-like object that mapping expressions run over (CONTRACT §2-§3).
+"""Webhook bodies and GET queries into one JSON-like object that mapping expressions run over
+(docs/webhook-api.md, docs/mapping.md).
 
 Providers send JSON, HTML-form bodies in whatever charset their platform uses (Binotel and Bitrix24 use PHP bracket
 keys such as ``callDetails[generalCallID]``), or GET queries. Everything becomes a ``dict`` here, so that a channel's

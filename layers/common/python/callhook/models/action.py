@@ -1,4 +1,4 @@
-"""Action Jail items (CONTRACT §3) and what running one reports.
+"""Action Jail items (docs/items.md) and what running one reports.
 
 An action is admin-authored configuration that turns into outbound traffic, so the model is strict
 (``extra="forbid"``): a typo in a key, a bad JMESPath, an undeclared secret or a placeholder with an unknown root
@@ -85,8 +85,9 @@ class _ActionBase(BaseModel):
     description: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
     result: dict[str, JMESPathExpression] = Field(default_factory=dict)
-    # Nothing is required unless the admin says so: an enrichment without an email is a success (CONTRACT §4 falls
-    # back to the webhook's own operator fields), so only a listed key turns an empty match into a failure.
+    # Nothing is required unless the admin says so: an enrichment without an email is a success (assignment falls
+    # back to the webhook's own operator fields, docs/workflow.md), so only a listed key turns an empty match into a
+    # failure.
     required: list[str] = Field(default_factory=list)
     allow_private_network: bool = False
     max_response_bytes: int = Field(default=1_048_576, gt=0, le=16 * 1_048_576)
@@ -183,7 +184,7 @@ ACTION_TYPES: tuple[ActionType, ...] = ("http", "lambda")
 
 
 def _action_type(value: Any) -> str | None:
-    """The discriminator: `type`, which an item may leave out for `http` (CONTRACT §3)."""
+    """The discriminator: `type`, which an item may leave out for `http` (docs/items.md)."""
     if isinstance(value, dict):
         return str(value.get("type", "http"))
     return getattr(value, "type", None)
@@ -193,7 +194,7 @@ Action = Annotated[
     Annotated[HttpAction, Tag("http")] | Annotated[LambdaAction, Tag("lambda")],
     Discriminator(_action_type),
 ]
-"""An Action Jail item (CONTRACT §3): `HttpAction | LambdaAction`, told apart by `type`; parse with `parse_action`."""
+"""An Action Jail item (docs/items.md): `HttpAction | LambdaAction`, told apart by `type`; parse with `parse_action`."""
 
 _ACTIONS: TypeAdapter[HttpAction | LambdaAction] = TypeAdapter(Action)
 

@@ -35,7 +35,7 @@ SPOOLED_REASON = "spooled"
 
 
 class WebhookAnswer(BaseModel):
-    """The JSON answered with 200 (CONTRACT §2).
+    """The JSON answered with 200 (docs/webhook-api.md).
 
     `overrides` is the channel's `advanced_config.answer` (or its preset's): keys merged over this JSON for
     providers that stop sending unless they read their own success body (Binotel `{"status": "success"}`, Sipuni
@@ -58,7 +58,7 @@ class WebhookAnswer(BaseModel):
 
 
 class WebhookError(BaseModel):
-    """The JSON answered with every error status (CONTRACT §2): the provider's log shows why, ops count `reason`.
+    """The JSON answered with every error status: the provider's log shows why, ops count `reason`.
 
     `rejected` is the request's fault (4xx, plus 503 `channel_misconfigured`: the admin's configuration, retried
     after the fix); `error` is ours (5xx), so that the provider retries. `reason` is a stable code, `message` says
@@ -73,7 +73,7 @@ class WebhookError(BaseModel):
 
 
 class HandshakeAnswer(BaseModel):
-    """The answer to a provider's URL check (CONTRACT §2), sent with 200 exactly as built here.
+    """The answer to a provider's URL check (docs/webhook-api.md), sent with 200 exactly as built here.
 
     A handshake carries no call data, stores nothing and is answered before authentication: Zadarma's
     `?zd_echo=X` gets `X` as text/plain; RingCentral's `Validation-Token` header comes back as a response header.

@@ -1,4 +1,4 @@
-"""The canonical call: the `telephony` block every provider's webhook is mapped to (CONTRACT §3)."""
+"""The canonical call: the `telephony` block every provider's webhook is mapped to (docs/items.md)."""
 
 from __future__ import annotations
 

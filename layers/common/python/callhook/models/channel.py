@@ -1,4 +1,4 @@
-"""The channel item (CONTRACT §3): how one provider's webhooks become dialogs, valid only with its preset merged.
+"""The channel item (docs/items.md): how one provider's webhooks become dialogs, valid only with its preset merged.
 
 Its parts live in `callhook.models.channel_config` (re-exported here); the presets build on those parts, and this
 module on the presets: `effective_channel`, the one merge of a channel with its preset, is here, where the item
@@ -45,9 +45,9 @@ class AdvancedConfig(MappingConfig):
 
     preset: str | None = None
     transcription: TranscriptionConfig = Field(default_factory=TranscriptionConfig)
-    # Provider handshakes and fixed answers (issue 6) live here too; unknown keys are rejected so typos surface.
+    # Provider handshakes and fixed answers live here too; unknown keys are rejected so typos surface.
     handshake: HandshakeConfig | None = None
-    # Merged over the 200 answer's JSON (CONTRACT §2), for providers that stop sending without their own success
+    # Merged over the 200 answer's JSON (docs/webhook-api.md), for providers that stop sending without their own success
     # body: Binotel `{"status": "success"}`, Sipuni `{"success": true}`. Error answers are never changed.
     answer: dict[str, Any] | None = None
 
@@ -72,7 +72,7 @@ class Channel(BaseModel):
     webhook_enrich_action: str | None = None
     enrich_error_action: EnrichErrorAction = EnrichErrorAction.DO_NOT_ASSIGN
     auto_transcription: bool = False
-    allow_private_network: bool = False  # for recording downloads (CONTRACT §3)
+    allow_private_network: bool = False  # for recording downloads (docs/items.md)
     recording_auth: RecordingAuth | None = None  # credentials for the recording download
     public_url: str | None = None  # the URL the provider calls, when a proxy rewrites it (signatures)
     retention_days: int | None = Field(default=None, ge=0, le=36500)  # None: the stack's default; 0: forever

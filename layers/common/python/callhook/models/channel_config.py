@@ -1,4 +1,4 @@
-"""The parts of a channel item (CONTRACT §3) that presets are made of: signature, handshake, recording credentials,
+"""The parts of a channel item (docs/items.md) that presets are made of: signature, handshake, recording credentials,
 transcription options, and the mapping (`MappingConfig`).
 
 They know nothing of presets, so `callhook.models.preset` and `callhook.presets` build on them while

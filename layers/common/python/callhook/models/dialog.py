@@ -1,4 +1,4 @@
-"""The dialog item (CONTRACT §4): one call, what each step did with it, and why."""
+"""The dialog item (docs/workflow.md): one call, what each step did with it, and why."""
 
 from __future__ import annotations
 

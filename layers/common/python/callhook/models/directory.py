@@ -1,6 +1,6 @@
 """Operators, topics and instance settings: what assignment and topic steps resolve against.
 
-Admins write these items in the DynamoDB console as often as with the CLI (CONTRACT §3), so a stored item is read
+Admins write these items in the DynamoDB console as often as with the CLI (docs/items.md), so a stored item is read
 as the console leaves it: an email in any case with spaces around it, `ext` as a string or a number, optional
 attributes absent. The operators table's indexes are on *derived* attributes (`email_key`, `ext_key`) that
 callhook maintains for every writer (the NormalizeOperator function on the table's stream); nothing the workflow
@@ -27,7 +27,7 @@ OPERATOR_DERIVED_ATTRIBUTES = ("email_key", "ext_key")
 
 
 def normalize_email(email: str) -> str:
-    """How emails are compared: case and surrounding spaces ignored (CONTRACT §4)."""
+    """How emails are compared: case and surrounding spaces ignored (docs/workflow.md)."""
     return email.strip().lower()
 
 
@@ -112,7 +112,7 @@ class Operator(BaseModel):
 
 def read_operator_item(item: dict[str, Any]) -> Operator | InvalidItem:
     """The operator of a stored item, or the item marked invalid with every problem: one broken item written in
-    the console must not break a listing or the workflow of calls that reach it (issue 10)."""
+    the console must not break a listing or the workflow of calls that reach it."""
     try:
         return Operator.from_item(item)
     except ValidationError as exc:

@@ -1,6 +1,6 @@
 """The presets, one per provider. Field names follow each provider's published webhook reference (docs_url).
 
-Expressions are JMESPath with callhook's functions (CONTRACT §3). Conventions used throughout:
+Expressions are JMESPath with callhook's functions (docs/mapping.md). Conventions used throughout:
 
 * ``a && b || c`` picks ``b`` when ``a`` holds, else ``c`` (JMESPath has no if/else). ``0`` is true in JMESPath.
 * Events that only add to a call (a recording, the first event of a call that carries its direction) are

@@ -157,7 +157,7 @@ def _find_operators(table: str, index: str, attribute: str, key: str,
 
     Why the fallback: the derived attributes (`email_key`, `ext_key`) are written by the NormalizeOperator function
     on the table's stream, a moment after an admin saves an item in the console (or never, if that function
-    failed). Until then the item is missing from the index but must still be found: CONTRACT §3 says nothing may
+    failed). Until then the item is missing from the index but must still be found: docs/items.md says nothing may
     depend on attributes only our tooling writes. The operators table is small (people of one company), and the
     scan runs only on a miss, so its cost is a few reads on the unhappy path.
     """

@@ -1,6 +1,6 @@
 """The spool: authenticated requests kept as S3 objects when DynamoDB could not take them.
 
-It is the second durable store of "answered 2xx ⇔ durably kept" (CONTRACT §2): S3 shares no failure with the
+It is the second durable store of "answered 2xx ⇔ durably kept" (docs/webhook-api.md): S3 shares no failure with the
 tables. Keys start with the arrival time, so a listing returns requests in the order they arrived.
 """
 

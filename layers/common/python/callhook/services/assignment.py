@@ -1,4 +1,4 @@
-"""Operator assignment (the seed's "what to check" rows, CONTRACT §4): pure decisions over `callhook.ports`.
+"""Operator assignment (the seed's "what to check" rows, docs/workflow.md): pure decisions over `callhook.ports`.
 
 No boto3 and no client factory here: `functions/assign/app.py` hands in the adapters, `tests/unit/test_assignment.py`
 hands in in-memory fakes. The failure branch (enrich_error_action) is `services/enrich_error_policy.py`.

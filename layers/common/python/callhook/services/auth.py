@@ -93,7 +93,7 @@ def _query_name(part: str) -> str:
 
 
 def _dotted(name: str) -> str:
-    """`auth[application_token]` -> `auth.application_token`: the path a form key nests into (CONTRACT §3)."""
+    """`auth[application_token]` -> `auth.application_token`: the path a form key nests into (docs/items.md)."""
     if "[" not in name or not name.endswith("]"):
         return name
     head, _, rest = name.partition("[")

@@ -8,7 +8,7 @@ action), so "valid here" means "works on the webhook path and in the workflow". 
 * `callhook channel check [ID]` / `callhook action check [ID]`: the same lines, exit 1 when any item is invalid;
 * `callhook channel list` / `action list`: invalid items are marked rather than failing the listing.
 
-Pure (STYLE §13): the items arrive decoded (the stream's by repositories/streams.py, the table's through the
+Pure (docs/design.md): the items arrive decoded (the stream's by repositories/streams.py, the table's through the
 `ConfigItems` port), so a verdict is proved on plain dicts.
 """
 

@@ -1,4 +1,4 @@
-"""The failure branch of the workflow (CONTRACT §4): enrichment failed, the channel's `enrich_error_action` decides.
+"""The workflow's failure branch (docs/workflow.md): enrichment failed, the channel's `enrich_error_action` decides.
 
 `assign_admin`: the default operator (instance setting, default 1) is assigned so transcription can run.
 `do_not_assign`: no operator, no transcription. Both post one service message to the feed and leave the topic unset.

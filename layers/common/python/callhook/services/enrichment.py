@@ -70,7 +70,7 @@ def enrich(state: WorkflowState, dialogs: Dialogs, actions: Actions, channels: C
     result = run.result.model_dump(mode="json")
     done = Enrichment(status=EnrichmentStatus.OK, action_id=action_id, result=result, elapsed_ms=run.elapsed_ms)
     dialogs.set_sections(state.dialog_id, {"enrichment": done.model_dump(mode="json")})
-    if run.result.recording_url:  # providers that never send the URL: the action may fetch it (issue 6)
+    if run.result.recording_url:  # providers that never send the URL: the action may fetch it
         dialogs.fill_telephony(state.dialog_id, {"recording_url": run.result.recording_url})
         if not dialog.telephony.recording_url:
             recordings.request(state.dialog_id)  # copied apart from the workflow, as from a webhook

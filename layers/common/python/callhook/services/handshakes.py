@@ -1,4 +1,4 @@
-"""Providers' URL checks (CONTRACT §2): answered per channel, before authentication, because they store nothing.
+"""Providers' URL checks (docs/webhook-api.md): answered per channel, before authentication, because they store nothing.
 
 A provider checks a webhook URL before it sends calls to it: Zadarma calls `?zd_echo=X` and wants `X` back,
 RingCentral posts an empty body with a `Validation-Token` header and wants it back as a response header. Neither

@@ -1,6 +1,6 @@
-"""Webhook -> stored dialog -> started workflow (CONTRACT §2). Every decision of the webhook API lives here.
+"""Webhook -> stored dialog -> started workflow (docs/webhook-api.md). Every decision of the webhook API lives here.
 
-Pure (STYLE §13): the channels, the dialogs and raw events tables, the spool, Step Functions and the recording
+Pure (docs/design.md): the channels, the dialogs and raw events tables, the spool, Step Functions and the recording
 request are `IngestPorts`, built once per sandbox by functions/ingest/app.py (callhook/ingest_wiring.py), and by
 the other doors that run a kept request through ingest again (Reconcile, ReleaseHeld, `callhook events replay`).
 The adapters translate AWS's errors; what is left here is which store keeps the request, and what is answered.
@@ -98,16 +98,17 @@ def ingest_webhook(request: WebhookRequest, io: IngestPorts,
                    settings: IngestSettings) -> WebhookAnswer | HandshakeAnswer:
     """Authenticate, map and store one webhook, then start its workflow.
 
-    Answered 2xx ⇔ durably kept (CONTRACT §2). After authentication the request is kept whatever fails next: as a
-    dialog; as a *held* raw event when the channel item is invalid but still authenticates (202 `held`); in the
-    spool (S3) when the tables cannot take it (202); a stored dialog whose workflow could not start is answered
-    200 `accepted` and started by the reconciler. Only a request that no store took is answered 503.
+    Answered 2xx ⇔ durably kept (docs/webhook-api.md). After authentication the request is kept whatever fails
+    next: as a dialog; as a *held* raw event when the channel item is invalid but still authenticates (202
+    `held`); in the spool (S3) when the tables cannot take it (202); a stored dialog whose workflow could not start
+    is answered 200 `accepted` and started by the reconciler. Only a request that no store took is answered 503.
 
     A provider's URL check (the channel's handshake) is answered first and stores nothing; it carries no call data,
     which is why it needs no credentials. Every other request is authenticated before anything is parsed.
 
     Raises:
-        WebhookRejectedError: a leaf per HTTP status of CONTRACT §2; authenticated 403/422 payloads are stored first.
+        WebhookRejectedError: a leaf per HTTP status (docs/webhook-api.md); authenticated 403/422 payloads are
+            stored first.
         DependencyUnavailableError: no durable store took the request; answered 503 so that the provider retries.
     """
     admitted = admit(request, io, settings)

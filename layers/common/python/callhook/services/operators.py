@@ -1,10 +1,10 @@
 """Operator items as admins write them: derived index keys kept in step with the item, for every writer.
 
-CONTRACT §3: an operator written in the DynamoDB console (`{"user_id": 17, "email": "ann@example.com", ...}`, an
+docs/items.md: an operator written in the DynamoDB console (`{"user_id": 17, "email": "ann@example.com", ...}`, an
 email in any case, `ext` a string or a number) works exactly like one written by the CLI. The indexes the workflow
 queries are on `email_key` and `ext_key`; the NormalizeOperator function on the table's stream writes them here.
 
-Pure (STYLE §13): the stream's items arrive decoded (repositories/streams.py), the write is the `OperatorIndexKeys`
+Pure (docs/design.md): the stream's items arrive decoded (repositories/streams.py), the write is the `OperatorIndexKeys`
 port (repositories/directory.DynamoOperators).
 """
 

@@ -1,4 +1,4 @@
-"""Signature schemes (CONTRACT §2 `signature.scheme`), verified over the raw request before anything is parsed.
+"""Signature schemes (docs/webhook-api.md `signature.scheme`), verified over the raw request before anything is parsed.
 
 One verifier per scheme. Each reads the provider's headers and the raw body, compares in constant time, and either
 returns (the request is the provider's) or raises UnauthorizedError with a reason that names what was wrong but
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 DEFAULT_TOLERANCE_S = 300  # Telnyx's and Standard Webhooks' own libraries allow 5 minutes of clock drift
 DEFAULT_MAX_AGE_S = 300  # how old a Vonage JWT (`iat`) may be; option `max_age_seconds`
 JWT_LEEWAY_S = 60  # clock drift allowed on top of a JWT's age and on an `iat` slightly in the future
-# Schemes that sign the body and nothing else: on GET, where the query is the data (CONTRACT §2), they cover nothing.
+# Schemes that sign the body and nothing else: on GET, where the query is the data, they cover nothing.
 BODY_ONLY_SCHEMES = frozenset({"hmac-sha256", "standard-webhooks", "telnyx", "vonage", "dialpad", "mango"})
 _FORM = "application/x-www-form-urlencoded"
 _REDACTED_QUERY_KEYS = frozenset({"token"})

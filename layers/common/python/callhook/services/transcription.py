@@ -1,4 +1,4 @@
-"""Transcription (CONTRACT §4): the three actors that move a call's transcription forward, and their races.
+"""Transcription (docs/workflow.md): the three actors that move a call's transcription forward, and their races.
 
 The workflow's Transcribe state waits on a task token (`lambda:invoke.waitForTaskToken`) instead of polling:
 

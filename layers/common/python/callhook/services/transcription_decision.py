@@ -1,4 +1,4 @@
-"""Transcription eligibility (CONTRACT §4): whether a call is transcribed, decided from the state and the dialog.
+"""Transcription eligibility (docs/workflow.md): whether a call is transcribed, decided from the state and the dialog.
 
 Transcription starts only after an operator is assigned, and only with `auto_transcription` and a recording. Pure:
 no AWS, no clock; `services/transcription.py` acts on the answer (the job, the task token), and
